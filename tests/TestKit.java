@@ -66,7 +66,7 @@ public final class TestKit {
                             System.out.println("        " + String.valueOf(t).replace("\n", "\n        "));
                             if (!(t instanceof AssertionError)) {
                                 for (var e : t.getStackTrace()) {
-                                    if (e.getClassName().startsWith("org.junit")) break;
+                                    if (e.getClassName().startsWith("java.lang.reflect") || e.getClassName().startsWith("org.junit")) break;
                                     System.out.println("          at " + e);
                                 }
                             }
@@ -79,12 +79,16 @@ public final class TestKit {
                 System.out.printf("  skip  %s: %s%n", label(id), reason);
             }
 
+            /** "Class > method [parameters]", read off the unique id JUnit gives every test. */
             String label(TestIdentifier id) {
-                String uid = id.getUniqueId();
-                Matcher m = Pattern.compile("\\[class:(?:[^\\]]*\\$)?([^\\]$]+)\\]").matcher(uid);
-                String cls = "";
-                while (m.find()) cls = m.group(1);
-                return cls + " > " + id.getDisplayName();
+                String uid = id.getUniqueId(), cls = "", method = "";
+                Matcher m = Pattern.compile("\\[(class|nested-class|method|test-template):([^\\]]*)\\]").matcher(uid);
+                while (m.find()) {
+                    if (m.group(1).endsWith("class")) cls = m.group(2).replaceAll(".*[.$]", "");
+                    else method = m.group(2).replaceAll("\\(.*", "");
+                }
+                String display = id.getDisplayName();
+                return cls + " > " + (method.isEmpty() || display.startsWith(method) ? display : method + " " + display);
             }
         };
         LauncherDiscoveryRequest req = request;
@@ -288,10 +292,11 @@ public final class TestKit {
         public final Process process;
         private final StringBuffer output = new StringBuffer();
         private final CompletableFuture<Integer> port = new CompletableFuture<>();
+        private final Thread reader;
 
         private ServerProcess(Process p) {
             this.process = p;
-            Thread.ofPlatform().daemon().name("server-output").start(() -> {
+            reader = Thread.ofPlatform().daemon().name("server-output").start(() -> {
                 try (var r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                     for (String l; (l = r.readLine()) != null; ) {
                         output.append(l).append('\n');
@@ -322,14 +327,16 @@ public final class TestKit {
         /** Waits for the process to end by itself and returns its exit code. */
         public int waitFor(Duration d) throws Exception {
             if (!process.waitFor(d.toMillis(), TimeUnit.MILLISECONDS)) throw new TimeoutException("still running:\n" + output);
+            reader.join(d.toMillis());   // everything it printed has been read
             return process.exitValue();
         }
 
         /** Sends SIGTERM (as Ctrl-C would send SIGINT) to the server and waits for it to end. */
         public int terminate() throws Exception {
-            // ./jbang execs the JVM, so the process we started is the server JVM itself.
+            // ./jbang execs the JVM, so the process we started is the server JVM itself. ProcessHandle.destroy,
+            // unlike Process.destroy, leaves its output stream open for us to read what it prints while stopping.
             process.toHandle().descendants().forEach(ProcessHandle::destroy);
-            process.destroy();
+            process.toHandle().destroy();
             return waitFor(Duration.ofSeconds(30));
         }
 

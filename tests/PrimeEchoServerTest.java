@@ -1,0 +1,370 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 25+
+//SOURCES TestKit.java
+//SOURCES ../PrimeEchoServer.java
+//DESCRIPTION Tests of PrimeEchoServer: the framed protocol byte by byte in every mode, the prime check, the client.
+
+// Every conversation runs against every mode on a real socket (127.0.0.1, port 0), in-process; the command line
+// (ready line, --help, bad flags, port in use, Ctrl-C) is tested on the script as a subprocess. The slow check of
+// 2^61-1 (about 3 s) runs once per offloaded mode, while an echo on another connection is timed.
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import picocli.CommandLine;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+public class PrimeEchoServerTest {
+    public static void main(String[] args) { TestKit.run("PrimeEchoServerTest", PrimeEchoServerTest.class); }
+
+    static final String LONG_PRIME = "2305843009213693951"; // 2^61-1: about 3 s of trial division
+    static final String SLOW_PRIME = "10000000000000061";   // about 0.2 s: long enough to be overtaken if order broke
+
+    /** An in-process server, quiet, on a free port. */
+    static PrimeEchoServer.Running start(PrimeEchoServer.Mode mode, String... more) throws IOException {
+        var server = new PrimeEchoServer();
+        var args = new java.util.ArrayList<>(List.of("-p", "0", "-q", "-m", mode.name()));
+        args.addAll(List.of(more));
+        new CommandLine(server).parseArgs(args.toArray(String[]::new));
+        return server.start();
+    }
+
+    /** A client that has already read the handshake. */
+    static TestKit.Conn connect(PrimeEchoServer.Running server) throws IOException {
+        var c = new TestKit.Conn(server.port());
+        int first = c.read();
+        assertEquals('*', first, "first byte after connect");
+        return c;
+    }
+
+    /** Reads exactly as many bytes as expected and compares them, showing what was sent and what came back. */
+    static void expect(TestKit.Conn c, String sent, String expected) throws IOException {
+        byte[] got = c.readExactly(expected.getBytes(StandardCharsets.ISO_8859_1).length);
+        assertEquals(TestKit.show(expected), TestKit.show(got), "sent " + TestKit.show(sent));
+    }
+
+    static void exchange(TestKit.Conn c, String sent, String expected) throws IOException {
+        c.send(sent);
+        expect(c, sent, expected);
+    }
+
+    /** Proves nothing else was pending: the next frame's echo is the very next byte. */
+    static void nothingElsePending(TestKit.Conn c) throws IOException { exchange(c, "^z$", "{"); }
+
+    /** Waits (bounded) until the server is inside a prime check: a condition, not a guessed sleep. */
+    static void awaitCheckInProgress(PrimeEchoServer.Running server) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (server.checksInProgress() == 0) {
+            assertTrue(System.nanoTime() < deadline, "no prime check started within 20 s");
+            Thread.sleep(2);
+        }
+    }
+
+    // ---------------------------------------------------------------- the protocol, in every mode
+
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void sendsOneStarOnAcceptAndNothingElseUntilAFrame(PrimeEchoServer.Mode mode) throws Exception {
+        try (var server = start(mode); var c = connect(server)) {
+            exchange(c, "^a$", "b");
+        }
+    }
+
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void benderskySimpleClientSequencesProduceHisExpectedOutput(PrimeEchoServer.Mode mode) throws Exception {
+        // simple-client.py sends these three writes; its reader stops at "1111".
+        try (var server = start(mode); var c = connect(server)) {
+            c.send("^abc$de^abte$f").send("xyz^123").send("25$^ab0000$abab");
+            expect(c, "^abc$de^abte$f xyz^123 25$^ab0000$abab", "bcdbcuf23436bc1111");
+            nothingElsePending(c);
+        }
+    }
+
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void benderskyServerTestEchoesEachByteAsItArrives(PrimeEchoServer.Mode mode) throws Exception {
+        // server-test.py's client_tester1: bytes outside a frame are ignored; inside, each comes back at once.
+        try (var server = start(mode); var c = connect(server)) {
+            c.send("abcdef").send("^");
+            exchange(c, "f", "g");
+            exchange(c, "1234", "2345");
+            c.send("$").send("1234").send("^");
+            exchange(c, "xy", "yz");
+            exchange(c, "$", "");
+            nothingElsePending(c);
+        }
+    }
+
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void benderskyServerTestSeveralFramesInOneWrite(PrimeEchoServer.Mode mode) throws Exception {
+        // server-test.py's client_tester2.
+        try (var server = start(mode); var c = connect(server)) {
+            exchange(c, "^ab$^kl$^80$50", "bclm91");
+            nothingElsePending(c);
+        }
+    }
+
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void frameSplitIntoOneByteWritesWithPauses(PrimeEchoServer.Mode mode) throws Exception {
+        try (var server = start(mode); var c = connect(server)) {
+            String sent = "^hello$^P7919$^P1x$";
+            c.trickle(sent, 3);
+            expect(c, sent, "ifmmpprime\nerror: not a digit: 'x'\n");
+            nothingElsePending(c);
+        }
+    }
+
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void framesAndJunkInOneWriteAreAllProcessed(PrimeEchoServer.Mode mode) throws Exception {
+        // Junk and a stray $ outside frames, an empty frame, and frames pipelined after a prime request.
+        try (var server = start(mode); var c = connect(server)) {
+            exchange(c, "junk$^ab$more^P4$x$y^$^cd$tail", "bccomposite\nde");
+            nothingElsePending(c);
+        }
+    }
+
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void caretInsideAFrameComesBackAsUnderscore(PrimeEchoServer.Mode mode) throws Exception {
+        try (var server = start(mode); var c = connect(server)) {
+            exchange(c, "^a^b^$", "b_c_");
+        }
+    }
+
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void byte255WrapsToZero(PrimeEchoServer.Mode mode) throws Exception {
+        try (var server = start(mode); var c = connect(server)) {
+            c.send(new byte[] {'^', (byte) 0xff, 0x00, 0x7f, (byte) 0xfe, '$'});
+            byte[] got = c.readExactly(4);
+            assertArrayEquals(new byte[] {0x00, 0x01, (byte) 0x80, (byte) 0xff}, got, "sent ^ ff 00 7f fe $, got " + TestKit.show(got));
+            nothingElsePending(c);
+        }
+    }
+
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void answersPrimeOrComposite(PrimeEchoServer.Mode mode) throws Exception {
+        try (var server = start(mode); var c = connect(server)) {
+            exchange(c, "^P2$", "prime\n");
+            exchange(c, "^P3$", "prime\n");
+            exchange(c, "^P4$", "composite\n");
+            exchange(c, "^P7919$", "prime\n");
+            exchange(c, "^P0007919$", "prime\n");
+            exchange(c, "^P1000036000099$", "composite\n");       // 1000003 * 1000033: no small factor
+            exchange(c, "^P18446744073709551615$", "composite\n"); // 2^64-1, the largest number accepted
+            exchange(c, "^P2305843009213693953$", "composite\n");  // 2^61+1
+        }
+    }
+
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void badPrimeRequestsGetAnErrorLineAndTheConnectionGoesOn(PrimeEchoServer.Mode mode) throws Exception {
+        try (var server = start(mode); var c = connect(server)) {
+            exchange(c, "^P$", "error: no digits\n");
+            exchange(c, "^Pabc$", "error: not a digit: 'a'\n");
+            exchange(c, "^P12x3$", "error: not a digit: 'x'\n");
+            exchange(c, "^P-5$", "error: not a digit: '-'\n");
+            exchange(c, "^P 7$", "error: not a digit: 0x20\n");
+            exchange(c, "^P7^$", "error: not a digit: '^'\n");
+            exchange(c, "^P18446744073709551616$", "error: number too large\n"); // 2^64
+            exchange(c, "^P99999999999999999999999$", "error: number too large\n");
+            exchange(c, "^P0$", "error: 0 is neither prime nor composite\n");
+            exchange(c, "^P1$", "error: 1 is neither prime nor composite\n");
+            exchange(c, "^P" + "1".repeat(100) + "$", "error: frame too long\n");
+            exchange(c, "^ok$", "pl");
+        }
+    }
+
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void overLongPrimeRequestIsRefusedAtTheCapAndDiscarded(PrimeEchoServer.Mode mode) throws Exception {
+        try (var server = start(mode, "--max-frame", "8"); var c = connect(server)) {
+            exchange(c, "^P1234567$", "composite\n");        // 8 bytes: at the cap
+            exchange(c, "^P12345678", "error: frame too long\n"); // 9 bytes: answered at once, before its $
+            c.send("9^abc$");                                   // the rest of it, up to $, is discarded
+            exchange(c, "^P7$", "prime\n");
+            exchange(c, "^abcdefghijklmnop$", "bcdefghijklmnopq"); // echo frames have no cap
+        }
+    }
+
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void answersStayInOrderBehindASlowPrime(PrimeEchoServer.Mode mode) throws Exception {
+        try (var server = start(mode); var c = connect(server)) {
+            exchange(c, "^P" + SLOW_PRIME + "$^ab$^P4$^cd$", "prime\nbccomposite\nde");
+        }
+    }
+
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void halfClosedClientGetsEveryAnswerThenTheServerCloses(PrimeEchoServer.Mode mode) throws Exception {
+        try (var server = start(mode); var c = connect(server)) {
+            c.send("^P" + SLOW_PRIME + "$^ab$");
+            c.shutdownOutput();
+            assertEquals(TestKit.show("prime\nbc"), TestKit.show(c.readToEnd()), "after ^P" + SLOW_PRIME + "$^ab$ and a half-close");
+        }
+    }
+
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void hundredConcurrentClients(PrimeEchoServer.Mode mode) throws Exception {
+        var ids = new AtomicInteger();
+        try (var server = start(mode)) {
+            var results = TestKit.concurrently(100, () -> {
+                String id = "client" + ids.incrementAndGet();
+                try (var c = connect(server)) {
+                    var echo = new StringBuilder();
+                    for (char ch : id.toCharArray()) echo.append((char) (ch + 1));
+                    exchange(c, "^" + id + "$", echo.toString());
+                    exchange(c, "^P7919$", "prime\n");
+                    return id;
+                }
+            });
+            assertEquals(100, results.stream().distinct().count());
+        }
+    }
+
+    // ---------------------------------------------------------------- blocking costs: offload or stall
+
+    @ParameterizedTest @EnumSource(value = PrimeEchoServer.Mode.class, names = {"nio", "async", "virtual"})
+    void echoAnsweredWithin100msWhileALongPrimeIsChecked(PrimeEchoServer.Mode mode) throws Exception {
+        try (var server = start(mode); var slow = connect(server); var fast = connect(server)) {
+            slow.send("^P" + LONG_PRIME + "$");
+            awaitCheckInProgress(server);
+            long started = System.nanoTime();
+            exchange(fast, "^echo$", "fdip");
+            long millis = (System.nanoTime() - started) / 1_000_000;
+            // Slack for a loaded 2-core machine: 1 s, still far below the 3 s the check takes.
+            assertTrue(millis < 1000, "echo took " + millis + " ms while 2^61-1 was checked");
+            assertEquals(1, server.checksInProgress(), "the echo came back while the long check was still running");
+            slow.setReadTimeout(Duration.ofSeconds(60));
+            expect(slow, "^P" + LONG_PRIME + "$", "prime\n");
+        }
+    }
+
+    @Test
+    void nioWithoutOffloadStallsEveryConnectionDuringALongPrime() throws Exception {
+        try (var server = start(PrimeEchoServer.Mode.nio, "--no-offload"); var slow = connect(server); var fast = connect(server)) {
+            slow.send("^P" + LONG_PRIME + "$");
+            awaitCheckInProgress(server);
+            fast.setReadTimeout(Duration.ofSeconds(60));
+            exchange(fast, "^echo$", "fdip");
+            assertEquals(0, server.checksInProgress(), "the loop answered the echo only after the check had finished");
+            expect(slow, "^P" + LONG_PRIME + "$", "prime\n");
+        }
+    }
+
+    // ---------------------------------------------------------------- the client subcommand
+
+    record Run(int code, String out, String err) {}
+
+    static Run cli(String... args) {
+        var out = new StringWriter();
+        var err = new StringWriter();
+        var cl = new CommandLine(new PrimeEchoServer());
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        int code = cl.execute(args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void clientDemoPrintsEchoAndSmallPrimeBeforeTheLongPrime() throws Exception {
+        try (var server = start(PrimeEchoServer.Mode.virtual)) {
+            var r = cli("client", "-p", String.valueOf(server.port()));
+            assertEquals(0, r.code(), r.err());
+            List<String> results = r.out().lines().filter(l -> l.contains("->")).toList();
+            assertEquals(3, results.size(), r.out());
+            assertTrue(results.get(2).matches("LongPrime\\s+P" + LONG_PRIME + "\\s+-> prime\\s+\\d+ ms"), r.out());
+            assertTrue(results.subList(0, 2).stream().anyMatch(l -> l.matches("Echo\\s+echo\\s+-> fdip\\s+\\d+ ms")), r.out());
+            assertTrue(results.subList(0, 2).stream().anyMatch(l -> l.matches("SmallPrime\\s+P7\\s+-> prime\\s+\\d+ ms")), r.out());
+            assertTrue(r.out().contains("All three answered in"), r.out());
+        }
+    }
+
+    @Test
+    void clientSendPrintsTheAnswerToOneFrame() throws Exception {
+        try (var server = start(PrimeEchoServer.Mode.nio)) {
+            String port = String.valueOf(server.port());
+            assertEquals(new Run(0, "prime\n", ""), cli("client", "-p", port, "--send", "P7919"));
+            assertEquals(new Run(0, "fdip\n", ""), cli("client", "-p", port, "--send", "echo"));
+            assertEquals(new Run(0, "error: not a digit: 'x'\n", ""), cli("client", "-p", port, "--send", "P12x"));
+        }
+    }
+
+    @Test
+    void clientSaysWhenTheServerIsNotThere() throws Exception {
+        int port;
+        try (var s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) { port = s.getLocalPort(); }
+        var r = cli("client", "-p", String.valueOf(port), "--send", "P7");
+        assertEquals(1, r.code(), r.toString());
+        assertTrue(r.err().startsWith("Error: cannot connect to 127.0.0.1:" + port + ": "), r.err());
+        assertTrue(r.err().contains("is the server running?"), r.err());
+        assertEquals(1, r.err().lines().count(), "one line: " + r.err());
+    }
+
+    @Test
+    void clientRefusesTextThatWouldEndTheFrameEarly() {
+        var r = cli("client", "--send", "a$b");
+        assertEquals(2, r.code(), r.toString());
+        assertTrue(r.err().contains("contains '$'"), r.err());
+    }
+
+    // ---------------------------------------------------------------- the script as its users run it
+
+    @Test
+    void scriptPrintsTheReadyLineServesAndStopsOnSigterm() throws Exception {
+        try (var p = TestKit.ServerProcess.start("PrimeEchoServer.java", "-p", "0", "-m", "nio")) {
+            int port = p.port();
+            assertTrue(Pattern.compile("(?m)^Listening on tcp://127\\.0\\.0\\.1:" + port + " mode=nio offload=on$").matcher(p.output()).find(), p.output());
+            try (var c = new TestKit.Conn(port)) {
+                assertEquals('*', c.read());
+                exchange(c, "^P7$", "prime\n");
+            }
+            try (var client = TestKit.ServerProcess.start("PrimeEchoServer.java", "client", "-p", String.valueOf(port), "--send", "echo")) {
+                assertEquals(0, client.waitFor(Duration.ofSeconds(120)), client.output());
+                assertTrue(client.output().lines().anyMatch("fdip"::equals), client.output());
+            }
+            assertEquals(143, p.terminate(), "exit status after SIGTERM (128 + 15): " + p.output());
+            assertThrows(java.net.ConnectException.class, () -> new TestKit.Conn(port).close(), "the listener is closed");
+        }
+    }
+
+    @Test
+    void scriptSaysWhenThePortIsTaken() throws Exception {
+        try (var server = start(PrimeEchoServer.Mode.virtual);
+             var p = TestKit.ServerProcess.start("PrimeEchoServer.java", "-p", String.valueOf(server.port()))) {
+            assertEquals(1, p.waitFor(Duration.ofSeconds(120)), p.output());
+            var errors = p.output().lines().filter(l -> l.startsWith("Error:")).toList();
+            assertEquals(1, errors.size(), p.output());
+            assertTrue(errors.getFirst().startsWith("Error: cannot listen on 127.0.0.1:" + server.port() + ": "), p.output());
+            assertFalse(p.output().contains("\tat "), "no stack trace: " + p.output());
+        }
+    }
+
+    @Test
+    void scriptHelpNamesEveryModeAndWhatNoOffloadCosts() throws Exception {
+        try (var p = TestKit.ServerProcess.start("PrimeEchoServer.java", "--help")) {
+            assertEquals(0, p.waitFor(Duration.ofSeconds(120)), p.output());
+            String help = p.output().replaceAll("\\s+", " "); // picocli wraps long descriptions
+            assertTrue(help.contains("sequential, thread, pool, nio, async, virtual"), help);
+            assertTrue(help.contains("--[no-]offload"), help);
+            assertTrue(help.contains("stalls the event loop"), help);
+            assertTrue(help.contains("Default: 7878"), help);
+            assertTrue(help.contains("Default: 4096"), help);
+            assertTrue(help.contains("client"), help);
+        }
+    }
+
+    @Test
+    void scriptRejectsABadFlagWithOneErrorLine() throws Exception {
+        try (var p = TestKit.ServerProcess.start("PrimeEchoServer.java", "--mode", "bogus")) {
+            assertEquals(2, p.waitFor(Duration.ofSeconds(120)), p.output());
+            var lines = p.output().lines().filter(l -> !l.startsWith("[jbang]")).toList();
+            assertEquals(1, lines.size(), p.output());
+            assertTrue(lines.getFirst().startsWith("Error: ") && lines.getFirst().contains("bogus"), p.output());
+        }
+    }
+}
