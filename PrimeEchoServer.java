@@ -29,6 +29,7 @@ import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.net.BindException;
 import java.net.ConnectException;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -171,8 +172,9 @@ public class PrimeEchoServer implements Callable<Integer> {
             if (!quiet) System.err.println("Shutting down: closing the listener and every connection");
             server.close();
         }, "shutdown"));
-        System.out.printf("Listening on tcp://%s:%d mode=%s offload=%s%n",
-                InetAddress.getByName(bind).getHostAddress(), server.port(), mode, offload() ? "on" : "off");
+        var host = InetAddress.getByName(bind);
+        System.out.printf("Listening on tcp://%s:%d mode=%s offload=%s%n", host instanceof Inet6Address
+                ? "[" + host.getHostAddress() + "]" : host.getHostAddress(), server.port(), mode, offload() ? "on" : "off");
         System.out.flush();
         server.awaitClosed();
         return 0;

@@ -62,6 +62,14 @@ public class PrimeEchoServerTest {
     /** Proves nothing else was pending: the next frame's echo is the very next byte. */
     static void nothingElsePending(TestKit.Conn c) throws IOException { exchange(c, "^z$", "{"); }
 
+    /** The whole of a short test: a fresh server, one write, exactly this answer and nothing more. */
+    static void oneWrite(PrimeEchoServer.Mode mode, String sent, String expected) throws IOException {
+        try (var server = start(mode); var c = connect(server)) {
+            exchange(c, sent, expected);
+            nothingElsePending(c);
+        }
+    }
+
     /** Waits (bounded) until the server is inside a prime check: a condition, not a guessed sleep. */
     static void awaitCheckInProgress(PrimeEchoServer.Running server) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
@@ -75,9 +83,7 @@ public class PrimeEchoServerTest {
 
     @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
     void sendsOneStarOnAcceptAndNothingElseUntilAFrame(PrimeEchoServer.Mode mode) throws Exception {
-        try (var server = start(mode); var c = connect(server)) {
-            exchange(c, "^a$", "b");
-        }
+        oneWrite(mode, "^a$", "b"); // connect() checks the '*'
     }
 
     @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
@@ -106,11 +112,7 @@ public class PrimeEchoServerTest {
 
     @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
     void benderskyServerTestSeveralFramesInOneWrite(PrimeEchoServer.Mode mode) throws Exception {
-        // server-test.py's client_tester2.
-        try (var server = start(mode); var c = connect(server)) {
-            exchange(c, "^ab$^kl$^80$50", "bclm91");
-            nothingElsePending(c);
-        }
+        oneWrite(mode, "^ab$^kl$^80$50", "bclm91"); // server-test.py's client_tester2
     }
 
     @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
@@ -126,17 +128,12 @@ public class PrimeEchoServerTest {
     @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
     void framesAndJunkInOneWriteAreAllProcessed(PrimeEchoServer.Mode mode) throws Exception {
         // Junk and a stray $ outside frames, an empty frame, and frames pipelined after a prime request.
-        try (var server = start(mode); var c = connect(server)) {
-            exchange(c, "junk$^ab$more^P4$x$y^$^cd$tail", "bccomposite\nde");
-            nothingElsePending(c);
-        }
+        oneWrite(mode, "junk$^ab$more^P4$x$y^$^cd$tail", "bccomposite\nde");
     }
 
     @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
     void caretInsideAFrameComesBackAsUnderscore(PrimeEchoServer.Mode mode) throws Exception {
-        try (var server = start(mode); var c = connect(server)) {
-            exchange(c, "^a^b^$", "b_c_");
-        }
+        oneWrite(mode, "^a^b^$", "b_c_");
     }
 
     @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
@@ -194,9 +191,7 @@ public class PrimeEchoServerTest {
 
     @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
     void answersStayInOrderBehindASlowPrime(PrimeEchoServer.Mode mode) throws Exception {
-        try (var server = start(mode); var c = connect(server)) {
-            exchange(c, "^P" + SLOW_PRIME + "$^ab$^P4$^cd$", "prime\nbccomposite\nde");
-        }
+        oneWrite(mode, "^P" + SLOW_PRIME + "$^ab$^P4$^cd$", "prime\nbccomposite\nde");
     }
 
     @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
@@ -328,6 +323,7 @@ public class PrimeEchoServerTest {
                 assertTrue(client.output().lines().anyMatch("fdip"::equals), client.output());
             }
             assertEquals(143, p.terminate(), "exit status after SIGTERM (128 + 15): " + p.output());
+            assertTrue(p.output().contains("Shutting down"), p.output());
             assertThrows(java.net.ConnectException.class, () -> new TestKit.Conn(port).close(), "the listener is closed");
         }
     }
