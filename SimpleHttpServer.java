@@ -173,26 +173,31 @@ public class SimpleHttpServer implements Callable<Integer> {
 
     /**
      * The JDK server reads its tuning from system properties once, when its first server is created
-     * (sun.net.httpserver.ServerConfig), so they are set here, before HttpServer.create.
+     * (sun.net.httpserver.ServerConfig), so they are set here, before HttpServer.create. A value given on the
+     * command line wins (`./jbang -Dsun.net.httpserver.nodelay=false SimpleHttpServer.java`): try it and measure.
      */
     static void tuneJdkServer() {
         // Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm holds the body back
         // until the client's delayed ACK (~40 ms) arrives. Measured here under wrk with keep-alive: about
         // 360 requests/s without it, about 19,000 with it.
-        System.setProperty("sun.net.httpserver.nodelay", "true");
+        setDefault("sun.net.httpserver.nodelay", "true");
         // RFC 9112 sets no limits; a server must. At most 100 header fields (JDK default 200) and 64 KiB of
         // header section (JDK default 384 KiB): more gets the connection refused with a 400 by the JDK.
-        System.setProperty("sun.net.httpserver.maxReqHeaders", "100");
-        System.setProperty("sun.net.httpserver.maxReqHeaderSize", String.valueOf(64 * 1024));
+        setDefault("sun.net.httpserver.maxReqHeaders", "100");
+        setDefault("sun.net.httpserver.maxReqHeaderSize", String.valueOf(64 * 1024));
         // A client gets 30 s to send a whole request head (JDK default: forever), so a slowloris client that
         // trickles one header byte at a time is cut off. Idle keep-alive connections close after 30 s.
-        System.setProperty("sun.net.httpserver.maxReqTime", "30");
-        System.setProperty("sun.net.httpserver.idleInterval", "30");
+        setDefault("sun.net.httpserver.maxReqTime", "30");
+        setDefault("sun.net.httpserver.idleInterval", "30");
         // How much of an unread request body the server reads and throws away after answering (JDK default 64 KiB).
         // Closing a socket with unread bytes sends a TCP reset, and a reset can destroy the answer before the
         // client reads it: a client that was told 413 while still sending its body would never see the 413.
         // So up to 16 MiB is drained; a larger body still gets the connection closed.
-        System.setProperty("sun.net.httpserver.drainAmount", String.valueOf(16 * 1024 * 1024));
+        setDefault("sun.net.httpserver.drainAmount", String.valueOf(16 * 1024 * 1024));
+    }
+
+    static void setDefault(String property, String value) {
+        if (System.getProperty(property) == null) System.setProperty(property, value);
     }
 
     /** An expected failure at start-up: one line on stderr and an exit code, no stack trace. */
