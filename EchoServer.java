@@ -1,0 +1,619 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 25+
+//DEPS info.picocli:picocli:4.7.7
+//DESCRIPTION A TCP echo server for 10,000 concurrent connections, in four concurrency models.
+
+// EchoServer sends back every byte it receives, for as long as the client keeps the connection open. Its four
+// modes are the four ways Java waits on many sockets: a platform thread per connection (thread, like a C++ server),
+// one Selector loop on one thread (nio, like asyncio), NIO.2 completion handlers (async), and a virtual thread per
+// connection (virtual, the default; the counterpart of Tokio).
+//
+// Run the server in one terminal and the client in another:
+//   ./jbang EchoServer.java -m nio          then          ./jbang EchoClient.java -n 10000 -s 100
+// or talk to it by hand: `nc 127.0.0.1 8080`.
+// Watch: one log line per finished connection whose thread name shows the model (conn-7, nio-loop, async-2,
+// vt-12); -q turns them off for a benchmark. Ctrl-C prints the connection counters. A slow reader never loses
+// data and never makes the server buffer without bound: a connection is not read while its echo is unwritten.
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.BindException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketAddress;
+import java.net.StandardSocketOptions;
+import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+import java.nio.channels.AsynchronousChannelGroup;
+import java.nio.channels.AsynchronousServerSocketChannel;
+import java.nio.channels.AsynchronousSocketChannel;
+import java.nio.channels.CompletionHandler;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.ShutdownChannelGroupException;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+@Command(name = "EchoServer", mixinStandardHelpOptions = true, showDefaultValues = true,
+        description = "Echoes every byte it receives over TCP, in the concurrency model chosen with --mode.")
+public class EchoServer implements Callable<Integer> {
+    /** Bytes read (and so echoed) at a time, per connection in the blocking and async models. */
+    static final int BUFFER_SIZE = 8 * 1024;
+    /** How long Ctrl-C lets open connections finish before it closes them. */
+    static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(1);
+
+    @Option(names = {"-p", "--port"}, description = "TCP port (0 picks a free one)")
+    int port = 8080;
+
+    @Option(names = {"-b", "--bind"}, description = "address to listen on")
+    String bind = "127.0.0.1";
+
+    @Option(names = {"-m", "--mode"}, description = "concurrency model: ${COMPLETION-CANDIDATES}")
+    Mode mode = Mode.virtual;
+
+    @Option(names = {"-w", "--workers"},
+            description = "threads of the async mode's channel group (0 = one per core); the other modes ignore it")
+    int workers = 0;
+
+    @Option(names = {"-q", "--quiet"}, description = "no log line per connection (failures are still logged)")
+    boolean quiet;
+
+    @Option(names = "--backlog", description = "listen queue length; the kernel caps it at net.core.somaxconn "
+            + "(Java's default of 50 overflows under a burst of connections)")
+    int backlog = 4096;
+
+    @Spec
+    CommandSpec spec;
+
+    public static void main(String[] args) {
+        var cli = new CommandLine(new EchoServer());
+        cli.setParameterExceptionHandler((e, a) -> {
+            System.err.println("Error: " + e.getMessage() + " (see --help)");
+            return 2;
+        });
+        System.exit(cli.execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Running server;
+        try {
+            server = start();
+        } catch (UnknownHostException e) {
+            throw new ParameterException(spec.commandLine(), "unknown bind address: " + bind + " (use an IP such as 127.0.0.1 or 0.0.0.0)");
+        } catch (BindException e) {
+            System.err.printf("Error: cannot listen on %s:%d: %s (another server there? pick a port with -p, or -p 0 for a free one)%n",
+                    bind, port, e.getMessage());
+            return 1;
+        }
+        System.out.printf("Listening on tcp://%s mode=%s%n", hostPort(server.address()), mode);
+        System.out.flush();
+        var stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.shutdown(SHUTDOWN_GRACE);
+            System.out.println(server.counters().summary());
+            System.out.flush();
+            stopped.countDown();
+        }, "shutdown"));
+        stopped.await();
+        return 0;
+    }
+
+    /** Binds and starts serving in the chosen mode; the returned handle stops everything it started. */
+    public Running start() throws IOException {
+        if (port < 0 || port > 65535) throw new ParameterException(spec.commandLine(), "port out of range: " + port + " (0-65535)");
+        if (backlog < 1) throw new ParameterException(spec.commandLine(), "backlog must be at least 1: " + backlog);
+        if (workers < 0) throw new ParameterException(spec.commandLine(), "workers must not be negative: " + workers);
+        var address = new InetSocketAddress(InetAddress.getByName(bind), port);
+        var tally = new Tally(quiet);
+        return switch (mode) {
+            case thread -> new ThreadPerConnection(address, backlog, Thread.ofPlatform().name("conn-", 1).factory(), tally);
+            case nio -> new NioEventLoop(address, backlog, tally);
+            case async -> new CompletionHandlers(address, backlog,
+                    workers > 0 ? workers : Runtime.getRuntime().availableProcessors(), tally);
+            case virtual -> new ThreadPerConnection(address, backlog, Thread.ofVirtual().name("vt-", 1).factory(), tally);
+        };
+    }
+
+    public enum Mode { thread, nio, async, virtual }
+
+    /** A started server: where it listens, what it counted, and how to stop it. */
+    public interface Running extends AutoCloseable {
+        InetSocketAddress address();
+
+        Counters counters();
+
+        /** Stops accepting, gives open connections up to `grace` to finish, then closes them and ends every thread. */
+        void shutdown(Duration grace);
+
+        default int port() { return address().getPort(); }
+
+        @Override
+        default void close() { shutdown(Duration.ZERO); }
+    }
+
+    /** The connection counters printed on Ctrl-C. */
+    public static final class Counters {
+        final AtomicLong accepted = new AtomicLong();
+        final LongAdder closed = new LongAdder();
+        final LongAdder failed = new LongAdder();
+        final LongAdder bytes = new LongAdder();
+
+        public long accepted() { return accepted.get(); }
+
+        public long closed() { return closed.sum(); }
+
+        public long failed() { return failed.sum(); }
+
+        public long open() { return accepted.get() - closed.sum(); }
+
+        public long bytesEchoed() { return bytes.sum(); }
+
+        public String summary() {
+            return "Connections: %d accepted, %d closed (%d failed), %d open; %d bytes echoed"
+                    .formatted(accepted(), closed(), failed(), open(), bytesEchoed());
+        }
+    }
+
+    // ---------------------------------------------------------------- the core every model shares
+    // An echo has nothing to parse: what every model shares is a connection's bookkeeping (a number, the bytes it
+    // echoed, one log line when it ends) and the rule "read nothing more until the last read is written back".
+
+    /** Counts connections, writes their log lines, and knows when the server is stopping. */
+    static final class Tally {
+        final Counters counters = new Counters();
+        final boolean quiet;
+        private final AtomicBoolean shutdown = new AtomicBoolean();
+        private volatile boolean stopping;
+
+        Tally(boolean quiet) { this.quiet = quiet; }
+
+        Session open(SocketAddress peer) { return new Session(counters.accepted.incrementAndGet(), peer); }
+
+        /** An accept failed (e.g. out of file descriptors): logged, and the server goes on. */
+        void acceptFailed(Throwable e) {
+            if (!stopping) System.err.printf("%s accept failed: %s%n", Thread.currentThread().getName(), e);
+        }
+
+        /** True for the first caller only: a server is shut down once, however often close() is called. */
+        boolean firstShutdown() { return shutdown.compareAndSet(false, true); }
+
+        /** Waits until no connection is open, or `grace` has passed; then marks the server as stopping. */
+        void drain(Duration grace) {
+            long deadline = System.nanoTime() + grace.toNanos();
+            synchronized (this) {
+                while (counters.open() > 0) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) break;
+                    try {
+                        TimeUnit.NANOSECONDS.timedWait(this, left);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
+                }
+            }
+            stopping = true;
+        }
+
+        /** One connection's bookkeeping. Not thread-safe: one thread (or one handler at a time) owns it. */
+        final class Session {
+            final long id;
+            final SocketAddress peer;
+            long bytes;
+
+            Session(long id, SocketAddress peer) {
+                this.id = id;
+                this.peer = peer;
+            }
+
+            void echoed(int n) { bytes += n; }
+
+            /** The connection is over: by the peer closing (error == null) or by an I/O error. Logged once. */
+            void end(Throwable error) {
+                counters.bytes.add(bytes);
+                String who = Thread.currentThread().getName() + " #" + id + " " + hostPort(peer);
+                if (error != null && !stopping) {
+                    counters.failed.increment();
+                    System.err.printf("%s failed after %d bytes: %s%n", who, bytes, error);
+                } else if (!quiet) {
+                    System.out.printf("%s closed, %d bytes echoed%n", who, bytes);
+                }
+                counters.closed.increment();
+                if (stopping || counters.open() == 0) synchronized (Tally.this) { Tally.this.notifyAll(); }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- the models, simplest first
+
+    /**
+     * thread and virtual: a blocking accept loop that starts one thread per connection, which reads and writes back
+     * until the peer closes. Plain sequential code; a platform thread costs a kernel thread and a stack (the C++
+     * model), a virtual thread a few hundred bytes of heap (the Tokio model). The factory is the only difference.
+     */
+    static final class ThreadPerConnection implements Running {
+        private final ServerSocket listener;
+        private final ExecutorService threads;
+        private final Thread acceptor;
+        private final Set<Socket> open = ConcurrentHashMap.newKeySet();
+        private final Tally tally;
+
+        ThreadPerConnection(InetSocketAddress address, int backlog, ThreadFactory factory, Tally tally) throws IOException {
+            this.tally = tally;
+            listener = new ServerSocket();
+            try {
+                listener.bind(address, backlog);
+            } catch (IOException e) {
+                listener.close();
+                throw e;
+            }
+            threads = Executors.newThreadPerTaskExecutor(factory);
+            acceptor = Thread.ofPlatform().name("acceptor").start(this::acceptLoop);
+        }
+
+        private void acceptLoop() {
+            while (!listener.isClosed()) {
+                try {
+                    Socket s = listener.accept();
+                    open.add(s);
+                    threads.execute(() -> serve(s));
+                } catch (IOException e) {
+                    if (listener.isClosed()) return;
+                    tally.acceptFailed(e);
+                    backOff();
+                }
+            }
+        }
+
+        private void serve(Socket s) {
+            var session = tally.open(s.getRemoteSocketAddress());
+            try (s) {
+                s.setTcpNoDelay(true);
+                InputStream in = s.getInputStream();
+                OutputStream out = s.getOutputStream();
+                byte[] buffer = new byte[BUFFER_SIZE];
+                for (int n; (n = in.read(buffer)) > 0; ) {
+                    out.write(buffer, 0, n);
+                    session.echoed(n);
+                }
+                session.end(null);
+            } catch (IOException e) {
+                session.end(e);
+            } finally {
+                open.remove(s);
+            }
+        }
+
+        @Override public InetSocketAddress address() { return (InetSocketAddress) listener.getLocalSocketAddress(); }
+
+        @Override public Counters counters() { return tally.counters; }
+
+        @Override public void shutdown(Duration grace) {
+            if (!tally.firstShutdown()) return;
+            closeAll(Set.of(listener));
+            join(acceptor);
+            tally.drain(grace);
+            closeAll(open);
+            threads.close();
+        }
+    }
+
+    /**
+     * nio: one Selector loop on one thread, like asyncio. No thread per connection and no locks, one read buffer for
+     * everyone; but it uses one core, and a slow step in the loop delays every connection.
+     */
+    static final class NioEventLoop implements Running {
+        private final ServerSocketChannel listener;
+        private final Selector selector;
+        private final Thread loop;
+        private final Tally tally;
+        private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(64 * 1024);
+        private volatile boolean draining;
+        private volatile boolean stopped;
+        private int connections;
+
+        /** A connection: its bookkeeping and the part of the echo the peer has not taken yet (null: none). */
+        private static final class Conn {
+            final SocketChannel channel;
+            final Tally.Session session;
+            ByteBuffer pending;
+
+            Conn(SocketChannel channel, Tally.Session session) {
+                this.channel = channel;
+                this.session = session;
+            }
+        }
+
+        NioEventLoop(InetSocketAddress address, int backlog, Tally tally) throws IOException {
+            this.tally = tally;
+            listener = ServerSocketChannel.open();
+            try {
+                listener.bind(address, backlog);
+                listener.configureBlocking(false);
+                selector = Selector.open();
+                listener.register(selector, SelectionKey.OP_ACCEPT);
+            } catch (IOException e) {
+                listener.close();
+                throw e;
+            }
+            loop = Thread.ofPlatform().name("nio-loop").start(this::run);
+        }
+
+        private void run() {
+            try {
+                while (!stopped && !(draining && connections == 0)) {
+                    if (draining && listener.isOpen()) listener.close();
+                    selector.select(this::handle);
+                }
+            } catch (IOException e) {
+                System.err.println("nio-loop stopped: " + e);
+            } finally {
+                for (var key : selector.keys()) if (key.isValid() && key.attachment() instanceof Conn c) end(key, c, null);
+                closeAll(Set.of(selector, listener));
+            }
+        }
+
+        private void handle(SelectionKey key) {
+            if (key.isAcceptable()) {
+                acceptAll();
+                return;
+            }
+            var c = (Conn) key.attachment();
+            try {
+                if (key.isWritable()) writePending(key, c);
+                else if (key.isReadable()) readAndEcho(key, c);
+            } catch (IOException e) {
+                end(key, c, e);
+            }
+        }
+
+        /** A burst of connections wakes the loop once: take every connection the kernel has queued. */
+        private void acceptAll() {
+            while (true) {
+                SocketChannel ch;
+                try {
+                    if ((ch = listener.accept()) == null) return;
+                } catch (IOException e) {
+                    tally.acceptFailed(e);
+                    return;
+                }
+                try {
+                    ch.configureBlocking(false);
+                    ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                    ch.register(selector, SelectionKey.OP_READ, new Conn(ch, tally.open(ch.getRemoteAddress())));
+                    connections++;
+                } catch (IOException e) {
+                    tally.acceptFailed(e);
+                    closeAll(Set.of(ch));
+                }
+            }
+        }
+
+        private void readAndEcho(SelectionKey key, Conn c) throws IOException {
+            readBuffer.clear();
+            if (c.channel.read(readBuffer) < 0) {
+                end(key, c, null);
+                return;
+            }
+            readBuffer.flip();
+            c.session.echoed(c.channel.write(readBuffer));
+            if (readBuffer.hasRemaining()) {
+                // Back-pressure: keep what the peer has not taken, and stop reading until it has taken it.
+                c.pending = ByteBuffer.allocate(readBuffer.remaining()).put(readBuffer).flip();
+                key.interestOps(SelectionKey.OP_WRITE);
+            }
+        }
+
+        private void writePending(SelectionKey key, Conn c) throws IOException {
+            c.session.echoed(c.channel.write(c.pending));
+            if (!c.pending.hasRemaining()) {
+                c.pending = null;
+                key.interestOps(SelectionKey.OP_READ);
+            }
+        }
+
+        private void end(SelectionKey key, Conn c, IOException error) {
+            key.cancel();
+            closeAll(Set.of(c.channel));
+            connections--;
+            c.session.end(error);
+        }
+
+        @Override public InetSocketAddress address() {
+            return (InetSocketAddress) listener.socket().getLocalSocketAddress();
+        }
+
+        @Override public Counters counters() { return tally.counters; }
+
+        @Override public void shutdown(Duration grace) {
+            if (!tally.firstShutdown()) return;
+            draining = true;
+            selector.wakeup();
+            try {
+                loop.join(grace);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            tally.drain(Duration.ZERO);
+            stopped = true;
+            selector.wakeup();
+            join(loop);
+        }
+    }
+
+    /**
+     * async: NIO.2 completion handlers. The kernel waits, and a small fixed pool runs whichever handler comes next
+     * (read done: write it back; write done: read again). No thread waits, but a connection's flow is split across
+     * callbacks.
+     */
+    static final class CompletionHandlers implements Running {
+        private final AsynchronousChannelGroup group;
+        private final AsynchronousServerSocketChannel listener;
+        private final Tally tally;
+
+        CompletionHandlers(InetSocketAddress address, int backlog, int workers, Tally tally) throws IOException {
+            this.tally = tally;
+            group = AsynchronousChannelGroup.withFixedThreadPool(workers, Thread.ofPlatform().name("async-", 1).factory());
+            try {
+                listener = AsynchronousServerSocketChannel.open(group).bind(address, backlog);
+            } catch (IOException e) {
+                group.shutdownNow();
+                throw e;
+            }
+            listener.accept(null, onAccept);
+        }
+
+        private final CompletionHandler<AsynchronousSocketChannel, Void> onAccept = new CompletionHandler<>() {
+            @Override public void completed(AsynchronousSocketChannel ch, Void unused) {
+                acceptNext();
+                try {
+                    ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                    new Conn(ch, tally.open(ch.getRemoteAddress())).read();
+                } catch (IOException e) {
+                    tally.acceptFailed(e);
+                    closeAll(Set.of(ch));
+                }
+            }
+
+            @Override public void failed(Throwable e, Void unused) {
+                if (!listener.isOpen()) return;
+                tally.acceptFailed(e);
+                backOff();
+                acceptNext();
+            }
+        };
+
+        private void acceptNext() {
+            try {
+                listener.accept(null, onAccept);
+            } catch (ShutdownChannelGroupException e) {
+                // The server is stopping: nothing more to accept.
+            }
+        }
+
+        /** A connection alternates between one pending read and the writes that echo it: never both at once. */
+        private static final class Conn implements CompletionHandler<Integer, Void> {
+            final AsynchronousSocketChannel channel;
+            final Tally.Session session;
+            final ByteBuffer buffer = ByteBuffer.allocate(BUFFER_SIZE);
+            boolean writing;
+
+            Conn(AsynchronousSocketChannel channel, Tally.Session session) {
+                this.channel = channel;
+                this.session = session;
+            }
+
+            void read() {
+                writing = false;
+                buffer.clear();
+                channel.read(buffer, null, this);
+            }
+
+            @Override public void completed(Integer n, Void unused) {
+                if (writing) {
+                    session.echoed(n);
+                    if (buffer.hasRemaining()) channel.write(buffer, null, this);
+                    else read();
+                } else if (n < 0) {
+                    end(null);
+                } else {
+                    buffer.flip();
+                    writing = true;
+                    channel.write(buffer, null, this);
+                }
+            }
+
+            @Override public void failed(Throwable e, Void unused) { end(e); }
+
+            private void end(Throwable error) {
+                closeAll(Set.of(channel));
+                session.end(error);
+            }
+        }
+
+        @Override public InetSocketAddress address() {
+            try {
+                return (InetSocketAddress) listener.getLocalAddress();
+            } catch (IOException e) {
+                throw new IllegalStateException("listener already closed", e);
+            }
+        }
+
+        @Override public Counters counters() { return tally.counters; }
+
+        @Override public void shutdown(Duration grace) {
+            if (!tally.firstShutdown()) return;
+            closeAll(Set.of(listener));
+            tally.drain(grace);
+            try {
+                group.shutdownNow();
+                if (!group.awaitTermination(10, TimeUnit.SECONDS)) System.err.println("async: pool threads still running after 10 s");
+            } catch (IOException e) {
+                System.err.println("async: closing the channel group failed: " + e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- small infrastructure
+
+    /** "127.0.0.1:8080", or "[::1]:8080" for IPv6. */
+    static String hostPort(SocketAddress a) {
+        if (!(a instanceof InetSocketAddress isa) || isa.getAddress() == null) return String.valueOf(a);
+        String host = isa.getAddress().getHostAddress();
+        return (isa.getAddress() instanceof Inet6Address ? "[" + host + "]" : host) + ":" + isa.getPort();
+    }
+
+    /** Closes each one; a close that fails is reported, never hidden, and the others are still closed. */
+    static void closeAll(Iterable<? extends AutoCloseable> things) {
+        for (var t : things) {
+            try {
+                t.close();
+            } catch (Exception e) {
+                System.err.println("close failed: " + t + ": " + e);
+            }
+        }
+    }
+
+    static void join(Thread t) {
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** After a failed accept (typically "Too many open files") wait a moment instead of spinning on the error. */
+    static void backOff() {
+        try {
+            Thread.sleep(10);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,488 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 25+
+//SOURCES TestKit.java
+//SOURCES ../EchoServer.java
+//SOURCES ../EchoClient.java
+//DESCRIPTION Tests of EchoServer (every mode) and EchoClient (both modes): echo, back-pressure, broken servers, leaks, CLI.
+
+// Every server mode gets the same conversations over real sockets on 127.0.0.1: many concurrent clients whose
+// payloads are split across writes and reads, a slow reader, 10,000 connections from EchoClient with file
+// descriptors and threads counted before and after. EchoClient is run against deliberately broken echo servers
+// and must count each fault by its kind. If gcc is present, the C epoll client and server of the benchmark
+// (tests/c/) check the Java server and client from the outside. The command lines are run as real processes.
+
+import com.sun.management.HotSpotDiagnosticMXBean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
+import picocli.CommandLine;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+public class EchoServerTest {
+    public static void main(String[] args) { TestKit.run("EchoServerTest", EchoServerTest.class); }
+
+    // ---------------------------------------------------------------- every mode echoes
+
+    @ParameterizedTest @EnumSource(EchoServer.Mode.class)
+    void echoesALineBackByteForByteAndClosesWhenTheClientDoes(EchoServer.Mode mode) throws Exception {
+        try (var server = server(mode); var c = new TestKit.Conn(server.port())) {
+            String sent = """
+                    hello, echo\r
+                    \u00e9\u00ff\u0000\r
+                    """;
+            c.send(sent);
+            String back = new String(c.readExactly(sent.length()), StandardCharsets.ISO_8859_1);
+            assertEquals(TestKit.show(sent), TestKit.show(back), "sent " + TestKit.show(sent));
+            c.shutdownOutput();
+            assertTrue(c.closedByPeer(Duration.ofSeconds(5)), "the server did not close after the client's FIN");
+        }
+    }
+
+    @ParameterizedTest @EnumSource(EchoServer.Mode.class)
+    void echoesManyConcurrentClientsWhosePayloadsAreSplitAcrossWritesAndReads(EchoServer.Mode mode) throws Exception {
+        int[] pieces = {1, 2, 3, 100, 1, 1_000, 4_093, 7, 9_000, 16_384, 5};
+        try (var server = server(mode)) {
+            List<String> problems = TestKit.concurrently(200, () -> {
+                byte[] payload = random(Arrays.stream(pieces).sum());
+                try (var c = new TestKit.Conn(server.port())) {
+                    int at = 0;
+                    for (int piece : pieces) {
+                        c.send(Arrays.copyOfRange(payload, at, at + piece));
+                        // Read the piece back in two reads of different sizes from the writes.
+                        byte[] back = concat(c.readExactly(piece / 2), c.readExactly(piece - piece / 2));
+                        if (!Arrays.equals(back, 0, piece, payload, at, at + piece)) {
+                            return "bytes %d..%d: sent %s, got back %s".formatted(at, at + piece,
+                                    TestKit.show(Arrays.copyOfRange(payload, at, at + piece)), TestKit.show(back));
+                        }
+                        at += piece;
+                    }
+                    return null;
+                }
+            }).stream().filter(p -> p != null).toList();
+            assertEquals(List.of(), problems, mode + " corrupted some echoes");
+            assertEquals(200, server.counters().accepted());
+        }
+    }
+
+    @ParameterizedTest @EnumSource(EchoServer.Mode.class)
+    void aSlowReaderGetsEveryByteWhileTheServerStopsReadingInsteadOfBuffering(EchoServer.Mode mode) throws Exception {
+        long limit = 64L << 20;
+        try (var server = server(mode);
+             var ch = SocketChannel.open(new InetSocketAddress("127.0.0.1", server.port()));
+             var selector = Selector.open()) {
+            // Write without reading until the server stops taking bytes for a whole second.
+            ch.configureBlocking(false);
+            var key = ch.register(selector, SelectionKey.OP_WRITE);
+            var chunk = fillPattern(ByteBuffer.allocate(64 * 1024), 0).flip();
+            long written = 0;
+            while (written < limit) {
+                if (!chunk.hasRemaining()) fillPattern(chunk.clear(), written).flip();
+                int n = ch.write(chunk);
+                written += n;
+                if (n == 0) {
+                    if (selector.select(1_000) == 0) break;
+                    selector.selectedKeys().clear();
+                }
+            }
+            assertTrue(written < limit, mode + " took " + written + " bytes while the client read none: it buffers without bound");
+            // Now read it all back, in small reads.
+            key.cancel();
+            selector.selectNow();
+            ch.configureBlocking(true);
+            ch.socket().setSoTimeout(20_000);
+            var in = ch.socket().getInputStream();
+            byte[] buf = new byte[1_000];
+            long read = 0;
+            var expected = ByteBuffer.allocate(buf.length);
+            while (read < written) {
+                int n = in.read(buf, 0, (int) Math.min(buf.length, written - read));
+                assertTrue(n > 0, "the server closed after echoing " + read + " of " + written + " bytes");
+                fillPattern(expected.clear(), read);
+                int at = Arrays.mismatch(buf, 0, n, expected.array(), 0, n);
+                assertEquals(-1, at, "byte " + (read + at) + " differs");
+                read += n;
+            }
+            assertEquals(written, read);
+        }
+    }
+
+    // ---------------------------------------------------------------- EchoClient against every mode, and leaks
+
+    @ParameterizedTest @EnumSource(EchoServer.Mode.class)
+    void leaksNoFileDescriptorOrThreadAfter10000Connections(EchoServer.Mode mode) throws Exception {
+        // Warm up first: pools, pollers, classes and libraries loaded once, on first use, are not leaks (the
+        // first thread dump itself opens a file descriptor for good).
+        try (var server = server(mode)) {
+            assertEquals(0, client(server.port(), "-n", "500").failed());
+        }
+        int threadsBefore = liveThreads();
+        long fdsBefore = openFileDescriptors();
+        try (var server = server(mode)) {
+            var report = client(server.port(), "-n", "10000", "-c", "2000");
+            assertEquals(0, report.failed(), report.text());
+            assertEquals(10_000, report.ok());
+            assertEquals(10_000, server.counters().accepted());
+        }
+        long fdsAfter = openFileDescriptors();
+        int threadsAfter = liveThreads();
+        // A thread that has finished its task may take a moment to terminate: wait (bounded) until it has.
+        for (long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+             threadsAfter > threadsBefore && System.nanoTime() < deadline; threadsAfter = liveThreads()) {
+            Thread.onSpinWait();
+        }
+        assertEquals(fdsBefore, fdsAfter, "open file descriptors before and after 10,000 connections");
+        assertTrue(threadsAfter <= threadsBefore, "live threads: " + threadsBefore + " before, " + threadsAfter + " after");
+    }
+
+    static Stream<Arguments> everyServerModeWithEveryClientMode() {
+        return Arrays.stream(EchoServer.Mode.values())
+                .flatMap(s -> Arrays.stream(EchoClient.Mode.values()).map(c -> Arguments.of(s, c)));
+    }
+
+    @ParameterizedTest @MethodSource("everyServerModeWithEveryClientMode")
+    void echoClientVerifiesLargerPayloadsInBothModes(EchoServer.Mode serverMode, EchoClient.Mode clientMode) throws Exception {
+        try (var server = server(serverMode)) {
+            var report = client(server.port(), "-n", "300", "-s", "300000", "-c", "50", "-m", clientMode.name());
+            assertEquals(0, report.failed(), report.text());
+            // The server counts a connection's bytes when it sees the client's close: let it see every one.
+            server.shutdown(Duration.ofSeconds(10));
+            assertEquals(300L * 300_000, server.counters().bytesEchoed());
+            assertEquals(0, server.counters().open());
+        }
+    }
+
+    // ---------------------------------------------------------------- EchoClient against broken servers
+
+    /** How a deliberately broken echo server answers a 100-byte payload. */
+    enum Broken { FLIPS_A_BYTE, DROPS_THE_TAIL, NEVER_ANSWERS, RESETS }
+
+    static Stream<Arguments> brokenServersAndWhatTheClientMustCount() {
+        var expected = Map.of(Broken.FLIPS_A_BYTE, "mismatch", Broken.DROPS_THE_TAIL, "short read",
+                Broken.NEVER_ANSWERS, "read timeout", Broken.RESETS, "reset");
+        return Arrays.stream(Broken.values())
+                .flatMap(b -> Arrays.stream(EchoClient.Mode.values()).map(m -> Arguments.of(b, m, expected.get(b))));
+    }
+
+    @ParameterizedTest @MethodSource("brokenServersAndWhatTheClientMustCount")
+    void echoClientCountsEveryFaultOfABrokenServerByItsKind(Broken how, EchoClient.Mode mode, String kind) throws Exception {
+        try (var broken = new BrokenEchoServer(how)) {
+            var report = client(broken.port(), "-n", "40", "-s", "100", "--timeout", "500", "-m", mode.name());
+            assertEquals(40, report.failed(), report.text());
+            assertEquals(Map.of(kind, 40L), report.failures(), report.text());
+            assertTrue(report.text().contains("failed: 40 of 40 (" + kind + " 40)"), report.text());
+        }
+    }
+
+    @ParameterizedTest @EnumSource(EchoClient.Mode.class)
+    void echoClientCountsRefusedConnectionsAndSaysWhy(EchoClient.Mode mode) throws Exception {
+        int port;
+        try (var s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        var report = client(port, "-n", "20", "-m", mode.name());
+        assertEquals(Map.of("refused", 20L), report.failures(), report.text());
+        assertTrue(report.text().contains("hint: refused: nothing listens on that port"), report.text());
+    }
+
+    @Test
+    void echoClientExitsNonZeroAndPrintsTheFaultWhenAServerCorruptsData() throws Exception {
+        try (var broken = new BrokenEchoServer(Broken.FLIPS_A_BYTE)) {
+            var r = launch("EchoClient.java", "-p", String.valueOf(broken.port()), "-n", "20");
+            assertEquals(1, r.code(), r.out());
+            assertTrue(r.out().contains("Java: 20 clients, total time = "), r.out());
+            assertTrue(r.out().contains("failed: 20 of 20 (mismatch 20)"), r.out());
+            assertTrue(r.out().matches("(?s).*mismatch, e\\.g\\.: byte 50 of 100: sent 0x\\p{XDigit}{2}, got back 0x\\p{XDigit}{2}.*"), r.out());
+        }
+    }
+
+    @Test
+    void echoClientPrintsTheResultLinePercentilesAndJson() throws Exception {
+        try (var server = server(EchoServer.Mode.virtual)) {
+            var text = launch("EchoClient.java", "-p", String.valueOf(server.port()), "-n", "300");
+            assertEquals(0, text.code(), text.out());
+            assertTrue(Pattern.compile("(?m)^Java: 300 clients, total time = \\d+\\.\\d ms, avg latency = \\d+\\.\\d µs$")
+                    .matcher(text.out()).find(), text.out());
+            assertTrue(Pattern.compile("(?m)^latency \\(connect to verified echo\\): p50 = \\d+ µs, p90 = \\d+ µs, "
+                    + "p99 = \\d+ µs, max = \\d+ µs$").matcher(text.out()).find(), text.out());
+            assertTrue(text.out().contains("failed: 0 of 300"), text.out());
+
+            var json = launch("EchoClient.java", "-p", String.valueOf(server.port()), "-n", "200", "-m", "nio", "--json", "-q");
+            assertEquals(0, json.code(), json.out());
+            JsonNode j = JsonMapper.builder().build().readTree(json.out().lines().filter(l -> l.startsWith("{")).findFirst().orElseThrow());
+            assertEquals(200, j.get("connections").asInt(), json.out());
+            assertEquals(0, j.get("failed").asInt(), json.out());
+            assertTrue(j.get("latencyUs").get("p99").asDouble() > 0, json.out());
+            assertTrue(j.get("totalMs").asDouble() > 0, json.out());
+        }
+    }
+
+    @Test
+    void echoClientRefusesToStartWhenTheOpenFilesLimitIsBelowItsConcurrency() throws Exception {
+        var r = launchWithShell("ulimit -n 300 && exec ./jbang EchoClient.java -n 1000 -p 9");
+        assertEquals(1, r.code(), r.out());
+        var errors = r.out().lines().filter(l -> l.startsWith("Error:")).toList();
+        assertEquals(1, errors.size(), r.out());
+        assertTrue(errors.getFirst().startsWith("Error: open files limit too low: 300 for 1000 connections at once"), r.out());
+        assertTrue(errors.getFirst().contains("ulimit -n"), r.out());
+    }
+
+    @Test
+    void echoClientRejectsABadFlagValueWithOneErrorLineAndExit2() throws Exception {
+        var r = launch("EchoClient.java", "-n", "0");
+        assertEquals(2, r.code(), r.out());
+        assertEquals(List.of("Error: connections must be at least 1: 0 (see --help)"),
+                r.out().lines().filter(l -> !l.startsWith("[jbang]")).toList(), r.out());
+    }
+
+    // ---------------------------------------------------------------- EchoServer as a real process
+
+    @ParameterizedTest @EnumSource(EchoServer.Mode.class)
+    void theServerProcessPrintsTheReadyLineLogsEachConnectionAndItsCountersOnSigterm(EchoServer.Mode mode) throws Exception {
+        try (var p = TestKit.ServerProcess.start("EchoServer.java", "-p", "0", "-m", mode.name())) {
+            int port = p.port();
+            assertTrue(p.output().contains("Listening on tcp://127.0.0.1:" + port + " mode=" + mode + "\n"), p.output());
+            try (var c = new TestKit.Conn(port)) {
+                c.send("ping\r\n");
+                assertEquals("ping\r\n", c.readUntil("\r\n"));
+            }
+            p.terminate();
+            String threadName = switch (mode) {
+                case thread -> "conn-\\d+";
+                case nio -> "nio-loop";
+                case async -> "async-\\d+";
+                case virtual -> "vt-\\d+";
+            };
+            assertTrue(Pattern.compile("(?m)^" + threadName + " #1 127\\.0\\.0\\.1:\\d+ closed, 6 bytes echoed$")
+                    .matcher(p.output()).find(), p.output());
+            assertTrue(p.output().contains("Connections: 1 accepted, 1 closed (0 failed), 0 open; 6 bytes echoed"), p.output());
+        }
+    }
+
+    @Test
+    void helpShowsEveryModeAndTheDefaults() throws Exception {
+        var r = launch("EchoServer.java", "--help");
+        assertEquals(0, r.code(), r.out());
+        for (String s : List.of("thread, nio, async, virtual", "Default: virtual", "Default: 8080", "Default: 4096", "--quiet"))
+            assertTrue(r.out().contains(s), "missing '" + s + "' in:\n" + r.out());
+    }
+
+    @Test
+    void aBadModeIsOneErrorLineAndExit2() throws Exception {
+        var r = launch("EchoServer.java", "-m", "fork");
+        assertEquals(2, r.code(), r.out());
+        var lines = r.out().lines().filter(l -> !l.startsWith("[jbang]")).toList();
+        assertEquals(1, lines.size(), r.out());
+        assertTrue(lines.getFirst().startsWith("Error: ") && lines.getFirst().contains("fork"), r.out());
+    }
+
+    @Test
+    void aPortInUseIsOneErrorLineAndExit1() throws Exception {
+        try (var taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            var r = launch("EchoServer.java", "-p", String.valueOf(taken.getLocalPort()));
+            assertEquals(1, r.code(), r.out());
+            var lines = r.out().lines().filter(l -> !l.startsWith("[jbang]")).toList();
+            assertEquals(1, lines.size(), r.out());
+            assertTrue(lines.getFirst().startsWith("Error: cannot listen on 127.0.0.1:" + taken.getLocalPort()), r.out());
+        }
+    }
+
+    // ---------------------------------------------------------------- the C epoll pair checks from the outside
+
+    @ParameterizedTest @EnumSource(EchoServer.Mode.class)
+    void theCEpollClientVerifiesEveryMode(EchoServer.Mode mode) throws Exception {
+        Path client = compiled("echo_client");
+        try (var server = server(mode)) {
+            var r = run(List.of(client.toString(), "-p", String.valueOf(server.port()), "-n", "3000", "-c", "1000"));
+            assertEquals(0, r.code(), r.out());
+            assertTrue(r.out().startsWith("C: 3000 clients, total time = ") && r.out().contains("failed = 0"), r.out());
+        }
+    }
+
+    @ParameterizedTest @EnumSource(EchoClient.Mode.class)
+    void echoClientVerifiesTheCEpollServer(EchoClient.Mode mode) throws Exception {
+        Path serverBinary = compiled("echo_server");
+        var p = new ProcessBuilder(serverBinary.toString(), "-p", "0").redirectErrorStream(true).start();
+        try {
+            var out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            Matcher m = Pattern.compile("Listening on tcp://127\\.0\\.0\\.1:(\\d+) mode=c-epoll").matcher(String.valueOf(out.readLine()));
+            assertTrue(m.find(), "no ready line from the C server");
+            var report = client(Integer.parseInt(m.group(1)), "-n", "3000", "-s", "5000", "-m", mode.name());
+            assertEquals(0, report.failed(), report.text());
+        } finally {
+            p.destroy();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    static EchoServer.Running server(EchoServer.Mode mode) throws IOException {
+        var s = new EchoServer();
+        new CommandLine(s).parseArgs("-p", "0", "-q", "-m", mode.name());
+        return s.start();
+    }
+
+    /** Runs EchoClient in this JVM (no warm-up, no progress line) and returns its report. */
+    static EchoClient.Report client(int port, String... args) throws Exception {
+        var c = new EchoClient();
+        var all = new ArrayList<>(List.of("-p", String.valueOf(port), "-q"));
+        all.addAll(List.of(args));
+        new CommandLine(c).parseArgs(all.toArray(String[]::new));
+        return c.measure(c.config(), EchoClient.Limits.read());
+    }
+
+    record Result(int code, String out) {}
+
+    /** `./jbang args...` from the project root, stdout and stderr together. */
+    static Result launch(String... args) throws Exception {
+        var cmd = new ArrayList<>(List.of(TestKit.projectRoot().resolve("jbang").toString()));
+        cmd.addAll(List.of(args));
+        return run(cmd);
+    }
+
+    static Result launchWithShell(String script) throws Exception { return run(List.of("bash", "-c", script)); }
+
+    static Result run(List<String> cmd) throws Exception {
+        var p = new ProcessBuilder(cmd).directory(TestKit.projectRoot().toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "still running: " + cmd);
+        return new Result(p.exitValue(), out);
+    }
+
+    private static final Map<String, Path> BINARIES = new ConcurrentHashMap<>();
+
+    /** tests/c/NAME.c built with gcc into a temporary folder, once; the test is skipped without gcc. */
+    static synchronized Path compiled(String name) throws Exception {
+        assumeTrue(Stream.of(System.getenv("PATH").split(":")).anyMatch(d -> Files.isExecutable(Path.of(d, "gcc"))),
+                "gcc not found: the C epoll client/server checks are skipped");
+        Path done = BINARIES.get(name);
+        if (done != null) return done;
+        Path dir = Files.createTempDirectory("echo-c");
+        dir.toFile().deleteOnExit();
+        Path binary = dir.resolve(name);
+        var r = run(List.of("gcc", "-O2", "-o", binary.toString(), TestKit.projectRoot().resolve("tests/c/" + name + ".c").toString()));
+        assertEquals(0, r.code(), "gcc failed: " + r.out());
+        binary.toFile().deleteOnExit();
+        BINARIES.put(name, binary);
+        return binary;
+    }
+
+    static long openFileDescriptors() throws IOException {
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+
+    /** Platform and virtual threads alive in this JVM, counted from a thread dump. */
+    static int liveThreads() throws IOException {
+        Path file = Files.createTempFile("threads", ".json");
+        Files.delete(file);
+        ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class)
+                .dumpThreads(file.toString(), HotSpotDiagnosticMXBean.ThreadDumpFormat.JSON);
+        String dump = Files.readString(file);
+        Files.delete(file);
+        return dump.split("\"tid\"", -1).length - 1;
+    }
+
+    static byte[] random(int n) {
+        byte[] b = new byte[n];
+        ThreadLocalRandom.current().nextBytes(b);
+        return b;
+    }
+
+    static byte[] concat(byte[] a, byte[] b) {
+        byte[] r = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    /** Fills the buffer with the bytes of an endless, position-dependent pattern, starting at `position`. */
+    static ByteBuffer fillPattern(ByteBuffer b, long position) {
+        while (b.hasRemaining()) {
+            long i = position++;
+            b.put((byte) (i ^ (i >>> 8) ^ (i >>> 16) * 31));
+        }
+        return b;
+    }
+
+    /** A deliberately broken echo server: it reads the client's 100 bytes and answers wrongly. */
+    static final class BrokenEchoServer implements AutoCloseable {
+        final ServerSocket listener = new ServerSocket(0, 4096, InetAddress.getLoopbackAddress());
+        final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
+
+        BrokenEchoServer(Broken how) throws IOException {
+            threads.execute(() -> {
+                while (!listener.isClosed()) {
+                    try {
+                        Socket s = listener.accept();
+                        threads.execute(() -> serve(s, how));
+                    } catch (IOException closed) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        int port() { return listener.getLocalPort(); }
+
+        private static void serve(Socket s, Broken how) {
+            try (s) {
+                var in = s.getInputStream();
+                var out = s.getOutputStream();
+                byte[] got = in.readNBytes(100);
+                switch (how) {
+                    case FLIPS_A_BYTE -> {
+                        got[50] ^= 1;
+                        out.write(got);
+                        in.readAllBytes();
+                    }
+                    case DROPS_THE_TAIL -> out.write(got, 0, 90);
+                    case NEVER_ANSWERS -> in.readAllBytes();
+                    case RESETS -> s.setSoLinger(true, 0);
+                }
+            } catch (IOException e) {
+                // The client gave up on this broken server first: that is what the test expects of it.
+            }
+        }
+
+        @Override public void close() throws IOException {
+            listener.close();
+            threads.shutdownNow();
+        }
+    }
+}
