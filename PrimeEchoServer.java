@@ -44,6 +44,7 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.CompletionHandler;
 import java.nio.channels.NetworkChannel;
 import java.nio.channels.SelectionKey;
+import java.nio.channels.ShutdownChannelGroupException;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
@@ -400,7 +401,8 @@ public class PrimeEchoServer implements Callable<Integer> {
 
         void failed(Throwable e) {
             if ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) e = e.getCause();
-            if (e instanceof ClosedChannelException || e instanceof CancellationException) ended("closed by the server");
+            if (e instanceof ClosedChannelException || e instanceof CancellationException || e instanceof ShutdownChannelGroupException)
+                ended("closed by the server");
             else if (e instanceof IOException) ended("ended (" + e.getMessage() + ")");
             else {
                 System.err.println(Thread.currentThread().getName() + " " + peer + " failed:");
@@ -497,7 +499,6 @@ public class PrimeEchoServer implements Callable<Integer> {
                 SocketChannel ch;
                 try {
                     ch = listener.accept();
-                    ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 } catch (ClosedChannelException e) {
                     return; // close() closed the listener
                 } catch (IOException e) {
@@ -519,6 +520,7 @@ public class PrimeEchoServer implements Callable<Integer> {
         private void converse(SocketChannel ch) {
             Conversation c = shared.open(remote(ch));
             try (ch) {
+                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 while (true) {
                     PrimeRequest request = c.advance();
                     c.out.flip();
@@ -609,16 +611,23 @@ public class PrimeEchoServer implements Callable<Integer> {
         }
 
         private void accept() {
-            try {
-                for (SocketChannel ch; (ch = listener.accept()) != null; ) {
+            while (true) {
+                SocketChannel ch;
+                try {
+                    if ((ch = listener.accept()) == null) return;
+                } catch (IOException e) {
+                    System.err.println("nio-loop accept failed: " + e);
+                    return;
+                }
+                var connection = new Connection(ch, shared.open(remote(ch)));
+                try {
                     ch.configureBlocking(false);
                     ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                    var connection = new Connection(ch, shared.open(remote(ch)));
                     connection.key = ch.register(selector, 0, connection);
                     connection.advance(); // sends the '*'
+                } catch (IOException e) {
+                    connection.close(e);
                 }
-            } catch (IOException e) {
-                System.err.println("nio-loop accept failed: " + e);
             }
         }
 
@@ -638,8 +647,8 @@ public class PrimeEchoServer implements Callable<Integer> {
                 try {
                     if (key.isReadable() && ch.read(c.in) < 0) eof = true;
                     advance();
-                } catch (IOException e) {
-                    close(e);
+                } catch (IOException | RuntimeException e) {
+                    close(e); // one connection's failure, even a bug, must not stop the loop for the others
                 }
             }
 
@@ -715,7 +724,8 @@ public class PrimeEchoServer implements Callable<Integer> {
             this.shared = shared;
             this.group = AsynchronousChannelGroup.withFixedThreadPool(threads, Thread.ofPlatform().name("async-", 1).factory());
             try {
-                this.listener = AsynchronousServerSocketChannel.open(group).bind(address, backlog);
+                this.listener = AsynchronousServerSocketChannel.open(group)
+                        .setOption(StandardSocketOptions.SO_REUSEADDR, true).bind(address, backlog);
             } catch (IOException e) {
                 group.shutdownNow();
                 throw e;
@@ -758,9 +768,8 @@ public class PrimeEchoServer implements Callable<Integer> {
                 PrimeRequest request = c.advance();
                 flushThen(() -> {
                     if (request != null) shared.checker().answer(request).whenComplete((reply, e) -> {
-                        if (e != null) { fail(e); return; }
-                        c.answer(reply);
-                        process();
+                        if (e != null) fail(e);
+                        else safely(() -> { c.answer(reply); process(); });
                     });
                     else if (c.inputLeft()) process();
                     else ch.read(c.in, null, handler(n -> {
@@ -787,10 +796,19 @@ public class PrimeEchoServer implements Callable<Integer> {
 
             <V> CompletionHandler<V, Void> handler(Consumer<V> then) {
                 return new CompletionHandler<>() {
-                    @Override public void completed(V result, Void a) { then.accept(result); }
+                    @Override public void completed(V result, Void a) { safely(() -> then.accept(result)); }
 
                     @Override public void failed(Throwable e, Void a) { fail(e); }
                 };
+            }
+
+            /** Runs the next step; a throw in a callback would otherwise vanish. */
+            void safely(Runnable step) {
+                try {
+                    step.run();
+                } catch (RuntimeException e) {
+                    fail(e);
+                }
             }
 
             void fail(Throwable e) {
