@@ -516,7 +516,13 @@ public class SimpleHttpServer implements Callable<Integer> {
             String length = ex.getRequestHeaders().getFirst("Content-Length");
             if (length != null && length.strip().length() > 18) throw tooLarge();
             if (length != null && Long.parseLong(length.strip()) > maxBody) throw tooLarge();   // the JDK checked it is a number
-            byte[] body = ex.getRequestBody().readNBytes(maxBody + 1);   // chunked bodies arrive decoded
+            byte[] body;
+            try {
+                body = ex.getRequestBody().readNBytes(maxBody + 1);   // chunked bodies arrive decoded
+            } catch (IOException e) {
+                // A bad chunk size, or a body cut short: say so (if the client is still there to hear it).
+                throw new HttpError(400, "malformed request body: " + e.getMessage()).with("Connection", "close");
+            }
             if (body.length > maxBody) throw tooLarge();
             return body;
         }

@@ -494,6 +494,8 @@ public abstract class HttpContract {
         cases.put("GET /health HTTP/1.1\r\nHost : a\r\n\r\n", 400);                       // space before colon
         cases.put("POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400);
         cases.put("POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+        cases.put("POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400); // bad chunk size
+        cases.put("POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip\r\n\r\n{}", 501);   // unknown coding
         for (var c : cases.entrySet()) {
             try (var conn = new TestKit.Conn(port(mode))) {
                 conn.send(c.getKey());
