@@ -851,7 +851,7 @@ public class PrimeEchoServer implements Callable<Integer> {
     // ---------------------------------------------------------------- the demo client
 
     @Command(name = "client", mixinStandardHelpOptions = true, showDefaultValues = true,
-            description = {"Seed 001's demonstration: three connections sending LongPrime (P2305843009213693951), "
+            description = {"The demonstration of Bendersky's series: three connections sending LongPrime (P2305843009213693951), "
                     + "then Echo (echo) and SmallPrime (P7) at once, each result printed with its elapsed time as it "
                     + "arrives. On a concurrent server Echo and SmallPrime print first; on a blocked one they wait.",
                     "With --send, sends one frame ^TEXT$ and prints the answer."})
@@ -879,6 +879,7 @@ public class PrimeEchoServer implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
+            if (timeout < 1) throw new ParameterException(spec.commandLine(), "--timeout: " + timeout + " (need at least 1 second)");
             if (send != null && send.indexOf(CLOSE) >= 0)
                 throw new ParameterException(spec.commandLine(), "--send: " + send + " contains '$', which would end the frame early");
             PrintWriter out = spec.commandLine().getOut();
