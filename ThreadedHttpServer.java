@@ -1,0 +1,2224 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 25+
+//DEPS info.picocli:picocli:4.7.7
+//DEPS tools.jackson.core:jackson-databind:3.3.0
+//DESCRIPTION HTTP/1.1 from raw bytes on java.net/java.nio, in six concurrency models, measured against nginx.
+
+// ThreadedHttpServer: the HTTP contract (README) served from the socket up. One byte-level parser (RequestParser,
+// fed from a ByteBuffer), one router (App) and one response writer are shared by six concurrency models (-m):
+//   sequential  one connection at a time             thread   a platform thread per connection
+//   pool        -w threads that each accept           virtual  a virtual thread per connection (the default)
+//   nio         one Selector loop does all socket I/O; blocking handlers run on -w worker threads
+//   processes   -w worker JVMs share the port with SO_REUSEPORT; this JVM supervises them
+// Run:    ./jbang ThreadedHttpServer.java                   (http://127.0.0.1:3000/, mode virtual)
+//         ./jbang ThreadedHttpServer.java -m nio -p 0       (any free port; the ready line says which)
+//         THS_MODE=pool ./jbang ThreadedHttpServer.java     (every option also from THS_* or --config FILE)
+// Watch:  in another terminal, `curl -s localhost:3000/io?ms=3000 &` then `curl -i localhost:3000/health`:
+//         instant in every mode but sequential. The access log names the thread (vt-7, pool-2, nio-loop, p1-vt-3).
+//         `printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | nc localhost 3000` shows the bytes on the wire.
+// Measure: bench/threaded-vs-nginx.sh runs wrk against nginx and against every mode in the same run.
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.IDefaultValueProvider;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Option;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.DeserializationFeature;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.*;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.*;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
+import java.util.*;
+import java.util.concurrent.*;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.zip.GZIPOutputStream;
+
+@Command(name = "ThreadedHttpServer", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+        version = "ThreadedHttpServer 1.0",
+        description = "Serves www/ and the HTTP contract (README) with HTTP/1.1 parsed from raw bytes, in one of six concurrency models.")
+public class ThreadedHttpServer implements Callable<Integer> {
+
+    @Option(names = {"-p", "--port"}, description = "TCP port to listen on (0 picks a free port).")
+    int port = DEFAULT_PORT;
+
+    @Option(names = {"-b", "--bind"}, description = "Address to listen on.")
+    String bind = "127.0.0.1";
+
+    @Option(names = {"-m", "--mode"}, description = "Concurrency model: ${COMPLETION-CANDIDATES}.")
+    Mode mode = Mode.virtual;
+
+    @Option(names = {"-w", "--workers"}, description = "Threads in pool mode, worker threads in nio mode, worker JVMs in processes mode.")
+    int workers = DEFAULT_WORKERS;
+
+    @Option(names = "--root", description = "Web root for static files.")
+    Path root = Path.of("www");
+
+    @Option(names = "--directory", description = "Folder for GET/POST /files/{name} (none: /files answers 404).")
+    Path directory;
+
+    @Option(names = "--backlog", description = "Listen queue length (Java's default of 50 overflows under a burst of connects).")
+    int backlog = DEFAULT_BACKLOG;
+
+    @Option(names = "--max-body", description = "Largest request body, in bytes (413 beyond).")
+    int maxBody = DEFAULT_MAX_BODY;
+
+    @Option(names = "--max-request-line", description = "Longest request line, in bytes (414 beyond).")
+    int maxRequestLine = DEFAULT_MAX_REQUEST_LINE;
+
+    @Option(names = "--max-header-size", description = "Largest header section (or trailer section), in bytes (431 beyond).")
+    int maxHeaderSize = DEFAULT_MAX_HEADER_SIZE;
+
+    @Option(names = "--header-timeout", description = "Milliseconds a client has to send a whole request head once it started (slowloris guard).")
+    int headerTimeout = DEFAULT_HEADER_TIMEOUT_MS;
+
+    @Option(names = "--idle-timeout", description = "Milliseconds a keep-alive connection may wait for its next request, or a body read may stall.")
+    int idleTimeout = DEFAULT_IDLE_TIMEOUT_MS;
+
+    @Option(names = "--write-timeout", description = "Milliseconds a response write may stall (a client that never reads).")
+    int writeTimeout = DEFAULT_WRITE_TIMEOUT_MS;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "A properties file of options by long name (port=3000, max-body=65536).")
+    Path config;
+
+    @Option(names = {"-q", "--quiet"}, description = "No access log (for benchmarks).")
+    boolean quiet;
+
+    @Option(names = "--worker-index", hidden = true, description = "Internal: this JVM is worker N of a processes-mode parent.")
+    int workerIndex;
+
+    @Option(names = "--items-file", hidden = true, description = "Internal: the item store the worker JVMs share.")
+    Path itemsFile;
+
+    static final int DEFAULT_PORT = 3000;
+    static final int DEFAULT_WORKERS = 5;
+    static final int DEFAULT_BACKLOG = 4096;
+    static final int DEFAULT_MAX_BODY = 1 << 20;
+    static final int DEFAULT_MAX_REQUEST_LINE = 8 * 1024;
+    static final int DEFAULT_MAX_HEADER_SIZE = 16 * 1024;
+    static final int DEFAULT_MAX_HEADERS = 100;
+    static final int DEFAULT_MAX_CHUNK_LINE = 4096;
+    static final int DEFAULT_HEADER_TIMEOUT_MS = 10_000;
+    static final int DEFAULT_IDLE_TIMEOUT_MS = 15_000;
+    static final int DEFAULT_WRITE_TIMEOUT_MS = 30_000;
+    static final int DEFAULT_LINGER_MS = 1_000;           // after an error: how long to drain what the client still sends
+    static final int DEFAULT_STOP_GRACE_MS = 2_000;       // on close: how long in-flight requests get to finish
+    static final int DEFAULT_WATCHDOG_TICK_MS = 50;
+    static final int DEFAULT_BUFFER_SIZE = 8 * 1024;
+    static final int DEFAULT_MAX_CACHED_FILE = 256 * 1024; // larger files go out with FileChannel.transferTo, never gzipped
+    static final int DEFAULT_MAP_WINDOW = 4 << 20;         // virtual threads send large files from mapped windows this big
+    static final int MAX_IO_MS = 10_000;
+    static final int MAX_CPU_N = 10_000_000;
+    static final String ENV_PREFIX = "THS_";
+    static final String WORKER_READY = "worker-ready";
+
+    public static void main(String... args) {
+        int code;
+        try {
+            code = commandLine(new ThreadedHttpServer(), args, System.getenv()).execute(args);
+        } catch (StartupError e) {
+            System.err.println("Error: " + e.getMessage());
+            code = e.exitCode;
+        }
+        System.exit(code);
+    }
+
+    /** The parsed options, as main would see them (environment and --config included): for tests and tools. */
+    public static ThreadedHttpServer parse(String... args) {
+        var server = new ThreadedHttpServer();
+        commandLine(server, args, System.getenv()).parseArgs(args);
+        return server;
+    }
+
+    /**
+     * The command line with its defaults taken from the environment (THS_PORT, ...) and from a --config file:
+     * picocli asks the default provider only for options not on the command line, so CLI > env > file > default.
+     */
+    static CommandLine commandLine(ThreadedHttpServer server, String[] args, Map<String, String> env) {
+        var cli = new CommandLine(server);
+        Properties file = loadConfig(configArgument(args, env), cli);
+        cli.setDefaultValueProvider(new EnvironmentAndFile(env, file));
+        var names = new StringJoiner(", ");
+        for (OptionSpec o : cli.getCommandSpec().options()) if (!o.hidden() && o.arity().max() > 0) names.add(envName(o));
+        cli.getCommandSpec().usageMessage().footer("",
+                "Every option also comes from the environment or a --config properties file (key = long name, e.g. port=8080):",
+                "command line > environment > config file > built-in default; the defaults shown above include the last three.",
+                "Environment: " + names + ", THS_QUIET=true.");
+        cli.setParameterExceptionHandler((e, a) -> {
+            System.err.println("Error: " + e.getMessage() + " (see --help)");
+            return 2;
+        });
+        cli.setExecutionExceptionHandler((e, c, p) -> {
+            if (!(e instanceof StartupError s)) throw e;
+            System.err.println("Error: " + s.getMessage());
+            return s.exitCode;
+        });
+        return cli;
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Running running = start();
+        Runtime.getRuntime().addShutdownHook(new Thread(running::close, "shutdown"));
+        if (workerIndex > 0) {
+            System.out.println(WORKER_READY);
+            Processes.exitWhenParentGoes();
+        } else {
+            System.out.printf("Listening on http://%s:%d/ mode=%s%n", hostForUrl(bind), running.port(), mode);
+        }
+        System.out.flush();
+        running.awaitClose();
+        return 0;
+    }
+
+    /** The six concurrency models, simplest first; the name is what -m takes and /health reports. */
+    enum Mode { sequential, thread, pool, virtual, nio, processes }
+
+    /** Binds, starts serving in the chosen model, and returns; the options above must be set (parse() does that). */
+    public Running start() throws IOException {
+        if (!Files.isDirectory(root)) throw new StartupError(1, "web root is not a directory: " + root + " (run from the project folder, or pass --root)");
+        if (directory != null && !Files.isDirectory(directory)) throw new StartupError(1, "--directory is not a directory: " + directory + " (create it first)");
+        if (workers < 1) throw new StartupError(2, "--workers must be at least 1: " + workers);
+        if (maxBody < 0 || maxRequestLine < 16 || maxHeaderSize < 64) throw new StartupError(2, "limits too small: --max-body " + maxBody
+                + ", --max-request-line " + maxRequestLine + ", --max-header-size " + maxHeaderSize + " (see --help)");
+        if (headerTimeout < 1 || idleTimeout < 1 || writeTimeout < 1) throw new StartupError(2, "timeouts must be at least 1 ms (see --help)");
+        var address = new InetSocketAddress(bind, port);
+        if (address.isUnresolved()) throw new StartupError(2, "cannot resolve --bind address: " + bind);
+        Model model = switch (mode) {
+            case sequential -> new Sequential(core(address));
+            case thread -> new ThreadPerConnection(core(address));
+            case pool -> new FixedPool(core(address), workers);
+            case virtual -> new VirtualThreads(core(address), "vt-");
+            case nio -> new NioEventLoop(core(address), workers);
+            // A worker JVM serves its share with virtual threads; the parent only supervises.
+            case processes -> workerIndex > 0 ? new VirtualThreads(core(address), "p" + workerIndex + "-vt-") : new Processes(this, address);
+        };
+        return new Running(model, quiet);
+    }
+
+    /** What every in-process model shares: the listening socket, the application, the limits, the watchdog. */
+    Core core(InetSocketAddress address) throws IOException {
+        var listener = ServerSocketChannel.open();
+        try {
+            listener.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+            if (workerIndex > 0) listener.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+            listener.bind(address, backlog);
+        } catch (BindException e) {
+            listener.close();
+            throw new StartupError(1, "cannot listen on " + bind + ":" + port + ": " + e.getMessage()
+                    + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
+        }
+        int actualPort = ((InetSocketAddress) listener.getLocalAddress()).getPort();
+        ItemStore items = itemsFile != null ? new SharedFileItems(itemsFile) : new InMemoryItems();
+        var limits = new Limits(maxRequestLine, maxHeaderSize, DEFAULT_MAX_HEADERS, maxBody,
+                headerTimeout, idleTimeout, writeTimeout);
+        var app = new App(root.toRealPath(), directory == null ? null : directory.toRealPath(), mode.toString(), actualPort, items);
+        return new Core(listener, actualPort, app, limits, new Watchdog(), quiet);
+    }
+
+    /** A started server: its port, and close() to stop accepting, let in-flight requests finish briefly, and stop. */
+    public static final class Running implements AutoCloseable {
+        private final Model model;
+        private final boolean quiet;
+        private final CountDownLatch closed = new CountDownLatch(1);
+
+        Running(Model model, boolean quiet) { this.model = model; this.quiet = quiet; }
+
+        public int port() { return model.port(); }
+
+        public void awaitClose() throws InterruptedException { closed.await(); }
+
+        @Override public void close() {
+            synchronized (this) {
+                if (closed.getCount() == 0) return;
+                model.close();
+                if (!quiet && model.requests() >= 0) System.out.println("Stopped after " + model.requests() + " requests");
+                closed.countDown();
+            }
+        }
+    }
+
+    /** An expected failure at start-up: one line on stderr and an exit code, no stack trace. */
+    static final class StartupError extends RuntimeException {
+        final int exitCode;
+
+        StartupError(int exitCode, String message) { super(message); this.exitCode = exitCode; }
+    }
+
+    static String hostForUrl(String host) { return host.contains(":") ? "[" + host + "]" : host; }
+
+    // ---------------------------------------------------------------- records
+
+    /** The limits of the protocol core (RFC 9112 §2.3 lets a server set them; it must say so with the right status). */
+    record Limits(int maxRequestLine, int maxHeaderSize, int maxHeaders, int maxBody,
+                  int headerTimeoutMs, int idleTimeoutMs, int writeTimeoutMs) {}
+
+    /** Everything a model needs besides its threads. */
+    record Core(ServerSocketChannel listener, int port, App app, Limits limits, Watchdog watchdog, boolean quiet) {}
+
+    /** A parsed request. Header names are lower case; target is as sent, path and query are split from it. */
+    record Request(String method, String target, String path, String query, boolean http11, Headers headers,
+                   byte[] body, boolean keepAlive) {
+        String header(String lowerCaseName) { return headers.get(lowerCaseName); }
+    }
+
+    /** A response before it is written: a status, a type, a body (bytes, or a region of a file) and extra headers. */
+    record Response(int status, String type, byte[] body, FileRegion file, List<String> headers) {
+        static Response of(int status, String type, byte[] body) { return new Response(status, type, body, null, new ArrayList<>(4)); }
+
+        static Response empty(int status) { return of(status, null, EMPTY); }
+
+        Response with(String name, String value) { headers.add(name); headers.add(value); return this; }
+
+        Response withBody(String newType, byte[] newBody) { return new Response(status, newType, newBody, null, headers); }
+
+        long length() { return file != null ? file.length() : body.length; }
+
+        String header(String name) {
+            for (int i = 0; i < headers.size(); i += 2) if (headers.get(i).equalsIgnoreCase(name)) return headers.get(i + 1);
+            return null;
+        }
+    }
+
+    /** Part of a file sent without copying through the heap (FileChannel.transferTo). */
+    record FileRegion(Path path, long offset, long length) {}
+
+    /** An answer other than success: the status, the reason for the JSON body, extra headers, and whether to close. */
+    static final class HttpError extends RuntimeException {
+        final int status;
+        final boolean close;
+        final List<String> headers = new ArrayList<>(2);
+
+        HttpError(int status, String reason) { this(status, reason, false); }
+
+        HttpError(int status, String reason, boolean close) {
+            super(reason, null, false, false);
+            this.status = status;
+            this.close = close;
+        }
+
+        HttpError with(String name, String value) { headers.add(name); headers.add(value); return this; }
+
+        /** A framing error: the connection cannot be trusted any further and is closed after the answer. */
+        static HttpError fatal(int status, String reason) { return new HttpError(status, reason, true); }
+    }
+
+    record Item(long id, String name, String created_at) {}
+
+    record Created(long id, String name, String message, String created_at) {}
+
+    record Received(JsonNode received) {}
+
+    record IoResult(String task, int ms, String thread) {}
+
+    record CpuResult(String task, int n, int primes, long elapsed_ms, String thread) {}
+
+    static final byte[] EMPTY = new byte[0];
+
+    // ---------------------------------------------------------------- protocol core: the request parser
+
+    /** Header fields of one message, names in lower case, in arrival order. */
+    static final class Headers {
+        private String[] names = new String[8];
+        private String[] values = new String[8];
+        private int size;
+
+        void add(String lowerCaseName, String value) {
+            if (size == names.length) {
+                names = Arrays.copyOf(names, size * 2);
+                values = Arrays.copyOf(values, size * 2);
+            }
+            names[size] = lowerCaseName;
+            values[size++] = value;
+        }
+
+        /** The first value of a field, or null. */
+        String get(String lowerCaseName) {
+            for (int i = 0; i < size; i++) if (names[i].equals(lowerCaseName)) return values[i];
+            return null;
+        }
+
+        /** All values of a field joined by ", " (RFC 9110 §5.3), or null. */
+        String joined(String lowerCaseName) {
+            String joined = null;
+            for (int i = 0; i < size; i++) {
+                if (names[i].equals(lowerCaseName)) joined = joined == null ? values[i] : joined + ", " + values[i];
+            }
+            return joined;
+        }
+
+        int count(String lowerCaseName) {
+            int n = 0;
+            for (int i = 0; i < size; i++) if (names[i].equals(lowerCaseName)) n++;
+            return n;
+        }
+    }
+
+    /**
+     * The HTTP/1.1 request parser (RFC 9112), fed bytes from a ByteBuffer as they arrive: feed() consumes what it can
+     * and says whether it needs more, has a complete head (time for `100 Continue`), or has a complete message.
+     * It never blocks and never reads a socket, so the blocking models and the NIO loop share it unchanged.
+     * Every rule it enforces throws an HttpError with the status RFC 9112/9110 names.
+     */
+    static final class RequestParser {
+        enum State { HEAD, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS, DONE }
+
+        enum Progress { NEED_MORE, HEAD_DONE, MESSAGE_DONE }
+
+        private static final String[] KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+        private static final String[] COMMON_FIELDS = {"host", "user-agent", "accept", "accept-encoding", "connection",
+                "content-length", "content-type", "transfer-encoding", "expect", "if-none-match", "if-modified-since",
+                "range", "if-range", "accept-language", "cache-control", "cookie", "referer", "origin"};
+
+        private final Limits limits;
+        private State state = State.HEAD;
+        private int scanned;          // bytes of the head already searched for its end, counted from the buffer position
+        private int requestLineEnd;   // offset of the request line's LF from the buffer position, -1 until seen
+        private int trailerBytes;
+        // The message being parsed.
+        private String method, target, path, query;
+        private boolean http11, keepAlive, expectContinue;
+        private Headers headers;
+        private long contentLength;
+        private long chunkRemaining;
+        private byte[] body = EMPTY;
+        private int bodyLength;
+
+        RequestParser(Limits limits) { this.limits = limits; reset(); }
+
+        /** True between messages: nothing of the next request has arrived yet. */
+        boolean idle(ByteBuffer in) { return state == State.HEAD && scanned == 0 && !in.hasRemaining(); }
+
+        boolean readingHead() { return state == State.HEAD; }
+
+        /** After HEAD_DONE: the client waits for `100 Continue` before sending its body (RFC 9110 §10.1.1). */
+        boolean expectsContinue() { return expectContinue && state != State.DONE; }
+
+        Progress feed(ByteBuffer in) {
+            while (true) {
+                switch (state) {
+                    case HEAD -> {
+                        if (!head(in)) return Progress.NEED_MORE;
+                        return Progress.HEAD_DONE;
+                    }
+                    case BODY -> {
+                        int n = (int) Math.min(contentLength - bodyLength, in.remaining());
+                        in.get(body, bodyLength, n);
+                        bodyLength += n;
+                        if (bodyLength < contentLength) return Progress.NEED_MORE;
+                        state = State.DONE;
+                    }
+                    case CHUNK_SIZE -> {
+                        if (!chunkSize(in)) return Progress.NEED_MORE;
+                    }
+                    case CHUNK_DATA -> {
+                        int n = (int) Math.min(chunkRemaining, in.remaining());
+                        in.get(body, bodyLength, n);
+                        bodyLength += n;
+                        chunkRemaining -= n;
+                        if (chunkRemaining > 0) return Progress.NEED_MORE;
+                        state = State.CHUNK_END;
+                    }
+                    case CHUNK_END -> {
+                        // chunk-data is followed by CRLF (RFC 9112 §7.1); anything else is a framing error.
+                        if (in.remaining() < 2 && !(in.hasRemaining() && in.get(in.position()) == '\n')) return Progress.NEED_MORE;
+                        byte b = in.get();
+                        if (b == '\r') b = in.get();
+                        if (b != '\n') throw HttpError.fatal(400, "chunk data not followed by CRLF");
+                        state = State.CHUNK_SIZE;
+                    }
+                    case TRAILERS -> {
+                        if (!trailers(in)) return Progress.NEED_MORE;
+                        state = State.DONE;
+                    }
+                    case DONE -> {
+                        return Progress.MESSAGE_DONE;
+                    }
+                }
+            }
+        }
+
+        /** The complete request (after MESSAGE_DONE); the parser is then ready for the next one on the connection. */
+        Request take() {
+            byte[] b = bodyLength == body.length ? body : Arrays.copyOf(body, bodyLength);
+            var r = new Request(method, target, path, query, http11, headers, b, keepAlive);
+            reset();
+            return r;
+        }
+
+        private void reset() {
+            state = State.HEAD;
+            scanned = 0;
+            requestLineEnd = -1;
+            trailerBytes = 0;
+            headers = new Headers();
+            contentLength = 0;
+            chunkRemaining = 0;
+            body = EMPTY;
+            bodyLength = 0;
+            expectContinue = false;
+        }
+
+        /** Finds the end of the head (an empty line), enforcing the limits as bytes arrive, then parses it whole. */
+        private boolean head(ByteBuffer in) {
+            byte[] a = in.array();
+            int base = in.arrayOffset();
+            int start = base + in.position(), end = base + in.limit();
+            if (scanned == 0) {
+                // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
+                while (start < end && (a[start] == '\r' || a[start] == '\n')) start++;
+                in.position(start - base);
+            }
+            int headEnd = -1;
+            int i = start + scanned;
+            for (; i < end; i++) {
+                if (a[i] != '\n') continue;
+                if (requestLineEnd < 0) {
+                    requestLineEnd = i - start;
+                    if (requestLineEnd > limits.maxRequestLine()) throw HttpError.fatal(414, "request line longer than " + limits.maxRequestLine() + " bytes");
+                } else if (a[i - 1] == '\n' || a[i - 1] == '\r' && a[i - 2] == '\n') {
+                    headEnd = i + 1;
+                    break;
+                }
+            }
+            scanned = i - start;
+            if (requestLineEnd < 0 && scanned > limits.maxRequestLine()) throw HttpError.fatal(414, "request line longer than " + limits.maxRequestLine() + " bytes");
+            if (requestLineEnd >= 0 && scanned - requestLineEnd > limits.maxHeaderSize()) throw HttpError.fatal(431, "header section larger than " + limits.maxHeaderSize() + " bytes");
+            if (headEnd < 0) return false;
+            requestLine(a, start, start + requestLineEnd);
+            fields(a, start + requestLineEnd + 1, headEnd, true);
+            in.position(headEnd - base);
+            framing();
+            return true;
+        }
+
+        /** request-line = method SP request-target SP HTTP-version (RFC 9112 §3), exactly one space apart. */
+        private void requestLine(byte[] a, int from, int lf) {
+            int end = lf > from && a[lf - 1] == '\r' ? lf - 1 : lf;
+            int sp1 = from;
+            while (sp1 < end && isTokenChar(a[sp1])) sp1++;
+            if (sp1 == from || sp1 == end || a[sp1] != ' ') throw HttpError.fatal(400, "malformed request line (method)");
+            int sp2 = sp1 + 1;
+            while (sp2 < end && a[sp2] > 0x20 && a[sp2] < 0x7f) sp2++;
+            if (sp2 == sp1 + 1 || sp2 == end || a[sp2] != ' ') throw HttpError.fatal(400, "malformed request line (target)");
+            int v = sp2 + 1;
+            if (end - v != 8 || !startsWith(a, v, "HTTP/") || !isDigit(a[v + 5]) || a[v + 6] != '.' || !isDigit(a[v + 7]))
+                throw HttpError.fatal(400, "malformed request line (version)");
+            if (a[v + 5] != '1' || (a[v + 7] != '0' && a[v + 7] != '1'))
+                throw HttpError.fatal(505, "HTTP version not supported: " + new String(a, v, 8, StandardCharsets.ISO_8859_1));
+            http11 = a[v + 7] == '1';
+            method = method(a, from, sp1);
+            target = new String(a, sp1 + 1, sp2 - sp1 - 1, StandardCharsets.ISO_8859_1);
+            splitTarget();
+        }
+
+        /** origin-form, absolute-form, or `*` for OPTIONS (RFC 9112 §3.2). */
+        private void splitTarget() {
+            String t = target;
+            if (t.equals("*")) {
+                if (!method.equals("OPTIONS")) throw HttpError.fatal(400, "asterisk-form is only for OPTIONS");
+                path = "*";
+                query = null;
+                return;
+            }
+            if (!t.startsWith("/")) {
+                int scheme = t.startsWith("http://") ? 7 : t.regionMatches(true, 0, "https://", 0, 8) ? 8 : -1;
+                if (scheme < 0) throw HttpError.fatal(400, "request target must be a path starting with /");
+                int slash = t.indexOf('/', scheme);
+                t = slash < 0 ? "/" : t.substring(slash);
+            }
+            int q = t.indexOf('?');
+            path = q < 0 ? t : t.substring(0, q);
+            query = q < 0 ? null : t.substring(q + 1);
+        }
+
+        /**
+         * field-line = field-name ":" OWS field-value OWS (RFC 9112 §5): no whitespace before the colon (§5.1),
+         * no obs-fold (§5.2), no control characters in the value (RFC 9110 §5.5). Trailers are checked the same way
+         * and discarded (store = false).
+         */
+        private void fields(byte[] a, int p, int end, boolean store) {
+            int count = 0;
+            while (p < end) {
+                int lf = p;
+                while (a[lf] != '\n') lf++;
+                int e = lf > p && a[lf - 1] == '\r' ? lf - 1 : lf;
+                if (e == p) return;   // the empty line
+                if (a[p] == ' ' || a[p] == '\t') throw HttpError.fatal(400, "obsolete line folding in a header field");
+                if (++count > limits.maxHeaders()) throw HttpError.fatal(431, "more than " + limits.maxHeaders() + " header fields");
+                int colon = p;
+                while (colon < e && isTokenChar(a[colon])) colon++;
+                if (colon == e || a[colon] != ':') {
+                    throw HttpError.fatal(400, colon < e && (a[colon] == ' ' || a[colon] == '\t')
+                            ? "whitespace between a header field name and its colon" : "malformed header field");
+                }
+                if (colon == p) throw HttpError.fatal(400, "empty header field name");
+                int vs = colon + 1, ve = e;
+                while (vs < ve && (a[vs] == ' ' || a[vs] == '\t')) vs++;
+                while (ve > vs && (a[ve - 1] == ' ' || a[ve - 1] == '\t')) ve--;
+                for (int i = vs; i < ve; i++) {
+                    byte b = a[i];
+                    if (b >= 0 && b < 0x20 && b != '\t' || b == 0x7f) throw HttpError.fatal(400, "control character in a header field");
+                }
+                if (store) headers.add(fieldName(a, p, colon), new String(a, vs, ve - vs, StandardCharsets.ISO_8859_1));
+                p = lf + 1;
+            }
+        }
+
+        /** How the body is framed (RFC 9112 §6.3), and the other fields the protocol itself reads. */
+        private void framing() {
+            int hosts = headers.count("host");
+            if (http11 && hosts == 0) throw HttpError.fatal(400, "missing Host header");
+            if (hosts > 1) throw HttpError.fatal(400, "more than one Host header");
+            String te = headers.joined("transfer-encoding");
+            String cl = headers.joined("content-length");
+            if (te != null) {
+                // Both framings at once is the classic request-smuggling setup (RFC 9112 §6.1, §11.2): refuse it.
+                if (cl != null) throw HttpError.fatal(400, "both Transfer-Encoding and Content-Length");
+                if (!http11) throw HttpError.fatal(400, "Transfer-Encoding in an HTTP/1.0 request");
+                int chunkedAt = -1, codings = 0;
+                for (String coding : te.split(",")) {
+                    String c = coding.strip().toLowerCase(Locale.ROOT);
+                    if (c.isEmpty()) continue;
+                    if (!c.equals("chunked")) throw HttpError.fatal(501, "transfer coding not implemented: " + c);
+                    if (chunkedAt >= 0) throw HttpError.fatal(400, "chunked applied more than once");
+                    chunkedAt = codings++;
+                }
+                if (chunkedAt < 0) throw HttpError.fatal(400, "empty Transfer-Encoding");
+                body = new byte[Math.min(limits.maxBody(), DEFAULT_BUFFER_SIZE)];
+                state = State.CHUNK_SIZE;
+            } else if (cl != null) {
+                long length = -1;
+                for (String part : cl.split(",", -1)) {
+                    String s = part.strip();
+                    if (s.isEmpty() || !s.chars().allMatch(c -> c >= '0' && c <= '9')) throw HttpError.fatal(400, "invalid Content-Length: " + cl);
+                    long v = s.length() > 18 ? Long.MAX_VALUE : Long.parseLong(s);
+                    if (length >= 0 && v != length) throw HttpError.fatal(400, "conflicting Content-Length values: " + cl);
+                    length = v;
+                }
+                if (length > limits.maxBody()) throw HttpError.fatal(413, "request body too large (limit " + limits.maxBody() + " bytes)");
+                contentLength = length;
+                body = length == 0 ? EMPTY : new byte[(int) length];
+                state = length == 0 ? State.DONE : State.BODY;
+            } else {
+                state = State.DONE;   // a request without either has no body (RFC 9112 §6.3, rule 7)
+            }
+            String connection = headers.joined("connection");
+            keepAlive = http11 ? !hasToken(connection, "close") : hasToken(connection, "keep-alive");
+            String expect = headers.get("expect");
+            if (expect != null) {
+                if (!expect.equalsIgnoreCase("100-continue")) throw HttpError.fatal(417, "expectation not supported: " + expect);
+                expectContinue = http11;
+            }
+        }
+
+        /** chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1): hex digits, then extensions, which are checked and ignored. */
+        private boolean chunkSize(ByteBuffer in) {
+            byte[] a = in.array();
+            int base = in.arrayOffset();
+            int p = base + in.position(), end = base + in.limit();
+            int lf = p;
+            while (lf < end && a[lf] != '\n') lf++;
+            if (lf == end) {
+                if (end - p > DEFAULT_MAX_CHUNK_LINE) throw HttpError.fatal(400, "chunk size line too long");
+                return false;
+            }
+            int e = lf > p && a[lf - 1] == '\r' ? lf - 1 : lf;
+            long size = 0;
+            int i = p;
+            for (; i < e && Character.digit(a[i], 16) >= 0; i++) {
+                if (i - p >= 15) throw HttpError.fatal(413, "chunk size too large");
+                size = size * 16 + Character.digit(a[i], 16);
+            }
+            if (i == p) throw HttpError.fatal(400, "invalid chunk size");
+            while (i < e && (a[i] == ' ' || a[i] == '\t')) i++;
+            if (i < e && a[i] != ';') throw HttpError.fatal(400, "invalid chunk size");
+            for (; i < e; i++) if (a[i] >= 0 && a[i] < 0x20 && a[i] != '\t' || a[i] == 0x7f) throw HttpError.fatal(400, "control character in a chunk extension");
+            in.position(lf + 1 - base);
+            if (bodyLength + size > limits.maxBody()) throw HttpError.fatal(413, "request body too large (limit " + limits.maxBody() + " bytes)");
+            if (bodyLength + size > body.length) body = Arrays.copyOf(body, (int) Math.min(limits.maxBody(), Math.max(body.length * 2L, bodyLength + size)));
+            chunkRemaining = size;
+            state = size == 0 ? State.TRAILERS : State.CHUNK_DATA;
+            return true;
+        }
+
+        /** trailer-section CRLF after the last chunk: field lines like a header section, checked and discarded. */
+        private boolean trailers(ByteBuffer in) {
+            byte[] a = in.array();
+            int base = in.arrayOffset();
+            int p = base + in.position(), end = base + in.limit();
+            while (true) {
+                int lf = p;
+                while (lf < end && a[lf] != '\n') lf++;
+                if (lf == end) {
+                    if (trailerBytes + (end - p) > limits.maxHeaderSize()) throw HttpError.fatal(431, "trailer section too large");
+                    in.position(p - base);
+                    return false;
+                }
+                trailerBytes += lf + 1 - p;
+                if (trailerBytes > limits.maxHeaderSize()) throw HttpError.fatal(431, "trailer section too large");
+                boolean empty = lf == p || lf == p + 1 && a[p] == '\r';
+                if (!empty) fields(a, p, lf + 1, false);
+                p = lf + 1;
+                if (empty) {
+                    in.position(p - base);
+                    return true;
+                }
+            }
+        }
+
+        private static String method(byte[] a, int from, int to) {
+            for (String m : KNOWN_METHODS) if (m.length() == to - from && startsWith(a, from, m)) return m;
+            return new String(a, from, to - from, StandardCharsets.ISO_8859_1);
+        }
+
+        /** A field name in lower case; the common ones without allocating. */
+        private static String fieldName(byte[] a, int from, int to) {
+            for (String f : COMMON_FIELDS) {
+                if (f.length() != to - from) continue;
+                int i = 0;
+                while (i < f.length() && (a[from + i] | 0x20) == f.charAt(i)) i++;
+                if (i == f.length()) return f;
+            }
+            return new String(a, from, to - from, StandardCharsets.ISO_8859_1).toLowerCase(Locale.ROOT);
+        }
+
+        private static boolean startsWith(byte[] a, int from, String s) {
+            for (int i = 0; i < s.length(); i++) if (a[from + i] != s.charAt(i)) return false;
+            return true;
+        }
+
+        private static boolean isDigit(byte b) { return b >= '0' && b <= '9'; }
+
+        /** tchar (RFC 9110 §5.6.2). */
+        static boolean isTokenChar(byte b) {
+            return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b > 0x20 && b < 0x7f && "!#$%&'*+-.^_`|~".indexOf(b) >= 0;
+        }
+    }
+
+    /** True if a comma-separated header value holds the token (case-insensitive), e.g. Connection: keep-alive, close. */
+    static boolean hasToken(String value, String token) {
+        if (value == null) return false;
+        int from = 0;
+        while (from <= value.length()) {
+            int comma = value.indexOf(',', from);
+            int to = comma < 0 ? value.length() : comma;
+            int s = from, e = to;
+            while (s < e && value.charAt(s) == ' ') s++;
+            while (e > s && value.charAt(e - 1) == ' ') e--;
+            if (e - s == token.length() && value.regionMatches(true, s, token, 0, token.length())) return true;
+            if (comma < 0) return false;
+            from = comma + 1;
+        }
+        return false;
+    }
+
+    // ---------------------------------------------------------------- protocol core: the response writer
+
+    /** A growable byte array a response head (and a small body) is assembled in, so it goes out in one write. */
+    static final class Bytes {
+        byte[] a;
+        int n;
+
+        Bytes(int capacity) { a = new byte[capacity]; }
+
+        void ensure(int more) { if (n + more > a.length) a = Arrays.copyOf(a, Math.max(a.length * 2, n + more)); }
+
+        Bytes put(String ascii) {
+            int len = ascii.length();
+            ensure(len);
+            for (int i = 0; i < len; i++) a[n++] = (byte) ascii.charAt(i);
+            return this;
+        }
+
+        Bytes put(byte[] b) { return put(b, 0, b.length); }
+
+        Bytes put(byte[] b, int off, int len) {
+            ensure(len);
+            System.arraycopy(b, off, a, n, len);
+            n += len;
+            return this;
+        }
+
+        Bytes put(long v) {
+            if (v < 0) { put("-"); v = -v; }
+            ensure(20);
+            int start = n;
+            do { a[n++] = (byte) ('0' + v % 10); v /= 10; } while (v > 0);
+            for (int i = start, j = n - 1; i < j; i++, j--) { byte t = a[i]; a[i] = a[j]; a[j] = t; }
+            return this;
+        }
+
+        Bytes header(String name, String value) { return put(name).put(": ").put(value).put("\r\n"); }
+    }
+
+    static final byte[] CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
+    static final byte[] CRLF = {'\r', '\n'};
+
+    /**
+     * The response writer: status line, Date, the headers, Content-Length and the body into one buffer (RFC 9112 §4,
+     * §6.3), so a small response is a single write. A file body stays out of the buffer: the caller sends it after
+     * the head with FileChannel.transferTo. HEAD, 204 and 304 get the headers and no body (RFC 9110 §9.3.2, §15).
+     */
+    static void encode(Response r, boolean head, boolean close, boolean http10KeepAlive, Bytes out) {
+        out.put(StatusLines.of(r.status())).put(Dates.line()).put("Server: ThreadedHttpServer\r\n");
+        if (r.type() != null) out.put("Content-Type: ").put(r.type()).put("\r\n");
+        List<String> h = r.headers();
+        for (int i = 0; i < h.size(); i += 2) out.header(h.get(i), h.get(i + 1));
+        boolean bodiless = r.status() == 204 || r.status() == 304 || r.status() < 200;
+        if (!bodiless) out.put("Content-Length: ").put(r.length()).put("\r\n");
+        if (close) out.put("Connection: close\r\n");
+        else if (http10KeepAlive) out.put("Connection: keep-alive\r\n");
+        out.put(CRLF);
+        if (!head && !bodiless && r.file() == null) out.put(r.body());
+    }
+
+    /** Status lines, made once. */
+    static final class StatusLines {
+        private static final byte[][] LINES = new byte[600][];
+
+        static {
+            Map<Integer, String> reasons = Map.ofEntries(Map.entry(100, "Continue"), Map.entry(200, "OK"), Map.entry(201, "Created"),
+                    Map.entry(204, "No Content"), Map.entry(206, "Partial Content"), Map.entry(301, "Moved Permanently"),
+                    Map.entry(304, "Not Modified"), Map.entry(400, "Bad Request"), Map.entry(404, "Not Found"),
+                    Map.entry(405, "Method Not Allowed"), Map.entry(408, "Request Timeout"), Map.entry(413, "Content Too Large"),
+                    Map.entry(414, "URI Too Long"), Map.entry(415, "Unsupported Media Type"), Map.entry(416, "Range Not Satisfiable"),
+                    Map.entry(417, "Expectation Failed"), Map.entry(431, "Request Header Fields Too Large"),
+                    Map.entry(500, "Internal Server Error"), Map.entry(501, "Not Implemented"), Map.entry(503, "Service Unavailable"),
+                    Map.entry(505, "HTTP Version Not Supported"));
+            for (int s = 100; s < 600; s++) {
+                LINES[s] = ("HTTP/1.1 " + s + " " + reasons.getOrDefault(s, "Status " + s) + "\r\n").getBytes(StandardCharsets.ISO_8859_1);
+            }
+        }
+
+        static byte[] of(int status) { return LINES[status]; }
+    }
+
+    /** The Date header (RFC 9110 §6.6.1), formatted once per second, not once per response. */
+    static final class Dates {
+        static final DateTimeFormatter HTTP_DATE = DateTimeFormatter.RFC_1123_DATE_TIME.withZone(ZoneOffset.UTC);
+
+        private record Line(long second, byte[] bytes) {}
+
+        private static volatile Line current = new Line(-1, EMPTY);
+
+        static byte[] line() {
+            long second = System.currentTimeMillis() / 1000;
+            Line l = current;
+            if (l.second != second) {
+                l = new Line(second, ("Date: " + HTTP_DATE.format(Instant.ofEpochSecond(second)) + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                current = l;
+            }
+            return l.bytes;
+        }
+    }
+
+    // ---------------------------------------------------------------- protocol core: one connection
+
+    /**
+     * One client connection's protocol state, the same in every model: the input buffer the parser reads, the output
+     * buffer responses are encoded into, and the deadline the watchdog enforces. How a model waits for bytes is the
+     * only thing that differs: BlockingConnection blocks a thread, NioEventLoop waits for the selector.
+     */
+    static class Connection {
+        final Core core;
+        final SocketChannel channel;
+        final RequestParser parser;
+        ByteBuffer in = ByteBuffer.allocate(DEFAULT_BUFFER_SIZE).flip();
+        final Bytes out = new Bytes(DEFAULT_BUFFER_SIZE);
+        FileRegion pendingFile;       // a file body still to send after `out`
+        volatile long deadline = Long.MAX_VALUE;   // System.nanoTime() after which the watchdog closes the channel
+        volatile boolean busy;        // a request is being handled: shutdown lets it finish briefly
+        private long headDeadline;    // when the current request head must be complete
+        private String remote;
+
+        Connection(Core core, SocketChannel channel) {
+            this.core = core;
+            this.channel = channel;
+            this.parser = new RequestParser(core.limits());
+        }
+
+        /** Makes room in the input buffer for the next read (grows it up to what the limits need). */
+        void prepareRead() {
+            in.compact();
+            // Full: the parser holds a partial head (it throws 414/431 before that grows past the limits).
+            if (!in.hasRemaining()) in = ByteBuffer.allocate(in.capacity() * 2).put(in.flip());
+        }
+
+        /** The deadline for the next read: idle between requests, a fixed end for the head, a stall limit for bodies. */
+        void armReadDeadline() {
+            long now = System.nanoTime();
+            if (parser.idle(in)) {
+                headDeadline = 0;
+                deadline = now + core.limits().idleTimeoutMs() * 1_000_000L;
+            } else if (parser.readingHead()) {
+                if (headDeadline == 0) headDeadline = now + core.limits().headerTimeoutMs() * 1_000_000L;
+                deadline = headDeadline;
+            } else {
+                deadline = now + core.limits().idleTimeoutMs() * 1_000_000L;
+            }
+        }
+
+        void armWriteDeadline() { deadline = System.nanoTime() + core.limits().writeTimeoutMs() * 1_000_000L; }
+
+        /**
+         * Handles a complete request on the calling thread and encodes the answer into `out` (and pendingFile).
+         * Returns true if the connection stays open afterwards.
+         */
+        boolean respond(Request request) {
+            busy = true;
+            headDeadline = 0;
+            deadline = Long.MAX_VALUE;   // a handler may take its time (/io?ms=10000); only I/O has deadlines
+            long start = System.nanoTime();
+            Response r = core.app().handle(request);
+            boolean keep = request.keepAlive() && !core.watchdog().stopping();
+            encodeInto(r, request.method().equals("HEAD"), !keep, !request.http11() && keep);
+            if (!core.quiet()) log(request.method() + " " + request.target() + " HTTP/1." + (request.http11() ? 1 : 0), r, start);
+            return keep;
+        }
+
+        /** Encodes an error for a request that could not be parsed; the connection closes after it. */
+        void respondToBrokenRequest(HttpError e) {
+            Response r = core.app().errorResponse(e, null);
+            encodeInto(r, false, true, false);
+            if (!core.quiet()) log("(unparsable request)", r, System.nanoTime());
+        }
+
+        private void encodeInto(Response r, boolean head, boolean close, boolean http10KeepAlive) {
+            out.n = 0;
+            encode(r, head, close, http10KeepAlive, out);
+            pendingFile = head || r.file() == null ? null : r.file();
+        }
+
+        void log(String requestLine, Response r, long startNanos) {
+            long micros = (System.nanoTime() - startNanos) / 1000;
+            System.out.println(Thread.currentThread().getName() + " " + remote() + " \"" + requestLine + "\" " + r.status() + " "
+                    + r.length() + " " + micros / 1000 + "." + (micros % 1000) / 100 + "ms");
+        }
+
+        /** Logged once per failed connection, then the server goes on. */
+        void logFailure(String what) {
+            if (!core.quiet()) System.err.println(Thread.currentThread().getName() + " " + remote() + ": " + what);
+        }
+
+        String remote() {
+            if (remote == null) {
+                try {
+                    SocketAddress a = channel.getRemoteAddress();
+                    remote = a instanceof InetSocketAddress i ? i.getAddress().getHostAddress() + ":" + i.getPort() : String.valueOf(a);
+                } catch (IOException e) {
+                    remote = "?";
+                }
+            }
+            return remote;
+        }
+
+        void close() {
+            core.watchdog().remove(this);
+            try {
+                channel.close();
+            } catch (IOException e) {
+                logFailure("close failed: " + e);
+            }
+        }
+    }
+
+    /**
+     * The conversation on a blocking channel, the same for the four thread-based models: read until the parser has a
+     * message, answer it, repeat while the connection is kept alive. Deadlines are enforced by the watchdog closing
+     * the channel, which wakes a blocked read or write with AsynchronousCloseException.
+     */
+    static final class BlockingConnection extends Connection {
+        BlockingConnection(Core core, SocketChannel channel) { super(core, channel); }
+
+        /** Serves the connection until it closes; never throws. */
+        void serve() {
+            core.watchdog().add(this);
+            try {
+                channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                converse();
+            } catch (ClosedChannelException e) {
+                if (!core.watchdog().stopping()) logFailure("timed out, closed by the watchdog");
+            } catch (IOException e) {
+                logFailure("connection failed: " + e);
+            } catch (RuntimeException e) {
+                System.err.println("Unexpected error on a connection from " + remote() + ":");
+                e.printStackTrace();
+            } finally {
+                close();
+            }
+        }
+
+        private void converse() throws IOException {
+            while (true) {
+                RequestParser.Progress progress;
+                try {
+                    progress = parser.feed(in);
+                } catch (HttpError e) {
+                    respondToBrokenRequest(e);
+                    flush();
+                    linger();
+                    return;
+                }
+                switch (progress) {
+                    case NEED_MORE -> {
+                        busy = false;
+                        if (core.watchdog().stopping() && parser.idle(in)) return;
+                        armReadDeadline();
+                        prepareRead();
+                        int n = channel.read(in);
+                        in.flip();
+                        if (n < 0) {
+                            if (!parser.idle(in)) logFailure("closed in the middle of a request");
+                            return;
+                        }
+                    }
+                    case HEAD_DONE -> {
+                        busy = true;
+                        if (parser.expectsContinue() && !in.hasRemaining()) writeFully(ByteBuffer.wrap(CONTINUE));
+                    }
+                    case MESSAGE_DONE -> {
+                        boolean keep = respond(parser.take());
+                        flush();
+                        busy = false;
+                        if (!keep) return;
+                    }
+                }
+            }
+        }
+
+        /** Sends `out` in one write, then a file body straight from the page cache, never through the heap. */
+        private void flush() throws IOException {
+            writeFully(ByteBuffer.wrap(out.a, 0, out.n));
+            if (pendingFile == null) return;
+            try (FileChannel file = FileChannel.open(pendingFile.path(), StandardOpenOption.READ)) {
+                long pos = pendingFile.offset(), end = pos + pendingFile.length();
+                if (file.size() < end) throw new IOException("file shrank before it was sent: " + pendingFile.path());
+                while (pos < end) {
+                    if (Thread.currentThread().isVirtual()) {
+                        // A virtual thread inside sendfile (transferTo) cannot be woken by close(), so the watchdog
+                        // could never cut off a client that stops reading; a write from a mapped window can.
+                        var window = file.map(FileChannel.MapMode.READ_ONLY, pos, Math.min(end - pos, DEFAULT_MAP_WINDOW));
+                        pos += window.remaining();
+                        while (window.hasRemaining()) writeFully(window);
+                    } else {
+                        armWriteDeadline();
+                        pos += file.transferTo(pos, end - pos, channel);
+                    }
+                }
+            } finally {
+                pendingFile = null;
+            }
+        }
+
+        /** Writes all of b; the write deadline restarts whenever the socket takes some bytes. */
+        private void writeFully(ByteBuffer b) throws IOException {
+            while (b.hasRemaining()) {
+                armWriteDeadline();
+                channel.write(b);
+            }
+        }
+
+        /**
+         * After an error answer the client may still be sending (a body we refused). Closing with unread bytes would
+         * reset the connection and could destroy the answer before it is read, so: half-close, drain briefly, close.
+         */
+        private void linger() throws IOException {
+            channel.shutdownOutput();
+            deadline = System.nanoTime() + DEFAULT_LINGER_MS * 1_000_000L;
+            ByteBuffer sink = ByteBuffer.allocate(DEFAULT_BUFFER_SIZE);
+            long drained = 0;
+            try {
+                while (drained < core.limits().maxBody() + DEFAULT_BUFFER_SIZE) {
+                    sink.clear();
+                    int n = channel.read(sink);
+                    if (n < 0) return;
+                    drained += n;
+                }
+            } catch (AsynchronousCloseException e) {
+                // the linger deadline passed: the answer had its chance
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- the application: routes of the HTTP contract
+
+    static final String JSON_TYPE = "application/json";
+    static final String TEXT_TYPE = "text/plain; charset=utf-8";
+    static final String OCTETS = "application/octet-stream";
+    static final List<String> KNOWN_METHODS = List.of("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH");
+
+    /** The methods a route takes, and its Allow header. */
+    enum Allowed {
+        GET_HEAD("GET, HEAD"), POST("POST"), GET_HEAD_POST("GET, HEAD, POST");
+
+        final String header;
+
+        Allowed(String header) { this.header = header; }
+
+        boolean permits(String method) {
+            return switch (this) {
+                case GET_HEAD -> method.equals("GET") || method.equals("HEAD");
+                case POST -> method.equals("POST");
+                case GET_HEAD_POST -> method.equals("GET") || method.equals("HEAD") || method.equals("POST");
+            };
+        }
+    }
+
+    /** Jackson, loaded on first use (a worker JVM that only serves /health never pays for it). */
+    static final class Json {
+        static final JsonMapper MAPPER = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+
+        static byte[] bytes(Object value) { return MAPPER.writeValueAsBytes(value); }
+    }
+
+    /** The HTTP contract's routes, shared by every model. handle() never throws: errors become JSON answers. */
+    static final class App {
+        final Path root;
+        final Path directory;
+        final String mode;
+        final int port;
+        final ItemStore items;
+        final StaticFiles files;
+        final long startNanos = System.nanoTime();
+        final LongAdder requests = new LongAdder();
+        final byte[] healthPrefix;
+
+        App(Path root, Path directory, String mode, int port, ItemStore items) {
+            this.root = root;
+            this.directory = directory;
+            this.mode = mode;
+            this.port = port;
+            this.items = items;
+            this.files = new StaticFiles(root);
+            this.healthPrefix = ("{\"status\":\"ok\",\"server\":\"ThreadedHttpServer\",\"mode\":\"" + mode + "\",\"port\":" + port
+                    + ",\"uptime_ms\":").getBytes(StandardCharsets.UTF_8);
+        }
+
+        Response handle(Request req) {
+            requests.increment();
+            Response r;
+            try {
+                r = route(req);
+            } catch (HttpError e) {
+                return errorResponse(e, req);
+            } catch (IOException | UncheckedIOException e) {
+                System.err.println("I/O error on " + req.method() + " " + req.target() + ": " + e);
+                return errorResponse(new HttpError(500, "internal server error"), req);
+            } catch (RuntimeException e) {
+                System.err.println("Unexpected error on " + req.method() + " " + req.target() + ":");
+                e.printStackTrace();
+                return errorResponse(new HttpError(500, "internal server error"), req);
+            }
+            return negotiate(req, r);
+        }
+
+        /** True for a route that may block or burn CPU: the NIO loop hands these to its workers. */
+        static boolean blocks(Request req) {
+            String p = req.path();
+            return p.equals("/io") || p.equals("/cpu") || p.startsWith("/files/") || p.startsWith("/api/");
+        }
+
+        Response route(Request req) throws IOException {
+            String method = req.method();
+            String path = req.path();
+            if (!KNOWN_METHODS.contains(method)) throw new HttpError(501, "method not implemented: " + method);
+            if (path.equals("*")) return Response.empty(204).with("Allow", "GET, HEAD, POST, OPTIONS");
+            return switch (path) {
+                case "/health" -> allow(method, Allowed.GET_HEAD) ? health() : allowOnly(method, Allowed.GET_HEAD);
+                case "/api/create" -> allow(method, Allowed.POST) ? create(req) : allowOnly(method, Allowed.POST);
+                case "/api/items" -> allow(method, Allowed.GET_HEAD) ? Response.of(200, JSON_TYPE, Json.bytes(items.all())) : allowOnly(method, Allowed.GET_HEAD);
+                case "/api/echo" -> allow(method, Allowed.POST) ? Response.of(200, JSON_TYPE, Json.bytes(new Received(readJson(req)))) : allowOnly(method, Allowed.POST);
+                case "/user-agent" -> allow(method, Allowed.GET_HEAD) ? userAgent(req) : allowOnly(method, Allowed.GET_HEAD);
+                case "/io" -> allow(method, Allowed.GET_HEAD) ? io(req) : allowOnly(method, Allowed.GET_HEAD);
+                case "/cpu" -> allow(method, Allowed.GET_HEAD) ? cpu(req) : allowOnly(method, Allowed.GET_HEAD);
+                default -> {
+                    if (path.startsWith("/api/items/")) yield allow(method, Allowed.GET_HEAD) ? item(path.substring(11)) : allowOnly(method, Allowed.GET_HEAD);
+                    if (path.startsWith("/echo/")) yield allow(method, Allowed.GET_HEAD)
+                            ? Response.of(200, TEXT_TYPE, percentDecode(path.substring(6)).getBytes(StandardCharsets.UTF_8)) : allowOnly(method, Allowed.GET_HEAD);
+                    if (path.startsWith("/files/")) yield allow(method, Allowed.GET_HEAD_POST) ? files(req, path.substring(7)) : allowOnly(method, Allowed.GET_HEAD_POST);
+                    yield staticFile(req);
+                }
+            };
+        }
+
+        static boolean allow(String method, Allowed allowed) { return allowed.permits(method); }
+
+        /** The answer to a method the path does not take: OPTIONS gets 204, others 405; both say what is allowed. */
+        static Response allowOnly(String method, Allowed allowed) {
+            if (method.equals("OPTIONS")) return Response.empty(204).with("Allow", allowed.header);
+            throw new HttpError(405, "method " + method + " not allowed here").with("Allow", allowed.header);
+        }
+
+        Response health() {
+            long uptime = (System.nanoTime() - startNanos) / 1_000_000;
+            var b = new Bytes(healthPrefix.length + 21).put(healthPrefix).put(uptime).put("}");
+            return new Response(200, JSON_TYPE, Arrays.copyOf(b.a, b.n), null,
+                    new ArrayList<>(List.of("Access-Control-Allow-Origin", "*", "Cache-Control", "no-store")));
+        }
+
+        Response create(Request req) {
+            JsonNode body = readJson(req);
+            JsonNode name = body.get("name");
+            if (!body.isObject() || name == null || !name.isString() || name.stringValue().isBlank())
+                throw new HttpError(400, "name must be a non-blank string");
+            Item item = items.create(name.stringValue());
+            return Response.of(201, JSON_TYPE, Json.bytes(new Created(item.id(), item.name(), "Resource created successfully", item.created_at())))
+                    .with("Location", "/api/items/" + item.id());
+        }
+
+        Response item(String rawId) {
+            Item item = null;
+            if (!rawId.isEmpty() && rawId.length() < 19 && rawId.chars().allMatch(c -> c >= '0' && c <= '9')) item = items.get(Long.parseLong(rawId));
+            if (item == null) throw new HttpError(404, "not found: /api/items/" + rawId);
+            return Response.of(200, JSON_TYPE, Json.bytes(item));
+        }
+
+        Response userAgent(Request req) {
+            String agent = req.header("user-agent");
+            if (agent == null) throw new HttpError(400, "User-Agent header is missing");
+            return Response.of(200, TEXT_TYPE, agent.getBytes(StandardCharsets.UTF_8));
+        }
+
+        Response files(Request req, String rawName) throws IOException {
+            String name = percentDecode(rawName);
+            if (name.isEmpty() || name.equals(".") || name.equals("..") || name.contains("/") || name.contains("\\") || name.indexOf('\0') >= 0)
+                throw new HttpError(400, "invalid file name");
+            if (directory == null) throw new HttpError(404, "not found: /files/" + rawName + " (the server has no --directory)");
+            Path file = directory.resolve(name);
+            if (req.method().equals("POST")) {
+                // Write a temporary file, then rename it into place: a reader never sees half a file.
+                Path tmp = Files.createTempFile(directory, ".upload-", ".tmp");
+                try {
+                    Files.write(tmp, req.body());
+                    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                } finally {
+                    Files.deleteIfExists(tmp);
+                }
+                return Response.empty(201).with("Location", "/files/" + rawName);
+            }
+            if (!Files.isRegularFile(file)) throw new HttpError(404, "not found: /files/" + rawName);
+            long size = Files.size(file);
+            if (size > DEFAULT_MAX_CACHED_FILE) return new Response(200, OCTETS, null, new FileRegion(file, 0, size), new ArrayList<>(2));
+            return Response.of(200, OCTETS, Files.readAllBytes(file));
+        }
+
+        Response io(Request req) {
+            int ms = intParam(req, "ms", 1000, MAX_IO_MS);
+            try {
+                Thread.sleep(ms);   // stands for a slow database or upstream call: blocks, burns no CPU
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new HttpError(503, "server is shutting down");
+            }
+            return Response.of(200, JSON_TYPE, Json.bytes(new IoResult("io", ms, Thread.currentThread().getName())));
+        }
+
+        Response cpu(Request req) {
+            int n = intParam(req, "n", 1_000_000, MAX_CPU_N);
+            long start = System.nanoTime();
+            int primes = countPrimes(n);
+            return Response.of(200, JSON_TYPE, Json.bytes(new CpuResult("cpu", n, primes, (System.nanoTime() - start) / 1_000_000, Thread.currentThread().getName())));
+        }
+
+        /** Primes <= n by trial division: deliberately plain, so the work is CPU and nothing else. */
+        static int countPrimes(int n) {
+            int count = n >= 2 ? 1 : 0;
+            for (int candidate = 3; candidate <= n; candidate += 2) {
+                boolean prime = true;
+                for (int d = 3; (long) d * d <= candidate; d += 2) {
+                    if (candidate % d == 0) { prime = false; break; }
+                }
+                if (prime) count++;
+            }
+            return count;
+        }
+
+        // ------------------------------------------------------------ static files
+
+        Response staticFile(Request req) throws IOException {
+            String method = req.method();
+            StaticFiles.Target t = files.target(req.path());
+            StaticFiles.Entry f = t == null || t.redirect() ? null : files.entry(t.file());
+            if (t == null || !t.redirect() && f == null) throw new HttpError(404, "not found: " + req.path());
+            if (!Allowed.GET_HEAD.permits(method)) return allowOnly(method, Allowed.GET_HEAD);
+            if (t.redirect()) return Response.empty(301).with("Location", req.path() + "/" + (req.query() == null ? "" : "?" + req.query()));
+            return files.respond(f, req);
+        }
+
+        // ------------------------------------------------------------ request bodies and parameters
+
+        JsonNode readJson(Request req) {
+            String type = req.header("content-type");
+            if (!isJson(type)) throw new HttpError(415, "Content-Type must be application/json, not " + (type == null ? "missing" : type));
+            if (req.body().length == 0) throw new HttpError(400, "malformed JSON: empty body");
+            try {
+                return Json.MAPPER.readTree(req.body());
+            } catch (JacksonException e) {
+                throw new HttpError(400, "malformed JSON: " + e.getOriginalMessage());
+            }
+        }
+
+        static boolean isJson(String contentType) {
+            if (contentType == null) return false;
+            int semi = contentType.indexOf(';');
+            String t = (semi < 0 ? contentType : contentType.substring(0, semi)).strip().toLowerCase(Locale.ROOT);
+            return t.equals("application/json") || t.startsWith("application/") && t.endsWith("+json");
+        }
+
+        /** An integer query parameter within 0..max, or the default when absent; 400 with the rule otherwise. */
+        static int intParam(Request req, String name, int fallback, int max) {
+            String query = req.query();
+            if (query == null) return fallback;
+            for (String pair : query.split("&")) {
+                int eq = pair.indexOf('=');
+                String key = eq < 0 ? pair : pair.substring(0, eq);
+                if (!key.equals(name)) continue;
+                String value = eq < 0 ? "" : percentDecode(pair.substring(eq + 1));
+                if (!value.isEmpty() && value.length() <= 9 && value.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                    int v = Integer.parseInt(value);
+                    if (v <= max) return v;
+                }
+                throw new HttpError(400, name + " must be an integer from 0 to " + max);
+            }
+            return fallback;
+        }
+
+        // ------------------------------------------------------------ errors and content negotiation
+
+        /** Every error body is JSON {"error": reason}; framing errors also close the connection. */
+        Response errorResponse(HttpError e, Request req) {
+            var r = Response.of(e.status, JSON_TYPE, ("{\"error\":" + jsonString(e.getMessage()) + "}").getBytes(StandardCharsets.UTF_8));
+            r.headers().addAll(e.headers);
+            return req == null ? r : negotiate(req, r);
+        }
+
+        /** gzip when Accept-Encoding allows it and the type is compressible; Vary on every compressible answer. */
+        static Response negotiate(Request req, Response r) {
+            if (r.type() == null || !compressible(r.type())) return r;
+            if (r.header("Vary") == null) r.with("Vary", "Accept-Encoding");
+            if (r.body() == null || r.body().length == 0 || r.header("Content-Encoding") != null || !acceptsGzip(req.header("accept-encoding"))) return r;
+            if (r.status() == 206 || r.status() == 304) return r;
+            return r.withBody(r.type(), gzip(r.body())).with("Content-Encoding", "gzip");
+        }
+    }
+
+    static boolean compressible(String type) {
+        return type.startsWith("text/") || type.startsWith("application/json") || type.startsWith("application/javascript")
+                || type.startsWith("application/xml") || type.startsWith("image/svg+xml");
+    }
+
+    /** Accept-Encoding (RFC 9110 §12.5.3): a comma list of codings with q-values; q=0 means "not this one". */
+    static boolean acceptsGzip(String acceptEncoding) {
+        if (acceptEncoding == null) return false;
+        double gzip = -1, any = -1;
+        for (String entry : acceptEncoding.split(",")) {
+            int semi = entry.indexOf(';');
+            String coding = (semi < 0 ? entry : entry.substring(0, semi)).strip().toLowerCase(Locale.ROOT);
+            double q = 1.0;
+            if (semi >= 0) {
+                for (String param : entry.substring(semi + 1).split(";")) {
+                    String p = param.strip().toLowerCase(Locale.ROOT);
+                    if (!p.startsWith("q=")) continue;
+                    try { q = Double.parseDouble(p.substring(2)); } catch (NumberFormatException e) { q = 0; }
+                }
+            }
+            if (coding.equals("gzip") || coding.equals("x-gzip")) gzip = Math.max(q, gzip);
+            else if (coding.equals("*")) any = q;
+        }
+        return gzip >= 0 ? gzip > 0 : any > 0;
+    }
+
+    static byte[] gzip(byte[] data) {
+        var out = new ByteArrayOutputStream(data.length / 2 + 32);
+        try (var gz = new GZIPOutputStream(out)) {
+            gz.write(data);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
+    /** A JSON string literal (RFC 8259 §7). */
+    static String jsonString(String s) {
+        var b = new StringBuilder(s.length() + 2).append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                case '\r' -> b.append("\\r");
+                case '\t' -> b.append("\\t");
+                default -> {
+                    if (c < 0x20) b.append("\\u00").append(Character.forDigit(c >> 4, 16)).append(Character.forDigit(c & 15, 16));
+                    else b.append(c);
+                }
+            }
+        }
+        return b.append('"').toString();
+    }
+
+    /** Percent-decoding (RFC 3986 §2.1) as UTF-8; '+' stays '+'. Malformed input is a 400. */
+    static String percentDecode(String s) {
+        if (s.indexOf('%') < 0) return s;
+        byte[] out = new byte[s.length()];
+        int n = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c != '%') {
+                out[n++] = (byte) c;   // the target is ASCII: the parser let nothing else through
+                continue;
+            }
+            int hi = i + 2 < s.length() ? Character.digit(s.charAt(i + 1), 16) : -1;
+            int lo = hi >= 0 ? Character.digit(s.charAt(i + 2), 16) : -1;
+            if (lo < 0) throw new HttpError(400, "malformed percent-encoding in " + s);
+            out[n++] = (byte) (hi * 16 + lo);
+            i += 2;
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(out, 0, n)).toString();
+        } catch (CharacterCodingException e) {
+            throw new HttpError(400, "percent-encoding is not UTF-8 in " + s);
+        }
+    }
+
+    // ---------------------------------------------------------------- static files, cached
+
+    /**
+     * Files under the web root. A request path is resolved once per percent-decoded segment (no "..", no hidden
+     * ".name", no NUL, and the real path must stay under the root); the answer is cached with its validators, its
+     * bytes and their gzip, keyed by the path and checked against the file's size and mtime on every request.
+     */
+    static final class StaticFiles {
+        record Entry(Path file, long size, long mtime, String type, String etag, String lastModified,
+                     byte[] bytes, byte[][] gzipped) {}
+
+        /** Where a request path leads: a file, or a directory named without its trailing slash (301). */
+        record Target(Path file, boolean redirect) {}
+
+        static final int DEFAULT_MAX_PATHS = 4096;   // resolved request paths kept; the map starts over beyond
+
+        private final Path root;
+        private final ConcurrentHashMap<String, Target> paths = new ConcurrentHashMap<>();
+        private final ConcurrentHashMap<Path, Entry> entries = new ConcurrentHashMap<>();
+
+        StaticFiles(Path root) { this.root = root; }
+
+        /** Where a request path leads, or null (404). Resolved once, then remembered. */
+        Target target(String rawPath) {
+            Target t = paths.get(rawPath);
+            if (t != null) return t;
+            Path file = resolveUnderRoot(rawPath);
+            if (file == null) return null;
+            if (Files.isDirectory(file)) {
+                if (!rawPath.endsWith("/")) t = new Target(file, true);
+                else t = new Target(file.resolve("index.html"), false);
+            } else {
+                t = new Target(file, false);
+            }
+            if (paths.size() >= DEFAULT_MAX_PATHS) paths.clear();
+            paths.put(rawPath, t);
+            return t;
+        }
+
+        /** The file with its validators and (small files) bytes, checked against size and mtime; null if gone. */
+        Entry entry(Path file) throws IOException {
+            BasicFileAttributes attrs;
+            try {
+                attrs = Files.readAttributes(file, BasicFileAttributes.class);
+            } catch (NoSuchFileException e) {
+                entries.remove(file);
+                return null;
+            }
+            if (!attrs.isRegularFile()) return null;
+            long size = attrs.size(), mtime = attrs.lastModifiedTime().toMillis();
+            Entry e = entries.get(file);
+            if (e != null && e.size() == size && e.mtime() == mtime) return e;
+            byte[] bytes = size <= DEFAULT_MAX_CACHED_FILE ? Files.readAllBytes(file) : null;
+            if (bytes != null && bytes.length != size) return entry(file);   // changed while read: read again
+            String etag = "\"" + Long.toHexString(size) + "-" + Long.toHexString(mtime) + "\"";
+            e = new Entry(file, size, mtime, contentType(file), etag, Dates.HTTP_DATE.format(Instant.ofEpochMilli(mtime)), bytes, new byte[1][]);
+            entries.put(file, e);
+            return e;
+        }
+
+        Path resolveUnderRoot(String rawPath) {
+            Path p = root;
+            for (String segment : rawPath.split("/")) {
+                if (segment.isEmpty()) continue;
+                String name;
+                try {
+                    name = percentDecode(segment);
+                } catch (HttpError e) {
+                    return null;
+                }
+                if (name.startsWith(".") || name.contains("/") || name.contains("\\") || name.indexOf('\0') >= 0) return null;
+                p = p.resolve(name);
+            }
+            try {
+                Path real = p.toRealPath();
+                return real.startsWith(root) ? real : null;
+            } catch (IOException | InvalidPathException e) {
+                return null;
+            }
+        }
+
+        /** 200 with the file, 304 if the client's copy is current (RFC 9110 §13.1), 206/416 for a Range (§14). */
+        Response respond(Entry f, Request req) {
+            boolean compressible = compressible(f.type());
+            boolean gzip = compressible && f.bytes() != null && f.size() > 0 && acceptsGzip(req.header("accept-encoding"))
+                    && req.header("range") == null;
+            // Like nginx, a gzipped representation gets a weak ETag: same content, other bytes.
+            String etag = gzip ? "W/" + f.etag() : f.etag();
+            Response r;
+            if (notModified(req, f)) {
+                r = Response.of(304, f.type(), EMPTY);
+            } else if (req.method().equals("GET") && req.header("range") != null && rangeApplies(req, f)) {
+                r = range(f, req.header("range"));
+            } else if (gzip) {
+                r = Response.of(200, f.type(), gzipped(f)).with("Content-Encoding", "gzip");
+            } else {
+                r = f.bytes() != null ? Response.of(200, f.type(), f.bytes()) : new Response(200, f.type(), null, new FileRegion(f.file(), 0, f.size()), new ArrayList<>(8));
+            }
+            r.with("ETag", etag).with("Last-Modified", f.lastModified()).with("Cache-Control", "no-cache");
+            if (r.status() != 416) r.with("Accept-Ranges", "bytes");
+            return r;
+        }
+
+        private static byte[] gzipped(Entry f) {
+            byte[] g = f.gzipped()[0];
+            if (g == null) f.gzipped()[0] = g = gzip(f.bytes());   // a race computes it twice, harmlessly
+            return g;
+        }
+
+        static boolean notModified(Request req, Entry f) {
+            String ifNoneMatch = req.header("if-none-match");
+            if (ifNoneMatch != null) {
+                for (String tag : req.headers().joined("if-none-match").split(",")) {
+                    String t = tag.strip();
+                    if (t.equals("*") || (t.startsWith("W/") ? t.substring(2) : t).equals(f.etag())) return true;
+                }
+                return false;   // If-Modified-Since is ignored when If-None-Match is present (RFC 9110 §13.1.3)
+            }
+            String since = req.header("if-modified-since");
+            if (since == null) return false;
+            try {
+                return f.mtime() / 1000 <= ZonedDateTime.parse(since.strip(), DateTimeFormatter.RFC_1123_DATE_TIME).toEpochSecond();
+            } catch (DateTimeParseException e) {
+                return false;   // an invalid date is ignored (RFC 9110 §13.1.3)
+            }
+        }
+
+        /** If-Range (RFC 9110 §13.1.5): the range applies only if the client's validator is still current. */
+        static boolean rangeApplies(Request req, Entry f) {
+            String ifRange = req.header("if-range");
+            if (ifRange == null) return true;
+            String v = ifRange.strip();
+            if (v.startsWith("\"")) return v.equals(f.etag());
+            if (v.startsWith("W/")) return false;
+            try {
+                return f.mtime() / 1000 == ZonedDateTime.parse(v, DateTimeFormatter.RFC_1123_DATE_TIME).toEpochSecond();
+            } catch (DateTimeParseException e) {
+                return false;
+            }
+        }
+
+        /** One byte range (RFC 9110 §14.1.2): a-b, a-, or -suffix; several ranges or bad syntax get the whole file. */
+        static Response range(Entry f, String header) {
+            String h = header.strip();
+            long size = f.size();
+            if (!h.regionMatches(true, 0, "bytes=", 0, 6) || h.indexOf(',') >= 0) return whole(f);
+            String spec = h.substring(6).strip();
+            int dash = spec.indexOf('-');
+            if (dash < 0) return whole(f);
+            String a = spec.substring(0, dash).strip(), b = spec.substring(dash + 1).strip();
+            if (!digits(a) || !digits(b) || a.isEmpty() && b.isEmpty() || a.length() > 18 || b.length() > 18) return whole(f);
+            long first, last;
+            if (a.isEmpty()) {
+                long suffix = Long.parseLong(b);
+                if (suffix == 0) return unsatisfiable(f);
+                first = Math.max(0, size - suffix);
+                last = size - 1;
+            } else {
+                first = Long.parseLong(a);
+                last = b.isEmpty() ? size - 1 : Math.min(Long.parseLong(b), size - 1);
+                if (!b.isEmpty() && Long.parseLong(b) < first) return whole(f);
+            }
+            if (first >= size || size == 0) return unsatisfiable(f);
+            long length = last - first + 1;
+            Response r = f.bytes() != null
+                    ? Response.of(206, f.type(), Arrays.copyOfRange(f.bytes(), (int) first, (int) (last + 1)))
+                    : new Response(206, f.type(), null, new FileRegion(f.file(), first, length), new ArrayList<>(8));
+            return r.with("Content-Range", "bytes " + first + "-" + last + "/" + size);
+        }
+
+        private static boolean digits(String s) { return s.chars().allMatch(c -> c >= '0' && c <= '9'); }
+
+        private static Response whole(Entry f) {
+            return f.bytes() != null ? Response.of(200, f.type(), f.bytes())
+                    : new Response(200, f.type(), null, new FileRegion(f.file(), 0, f.size()), new ArrayList<>(8));
+        }
+
+        private static Response unsatisfiable(Entry f) {
+            return Response.of(416, JSON_TYPE, "{\"error\":\"range not satisfiable\"}".getBytes(StandardCharsets.UTF_8))
+                    .with("Content-Range", "bytes */" + f.size());
+        }
+
+        static final Map<String, String> TYPES = Map.ofEntries(
+                Map.entry("html", "text/html; charset=utf-8"), Map.entry("htm", "text/html; charset=utf-8"),
+                Map.entry("css", "text/css; charset=utf-8"), Map.entry("js", "text/javascript; charset=utf-8"),
+                Map.entry("mjs", "text/javascript; charset=utf-8"), Map.entry("json", "application/json"),
+                Map.entry("svg", "image/svg+xml"), Map.entry("png", "image/png"), Map.entry("jpg", "image/jpeg"),
+                Map.entry("jpeg", "image/jpeg"), Map.entry("gif", "image/gif"), Map.entry("ico", "image/x-icon"),
+                Map.entry("webp", "image/webp"), Map.entry("txt", "text/plain; charset=utf-8"),
+                Map.entry("xml", "application/xml"), Map.entry("wasm", "application/wasm"),
+                Map.entry("pdf", "application/pdf"), Map.entry("woff2", "font/woff2"));
+
+        static String contentType(Path file) {
+            String name = file.getFileName().toString();
+            int dot = name.lastIndexOf('.');
+            return dot < 0 ? OCTETS : TYPES.getOrDefault(name.substring(dot + 1).toLowerCase(Locale.ROOT), OCTETS);
+        }
+    }
+
+    // ---------------------------------------------------------------- items: in memory, or shared by worker JVMs
+
+    sealed interface ItemStore permits InMemoryItems, SharedFileItems {
+        Item create(String name);
+
+        List<Item> all();
+
+        Item get(long id);
+    }
+
+    /** One JVM's items: ids from an AtomicLong, a sorted concurrent map. */
+    static final class InMemoryItems implements ItemStore {
+        private final AtomicLong nextId = new AtomicLong(1);
+        private final ConcurrentSkipListMap<Long, Item> items = new ConcurrentSkipListMap<>();
+
+        @Override public Item create(String name) {
+            long id = nextId.getAndIncrement();
+            var item = new Item(id, name, Instant.now().toString());
+            items.put(id, item);
+            return item;
+        }
+
+        @Override public List<Item> all() { return List.copyOf(items.values()); }
+
+        @Override public Item get(long id) { return items.get(id); }
+    }
+
+    /**
+     * The items of all worker JVMs of processes mode: one JSON line per item in a file, appended under a file lock
+     * (between JVMs) and a ReentrantLock (between threads of one JVM, which a file lock does not exclude). Separate
+     * processes share nothing else: this is the price of the model.
+     */
+    static final class SharedFileItems implements ItemStore {
+        private final Path file;
+        private final ReentrantLock lock = new ReentrantLock();
+
+        SharedFileItems(Path file) { this.file = file; }
+
+        @Override public Item create(String name) {
+            return locked(ch -> {
+                long id = read(ch).size() + 1;
+                var item = new Item(id, name, Instant.now().toString());
+                byte[] line = (new String(Json.bytes(item), StandardCharsets.UTF_8) + "\n").getBytes(StandardCharsets.UTF_8);
+                ch.write(ByteBuffer.wrap(line), ch.size());
+                return item;
+            });
+        }
+
+        @Override public List<Item> all() { return locked(SharedFileItems::read); }
+
+        @Override public Item get(long id) {
+            List<Item> all = all();
+            return id >= 1 && id <= all.size() ? all.get((int) id - 1) : null;
+        }
+
+        interface Action<T> { T run(FileChannel ch) throws IOException; }
+
+        private <T> T locked(Action<T> action) {
+            lock.lock();
+            try (var ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE, StandardOpenOption.CREATE);
+                 var ignored = ch.lock()) {
+                return action.run(ch);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        private static List<Item> read(FileChannel ch) throws IOException {
+            var buf = ByteBuffer.allocate((int) ch.size());
+            while (buf.hasRemaining() && ch.read(buf, buf.position()) > 0) { }
+            var out = new ArrayList<Item>();
+            for (String line : new String(buf.array(), 0, buf.position(), StandardCharsets.UTF_8).split("\n")) {
+                if (!line.isEmpty()) out.add(Json.MAPPER.readValue(line, Item.class));
+            }
+            return out;
+        }
+    }
+
+    // ---------------------------------------------------------------- the concurrency models, simplest first
+
+    /** A running model: it listens on port() and close() stops everything it started. */
+    sealed interface Model permits Sequential, ThreadPerConnection, FixedPool, VirtualThreads, NioEventLoop, Processes {
+        int port();
+
+        /** Requests answered so far (-1: counted elsewhere, by the worker JVMs). */
+        long requests();
+
+        void close();
+    }
+
+    /** The accept loop the thread-based models share; each decides who serves an accepted connection. */
+    abstract static sealed class Acceptor permits Sequential, ThreadPerConnection, FixedPool, VirtualThreads {
+        final Core core;
+        private final List<Thread> threads = new ArrayList<>();
+
+        Acceptor(Core core) { this.core = core; }
+
+        public int port() { return core.port(); }
+
+        public long requests() { return core.app().requests.sum(); }
+
+        /** Starts a platform thread that accepts connections and hands each to serve(). */
+        void acceptOn(String threadName) {
+            threads.add(Thread.ofPlatform().name(threadName).start(() -> {
+                while (core.listener().isOpen()) {
+                    SocketChannel ch;
+                    try {
+                        ch = core.listener().accept();
+                    } catch (ClosedChannelException e) {
+                        return;
+                    } catch (IOException e) {
+                        System.err.println(Thread.currentThread().getName() + ": accept failed: " + e);
+                        continue;
+                    }
+                    serve(ch);
+                }
+            }));
+        }
+
+        abstract void serve(SocketChannel ch);
+
+        public void close() {
+            try {
+                core.listener().close();
+            } catch (IOException e) {
+                System.err.println("closing the listener failed: " + e);
+            }
+            core.watchdog().stop(DEFAULT_STOP_GRACE_MS);
+            for (Thread t : threads) {
+                try {
+                    t.join(DEFAULT_STOP_GRACE_MS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+
+    // Sequential: one connection at a time, on the accepting thread. Simplest; one slow or idle client stalls all.
+    static final class Sequential extends Acceptor implements Model {
+        Sequential(Core core) { super(core); acceptOn("sequential"); }
+
+        @Override void serve(SocketChannel ch) { new BlockingConnection(core, ch).serve(); }
+    }
+
+    // Thread per connection: a new platform thread for each client. Concurrent, but each costs ~1 MB of stack and a
+    // kernel thread, so 10,000 clients mean 10,000 threads.
+    static final class ThreadPerConnection extends Acceptor implements Model {
+        private final AtomicInteger next = new AtomicInteger();
+
+        ThreadPerConnection(Core core) { super(core); acceptOn("acceptor"); }
+
+        @Override void serve(SocketChannel ch) {
+            Thread.ofPlatform().name("thread-" + next.incrementAndGet()).start(() -> new BlockingConnection(core, ch).serve());
+        }
+    }
+
+    // Fixed pool: -w threads, each accepting and serving one connection at a time (seed 002's workers). Bounded
+    // cost, but the (w+1)-th keep-alive client waits until one of the first w goes away.
+    static final class FixedPool extends Acceptor implements Model {
+        FixedPool(Core core, int workers) {
+            super(core);
+            for (int i = 1; i <= workers; i++) acceptOn("pool-" + i);
+        }
+
+        @Override void serve(SocketChannel ch) { new BlockingConnection(core, ch).serve(); }
+    }
+
+    // Virtual thread per connection: the code of thread-per-connection, but a blocked read parks a ~1 KB virtual
+    // thread instead of a kernel thread. The default: simple code that scales to many idle connections.
+    static final class VirtualThreads extends Acceptor implements Model {
+        private final ThreadFactory factory;
+
+        VirtualThreads(Core core, String prefix) {
+            super(core);
+            this.factory = Thread.ofVirtual().name(prefix, 1).factory();
+            acceptOn(prefix + "acceptor");
+        }
+
+        @Override void serve(SocketChannel ch) { factory.newThread(() -> new BlockingConnection(core, ch).serve()).start(); }
+    }
+
+    // NIO event loop: one thread multiplexes every socket with a Selector and never blocks; handlers that may block
+    // (/io, /cpu, /files, /api) run on -w worker threads and hand their response back to the loop to write.
+    static final class NioEventLoop implements Model {
+        private final Core core;
+        private final Selector selector;
+        private final ExecutorService workers;
+        private final Queue<Runnable> completions = new ConcurrentLinkedQueue<>();
+        private final Thread loop;
+        private volatile boolean running = true;
+
+        /** The state of one connection as the loop sees it. */
+        enum State { READ, PROCESS, WRITE, LINGER }
+
+        final class NioConnection extends Connection {
+            State state = State.READ;
+            SelectionKey key;
+            ByteBuffer pending;             // bytes still to write
+            FileChannel file;               // an open file body being sent
+            long filePos, fileEnd;
+            boolean closeAfterWrite;
+
+            NioConnection(SocketChannel ch) { super(NioEventLoop.this.core, ch); }
+        }
+
+        NioEventLoop(Core core, int workerCount) throws IOException {
+            this.core = core;
+            this.selector = Selector.open();
+            this.workers = Executors.newFixedThreadPool(workerCount, Thread.ofPlatform().name("nio-worker-", 1).factory());
+            core.listener().configureBlocking(false);
+            core.listener().register(selector, SelectionKey.OP_ACCEPT);
+            this.loop = Thread.ofPlatform().name("nio-loop").start(this::run);
+        }
+
+        @Override public int port() { return core.port(); }
+
+        @Override public long requests() { return core.app().requests.sum(); }
+
+        private void run() {
+            while (running) {
+                try {
+                    selector.select();
+                    for (Runnable r; (r = completions.poll()) != null; ) r.run();
+                    var keys = selector.selectedKeys().iterator();
+                    while (keys.hasNext()) {
+                        SelectionKey key = keys.next();
+                        keys.remove();
+                        if (!key.isValid()) continue;
+                        if (key.isAcceptable()) accept();
+                        else if (key.attachment() instanceof NioConnection c) ready(c, key);
+                    }
+                } catch (ClosedSelectorException e) {
+                    return;
+                } catch (IOException | RuntimeException e) {
+                    System.err.println("nio-loop: unexpected error, the loop goes on:");
+                    e.printStackTrace();
+                }
+            }
+        }
+
+        private void accept() throws IOException {
+            for (SocketChannel ch; (ch = core.listener().accept()) != null; ) {
+                ch.configureBlocking(false);
+                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                var c = new NioConnection(ch);
+                c.key = ch.register(selector, SelectionKey.OP_READ, c);
+                core.watchdog().add(c);
+                c.armReadDeadline();
+            }
+        }
+
+        private void ready(NioConnection c, SelectionKey key) {
+            try {
+                if (key.isReadable()) {
+                    if (c.state == State.LINGER) drain(c);
+                    else read(c);
+                } else if (key.isWritable()) {
+                    if (flush(c)) advance(c);
+                }
+            } catch (IOException e) {
+                if (c.channel.isOpen()) c.logFailure("connection failed: " + e.getMessage());
+                c.close();
+            } catch (CancelledKeyException e) {
+                c.close();   // the watchdog closed it (a timeout)
+            }
+        }
+
+        private void read(NioConnection c) throws IOException {
+            c.prepareRead();
+            int n = c.channel.read(c.in);
+            c.in.flip();
+            if (n < 0) {
+                if (!c.parser.idle(c.in)) c.logFailure("closed in the middle of a request");
+                c.close();
+                return;
+            }
+            advance(c);
+        }
+
+        /** Feeds the parser until it needs bytes or a response is on its way; pipelined requests go one at a time. */
+        private void advance(NioConnection c) throws IOException {
+            while (c.state == State.READ) {
+                RequestParser.Progress progress;
+                try {
+                    progress = c.parser.feed(c.in);
+                } catch (HttpError e) {
+                    c.respondToBrokenRequest(e);
+                    send(c, true);
+                    return;
+                }
+                switch (progress) {
+                    case NEED_MORE -> {
+                        c.busy = false;
+                        if (c.parser.idle(c.in) && core.watchdog().stopping()) { c.close(); return; }
+                        c.armReadDeadline();
+                        c.key.interestOps(SelectionKey.OP_READ);
+                        return;
+                    }
+                    case HEAD_DONE -> {
+                        c.busy = true;
+                        if (c.parser.expectsContinue() && !c.in.hasRemaining()) {
+                            c.out.n = 0;
+                            c.out.put(CONTINUE);
+                            if (!send(c, false)) return;
+                        }
+                    }
+                    case MESSAGE_DONE -> {
+                        Request request = c.parser.take();
+                        if (!App.blocks(request)) {
+                            if (!send(c, !c.respond(request))) return;
+                            continue;
+                        }
+                        // Off the loop: a worker handles and encodes, then tells the loop to write.
+                        c.state = State.PROCESS;
+                        c.key.interestOps(0);
+                        workers.execute(() -> {
+                            boolean keep = c.respond(request);
+                            completions.add(() -> {
+                                try {
+                                    if (send(c, !keep)) advance(c);
+                                } catch (IOException | CancelledKeyException e) {
+                                    c.close();
+                                }
+                            });
+                            selector.wakeup();
+                        });
+                        return;
+                    }
+                }
+            }
+        }
+
+        /** Starts sending c.out (and its file body); true if all went out and the connection reads again. */
+        private boolean send(NioConnection c, boolean close) throws IOException {
+            if (!c.channel.isOpen()) return false;
+            c.state = State.WRITE;
+            c.closeAfterWrite = close;
+            c.pending = ByteBuffer.wrap(c.out.a, 0, c.out.n);
+            if (c.pendingFile != null) {
+                c.file = FileChannel.open(c.pendingFile.path(), StandardOpenOption.READ);
+                c.filePos = c.pendingFile.offset();
+                c.fileEnd = c.filePos + c.pendingFile.length();
+                c.pendingFile = null;
+            }
+            return flush(c);
+        }
+
+        /** Writes what the socket takes now; the rest waits for OP_WRITE (a slow reader never blocks the loop). */
+        private boolean flush(NioConnection c) throws IOException {
+            c.armWriteDeadline();
+            c.channel.write(c.pending);
+            if (!c.pending.hasRemaining() && c.file != null) {
+                c.filePos += c.file.transferTo(c.filePos, c.fileEnd - c.filePos, c.channel);
+                if (c.filePos >= c.fileEnd) {
+                    c.file.close();
+                    c.file = null;
+                }
+            }
+            if (c.pending.hasRemaining() || c.file != null) {
+                c.key.interestOps(SelectionKey.OP_WRITE);
+                return false;
+            }
+            if (c.closeAfterWrite) {
+                // Half-close and drain what the client still sends, as BlockingConnection.linger does.
+                c.state = State.LINGER;
+                c.channel.shutdownOutput();
+                c.deadline = System.nanoTime() + DEFAULT_LINGER_MS * 1_000_000L;
+                c.key.interestOps(SelectionKey.OP_READ);
+                return false;
+            }
+            c.state = State.READ;
+            return true;
+        }
+
+        private void drain(NioConnection c) throws IOException {
+            c.in.clear();
+            if (c.channel.read(c.in) < 0) c.close();
+            c.in.clear().flip();
+        }
+
+        @Override public void close() {
+            try {
+                core.listener().close();
+            } catch (IOException e) {
+                System.err.println("closing the listener failed: " + e);
+            }
+            core.watchdog().stop(DEFAULT_STOP_GRACE_MS);
+            workers.shutdownNow();
+            running = false;
+            selector.wakeup();
+            try {
+                loop.join(DEFAULT_STOP_GRACE_MS);
+                selector.close();
+            } catch (InterruptedException | IOException e) {
+                System.err.println("stopping the loop: " + e);
+            }
+        }
+    }
+
+    // Processes: -w worker JVMs, each listening on the same port with SO_REUSEPORT so the kernel spreads connections
+    // over them. Isolation (a crash takes one worker) at the price of sharing nothing in memory: items go to a file.
+    static final class Processes implements Model {
+        private final ThreadedHttpServer options;
+        private final SocketChannel reservation;
+        private final int port;
+        private final Path itemsFile;
+        private final Process[] children;
+        private volatile boolean closing;
+
+        Processes(ThreadedHttpServer options, InetSocketAddress address) throws IOException {
+            this.options = options;
+            // Hold the port with a bound but non-listening socket: no connection can land on it, yet -p 0 gets a
+            // real port number to hand to the workers, and nobody without SO_REUSEPORT can take it meanwhile.
+            reservation = SocketChannel.open();
+            try {
+                reservation.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+                reservation.bind(address);
+            } catch (BindException e) {
+                reservation.close();
+                throw new StartupError(1, "cannot listen on " + options.bind + ":" + options.port + ": " + e.getMessage()
+                        + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
+            }
+            port = ((InetSocketAddress) reservation.getLocalAddress()).getPort();
+            itemsFile = Files.createTempFile("threaded-http-items-", ".jsonl");
+            children = new Process[options.workers];
+            try {
+                for (int i = 0; i < children.length; i++) children[i] = spawn(i + 1);
+            } catch (IOException | RuntimeException e) {
+                close();
+                throw e;
+            }
+        }
+
+        @Override public int port() { return port; }
+
+        @Override public long requests() { return -1; }
+
+        /** Starts worker JVM `index` with this JVM's java, class path and options, and waits for it to listen. */
+        private Process spawn(int index) throws IOException {
+            var cmd = new ArrayList<String>();
+            cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+            for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+                if (!arg.startsWith("-agentlib") && !arg.startsWith("-javaagent") && !arg.startsWith("-XX:ArchiveClassesAtExit")) cmd.add(arg);
+            }
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ThreadedHttpServer.class.getName()));
+            cmd.addAll(List.of("-p", String.valueOf(port), "-b", options.bind, "-m", "processes", "-w", String.valueOf(options.workers),
+                    "--root", options.root.toString(), "--backlog", String.valueOf(options.backlog),
+                    "--max-body", String.valueOf(options.maxBody), "--max-request-line", String.valueOf(options.maxRequestLine),
+                    "--max-header-size", String.valueOf(options.maxHeaderSize), "--header-timeout", String.valueOf(options.headerTimeout),
+                    "--idle-timeout", String.valueOf(options.idleTimeout), "--write-timeout", String.valueOf(options.writeTimeout),
+                    "--worker-index", String.valueOf(index), "--items-file", itemsFile.toString()));
+            if (options.directory != null) cmd.addAll(List.of("--directory", options.directory.toString()));
+            if (options.quiet) cmd.add("-q");
+            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            var reader = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            String first = reader.readLine();
+            if (!WORKER_READY.equals(first)) {
+                p.destroyForcibly();
+                throw new StartupError(1, "worker JVM " + index + " did not start" + (first == null ? "" : ": " + first));
+            }
+            // Forward the worker's access log; supervise it: a worker that dies unasked is replaced.
+            Thread.ofPlatform().daemon().name("p" + index + "-log").start(() -> {
+                try {
+                    for (String line; (line = reader.readLine()) != null; ) System.out.println(line);
+                } catch (IOException e) {
+                    if (!closing) System.err.println("worker " + index + ": output lost: " + e);
+                }
+            });
+            p.onExit().thenRun(() -> {
+                if (closing) return;
+                System.err.println("worker " + index + " (pid " + p.pid() + ") exited with " + p.exitValue() + "; starting another");
+                try {
+                    children[index - 1] = spawn(index);
+                } catch (IOException | RuntimeException e) {
+                    System.err.println("worker " + index + " could not be restarted: " + e.getMessage());
+                }
+            });
+            return p;
+        }
+
+        /** In a worker JVM: the parent holds our stdin open; when it goes (even killed -9), so do we. */
+        static void exitWhenParentGoes() {
+            Thread.ofPlatform().daemon().name("parent-watch").start(() -> {
+                try {
+                    while (System.in.read() >= 0) { }
+                } catch (IOException e) {
+                    System.err.println("parent-watch: " + e);
+                }
+                System.exit(0);
+            });
+        }
+
+        @Override public void close() {
+            closing = true;
+            for (Process p : children) if (p != null) p.destroy();   // SIGTERM: each worker closes cleanly
+            for (Process p : children) {
+                if (p == null) continue;
+                try {
+                    if (!p.waitFor(DEFAULT_STOP_GRACE_MS + 3_000, TimeUnit.MILLISECONDS)) p.destroyForcibly();
+                } catch (InterruptedException e) {
+                    p.destroyForcibly();
+                    Thread.currentThread().interrupt();
+                }
+            }
+            try {
+                reservation.close();
+                Files.deleteIfExists(itemsFile);
+            } catch (IOException e) {
+                System.err.println("cleaning up: " + e);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- infrastructure
+
+    /**
+     * The deadlines of every open connection, checked every DEFAULT_WATCHDOG_TICK_MS by one thread: a connection past
+     * its deadline (idle too long, a head too slow, a write stalled) is closed, which wakes whatever waits on it.
+     * stop() is the graceful shutdown: idle connections close now, busy ones get a grace period.
+     */
+    static final class Watchdog {
+        private final Set<Connection> open = ConcurrentHashMap.newKeySet();
+        private volatile boolean stopping;
+        private final Thread thread;
+
+        Watchdog() {
+            thread = Thread.ofPlatform().daemon().name("watchdog").start(() -> {
+                while (!stopping) {
+                    long now = System.nanoTime();
+                    for (Connection c : open) if (now - c.deadline > 0) expire(c);
+                    try {
+                        Thread.sleep(DEFAULT_WATCHDOG_TICK_MS);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        void add(Connection c) { open.add(c); }
+
+        void remove(Connection c) { open.remove(c); }
+
+        boolean stopping() { return stopping; }
+
+        private void expire(Connection c) {
+            open.remove(c);
+            try {
+                c.channel.close();
+            } catch (IOException e) {
+                System.err.println("watchdog: closing a connection failed: " + e);
+            }
+        }
+
+        void stop(long graceMillis) {
+            stopping = true;
+            thread.interrupt();
+            long end = System.nanoTime() + graceMillis * 1_000_000;
+            while (true) {
+                for (Connection c : open) if (!c.busy) expire(c);
+                if (open.isEmpty() || System.nanoTime() > end) break;
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            for (Connection c : open) expire(c);
+        }
+    }
+
+    /** Options from THS_* environment variables, then from the --config file: picocli asks only for options not given. */
+    record EnvironmentAndFile(Map<String, String> env, Properties file) implements IDefaultValueProvider {
+        @Override public String defaultValue(ArgSpec arg) {
+            if (!(arg instanceof OptionSpec option) || !option.longestName().startsWith("--")) return null;
+            String fromEnv = env.get(envName(option));
+            return fromEnv != null ? fromEnv : file.getProperty(option.longestName().substring(2));
+        }
+    }
+
+    static String envName(OptionSpec option) {
+        return ENV_PREFIX + option.longestName().substring(2).toUpperCase(Locale.ROOT).replace('-', '_');
+    }
+
+    /** The --config FILE argument (or THS_CONFIG), found before picocli parses, since it supplies the defaults. */
+    static Path configArgument(String[] args, Map<String, String> env) {
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--config") && i + 1 < args.length) return Path.of(args[i + 1]);
+            if (args[i].startsWith("--config=")) return Path.of(args[i].substring(9));
+        }
+        String fromEnv = env.get(ENV_PREFIX + "CONFIG");
+        return fromEnv == null ? null : Path.of(fromEnv);
+    }
+
+    static Properties loadConfig(Path file, CommandLine cli) {
+        var props = new Properties();
+        if (file == null) return props;
+        try (var reader = Files.newBufferedReader(file)) {
+            props.load(reader);
+        } catch (IOException e) {
+            throw new StartupError(2, "cannot read config file: " + file + " (" + e.getMessage() + ")");
+        }
+        for (String key : props.stringPropertyNames()) {
+            OptionSpec o = cli.getCommandSpec().findOption("--" + key);
+            if (o == null || o.hidden() || key.equals("config"))
+                throw new StartupError(2, "unknown key in config file " + file + ": " + key + " (keys are long option names, see --help)");
+        }
+        return props;
+    }
+}
