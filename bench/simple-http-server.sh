@@ -26,15 +26,16 @@ work=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
 
-# start NAME ARGS...: runs ./jbang ARGS in the background (./jbang execs the JVM, so $! is the server's pid)
-# and prints "PID PORT" once the ready line is there.
+# start NAME ARGS...: runs ./jbang ARGS in the background (./jbang execs the JVM, so $! is the server's pid),
+# remembers the pid for cleanup, and sets PID and PORT once the ready line is there.
 start() {
   local name=$1; shift
   ./jbang "$@" >"$work/$name.out" 2>&1 &
-  local pid=$!
-  pids+=($pid)
+  PID=$!; PORT=""
+  pids+=("$PID")
   for _ in $(seq 1 600); do
-    if port=$(grep -m1 -oE 'Listening on http://[^:]+:[0-9]+' "$work/$name.out" | grep -oE '[0-9]+$'); then echo "$pid $port"; return; fi
+    PORT=$(grep -m1 -oE 'Listening on http://[^:]+:[0-9]+' "$work/$name.out" | grep -oE '[0-9]+$') && return
+    kill -0 "$PID" 2>/dev/null || break
     sleep 0.2
   done
   echo "Error: $name did not start:" >&2; cat "$work/$name.out" >&2; exit 1
@@ -62,8 +63,8 @@ echo "# $(nproc) cores, $(uname -sr), JDK $(/usr/lib/jvm/temurin-25-jdk-amd64/bi
 echo "# wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s --latency http://127.0.0.1:PORT/health, median of $RUNS runs, load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-8s %10s %9s %9s | %10s %9s %9s | %6s %6s\n' mode bare_rps bare_p99 bare_cpu simple_rps simple_p99 simple_cpu rps/ cpu/
 for mode in "${MODES[@]}"; do
-  read -r bare_pid bare_port < <(start "bare-$mode" bench/BareHttpServer.java -p 0 -m "$mode")
-  read -r simple_pid simple_port < <(start "simple-$mode" SimpleHttpServer.java -p 0 -q -m "$mode")
+  start "bare-$mode" bench/BareHttpServer.java -p 0 -m "$mode"; bare_pid=$PID; bare_port=$PORT
+  start "simple-$mode" SimpleHttpServer.java -p 0 -q -m "$mode"; simple_pid=$PID; simple_port=$PORT
   # Warm-up: let the JIT compile both hot paths before anything is measured.
   wrk -t1 -c"$CONNECTIONS" -d3s "http://127.0.0.1:$bare_port/health" >/dev/null
   wrk -t1 -c"$CONNECTIONS" -d3s "http://127.0.0.1:$simple_port/health" >/dev/null
