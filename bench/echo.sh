@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Benchmark: the seed's race, 10,000 connections at once, each sending 100 random bytes and reading them back.
+# Three clients (the C epoll client from tests/c/, EchoClient -m virtual, EchoClient -m nio) against five servers
+# (the C epoll server from tests/c/, EchoServer in each mode), in one run. Every client measures inside itself,
+# from its first connect to its last close, so no JVM start-up is counted. Each server runs long-lived and is
+# warmed up with two unmeasured rounds; each EchoClient process runs one unmeasured round (--warmup 1) before the
+# measured one. The clients take turns, RUNS times per server; the table shows the median total time, p99
+# latency, the server's CPU time for a C client's round (from /proc/PID/stat: on a shared 2-core machine it moves
+# much less than wall time; an EchoClient process also runs its warm-up round, so its rows show none), and the
+# ratios against the C client on the C server. Every round connects from a fresh
+# loopback address (127.0.0.10, .11, ...), so that no round inherits the previous rounds' ports in TIME_WAIT.
+#
+#   bench/echo.sh [RUNS=5] [CONNECTIONS=10000] [SIZE=100]
+#
+# Needs gcc for the C pair (skipped with a message without it). Targets 127.0.0.1 only; stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-5}; N=${2:-10000}; SIZE=${3:-100}
+MODES=(thread nio async virtual)
+
+work=$(mktemp -d); pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+
+have_c=1
+if command -v gcc >/dev/null; then
+  gcc -O2 -o "$work/echo_server" tests/c/echo_server.c && gcc -O2 -o "$work/echo_client" tests/c/echo_client.c
+else
+  have_c=0
+  echo "[bench] gcc not found: the C epoll baseline is skipped, so there are no ratios (apt-get install gcc)" >&2
+fi
+./jbang build EchoServer.java >/dev/null 2>&1; ./jbang build EchoClient.java >/dev/null 2>&1
+
+# start NAME CMD...: runs CMD in the background and sets PID and PORT once its ready line is there.
+start() {
+  local name=$1; shift
+  "$@" >"$work/$name.out" 2>&1 &
+  PID=$!
+  pids+=($PID)
+  for _ in $(seq 1 600); do
+    if PORT=$(grep -m1 -oE 'Listening on tcp://[^:]+:[0-9]+' "$work/$name.out" | grep -oE '[0-9]+$'); then return; fi
+    sleep 0.1
+  done
+  echo "Error: $name did not start:" >&2; cat "$work/$name.out" >&2; exit 1
+}
+
+# Each round connects from the next loopback address (127.0.0.10 and up; 127.0.0.0/8 is all loopback).
+next_source=10
+
+# client KIND PORT: one measured round (KIND: c, virtual, nio); sets TOTAL (ms), P99 (µs) and FAILED.
+client() {
+  local kind=$1 port=$2 src="127.0.0.$next_source"
+  TOTAL=nan; P99=nan; FAILED=nan
+  if [ "$kind" = c ]; then
+    next_source=$((next_source + 1))
+    "$work/echo_client" -p "$port" -n "$N" -s "$SIZE" -S "$src" >"$work/client.out" 2>&1 || true
+    read -r TOTAL P99 FAILED < <(sed -nE 's/.*total time = ([0-9.]+) ms.* p99 = ([0-9.]+) µs.*failed = ([0-9]+).*/\1 \2 \3/p' "$work/client.out") || true
+  else
+    next_source=$((next_source + 2))   # its warm-up round connects from one address, the measured round from the next
+    ./jbang EchoClient.java -p "$port" -n "$N" -s "$SIZE" -m "$kind" --source "$src" --warmup 1 --json -q \
+      >"$work/client.out" 2>&1 || true
+    read -r TOTAL P99 < <(sed -nE 's/.*"totalMs":([0-9.E]+).*"latencyUs":\{[^}]*"p99":([0-9.E]+)[^}]*\}.*/\1 \2/p' "$work/client.out") || true
+    FAILED=$(sed -nE 's/.*"failed":([0-9]+).*/\1/p' "$work/client.out")
+  fi
+  if [ -z "$FAILED" ] || [ "$TOTAL" = nan ]; then
+    TOTAL=nan; P99=nan; FAILED=nan
+    echo "[bench] the $kind client printed no result:" >&2; cat "$work/client.out" >&2
+  fi
+  [ "$next_source" -lt 255 ] || { echo "Error: out of loopback source addresses (lower RUNS)" >&2; exit 1; }
+}
+
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) * 1000 / hz}' "/proc/$1/stat"; }
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+clients=(virtual nio); [ $have_c = 1 ] && clients=(c virtual nio)
+servers=("${MODES[@]}"); [ $have_c = 1 ] && servers=(c-epoll "${MODES[@]}")
+jdk=$(/usr/lib/jvm/temurin-25-jdk-amd64/bin/java -version 2>&1 | sed -nE '1s/.*"(.*)".*/\1/p' || echo '?')
+echo "# $(nproc) cores, $(uname -sr), JDK $jdk; $N connections x $SIZE bytes, all at once; median of $RUNS runs"
+echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+: >"$work/results"
+for server in "${servers[@]}"; do
+  if [ "$server" = c-epoll ]; then
+    start "$server" "$work/echo_server" -p 0
+  else
+    start "$server" ./jbang EchoServer.java -p 0 -q -m "$server"
+  fi
+  # Warm-up: two unmeasured rounds, so that the JIT has compiled the server's hot path.
+  for _ in 1 2; do
+    if [ $have_c = 1 ]; then client c "$PORT"; else client nio "$PORT"; fi
+  done
+  for run in $(seq 1 "$RUNS"); do
+    for c in "${clients[@]}"; do
+      cpu_before=$(cpu_ms "$PID")
+      client "$c" "$PORT"
+      cpu=$(awk -v a="$(cpu_ms "$PID")" -v b="$cpu_before" 'BEGIN {print a - b}')
+      echo "$server $c $TOTAL $P99 $FAILED $cpu" >>"$work/results"
+      printf '[bench] run %d: %-7s client -> %-7s server: total %8.1f ms, p99 %8.1f ms, server CPU %4.0f ms, failed %s\n' \
+        "$run" "$c" "$server" "$TOTAL" "$(awk -v p="$P99" 'BEGIN {print p / 1000}')" "$cpu" "$FAILED" >&2
+    done
+  done
+  kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true
+done
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# cell SERVER CLIENT FIELD: the median of that column (3 = total ms, 4 = p99 µs, 6 = server CPU ms) over the runs
+cell() { awk -v s="$1" -v c="$2" -v f="$3" '$1 == s && $2 == c {print $f}' "$work/results" | median; }
+# failed SERVER CLIENT: failed connections over all measured runs ("no result" counts as a failure)
+failed() { awk -v s="$1" -v c="$2" '$1 == s && $2 == c {n += ($5 == "nan" ? 1 : $5)} END {print n + 0}' "$work/results"; }
+
+echo
+printf '%-22s %-22s %10s %10s %15s %8s\n' client server "total ms" "p99 ms" "server CPU ms" failed
+for server in "${servers[@]}"; do
+  for c in "${clients[@]}"; do
+    printf '%-22s %-22s %10.1f %10.1f %15s %8d\n' "$( [ "$c" = c ] && echo "C epoll" || echo "EchoClient -m $c")" \
+      "$( [ "$server" = c-epoll ] && echo "C epoll" || echo "EchoServer -m $server")" \
+      "$(cell "$server" "$c" 3)" "$(awk -v p="$(cell "$server" "$c" 4)" 'BEGIN {print p / 1000}')" \
+      "$( [ "$c" = c ] && printf '%.0f' "$(cell "$server" "$c" 6)" || echo -)" "$(failed "$server" "$c")"
+  done
+done
+echo "failed connections, all measured runs: $(awk '{n += ($5 == "nan" ? 1 : $5)} END {print n + 0}' "$work/results")"
+
+if [ $have_c = 1 ]; then
+  base=$(cell c-epoll c 3); base_p99=$(cell c-epoll c 4); base_cpu=$(cell c-epoll c 6)
+  echo
+  echo "Servers, each against the C client (ratios of total time, p99 and server CPU to the C epoll server's):"
+  best_mode=""; best=""
+  for m in "${MODES[@]}"; do
+    t=$(cell "$m" c 3); p=$(cell "$m" c 4); u=$(cell "$m" c 6)
+    awk -v m="$m" -v t="$t" -v b="$base" -v p="$p" -v bp="$base_p99" -v u="$u" -v bu="$base_cpu" \
+      'BEGIN {printf "  EchoServer -m %-8s %7.1f ms  %5.2fx   p99 %5.2fx   CPU %5.2fx\n", m, t, t / b, p / bp, (bu > 0 ? u / bu : 0)}'
+    if [ -z "$best" ] || awk -v t="$t" -v b="$best" 'BEGIN {exit !(t < b)}'; then best=$t; best_mode=$m; fi
+  done
+  awk -v m="$best_mode" -v t="$best" -v b="$base" -v f="$(failed "$best_mode" c)" 'BEGIN {r = t / b;
+    printf "  best mode %s: %.2fx the C epoll server, %d failed (target: <= 1.5x, 0 failed): %s\n", m, r, f, r <= 1.5 && f == 0 ? "met" : "NOT met"}'
+  echo "Clients, each against the C server (ratio of total time, and of p99, to the C epoll client's):"
+  best_mode=""; best=""
+  for c in virtual nio; do
+    t=$(cell c-epoll "$c" 3); p=$(cell c-epoll "$c" 4)
+    awk -v m="$c" -v t="$t" -v b="$base" -v p="$p" -v bp="$base_p99" 'BEGIN {printf "  EchoClient -m %-7s %7.1f ms  %5.2fx   p99 %5.2fx\n", m, t, t / b, p / bp}'
+    if [ -z "$best" ] || awk -v t="$t" -v b="$best" 'BEGIN {exit !(t < b)}'; then best=$t; best_mode=$c; fi
+  done
+  awk -v m="$best_mode" -v t="$best" -v b="$base" -v f="$(failed c-epoll "$best_mode")" 'BEGIN {r = t / b;
+    printf "  best mode %s: %.2fx the C epoll client, %d failed (target: <= 1.5x, 0 failed): %s\n", m, r, f, r <= 1.5 && f == 0 ? "met" : "NOT met"}'
+fi
