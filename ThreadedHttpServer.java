@@ -287,15 +287,22 @@ public class ThreadedHttpServer implements Callable<Integer> {
         String header(String lowerCaseName) { return headers.get(lowerCaseName); }
     }
 
-    /** A response before it is written: a status, a type, a body (bytes, or a region of a file) and extra headers. */
-    record Response(int status, String type, byte[] body, FileRegion file, List<String> headers) {
-        static Response of(int status, String type, byte[] body) { return new Response(status, type, body, null, new ArrayList<>(4)); }
+    /**
+     * A response before it is written: a status, a type, a body (bytes, or a region of a file) and extra headers.
+     * `fixed`, when set, holds the Content-Type line and the other fixed header lines already in wire format (a
+     * cached static file, /health): the hot paths then copy one array instead of encoding strings, and skip
+     * content negotiation, which they did themselves.
+     */
+    record Response(int status, String type, byte[] body, FileRegion file, List<String> headers, byte[] fixed) {
+        static Response of(int status, String type, byte[] body) { return new Response(status, type, body, null, new ArrayList<>(4), null); }
+
+        static Response ofFile(int status, String type, FileRegion file) { return new Response(status, type, null, file, new ArrayList<>(4), null); }
 
         static Response empty(int status) { return of(status, null, EMPTY); }
 
         Response with(String name, String value) { headers.add(name); headers.add(value); return this; }
 
-        Response withBody(String newType, byte[] newBody) { return new Response(status, newType, newBody, null, headers); }
+        Response withBody(String newType, byte[] newBody) { return new Response(status, newType, newBody, null, headers, null); }
 
         long length() { return file != null ? file.length() : body.length; }
 
@@ -765,20 +772,29 @@ public class ThreadedHttpServer implements Callable<Integer> {
             return this;
         }
 
+        /** A non-negative number in decimal. */
         Bytes put(long v) {
-            if (v < 0) { put("-"); v = -v; }
-            ensure(20);
-            int start = n;
-            do { a[n++] = (byte) ('0' + v % 10); v /= 10; } while (v > 0);
-            for (int i = start, j = n - 1; i < j; i++, j--) { byte t = a[i]; a[i] = a[j]; a[j] = t; }
+            int digits = 1;
+            for (long x = v; x >= 10; x /= 10) digits++;
+            ensure(digits);
+            for (int i = n + digits - 1; i >= n; i--, v /= 10) a[i] = (byte) ('0' + v % 10);
+            n += digits;
             return this;
         }
+
+        byte[] toArray() { return Arrays.copyOf(a, n); }
 
         Bytes header(String name, String value) { return put(name).put(": ").put(value).put("\r\n"); }
     }
 
     static final byte[] CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
     static final byte[] CRLF = {'\r', '\n'};
+    static final byte[] SERVER_LINE = ascii("Server: ThreadedHttpServer\r\n");
+    static final byte[] CONTENT_LENGTH = ascii("Content-Length: ");
+    static final byte[] CONNECTION_CLOSE = ascii("Connection: close\r\n");
+    static final byte[] CONNECTION_KEEP_ALIVE = ascii("Connection: keep-alive\r\n");
+
+    static byte[] ascii(String s) { return s.getBytes(StandardCharsets.ISO_8859_1); }
 
     /**
      * The response writer: status line, Date, the headers, Content-Length and the body into one buffer (RFC 9112 §4,
@@ -786,14 +802,15 @@ public class ThreadedHttpServer implements Callable<Integer> {
      * the head with FileChannel.transferTo. HEAD, 204 and 304 get the headers and no body (RFC 9110 §9.3.2, §15).
      */
     static void encode(Response r, boolean head, boolean close, boolean http10KeepAlive, Bytes out) {
-        out.put(StatusLines.of(r.status())).put(Dates.line()).put("Server: ThreadedHttpServer\r\n");
-        if (r.type() != null) out.put("Content-Type: ").put(r.type()).put("\r\n");
+        out.put(StatusLines.of(r.status())).put(Dates.line()).put(SERVER_LINE);
+        if (r.fixed() != null) out.put(r.fixed());
+        else if (r.type() != null) out.header("Content-Type", r.type());
         List<String> h = r.headers();
         for (int i = 0; i < h.size(); i += 2) out.header(h.get(i), h.get(i + 1));
         boolean bodiless = r.status() == 204 || r.status() == 304 || r.status() < 200;
-        if (!bodiless) out.put("Content-Length: ").put(r.length()).put("\r\n");
-        if (close) out.put("Connection: close\r\n");
-        else if (http10KeepAlive) out.put("Connection: keep-alive\r\n");
+        if (!bodiless) out.put(CONTENT_LENGTH).put(r.length()).put(CRLF);
+        if (close) out.put(CONNECTION_CLOSE);
+        else if (http10KeepAlive) out.put(CONNECTION_KEEP_ALIVE);
         out.put(CRLF);
         if (!head && !bodiless && r.file() == null) out.put(r.body());
     }
@@ -1150,7 +1167,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             if (!KNOWN_METHODS.contains(method)) throw new HttpError(501, "method not implemented: " + method);
             if (path.equals("*")) return Response.empty(204).with("Allow", "GET, HEAD, POST, OPTIONS");
             return switch (path) {
-                case "/health" -> allow(method, Allowed.GET_HEAD) ? health() : allowOnly(method, Allowed.GET_HEAD);
+                case "/health" -> allow(method, Allowed.GET_HEAD) ? health(req) : allowOnly(method, Allowed.GET_HEAD);
                 case "/api/create" -> allow(method, Allowed.POST) ? create(req) : allowOnly(method, Allowed.POST);
                 case "/api/items" -> allow(method, Allowed.GET_HEAD) ? Response.of(200, JSON_TYPE, Json.bytes(items.all())) : allowOnly(method, Allowed.GET_HEAD);
                 case "/api/echo" -> allow(method, Allowed.POST) ? Response.of(200, JSON_TYPE, Json.bytes(new Received(readJson(req)))) : allowOnly(method, Allowed.POST);
@@ -1175,12 +1192,17 @@ public class ThreadedHttpServer implements Callable<Integer> {
             throw new HttpError(405, "method " + method + " not allowed here").with("Allow", allowed.header);
         }
 
-        Response health() {
+        Response health(Request req) {
             long uptime = (System.nanoTime() - startNanos) / 1_000_000;
-            var b = new Bytes(healthPrefix.length + 21).put(healthPrefix).put(uptime).put("}");
-            return new Response(200, JSON_TYPE, Arrays.copyOf(b.a, b.n), null,
-                    new ArrayList<>(List.of("Access-Control-Allow-Origin", "*", "Cache-Control", "no-store")));
+            byte[] body = new Bytes(healthPrefix.length + 21).put(healthPrefix).put(uptime).put("}").toArray();
+            if (acceptsGzip(req.header("accept-encoding"))) {
+                return Response.of(200, JSON_TYPE, body).with("Access-Control-Allow-Origin", "*").with("Cache-Control", "no-store");
+            }
+            return new Response(200, JSON_TYPE, body, null, new ArrayList<>(2), HEALTH_HEADERS);
         }
+
+        static final byte[] HEALTH_HEADERS = new Bytes(128).header("Content-Type", JSON_TYPE).header("Access-Control-Allow-Origin", "*")
+                .header("Cache-Control", "no-store").header("Vary", "Accept-Encoding").toArray();
 
         Response create(Request req) {
             JsonNode body = readJson(req);
@@ -1224,7 +1246,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             }
             if (!Files.isRegularFile(file)) throw new HttpError(404, "not found: /files/" + rawName);
             long size = Files.size(file);
-            if (size > DEFAULT_MAX_CACHED_FILE) return new Response(200, OCTETS, null, new FileRegion(file, 0, size), new ArrayList<>(2));
+            if (size > DEFAULT_MAX_CACHED_FILE) return Response.ofFile(200, OCTETS, new FileRegion(file, 0, size));
             return Response.of(200, OCTETS, Files.readAllBytes(file));
         }
 
@@ -1320,7 +1342,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         /** gzip when Accept-Encoding allows it and the type is compressible; Vary on every compressible answer. */
         static Response negotiate(Request req, Response r) {
-            if (r.type() == null || !compressible(r.type())) return r;
+            if (r.fixed() != null || r.type() == null || !compressible(r.type())) return r;
             if (r.header("Vary") == null) r.with("Vary", "Accept-Encoding");
             if (r.body() == null || r.body().length == 0 || r.header("Content-Encoding") != null || !acceptsGzip(req.header("accept-encoding"))) return r;
             if (r.status() == 206 || r.status() == 304) return r;
@@ -1417,8 +1439,9 @@ public class ThreadedHttpServer implements Callable<Integer> {
      * bytes and their gzip, keyed by the path and checked against the file's size and mtime on every request.
      */
     static final class StaticFiles {
+        /** A file as last seen; `fixed` holds its header lines in wire format, identity [0] and gzip [1]. */
         record Entry(Path file, long size, long mtime, String type, String etag, String lastModified,
-                     byte[] bytes, byte[][] gzipped) {}
+                     byte[] bytes, byte[][] gzipped, byte[][] fixed) {}
 
         /** Where a request path leads: a file, or a directory named without its trailing slash (301). */
         record Target(Path file, boolean redirect) {}
@@ -1464,7 +1487,9 @@ public class ThreadedHttpServer implements Callable<Integer> {
             byte[] bytes = size <= DEFAULT_MAX_CACHED_FILE ? Files.readAllBytes(file) : null;
             if (bytes != null && bytes.length != size) return entry(file);   // changed while read: read again
             String etag = "\"" + Long.toHexString(size) + "-" + Long.toHexString(mtime) + "\"";
-            e = new Entry(file, size, mtime, contentType(file), etag, Dates.HTTP_DATE.format(Instant.ofEpochMilli(mtime)), bytes, new byte[1][]);
+            String type = contentType(file), lastModified = Dates.HTTP_DATE.format(Instant.ofEpochMilli(mtime));
+            byte[][] fixed = {fixedHeaders(type, etag, lastModified, false), fixedHeaders(type, "W/" + etag, lastModified, true)};
+            e = new Entry(file, size, mtime, type, etag, lastModified, bytes, new byte[1][], fixed);
             entries.put(file, e);
             return e;
         }
@@ -1490,6 +1515,14 @@ public class ThreadedHttpServer implements Callable<Integer> {
             }
         }
 
+        static byte[] fixedHeaders(String type, String etag, String lastModified, boolean gzip) {
+            var b = new Bytes(256).header("Content-Type", type);
+            if (gzip) b.header("Content-Encoding", "gzip");
+            b.header("ETag", etag).header("Last-Modified", lastModified).header("Cache-Control", "no-cache").header("Accept-Ranges", "bytes");
+            if (compressible(type)) b.header("Vary", "Accept-Encoding");
+            return b.toArray();
+        }
+
         /** 200 with the file, 304 if the client's copy is current (RFC 9110 §13.1), 206/416 for a Range (§14). */
         Response respond(Entry f, Request req) {
             boolean compressible = compressible(f.type());
@@ -1503,9 +1536,11 @@ public class ThreadedHttpServer implements Callable<Integer> {
             } else if (req.method().equals("GET") && req.header("range") != null && rangeApplies(req, f)) {
                 r = range(f, req.header("range"));
             } else if (gzip) {
-                r = Response.of(200, f.type(), gzipped(f)).with("Content-Encoding", "gzip");
+                return new Response(200, f.type(), gzipped(f), null, new ArrayList<>(2), f.fixed()[1]);
+            } else if (f.bytes() != null) {
+                return new Response(200, f.type(), f.bytes(), null, new ArrayList<>(2), f.fixed()[0]);
             } else {
-                r = f.bytes() != null ? Response.of(200, f.type(), f.bytes()) : new Response(200, f.type(), null, new FileRegion(f.file(), 0, f.size()), new ArrayList<>(8));
+                return new Response(200, f.type(), null, new FileRegion(f.file(), 0, f.size()), new ArrayList<>(2), f.fixed()[0]);
             }
             r.with("ETag", etag).with("Last-Modified", f.lastModified()).with("Cache-Control", "no-cache");
             if (r.status() != 416) r.with("Accept-Ranges", "bytes");
@@ -1575,7 +1610,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             long length = last - first + 1;
             Response r = f.bytes() != null
                     ? Response.of(206, f.type(), Arrays.copyOfRange(f.bytes(), (int) first, (int) (last + 1)))
-                    : new Response(206, f.type(), null, new FileRegion(f.file(), first, length), new ArrayList<>(8));
+                    : Response.ofFile(206, f.type(), new FileRegion(f.file(), first, length));
             return r.with("Content-Range", "bytes " + first + "-" + last + "/" + size);
         }
 
@@ -1583,7 +1618,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         private static Response whole(Entry f) {
             return f.bytes() != null ? Response.of(200, f.type(), f.bytes())
-                    : new Response(200, f.type(), null, new FileRegion(f.file(), 0, f.size()), new ArrayList<>(8));
+                    : Response.ofFile(200, f.type(), new FileRegion(f.file(), 0, f.size()));
         }
 
         private static Response unsatisfiable(Entry f) {
@@ -1832,22 +1867,27 @@ public class ThreadedHttpServer implements Callable<Integer> {
         private void run() {
             while (running) {
                 try {
-                    selector.select();
+                    selector.select(this::dispatch);
                     for (Runnable r; (r = completions.poll()) != null; ) r.run();
-                    var keys = selector.selectedKeys().iterator();
-                    while (keys.hasNext()) {
-                        SelectionKey key = keys.next();
-                        keys.remove();
-                        if (!key.isValid()) continue;
-                        if (key.isAcceptable()) accept();
-                        else if (key.attachment() instanceof NioConnection c) ready(c, key);
-                    }
                 } catch (ClosedSelectorException e) {
                     return;
                 } catch (IOException | RuntimeException e) {
                     System.err.println("nio-loop: unexpected error, the loop goes on:");
                     e.printStackTrace();
                 }
+            }
+        }
+
+        private void dispatch(SelectionKey key) {
+            if (!key.isValid()) return;
+            if (key.attachment() instanceof NioConnection c) {
+                ready(c, key);
+                return;
+            }
+            try {
+                accept();
+            } catch (IOException e) {
+                if (running) System.err.println("nio-loop: accept failed: " + e);
             }
         }
 
