@@ -286,7 +286,8 @@ public class SimpleHttpServer implements Callable<Integer> {
                 } catch (HttpError e) {
                     response = error(e.status, e.getMessage());
                     response.headers().putAll(e.headers);
-                } catch (RuntimeException e) {
+                } catch (IOException | RuntimeException e) {
+                    // A failure of ours (a file that cannot be written, a bug): the client still gets an answer.
                     System.err.println("Unexpected error on " + ex.getRequestMethod() + " " + ex.getRequestURI() + ":");
                     e.printStackTrace();
                     response = error(500, "internal server error");

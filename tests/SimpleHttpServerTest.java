@@ -21,7 +21,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 public class SimpleHttpServerTest {
     public static void main(String[] args) {
-        TestKit.run("SimpleHttpServerTest", Contract.class, Process.class);
+        TestKit.run("SimpleHttpServerTest", Contract.class, Failures.class, Process.class);
     }
 
     /** Starts SimpleHttpServer in this JVM, with its options parsed by picocli exactly as from a command line. */
@@ -49,6 +49,24 @@ public class SimpleHttpServerTest {
         @Override protected String serverName() { return "SimpleHttpServer"; }
 
         @Override protected boolean slowRequestBlocksOthers(String mode) { return mode.equals("single"); }
+    }
+
+    /** Failures on the server's side still get an answer, and the server goes on. */
+    public static class Failures {
+        @Test void aFileThatCannotBeWrittenIsA500AndTheServerGoesOn(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+            // A non-empty folder where the upload should go: the rename into place fails.
+            java.nio.file.Files.createDirectories(dir.resolve("taken/inside"));
+            try (var server = startInProcess("-p", "0", "-q", "--directory", dir.toString())) {
+                var r = TestKit.exchange(server.port(), "POST /files/taken HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc");
+                assertEquals(500, r.status(), r::toString);
+                assertTrue(r.text().contains("\"error\""), r::toString);
+                assertTrue(java.nio.file.Files.isDirectory(dir.resolve("taken/inside")), "the folder is untouched");
+                try (var files = java.nio.file.Files.list(dir)) {
+                    assertEquals(List.of("taken"), files.map(p -> p.getFileName().toString()).toList(), "no temporary file left behind");
+                }
+                assertEquals(200, TestKit.exchange(server.port(), "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status());
+            }
+        }
     }
 
     /** The script as its users run it: ./jbang SimpleHttpServer.java ... */
