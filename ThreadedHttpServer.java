@@ -9,12 +9,12 @@
 //   sequential  one connection at a time             thread   a platform thread per connection
 //   pool        -w threads that each accept           virtual  a virtual thread per connection (the default)
 //   nio         one Selector loop does all socket I/O; blocking handlers run on -w worker threads
-//   processes   -w worker JVMs share the port with SO_REUSEPORT; this JVM supervises them
+//   processes   -w worker JVMs, each one event loop, share the port with SO_REUSEPORT (nginx's design)
 // Run:    ./jbang ThreadedHttpServer.java                   (http://127.0.0.1:3000/, mode virtual)
 //         ./jbang ThreadedHttpServer.java -m nio -p 0       (any free port; the ready line says which)
 //         THS_MODE=pool ./jbang ThreadedHttpServer.java     (every option also from THS_* or --config FILE)
 // Watch:  in another terminal, `curl -s localhost:3000/io?ms=3000 &` then `curl -i localhost:3000/health`:
-//         instant in every mode but sequential. The access log names the thread (vt-7, pool-2, nio-loop, p1-vt-3).
+//         instant in every mode but sequential. The access log names the thread (vt-7, pool-2, nio-loop, p1-nio-loop).
 //         `printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | nc localhost 3000` shows the bytes on the wire.
 // Measure: bench/threaded-vs-nginx.sh runs wrk against nginx and against every mode in the same run.
 
@@ -214,9 +214,9 @@ public class ThreadedHttpServer implements Callable<Integer> {
             case thread -> new ThreadPerConnection(core(address));
             case pool -> new FixedPool(core(address), workers);
             case virtual -> new VirtualThreads(core(address), "vt-");
-            case nio -> new NioEventLoop(core(address), workers);
-            // A worker JVM serves its share with virtual threads; the parent only supervises.
-            case processes -> workerIndex > 0 ? new VirtualThreads(core(address), "p" + workerIndex + "-vt-") : new Processes(this, address);
+            case nio -> new NioEventLoop(core(address), workers, "nio-");
+            // A worker JVM serves its share with one event loop, as an nginx worker process does; the parent supervises.
+            case processes -> workerIndex > 0 ? new NioEventLoop(core(address), DEFAULT_WORKERS, "p" + workerIndex + "-nio-") : new Processes(this, address);
         };
         return new Running(model, quiet);
     }
@@ -1851,13 +1851,13 @@ public class ThreadedHttpServer implements Callable<Integer> {
             NioConnection(SocketChannel ch) { super(NioEventLoop.this.core, ch); }
         }
 
-        NioEventLoop(Core core, int workerCount) throws IOException {
+        NioEventLoop(Core core, int workerCount, String prefix) throws IOException {
             this.core = core;
             this.selector = Selector.open();
-            this.workers = Executors.newFixedThreadPool(workerCount, Thread.ofPlatform().name("nio-worker-", 1).factory());
+            this.workers = Executors.newFixedThreadPool(workerCount, Thread.ofPlatform().name(prefix + "worker-", 1).factory());
             core.listener().configureBlocking(false);
             core.listener().register(selector, SelectionKey.OP_ACCEPT);
-            this.loop = Thread.ofPlatform().name("nio-loop").start(this::run);
+            this.loop = Thread.ofPlatform().name(prefix + "loop").start(this::run);
         }
 
         @Override public int port() { return core.port(); }
@@ -2051,7 +2051,8 @@ public class ThreadedHttpServer implements Callable<Integer> {
     }
 
     // Processes: -w worker JVMs, each listening on the same port with SO_REUSEPORT so the kernel spreads connections
-    // over them. Isolation (a crash takes one worker) at the price of sharing nothing in memory: items go to a file.
+    // over them, each running one event loop (nginx's worker processes). Isolation (a crash takes one worker) at
+    // the price of sharing nothing in memory: items go to a file.
     static final class Processes implements Model {
         private final ThreadedHttpServer options;
         private final SocketChannel reservation;

@@ -819,9 +819,9 @@ public class ThreadedHttpServerTest {
                 assertEquals(2, server.process.children().count(), "two worker JVMs");
                 for (int i = 0; i < 30; i++) assertEquals(200, TestKit.exchange(port, health()).status());
                 // The workers' access logs reach us through two pipes: wait for them (bounded).
-                awaitOutput(server, "p1-vt-");
-                awaitOutput(server, "p2-vt-");
-                assertTrue(server.output().contains("p1-vt-") && server.output().contains("p2-vt-"),
+                awaitOutput(server, "p1-nio-");
+                awaitOutput(server, "p2-nio-");
+                assertTrue(server.output().contains("p1-nio-") && server.output().contains("p2-nio-"),
                         "SO_REUSEPORT spreads 30 connections over both workers:\n" + server.output());
                 var victim = server.process.children().findFirst().orElseThrow();
                 victim.destroyForcibly();
