@@ -208,7 +208,8 @@ public class EchoClient implements Callable<Integer> {
         SHORT_READ("short read", "the server closed the connection before it had echoed every byte"),
         REFUSED("refused", "nothing listens on that port, or the server's listen queue overflowed while "
                 + "net.ipv4.tcp_abort_on_overflow=1: raise the server's --backlog and net.core.somaxconn"),
-        RESET("reset", "the server reset the connection: it crashed, closed with unread data, or dropped it"),
+        RESET("reset", "the server reset the connection: it crashed, closed with unread data, or dropped it (a "
+                + "listen queue overflow does that to a few connections: see the overflow hint if there is one)"),
         CONNECT_TIMEOUT("connect timeout", "no answer to the SYN within --timeout: the server's listen queue was "
                 + "full (raise its --backlog, and sysctl net.core.somaxconn and net.ipv4.tcp_max_syn_backlog) or it "
                 + "stopped accepting"),

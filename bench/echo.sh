@@ -65,6 +65,8 @@ client() {
   if [ -z "$FAILED" ] || [ "$TOTAL" = nan ]; then
     TOTAL=nan; P99=nan; FAILED=nan
     echo "[bench] the $kind client printed no result:" >&2; cat "$work/client.out" >&2
+  elif [ "$FAILED" != 0 ]; then
+    echo "[bench] the $kind client counted failures:" >&2; grep -E '^C:|"failures"' "$work/client.out" >&2 || true
   fi
   [ "$next_source" -lt 255 ] || { echo "Error: out of loopback source addresses (lower RUNS)" >&2; exit 1; }
 }
