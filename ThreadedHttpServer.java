@@ -16,7 +16,7 @@
 // Watch:  in another terminal, `curl -s localhost:3000/io?ms=3000 &` then `curl -i localhost:3000/health`:
 //         instant in every mode but sequential. The access log names the thread (vt-7, pool-2, nio-loop, p1-nio-loop).
 //         `printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | nc localhost 3000` shows the bytes on the wire.
-// Measure: bench/threaded-vs-nginx.sh runs wrk against nginx and against every mode in the same run.
+// Measure: bench/threaded-http-server.sh runs wrk against nginx and against every mode in the same run.
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
