@@ -182,7 +182,8 @@ public class SimpleHttpServer implements Callable<Integer> {
         // 360 requests/s without it, about 19,000 with it.
         setDefault("sun.net.httpserver.nodelay", "true");
         // RFC 9112 sets no limits; a server must. At most 100 header fields (JDK default 200) and 64 KiB of
-        // header section (JDK default 384 KiB): more gets the connection refused with a 400 by the JDK.
+        // header section (JDK default 384 KiB). Beyond either, the JDK closes the connection without an answer
+        // (no 431, and no filter of ours sees the request): one of the limits the README lists.
         setDefault("sun.net.httpserver.maxReqHeaders", "100");
         setDefault("sun.net.httpserver.maxReqHeaderSize", String.valueOf(64 * 1024));
         // A client gets 30 s to send a whole request head (JDK default: forever), so a slowloris client that
@@ -360,8 +361,7 @@ public class SimpleHttpServer implements Callable<Integer> {
 
         Response files(HttpExchange ex, String method, String rawName) throws IOException {
             String name = percentDecode(rawName);
-            if (name.isEmpty() || name.equals(".") || name.equals("..") || name.contains("/") || name.contains("\\") || name.indexOf('\0') >= 0)
-                throw new HttpError(400, "invalid file name");
+            if (!isPlainName(name)) throw new HttpError(400, "invalid file name");
             if (directory == null) throw new HttpError(404, "not found: /files/" + rawName + " (the server has no --directory)");
             Path file = directory.resolve(name);
             if (method.equals("POST")) {
@@ -445,7 +445,7 @@ public class SimpleHttpServer implements Callable<Integer> {
                 } catch (HttpError e) {
                     return null;
                 }
-                if (name.startsWith(".") || name.contains("/") || name.contains("\\") || name.indexOf('\0') >= 0) return null;
+                if (!isPlainName(name) || name.startsWith(".")) return null;
                 p = p.resolve(name);
             }
             try {
@@ -454,6 +454,12 @@ public class SimpleHttpServer implements Callable<Integer> {
             } catch (IOException | InvalidPathException e) {
                 return null;
             }
+        }
+
+        /** A decoded path segment that names one entry of a folder: not empty, not "." or "..", no separator, no NUL. */
+        static boolean isPlainName(String name) {
+            return !name.isEmpty() && !name.equals(".") && !name.equals("..")
+                    && name.indexOf('/') < 0 && name.indexOf('\\') < 0 && name.indexOf('\0') < 0;
         }
 
         /** A static file with its validators, or 304 when the client's copy is current (RFC 9110 §13.1). */
@@ -515,8 +521,8 @@ public class SimpleHttpServer implements Callable<Integer> {
         /** The request body, at most maxBody bytes (413 beyond), judged from Content-Length first when there is one. */
         byte[] readBody(HttpExchange ex) throws IOException {
             String length = ex.getRequestHeaders().getFirst("Content-Length");
-            if (length != null && length.strip().length() > 18) throw tooLarge();
-            if (length != null && Long.parseLong(length.strip()) > maxBody) throw tooLarge();   // the JDK checked it is a number
+            // The JDK has already refused a Content-Length that is not a number; 19 digits or more would overflow.
+            if (length != null && (length.strip().length() > 18 || Long.parseLong(length.strip()) > maxBody)) throw tooLarge();
             byte[] body;
             try {
                 body = ex.getRequestBody().readNBytes(maxBody + 1);   // chunked bodies arrive decoded
@@ -570,17 +576,16 @@ public class SimpleHttpServer implements Callable<Integer> {
         static String percentDecode(String s) {
             if (s.indexOf('%') < 0) return s;
             var bytes = new ByteArrayOutputStream(s.length());
-            for (int i = 0; i < s.length(); i++) {
-                char c = s.charAt(i);
-                if (c != '%') {
-                    bytes.writeBytes(String.valueOf(c).getBytes(StandardCharsets.UTF_8));
-                    continue;
-                }
-                int hi = i + 2 < s.length() ? Character.digit(s.charAt(i + 1), 16) : -1;
-                int lo = hi >= 0 ? Character.digit(s.charAt(i + 2), 16) : -1;
+            for (int i = 0; i < s.length(); ) {
+                int percent = s.indexOf('%', i);
+                if (percent < 0) percent = s.length();
+                bytes.writeBytes(s.substring(i, percent).getBytes(StandardCharsets.UTF_8));   // the text up to the next %
+                if (percent == s.length()) break;
+                int hi = percent + 2 < s.length() ? Character.digit(s.charAt(percent + 1), 16) : -1;
+                int lo = hi >= 0 ? Character.digit(s.charAt(percent + 2), 16) : -1;
                 if (lo < 0) throw new HttpError(400, "malformed percent-encoding in " + s);
                 bytes.write(hi * 16 + lo);
-                i += 2;
+                i = percent + 3;
             }
             try {
                 return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)

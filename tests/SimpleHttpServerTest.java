@@ -9,8 +9,10 @@
 // Process starts ./jbang SimpleHttpServer.java as a user would, to pin the ready line, errors and Ctrl-C.
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -53,15 +55,15 @@ public class SimpleHttpServerTest {
 
     /** Failures on the server's side still get an answer, and the server goes on. */
     public static class Failures {
-        @Test void aFileThatCannotBeWrittenIsA500AndTheServerGoesOn(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        @Test void aFileThatCannotBeWrittenIsA500AndTheServerGoesOn(@TempDir Path dir) throws Exception {
             // A non-empty folder where the upload should go: the rename into place fails.
-            java.nio.file.Files.createDirectories(dir.resolve("taken/inside"));
+            Files.createDirectories(dir.resolve("taken/inside"));
             try (var server = startInProcess("-p", "0", "-q", "--directory", dir.toString())) {
                 var r = TestKit.exchange(server.port(), "POST /files/taken HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc");
                 assertEquals(500, r.status(), r::toString);
                 assertTrue(r.text().contains("\"error\""), r::toString);
-                assertTrue(java.nio.file.Files.isDirectory(dir.resolve("taken/inside")), "the folder is untouched");
-                try (var files = java.nio.file.Files.list(dir)) {
+                assertTrue(Files.isDirectory(dir.resolve("taken/inside")), "the folder is untouched");
+                try (var files = Files.list(dir)) {
                     assertEquals(List.of("taken"), files.map(p -> p.getFileName().toString()).toList(), "no temporary file left behind");
                 }
                 assertEquals(200, TestKit.exchange(server.port(), "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status());
