@@ -18,9 +18,7 @@ cd "$(dirname "$0")/.."
 RUNS=${1:-5}; N=${2:-10000}; SIZE=${3:-100}
 MODES=(thread nio async virtual)
 
-work=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT INT TERM
+source bench/lib.sh
 
 have_c=1
 if command -v gcc >/dev/null; then
@@ -30,19 +28,6 @@ else
   echo "[bench] gcc not found: the C epoll baseline is skipped, so there are no ratios (apt-get install gcc)" >&2
 fi
 ./jbang build EchoServer.java >/dev/null 2>&1; ./jbang build EchoClient.java >/dev/null 2>&1
-
-# start NAME CMD...: runs CMD in the background and sets PID and PORT once its ready line is there.
-start() {
-  local name=$1; shift
-  "$@" >"$work/$name.out" 2>&1 &
-  PID=$!
-  pids+=($PID)
-  for _ in $(seq 1 600); do
-    if PORT=$(grep -m1 -oE 'Listening on tcp://[^:]+:[0-9]+' "$work/$name.out" | grep -oE '[0-9]+$'); then return; fi
-    sleep 0.1
-  done
-  echo "Error: $name did not start:" >&2; cat "$work/$name.out" >&2; exit 1
-}
 
 # Each round connects from the next loopback address (127.0.0.10 and up; 127.0.0.0/8 is all loopback).
 next_source=10
@@ -71,13 +56,9 @@ client() {
   [ "$next_source" -lt 255 ] || { echo "Error: out of loopback source addresses (lower RUNS)" >&2; exit 1; }
 }
 
-cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) * 1000 / hz}' "/proc/$1/stat"; }
-
-median() { sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-
 clients=(virtual nio); [ $have_c = 1 ] && clients=(c virtual nio)
 servers=("${MODES[@]}"); [ $have_c = 1 ] && servers=(c-epoll "${MODES[@]}")
-jdk=$(/usr/lib/jvm/temurin-25-jdk-amd64/bin/java -version 2>&1 | sed -nE '1s/.*"(.*)".*/\1/p' || echo '?')
+jdk=$(jdk_version)
 echo "# $(nproc) cores, $(uname -sr), JDK $jdk; $N connections x $SIZE bytes, all at once; median of $RUNS runs"
 echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 : >"$work/results"
@@ -101,7 +82,7 @@ for server in "${servers[@]}"; do
         "$run" "$c" "$server" "$TOTAL" "$(awk -v p="$P99" 'BEGIN {print p / 1000}')" "$cpu" "$FAILED" >&2
     done
   done
-  kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true
+  stop "$PID"
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 

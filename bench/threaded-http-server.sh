@@ -17,20 +17,10 @@ SECONDS_PER_RUN=${1:-5}; RUNS=${2:-3}; CONNECTIONS=${3:-50}
 read -r -a MODES <<<"${4:-thread pool virtual nio processes}"
 STATIC=/index.html
 
-install() {   # install COMMAND PACKAGE
-  command -v "$1" >/dev/null && return
-  echo "[bench] installing $2 (apt-get)..." >&2
-  (apt-get -o DPkg::Lock::Timeout=300 install -y -qq "$2" >/dev/null 2>&1 \
-    || { apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null 2>&1 && apt-get -o DPkg::Lock::Timeout=300 install -y -qq "$2" >/dev/null; }) \
-    || { echo "Error: $1 is missing and could not be installed (apt-get install $2)" >&2; exit 1; }
-}
-install wrk wrk
-install nginx nginx-light
+source bench/lib.sh
+need wrk wrk
+need nginx nginx-light
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-
-work=$(mktemp -d); chmod 755 "$work"; pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -61,62 +51,33 @@ http {
 }
 EOF
 "$NGINX" -p "$work" -c "$work/nginx.conf" 2>"$work/nginx.out" &
-pids+=($!)
-
-# start NAME ARGS...: runs ./jbang ARGS in the background (./jbang execs the JVM, so $! is the server's pid)
-# and prints "PID PORT" once the ready line is there. It runs in a subshell: the caller records the pid.
-start() {
-  local name=$1; shift
-  ./jbang "$@" >"$work/$name.out" 2>&1 &
-  local pid=$!
-  for _ in $(seq 1 600); do
-    if port=$(grep -m1 -oE 'Listening on http://[^:]+:[0-9]+' "$work/$name.out" | grep -oE '[0-9]+$'); then echo "$pid $port"; return; fi
-    sleep 0.2
-  done
-  kill "$pid" 2>/dev/null
-  echo "Error: $name did not start:" >&2; cat "$work/$name.out" >&2; exit 1
-}
-
-# run PORT PATH: one wrk run; prints "requests_per_second p99_ms".
-run() {
-  wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "http://127.0.0.1:$1$2" >"$work/wrk.out"
-  awk '/Requests\/sec:/ {rps=$2}
-       $1=="99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v*=1000}; p99=v}
-       /Non-2xx|Socket errors/ {err=err $0 ";"}
-       END {printf "%.0f %.3f\n", rps, p99; if (err != "") print "[bench] wrk: " err > "/dev/stderr"}' "$work/wrk.out"
-}
-
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+nginx_pid=$!   # the master process; its one worker does the serving, so wrk_run's CPU column for nginx is not read
+pids+=("$nginx_pid")
 
 for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/health" && break; sleep 0.1; done
 curl -sf -o /dev/null "http://127.0.0.1:$nginx_port$STATIC" || { echo "Error: nginx did not start:" >&2; cat "$work/nginx.out" "$work/nginx-error.log" >&2; exit 1; }
 
-echo "# $(nproc) cores, $(uname -sr), JDK $(/usr/lib/jvm/temurin-25-jdk-amd64/bin/java -version 2>&1 | head -n1 | cut -d'"' -f2), $("$NGINX" -v 2>&1 | cut -d' ' -f3)"
+echo "# $(nproc) cores, $(uname -sr), JDK $(jdk_version), $("$NGINX" -v 2>&1 | cut -d' ' -f3)"
 echo "# wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s --latency, keep-alive; median of $RUNS alternating runs; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-10s %-12s %10s %9s | %10s %9s | %6s %6s\n' mode url nginx_rps nginx_p99 ours_rps ours_p99 rps/ p99/
 for mode in "${MODES[@]}"; do
   args=(-p 0 -q -m "$mode")
   case "$mode" in pool) args+=(-w 64);; processes) args+=(-w 2);; esac
-  read -r pid port < <(start "$mode" ThreadedHttpServer.java "${args[@]}")
-  [ -n "${port:-}" ] || exit 1
-  pids+=("$pid")
+  start "$mode" ./jbang ThreadedHttpServer.java "${args[@]}"; pid=$PID; port=$PORT
   for url in /health "$STATIC"; do
     # Warm-up: let the JIT compile the hot path (and nginx fill its caches) before anything is measured.
     wrk -t1 -c"$CONNECTIONS" -d3s "http://127.0.0.1:$port$url" >/dev/null
     wrk -t1 -c"$CONNECTIONS" -d1s "http://127.0.0.1:$nginx_port$url" >/dev/null
     : >"$work/n"; : >"$work/o"
     for _ in $(seq 1 "$RUNS"); do
-      run "$nginx_port" "$url" >>"$work/n"
-      run "$port" "$url" >>"$work/o"
+      wrk_run "$nginx_pid" "http://127.0.0.1:$nginx_port$url" "$CONNECTIONS" "$SECONDS_PER_RUN" >>"$work/n"
+      wrk_run "$pid" "http://127.0.0.1:$port$url" "$CONNECTIONS" "$SECONDS_PER_RUN" >>"$work/o"
     done
     n_rps=$(cut -d' ' -f1 "$work/n" | median); n_p99=$(cut -d' ' -f2 "$work/n" | median)
     o_rps=$(cut -d' ' -f1 "$work/o" | median); o_p99=$(cut -d' ' -f2 "$work/o" | median)
     printf '%-10s %-12s %10.0f %7.2fms | %10.0f %7.2fms | %6.2f %6.2f\n' "$mode" "$url" "$n_rps" "$n_p99" "$o_rps" "$o_p99" \
       "$(awk -v a="$o_rps" -v b="$n_rps" 'BEGIN {print a / b}')" "$(awk -v a="$o_p99" -v b="$n_p99" 'BEGIN {print (b > 0 ? a / b : 0)}')"
   done
-  # Stop it and wait until it is gone (processes mode stops its workers first), so modes never overlap.
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  unset 'pids[-1]'
+  stop "$pid"   # and wait until it is gone (processes mode stops its workers first), so modes never overlap
 done
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
