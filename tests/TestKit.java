@@ -8,7 +8,6 @@
 // Nothing here mocks a socket: every test talks to a real server on 127.0.0.1.
 
 import org.junit.platform.engine.TestExecutionResult;
-import org.junit.platform.launcher.LauncherDiscoveryRequest;
 import org.junit.platform.launcher.TestExecutionListener;
 import org.junit.platform.launcher.TestIdentifier;
 import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
@@ -91,8 +90,7 @@ public final class TestKit {
                 return cls + " > " + (method.isEmpty() || display.startsWith(method) ? display : method + " " + display);
             }
         };
-        LauncherDiscoveryRequest req = request;
-        LauncherFactory.create().execute(req, listener);
+        LauncherFactory.create().execute(request, listener);
         System.out.printf("%s: %d passed, %d failed%n", name, passed.get(), failed.get());
         System.out.flush();
         // halt, not exit: a server thread a test left behind must not keep the JVM (and the suite) alive.
@@ -246,8 +244,6 @@ public final class TestKit {
             return v == null ? null : String.join(", ", v);
         }
 
-        public List<String> headerValues(String name) { return headers.getOrDefault(name, List.of()); }
-
         /** The body as UTF-8, gunzipped first if Content-Encoding says gzip. */
         public String text() {
             try {
@@ -299,7 +295,10 @@ public final class TestKit {
             reader = Thread.ofPlatform().daemon().name("server-output").start(() -> {
                 try (var r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                     for (String l; (l = r.readLine()) != null; ) {
-                        output.append(l).append('\n');
+                        synchronized (output) {
+                            output.append(l).append('\n');
+                            output.notifyAll();   // wakes awaitOutput
+                        }
                         Matcher m = READY.matcher(l);
                         if (m.find()) port.complete(Integer.parseInt(m.group(1)));
                     }
@@ -323,6 +322,18 @@ public final class TestKit {
         public int port() throws Exception { return port.get(120, TimeUnit.SECONDS); }
 
         public String output() { return output.toString(); }
+
+        /** Waits until the process has printed the text (a line it logs on its own), or fails after the timeout. */
+        public void awaitOutput(String text, Duration timeout) throws InterruptedException {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            synchronized (output) {
+                while (output.indexOf(text) < 0) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) throw new AssertionError("no '" + text + "' in " + timeout.toSeconds() + " s; output:\n" + output);
+                    TimeUnit.NANOSECONDS.timedWait(output, left);
+                }
+            }
+        }
 
         /** Waits for the process to end by itself and returns its exit code. */
         public int waitFor(Duration d) throws Exception {
