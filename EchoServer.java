@@ -15,6 +15,7 @@
 // vt-12); -q turns them off for a benchmark. Ctrl-C prints the connection counters. A slow reader never loses
 // data and never makes the server buffer without bound: a connection is not read while its echo is unwritten.
 
+import com.sun.management.UnixOperatingSystemMXBean;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -25,6 +26,8 @@ import picocli.CommandLine.Spec;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.net.BindException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -45,8 +48,12 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.ShutdownChannelGroupException;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -57,8 +64,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
-@Command(name = "EchoServer", mixinStandardHelpOptions = true, showDefaultValues = true,
-        description = "Echoes every byte it receives over TCP, in the concurrency model chosen with --mode.")
+@Command(name = "EchoServer", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpWidth = 120,
+        description = "Echoes every byte it receives over TCP, in the concurrency model chosen with --mode.",
+        footerHeading = "%nModes (-m), each with its trade-off:%n",
+        footer = {
+                "  thread   a platform thread per connection: plain blocking code, but a kernel thread and a stack each",
+                "  nio      one Selector loop on one thread: no thread per connection, but one core, and nothing may block it",
+                "  async    NIO.2 completion handlers on -w threads: nobody waits on a socket, but the code is a chain of callbacks",
+                "  virtual  a virtual thread per connection: the thread code unchanged, at near event-loop cost",
+                "%nOut of file descriptors (or memory) an accept fails: the server logs it once, pauses accepting",
+                "(10 ms, doubling to 200 ms), serves the open connections meanwhile, and logs again when it recovers."})
 public class EchoServer implements Callable<Integer> {
     /** Bytes read (and so echoed) at a time, per connection in the blocking and async models. */
     static final int BUFFER_SIZE = 8 * 1024;
@@ -78,7 +93,7 @@ public class EchoServer implements Callable<Integer> {
             description = "threads of the async mode's channel group (0 = one per core); the other modes ignore it")
     int workers = 0;
 
-    @Option(names = {"-q", "--quiet"}, description = "no log line per connection (failures are still logged)")
+    @Option(names = {"-q", "--quiet"}, description = "no log line per finished connection (failures are still logged)")
     boolean quiet;
 
     @Option(names = "--backlog", description = "listen queue length; the kernel caps it at net.core.somaxconn "
@@ -118,7 +133,13 @@ public class EchoServer implements Callable<Integer> {
             System.out.flush();
             stopped.countDown();
         }, "shutdown"));
+        // Either Ctrl-C (the hook above), or a loop that cannot go on: then exit 1 with the reason, not a silent hang.
+        server.failure().thenRun(stopped::countDown);
         stopped.await();
+        if (server.failure().isDone()) {
+            System.err.println("Error: " + server.failure().join() + " (the server cannot go on; exiting)");
+            return 1;
+        }
         return 0;
     }
 
@@ -145,6 +166,9 @@ public class EchoServer implements Callable<Integer> {
         InetSocketAddress address();
 
         Counters counters();
+
+        /** Completes, with the reason, if a loop of the server failed in a way it cannot go on from. */
+        CompletableFuture<String> failure();
 
         /** Stops accepting, gives open connections up to `grace` to finish, then closes them and ends every thread. */
         void shutdown(Duration grace);
@@ -186,16 +210,33 @@ public class EchoServer implements Callable<Integer> {
     static final class Tally {
         final Counters counters = new Counters();
         final boolean quiet;
+        final CompletableFuture<String> failure = new CompletableFuture<>();
         private final AtomicBoolean shutdown = new AtomicBoolean();
         private volatile boolean stopping;
 
         Tally(boolean quiet) { this.quiet = quiet; }
 
-        Session open(SocketAddress peer) { return new Session(counters.accepted.incrementAndGet(), peer); }
+        Session open(SocketAddress peer) {
+            long id = counters.accepted.incrementAndGet();
+            try {
+                return new Session(id, peer);
+            } catch (Throwable e) { // out of memory: the connection counts as accepted, failed and closed
+                counters.failed.increment();
+                counters.closed.increment();
+                throw e;
+            }
+        }
 
-        /** An accept failed (e.g. out of file descriptors): logged, and the server goes on. */
-        void acceptFailed(Throwable e) {
-            if (!stopping) System.err.printf("%s accept failed: %s%n", Thread.currentThread().getName(), e);
+        /** A failure line on stderr, with -q too; none once the server is stopping (closing sockets makes them fail). */
+        void failed(String line) { failed(Thread.currentThread().getName(), line); }
+
+        void failed(String who, String line) {
+            if (!stopping) log(System.err, who + " " + line);
+        }
+
+        /** A loop cannot go on: said once, and the command line exits 1 with the reason. */
+        void fatal(String reason) {
+            if (!stopping) failure.complete(reason);
         }
 
         /** True for the first caller only: a server is shut down once, however often close() is called. */
@@ -240,13 +281,70 @@ public class EchoServer implements Callable<Integer> {
                 counters.bytes.add(bytes);
                 if (error != null && !stopping) {
                     counters.failed.increment();
-                    System.err.printf("%s failed after %d bytes: %s%n", who(), bytes, error);
+                    log(System.err, "%s failed after %d bytes: %s".formatted(who(), bytes, error));
                 } else if (!quiet) {
-                    System.out.printf("%s closed, %d bytes echoed%n", who(), bytes);
+                    log(System.out, "%s closed, %d bytes echoed".formatted(who(), bytes));
                 }
                 counters.closed.increment();
                 if (stopping || counters.open() == 0) synchronized (Tally.this) { Tally.this.notifyAll(); }
             }
+        }
+    }
+
+    /**
+     * Failed accepts, typically "Too many open files" (EMFILE). The listener stays ready, so trying again at once
+     * would spin a core and print a line per try. Instead: one line when an episode starts (with a hint), a pause
+     * before each new try (FIRST_PAUSE doubling up to LONGEST_PAUSE) while open connections are served, and one line
+     * when the episode is over: QUIET has passed without a failed accept (an accept fails only while a client is
+     * waiting, so a quiet listener has either accepted it or has nobody to accept). One per listener.
+     */
+    static final class AcceptTrouble {
+        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200;
+        static final Duration QUIET = Duration.ofSeconds(1);
+        private final Tally tally;
+        private final long openFilesLimit = openFilesLimit(); // read now: out of file descriptors, it could not be
+        private long failures, since, lastFailure, pause;
+        private String who;
+
+        AcceptTrouble(Tally tally) { this.tally = tally; }
+
+        /** Counts a failed accept (logged if it starts an episode) and returns the milliseconds to wait before the next. */
+        synchronized long failed(Throwable e) {
+            lastFailure = System.nanoTime();
+            if (failures++ == 0) {
+                since = lastFailure;
+                pause = FIRST_PAUSE_MS;
+                who = Thread.currentThread().getName();
+                tally.failed("accept failed: " + e + hint(e) + "; pausing new connections, serving the "
+                        + tally.counters.open() + " open ones");
+                checkLater(QUIET.toNanos());
+            } else {
+                pause = Math.min(2 * pause, LONGEST_PAUSE_MS);
+            }
+            return pause;
+        }
+
+        /** On a timer: the episode ends once QUIET has passed since its last failed accept. */
+        private synchronized void check() {
+            long quietFor = System.nanoTime() - lastFailure;
+            if (quietFor < QUIET.toNanos()) {
+                checkLater(QUIET.toNanos() - quietFor);
+                return;
+            }
+            tally.failed(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
+            failures = 0;
+        }
+
+        private void checkLater(long nanos) {
+            CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS).execute(this::check);
+        }
+
+        String hint(Throwable e) {
+            if (String.valueOf(e.getMessage()).contains("Too many open files"))
+                return " (out of file descriptors: the open-files limit is " + openFilesLimit
+                        + "; raise it with ulimit -n, or lower the number of clients)";
+            if (e instanceof OutOfMemoryError) return " (out of memory: raise -Xmx, or lower the number of clients)";
+            return "";
         }
     }
 
@@ -278,22 +376,31 @@ public class EchoServer implements Callable<Integer> {
         }
 
         private void acceptLoop() {
+            var trouble = new AcceptTrouble(tally);
             while (!listener.isClosed()) {
+                Socket s = null;
                 try {
-                    Socket s = listener.accept();
+                    s = listener.accept();
                     open.add(s);
-                    threads.execute(() -> serve(s));
-                } catch (IOException e) {
+                    Socket accepted = s;
+                    threads.execute(() -> serve(accepted));
+                } catch (Throwable e) {
+                    // Out of file descriptors (IOException), of memory or of threads (Error): this one connection
+                    // is lost; pause instead of spinning, and go on.
                     if (listener.isClosed()) return;
-                    tally.acceptFailed(e);
-                    backOff();
+                    if (s != null) {
+                        open.remove(s);
+                        closeAll(Set.of(s));
+                    }
+                    pause(trouble.failed(e));
                 }
             }
         }
 
         private void serve(Socket s) {
-            var session = tally.open(s.getRemoteSocketAddress());
+            Tally.Session session = null;
             try (s) {
+                session = tally.open(s.getRemoteSocketAddress());
                 s.setTcpNoDelay(true);
                 InputStream in = s.getInputStream();
                 OutputStream out = s.getOutputStream();
@@ -303,8 +410,10 @@ public class EchoServer implements Callable<Integer> {
                     session.echoed(n);
                 }
                 session.end(null);
-            } catch (IOException e) {
-                session.end(e);
+            } catch (Throwable e) {
+                // An I/O error, or anything else (even out of memory): this connection ends, logged once.
+                if (session != null) session.end(e);
+                else tally.failed("connection from " + hostPort(s.getRemoteSocketAddress()) + " lost: " + e);
             } finally {
                 open.remove(s);
             }
@@ -313,6 +422,8 @@ public class EchoServer implements Callable<Integer> {
         @Override public InetSocketAddress address() { return (InetSocketAddress) listener.getLocalSocketAddress(); }
 
         @Override public Counters counters() { return tally.counters; }
+
+        @Override public CompletableFuture<String> failure() { return tally.failure; }
 
         @Override public void shutdown(Duration grace) {
             if (!tally.firstShutdown()) return;
@@ -334,9 +445,12 @@ public class EchoServer implements Callable<Integer> {
         private final Thread loop;
         private final Tally tally;
         private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(64 * 1024);
+        private final AcceptTrouble trouble;
+        private final SelectionKey listenerKey;
         private volatile boolean draining;
         private volatile boolean stopped;
         private int connections;
+        private long acceptAgainAt; // System.nanoTime() after which accepting resumes; 0 = accepting
 
         /** A connection: its bookkeeping and the part of the echo the peer has not taken yet (null: none). */
         private static final class Conn {
@@ -352,12 +466,13 @@ public class EchoServer implements Callable<Integer> {
 
         NioEventLoop(InetSocketAddress address, int backlog, Tally tally) throws IOException {
             this.tally = tally;
+            this.trouble = new AcceptTrouble(tally);
             listener = ServerSocketChannel.open();
             try {
                 listener.bind(address, backlog);
                 listener.configureBlocking(false);
                 selector = Selector.open();
-                listener.register(selector, SelectionKey.OP_ACCEPT);
+                listenerKey = listener.register(selector, SelectionKey.OP_ACCEPT);
             } catch (IOException e) {
                 listener.close();
                 throw e;
@@ -369,10 +484,14 @@ public class EchoServer implements Callable<Integer> {
             try {
                 while (!stopped && !(draining && connections == 0)) {
                     if (draining && listener.isOpen()) listener.close();
-                    selector.select(this::handle);
+                    long pausedFor = acceptAgainAt == 0 ? 0 : acceptAgainAt - System.nanoTime();
+                    if (acceptAgainAt != 0 && pausedFor <= 0) acceptAgain();
+                    else selector.select(this::handle, pausedFor <= 0 ? 0 : Math.max(1, pausedFor / 1_000_000));
                 }
-            } catch (IOException e) {
-                System.err.println("nio-loop stopped: " + e);
+            } catch (Throwable e) {
+                // The selector itself failed: the loop cannot go on. Say so, and let the command line exit 1.
+                tally.failed("stopped: " + e);
+                tally.fatal("nio-loop stopped: " + e);
             } finally {
                 for (var key : selector.keys()) if (key.isValid() && key.attachment() instanceof Conn c) end(key, c, null);
                 closeAll(Set.of(selector, listener));
@@ -380,39 +499,44 @@ public class EchoServer implements Callable<Integer> {
         }
 
         private void handle(SelectionKey key) {
-            if (key.isAcceptable()) {
-                acceptAll();
+            if (key == listenerKey) {
+                if (key.isValid() && key.isAcceptable()) acceptAll();
                 return;
             }
             var c = (Conn) key.attachment();
             try {
                 if (key.isWritable()) writePending(key, c);
                 else if (key.isReadable()) readAndEcho(key, c);
-            } catch (IOException e) {
+            } catch (Throwable e) {
+                // An I/O error, or anything else (a bug, out of memory): this connection ends, the loop goes on.
                 end(key, c, e);
             }
         }
 
         /** A burst of connections wakes the loop once: take every connection the kernel has queued. */
         private void acceptAll() {
-            while (true) {
-                SocketChannel ch;
+            while (acceptAgainAt == 0) {
+                SocketChannel ch = null;
                 try {
                     if ((ch = listener.accept()) == null) return;
-                } catch (IOException e) {
-                    tally.acceptFailed(e);
-                    return;
-                }
-                try {
                     ch.configureBlocking(false);
                     ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                    ch.register(selector, SelectionKey.OP_READ, new Conn(ch, tally.open(ch.getRemoteAddress())));
+                    SocketAddress peer = ch.getRemoteAddress();
+                    ch.register(selector, SelectionKey.OP_READ).attach(new Conn(ch, tally.open(peer)));
                     connections++;
-                } catch (IOException e) {
-                    tally.acceptFailed(e);
-                    closeAll(Set.of(ch));
+                } catch (Throwable e) {
+                    // Out of file descriptors or memory: stop selecting the listener for a while, serve the others.
+                    if (ch != null) closeAll(Set.of(ch));
+                    acceptAgainAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(trouble.failed(e));
+                    listenerKey.interestOps(0);
                 }
             }
+        }
+
+        /** The pause is over, or a connection has closed and freed its file descriptor: try accepting again. */
+        private void acceptAgain() {
+            acceptAgainAt = 0;
+            if (listenerKey.isValid()) listenerKey.interestOps(SelectionKey.OP_ACCEPT);
         }
 
         private void readAndEcho(SelectionKey key, Conn c) throws IOException {
@@ -438,11 +562,12 @@ public class EchoServer implements Callable<Integer> {
             }
         }
 
-        private void end(SelectionKey key, Conn c, IOException error) {
+        private void end(SelectionKey key, Conn c, Throwable error) {
             key.cancel();
             closeAll(Set.of(c.channel));
             connections--;
             c.session.end(error);
+            if (acceptAgainAt != 0) acceptAgain();
         }
 
         @Override public InetSocketAddress address() {
@@ -450,6 +575,8 @@ public class EchoServer implements Callable<Integer> {
         }
 
         @Override public Counters counters() { return tally.counters; }
+
+        @Override public CompletableFuture<String> failure() { return tally.failure; }
 
         @Override public void shutdown(Duration grace) {
             if (!tally.firstShutdown()) return;
@@ -476,9 +603,11 @@ public class EchoServer implements Callable<Integer> {
         private final AsynchronousChannelGroup group;
         private final AsynchronousServerSocketChannel listener;
         private final Tally tally;
+        private final AcceptTrouble trouble;
 
         CompletionHandlers(InetSocketAddress address, int backlog, int workers, Tally tally) throws IOException {
             this.tally = tally;
+            this.trouble = new AcceptTrouble(tally);
             group = AsynchronousChannelGroup.withFixedThreadPool(workers, Thread.ofPlatform().name("async-", 1).factory());
             try {
                 listener = AsynchronousServerSocketChannel.open(group).bind(address, backlog);
@@ -491,21 +620,24 @@ public class EchoServer implements Callable<Integer> {
 
         private final CompletionHandler<AsynchronousSocketChannel, Void> onAccept = new CompletionHandler<>() {
             @Override public void completed(AsynchronousSocketChannel ch, Void unused) {
-                acceptNext();
+                Conn c;
                 try {
                     ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                    new Conn(ch, tally.open(ch.getRemoteAddress())).read();
-                } catch (IOException e) {
-                    tally.acceptFailed(e);
+                    c = new Conn(ch, tally.open(ch.getRemoteAddress()));
+                } catch (Throwable e) {
                     closeAll(Set.of(ch));
+                    failed(e, null);
+                    return;
                 }
+                acceptNext();
+                c.read();
             }
 
             @Override public void failed(Throwable e, Void unused) {
                 if (!listener.isOpen()) return;
-                tally.acceptFailed(e);
-                backOff();
-                acceptNext();
+                // Out of file descriptors or memory: try again after a pause, on a timer, so that no thread of
+                // the group sleeps while it could be serving the open connections.
+                CompletableFuture.delayedExecutor(trouble.failed(e), TimeUnit.MILLISECONDS).execute(CompletionHandlers.this::acceptNext);
             }
         };
 
@@ -536,6 +668,14 @@ public class EchoServer implements Callable<Integer> {
             }
 
             @Override public void completed(Integer n, Void unused) {
+                try {
+                    next(n);
+                } catch (Throwable e) { // a bug or out of memory: this connection ends, logged; the group goes on
+                    end(e);
+                }
+            }
+
+            private void next(int n) {
                 if (writing) {
                     session.echoed(n);
                     if (buffer.hasRemaining()) channel.write(buffer, null, this);
@@ -567,15 +707,17 @@ public class EchoServer implements Callable<Integer> {
 
         @Override public Counters counters() { return tally.counters; }
 
+        @Override public CompletableFuture<String> failure() { return tally.failure; }
+
         @Override public void shutdown(Duration grace) {
             if (!tally.firstShutdown()) return;
             closeAll(Set.of(listener));
             tally.drain(grace);
             try {
                 group.shutdownNow();
-                if (!group.awaitTermination(10, TimeUnit.SECONDS)) System.err.println("async: pool threads still running after 10 s");
+                if (!group.awaitTermination(10, TimeUnit.SECONDS)) log(System.err, "async: pool threads still running after 10 s");
             } catch (IOException e) {
-                System.err.println("async: closing the channel group failed: " + e);
+                log(System.err, "async: closing the channel group failed: " + e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -597,7 +739,7 @@ public class EchoServer implements Callable<Integer> {
             try {
                 t.close();
             } catch (Exception e) {
-                System.err.println("close failed: " + t + ": " + e);
+                log(System.err, "close failed: " + t + ": " + e);
             }
         }
     }
@@ -610,12 +752,24 @@ public class EchoServer implements Callable<Integer> {
         }
     }
 
-    /** After a failed accept (typically "Too many open files") wait a moment instead of spinning on the error. */
-    static void backOff() {
+    /** The accepting thread waits before it tries again (see AcceptTrouble). */
+    static void pause(long millis) {
         try {
-            Thread.sleep(10);
+            Thread.sleep(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** The open-files limit of this process (the JVM raises its soft limit to the hard one at start), or -1. */
+    static long openFilesLimit() {
+        return ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix ? unix.getMaxFileDescriptorCount() : -1;
+    }
+
+    static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+
+    /** Every log line starts with the time, UTC, to the millisecond. */
+    static void log(PrintStream out, String line) {
+        out.println(TIMESTAMP.format(Instant.now()) + " " + line);
     }
 }

@@ -14,6 +14,7 @@
 // The server logs one line per connection and per prime check; the thread name shows who did the work.
 // One frame by hand: ./jbang PrimeEchoServer.java client --send P7919     or type into: nc 127.0.0.1 7878
 
+import com.sun.management.UnixOperatingSystemMXBean;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Help.Visibility;
@@ -26,7 +27,9 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
 import java.net.BindException;
 import java.net.ConnectException;
 import java.net.Inet6Address;
@@ -49,6 +52,9 @@ import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
@@ -97,11 +103,21 @@ import java.util.function.Consumer;
  * <li>The connection ends when the client closes it. After a half-close the server first answers what it received.
  * </ol>
  */
-@Command(name = "PrimeEchoServer", mixinStandardHelpOptions = true, showDefaultValues = true,
+@Command(name = "PrimeEchoServer", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpWidth = 120,
         subcommands = PrimeEchoServer.Client.class,
         description = {"Serves Eli Bendersky's framed protocol: '*' on connect, ^frame$ echoed byte+1, ^P<number>$ "
                 + "answered prime or composite by slow trial division, in the concurrency model chosen with --mode.",
-                "Without a subcommand it runs the server; 'client' runs the demo client."})
+                "Without a subcommand it runs the server; 'client' runs the demo client."},
+        footerHeading = "%nModes (-m), each with its trade-off:%n",
+        footer = {
+                "  sequential  one client at a time: the simplest code, but everyone else waits, even for an echo",
+                "  thread      a platform thread per client: truly concurrent, but a kernel thread and a stack each",
+                "  pool        -w platform threads take turns: bounded cost, but client w+1 waits until one of the first w leaves",
+                "  nio         one Selector loop for every client: cheap per connection, but nothing may block the loop",
+                "  async       NIO.2 completion handlers on -w threads: nobody waits on a socket, but the code is a chain of callbacks",
+                "  virtual     a virtual thread per client: blocking code at near event-loop cost (--no-offload pins a carrier)",
+                "%nOut of file descriptors (or memory) an accept fails: the server logs it once, pauses accepting",
+                "(10 ms, doubling to 200 ms), serves the open connections meanwhile, and logs again when it recovers."})
 public class PrimeEchoServer implements Callable<Integer> {
     static final int DEFAULT_PORT = 7878;
     /** Bytes read at a time per connection. */
@@ -170,7 +186,7 @@ public class PrimeEchoServer implements Callable<Integer> {
             return 1;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            if (!quiet) System.err.println("Shutting down: closing the listener and every connection");
+            if (!quiet) log(System.err, "Shutting down: closing the listener and every connection");
             server.close();
         }, "shutdown"));
         var host = InetAddress.getByName(bind);
@@ -178,6 +194,11 @@ public class PrimeEchoServer implements Callable<Integer> {
                 ? "[" + host.getHostAddress() + "]" : host.getHostAddress(), server.port(), mode, offload() ? "on" : "off");
         System.out.flush();
         server.awaitClosed();
+        if (server.failure().isDone()) {
+            // A loop that cannot go on: exit 1 with the reason, rather than listen and answer nobody.
+            System.err.println("Error: " + server.failure().join() + " (the server cannot go on; exiting)");
+            return 1;
+        }
         return 0;
     }
 
@@ -189,7 +210,7 @@ public class PrimeEchoServer implements Callable<Integer> {
         if (backlog < 1) throw usage("--backlog: " + backlog + " (need at least 1)");
         var address = new InetSocketAddress(InetAddress.getByName(bind), port);
         var checker = new PrimeChecker(offload(), quiet);
-        var shared = new Shared(checker, maxFrame, quiet);
+        var shared = new Shared(checker, maxFrame, quiet, new CompletableFuture<>());
         try {
             Server server = switch (mode) {
                 case sequential -> new Sequential(listen(address), shared);
@@ -199,7 +220,9 @@ public class PrimeEchoServer implements Callable<Integer> {
                 case async -> new CompletionHandlers(address, backlog, shared, workers);
                 case virtual -> new VirtualThreads(listen(address), shared);
             };
-            return new Running(server, checker, new CountDownLatch(1));
+            var running = new Running(server, checker, new CountDownLatch(1), shared.fatal());
+            shared.fatal().thenRun(running.closed()::countDown);
+            return running;
         } catch (IOException | RuntimeException e) {
             checker.close();
             throw e;
@@ -236,7 +259,8 @@ public class PrimeEchoServer implements Callable<Integer> {
     }
 
     /** A started server: its real port, and close() to stop everything it started. */
-    public record Running(Server server, PrimeChecker checker, CountDownLatch closed) implements AutoCloseable {
+    public record Running(Server server, PrimeChecker checker, CountDownLatch closed, CompletableFuture<String> failure)
+            implements AutoCloseable {
         public int port() { return server.port(); }
 
         /** Prime checks running right now (tests use it to know a long check has begun). */
@@ -258,13 +282,22 @@ public class PrimeEchoServer implements Callable<Integer> {
         void close();
     }
 
-    /** What all models of one server share: the prime checker, the frame cap, the log. */
-    record Shared(PrimeChecker checker, int maxFrame, boolean quiet) {
+    /**
+     * What all models of one server share: the prime checker, the frame cap, the log, and `fatal`, completed with
+     * the reason when a loop cannot go on (the command line then exits 1).
+     */
+    record Shared(PrimeChecker checker, int maxFrame, boolean quiet, CompletableFuture<String> fatal) {
         Conversation open(String peer) { return new Conversation(new FrameParser(maxFrame), peer, this); }
 
+        /** The access log: one line per connection (and per prime check); -q turns it off. */
         void log(String line) {
-            if (!quiet) System.out.println(Thread.currentThread().getName() + " " + line);
+            if (!quiet) PrimeEchoServer.log(System.out, Thread.currentThread().getName() + " " + line);
         }
+
+        /** A failure: on stderr, with -q too. */
+        void failed(String line) { failed(Thread.currentThread().getName(), line); }
+
+        void failed(String who, String line) { PrimeEchoServer.log(System.err, who + " " + line); }
     }
 
     // ---------------------------------------------------------------- the protocol core, shared by every model
@@ -399,15 +432,13 @@ public class PrimeEchoServer implements Callable<Integer> {
                     peer, how, (System.nanoTime() - started) / 1_000_000, parser.frames, primes));
         }
 
+        /** The connection ended by an error: one line on stderr (with -q too), unless the server closed it. */
         void failed(Throwable e) {
             if ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) e = e.getCause();
             if (e instanceof ClosedChannelException || e instanceof CancellationException || e instanceof ShutdownChannelGroupException)
                 ended("closed by the server");
-            else if (e instanceof IOException) ended("ended (" + e.getMessage() + ")");
-            else {
-                System.err.println(Thread.currentThread().getName() + " " + peer + " failed:");
-                e.printStackTrace();
-            }
+            else shared.failed(String.format("%s failed after %d ms, %d frames, %d prime requests: %s",
+                    peer, (System.nanoTime() - started) / 1_000_000, parser.frames, primes, e));
         }
     }
 
@@ -447,8 +478,8 @@ public class PrimeEchoServer implements Callable<Integer> {
             inProgress.incrementAndGet();
             try {
                 boolean prime = isPrime(request.number());
-                if (!quiet) System.out.printf("%s %s %s in %d ms%n", Thread.currentThread().getName(), request,
-                        prime ? "prime" : "composite", (System.nanoTime() - started) / 1_000_000);
+                if (!quiet) log(System.out, String.format("%s %s %s in %d ms", Thread.currentThread().getName(), request,
+                        prime ? "prime" : "composite", (System.nanoTime() - started) / 1_000_000));
                 return prime ? PRIME_REPLY : COMPOSITE_REPLY;
             } finally {
                 inProgress.decrementAndGet();
@@ -474,6 +505,62 @@ public class PrimeEchoServer implements Callable<Integer> {
         }
     }
 
+    /**
+     * Failed accepts, typically "Too many open files" (EMFILE). The listener stays ready, so trying again at once
+     * would spin a core and print a line per try. Instead: one line when an episode starts (with a hint), a pause
+     * before each new try (FIRST_PAUSE doubling up to LONGEST_PAUSE) while open connections are served, and one line
+     * when the episode is over: QUIET has passed without a failed accept (an accept fails only while a client is
+     * waiting, so a quiet listener has either accepted it or has nobody to accept). One per listener.
+     */
+    static final class AcceptTrouble {
+        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200;
+        static final long QUIET_MS = 1_000;
+        private final Shared shared;
+        private final long openFilesLimit = openFilesLimit(); // read now: out of file descriptors, it could not be
+        private long failures, since, lastFailure, pause;
+        private String who;
+
+        AcceptTrouble(Shared shared) { this.shared = shared; }
+
+        /** Counts a failed accept (logged if it starts an episode) and returns the milliseconds to wait before the next. */
+        synchronized long failed(Throwable e) {
+            lastFailure = System.nanoTime();
+            if (failures++ == 0) {
+                since = lastFailure;
+                pause = FIRST_PAUSE_MS;
+                who = Thread.currentThread().getName();
+                shared.failed("accept failed: " + e + hint(e) + "; pausing new connections, serving the open ones");
+                checkLater(TimeUnit.MILLISECONDS.toNanos(QUIET_MS));
+            } else {
+                pause = Math.min(2 * pause, LONGEST_PAUSE_MS);
+            }
+            return pause;
+        }
+
+        /** On a timer: the episode ends once QUIET_MS has passed since its last failed accept. */
+        private synchronized void check() {
+            long quietFor = System.nanoTime() - lastFailure, quiet = TimeUnit.MILLISECONDS.toNanos(QUIET_MS);
+            if (quietFor < quiet) {
+                checkLater(quiet - quietFor);
+                return;
+            }
+            shared.failed(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
+            failures = 0;
+        }
+
+        private void checkLater(long nanos) {
+            CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS).execute(this::check);
+        }
+
+        String hint(Throwable e) {
+            if (String.valueOf(e.getMessage()).contains("Too many open files"))
+                return " (out of file descriptors: the open-files limit is " + openFilesLimit
+                        + "; raise it with ulimit -n, or lower the number of clients)";
+            if (e instanceof OutOfMemoryError) return " (out of memory: raise -Xmx, or lower the number of clients)";
+            return "";
+        }
+    }
+
     // ---------------------------------------------------------------- the models, simplest first
 
     /**
@@ -495,31 +582,35 @@ public class PrimeEchoServer implements Callable<Integer> {
         }
 
         private void acceptLoop() {
+            var trouble = new AcceptTrouble(shared);
             while (listener.isOpen()) {
-                SocketChannel ch;
+                SocketChannel ch = null;
                 try {
                     ch = listener.accept();
-                } catch (ClosedChannelException e) {
-                    return; // close() closed the listener
-                } catch (IOException e) {
-                    System.err.println(Thread.currentThread().getName() + " accept failed: " + e);
-                    continue;
-                }
-                open.add(ch);
-                if (workers == null) converse(ch);
-                else {
-                    try {
-                        workers.execute(() -> converse(ch));
-                    } catch (RejectedExecutionException e) {
-                        closeQuietly(ch); // the server is closing
+                    open.add(ch);
+                    SocketChannel accepted = ch;
+                    if (workers == null) converse(ch);
+                    else workers.execute(() -> converse(accepted));
+                } catch (ClosedChannelException | RejectedExecutionException e) {
+                    if (ch != null) closeQuietly(ch);
+                    return; // close() closed the listener, or the workers: the server is closing
+                } catch (Throwable e) {
+                    // Out of file descriptors (IOException), of memory or of threads (Error): this one connection
+                    // is lost; pause instead of spinning, and go on.
+                    if (ch != null) {
+                        open.remove(ch);
+                        closeQuietly(ch);
                     }
+                    if (!listener.isOpen()) return;
+                    pause(trouble.failed(e));
                 }
             }
         }
 
         private void converse(SocketChannel ch) {
-            Conversation c = shared.open(remote(ch));
+            Conversation c = null;
             try (ch) {
+                c = shared.open(remote(ch));
                 ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 while (true) {
                     PrimeRequest request = c.advance();
@@ -530,10 +621,12 @@ public class PrimeEchoServer implements Callable<Integer> {
                     else if (!c.inputLeft() && ch.read(c.in) < 0) break;
                 }
                 c.ended("closed");
-            } catch (IOException | RuntimeException | ExecutionException e) {
-                c.failed(e);
             } catch (InterruptedException e) {
                 c.ended("closed by the server");
+            } catch (Throwable e) {
+                // An I/O error, or anything else (a bug, out of memory): this connection ends, logged once.
+                if (c != null) c.failed(e);
+                else shared.failed("connection lost before its first byte: " + e);
             } finally {
                 open.remove(ch);
             }
@@ -579,31 +672,45 @@ public class PrimeEchoServer implements Callable<Integer> {
         private final Shared shared;
         private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>(); // run on the loop, e.g. a prime's answer
         private final Thread loop;
+        private final SelectionKey listenerKey;
+        private final AcceptTrouble trouble;
+        private long acceptAgainAt; // System.nanoTime() after which accepting resumes; 0 = accepting
         private volatile boolean stopping;
 
         NioEventLoop(ServerSocketChannel listener, Shared shared) throws IOException {
             this.listener = listener;
             this.shared = shared;
+            this.trouble = new AcceptTrouble(shared);
             this.selector = Selector.open();
             listener.configureBlocking(false);
-            listener.register(selector, SelectionKey.OP_ACCEPT);
+            listenerKey = listener.register(selector, SelectionKey.OP_ACCEPT);
             this.loop = Thread.ofPlatform().name("nio-loop").start(this::run);
         }
 
+        /**
+         * Nothing that one connection does may end the loop: every step for a connection catches everything and
+         * closes that connection only (see Connection.guarded). Only the selector itself failing stops the loop,
+         * and then the process exits 1 with the reason.
+         */
         private void run() {
             try {
                 while (!stopping) {
-                    selector.select();
+                    long pausedFor = acceptAgainAt == 0 ? 0 : acceptAgainAt - System.nanoTime();
+                    if (acceptAgainAt != 0 && pausedFor <= 0) acceptAgain();
+                    selector.select(pausedFor <= 0 ? 0 : Math.max(1, pausedFor / 1_000_000));
                     for (Runnable task; (task = tasks.poll()) != null; ) task.run();
                     for (SelectionKey key : selector.selectedKeys()) {
                         if (!key.isValid()) continue;
-                        if (key.isAcceptable()) accept();
+                        if (key == listenerKey) accept();
                         else ((Connection) key.attachment()).ready();
                     }
                     selector.selectedKeys().clear();
                 }
-            } catch (IOException e) {
-                System.err.println("nio-loop stopped: " + e);
+            } catch (Throwable e) {
+                if (!stopping) {
+                    shared.failed("stopped: " + e);
+                    shared.fatal().complete("nio-loop stopped: " + e);
+                }
             } finally {
                 for (SelectionKey key : selector.keys()) closeQuietly(key.channel());
                 closeQuietly(selector);
@@ -611,44 +718,59 @@ public class PrimeEchoServer implements Callable<Integer> {
         }
 
         private void accept() {
-            while (true) {
-                SocketChannel ch;
+            while (acceptAgainAt == 0) {
+                SocketChannel ch = null;
                 try {
                     if ((ch = listener.accept()) == null) return;
-                } catch (IOException e) {
-                    System.err.println("nio-loop accept failed: " + e);
-                    return;
-                }
-                var connection = new Connection(ch, shared.open(remote(ch)));
-                try {
                     ch.configureBlocking(false);
                     ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                    connection.key = ch.register(selector, 0, connection);
-                    connection.advance(); // sends the '*'
-                } catch (IOException e) {
-                    connection.close(e);
+                    var key = ch.register(selector, 0);
+                    var connection = new Connection(ch, shared.open(remote(ch)), key);
+                    key.attach(connection);
+                    connection.guarded(connection::advance); // sends the '*'
+                } catch (Throwable e) {
+                    // Out of file descriptors or memory: stop selecting the listener for a while, serve the others.
+                    if (ch != null) closeQuietly(ch);
+                    acceptAgainAt = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(trouble.failed(e));
+                    listenerKey.interestOps(0);
                 }
             }
         }
+
+        /** The pause is over, or a connection has closed and freed its file descriptor: try accepting again. */
+        private void acceptAgain() {
+            acceptAgainAt = 0;
+            if (listenerKey.isValid()) listenerKey.interestOps(SelectionKey.OP_ACCEPT);
+        }
+
+        interface Step { void run() throws Exception; }
 
         /** One client's state between events: its conversation, and whether a prime check or its EOF is pending. */
         private final class Connection {
             final SocketChannel ch;
             final Conversation c;
-            SelectionKey key;
+            final SelectionKey key;
             boolean checking, eof;
 
-            Connection(SocketChannel ch, Conversation c) {
+            Connection(SocketChannel ch, Conversation c, SelectionKey key) {
                 this.ch = ch;
                 this.c = c;
+                this.key = key;
             }
 
             void ready() {
-                try {
+                guarded(() -> {
                     if (key.isReadable() && ch.read(c.in) < 0) eof = true;
                     advance();
-                } catch (IOException | RuntimeException e) {
-                    close(e); // one connection's failure, even a bug, must not stop the loop for the others
+                });
+            }
+
+            /** Runs one step of this connection; anything it throws (I/O, a bug, out of memory) closes this one only. */
+            void guarded(Step step) {
+                try {
+                    step.run();
+                } catch (Throwable e) {
+                    close(e);
                 }
             }
 
@@ -671,6 +793,7 @@ public class PrimeEchoServer implements Callable<Integer> {
                 }
                 if (eof) {
                     ch.close();
+                    if (acceptAgainAt != 0) acceptAgain();
                     c.ended("closed");
                 } else {
                     key.interestOps(SelectionKey.OP_READ);
@@ -679,18 +802,17 @@ public class PrimeEchoServer implements Callable<Integer> {
 
             void answered(byte[] reply, Throwable e) {
                 if (!ch.isOpen()) return;
-                if (e != null) { close(e); return; }
-                checking = false;
-                c.answer(reply);
-                try {
+                guarded(() -> {
+                    if (e != null) throw e instanceof Exception x ? x : new CompletionException(e);
+                    checking = false;
+                    c.answer(reply);
                     advance();
-                } catch (IOException failure) {
-                    close(failure);
-                }
+                });
             }
 
             void close(Throwable e) {
                 closeQuietly(ch);
+                if (acceptAgainAt != 0) acceptAgain();
                 c.failed(e);
             }
         }
@@ -730,18 +852,37 @@ public class PrimeEchoServer implements Callable<Integer> {
                 group.shutdownNow();
                 throw e;
             }
+            var trouble = new AcceptTrouble(shared);
             listener.accept(null, new CompletionHandler<AsynchronousSocketChannel, Void>() {
                 @Override public void completed(AsynchronousSocketChannel ch, Void a) {
-                    listener.accept(null, this);
-                    new Connection(ch).start();
+                    Connection connection;
+                    try {
+                        connection = new Connection(ch);
+                    } catch (Throwable e) { // out of memory: this connection is lost
+                        closeQuietly(ch);
+                        failed(e, a);
+                        return;
+                    }
+                    acceptNext(this);
+                    connection.start();
                 }
 
                 @Override public void failed(Throwable e, Void a) {
                     if (!listener.isOpen()) return; // close() closed it
-                    System.err.println(Thread.currentThread().getName() + " accept failed: " + e);
-                    listener.accept(null, this);
+                    // Out of file descriptors or memory: try again after a pause, on a timer, so that no thread of
+                    // the group sleeps while it could be serving the open connections.
+                    var next = this;
+                    CompletableFuture.delayedExecutor(trouble.failed(e), TimeUnit.MILLISECONDS).execute(() -> acceptNext(next));
                 }
             });
+        }
+
+        private void acceptNext(CompletionHandler<AsynchronousSocketChannel, Void> handler) {
+            try {
+                listener.accept(null, handler);
+            } catch (ShutdownChannelGroupException e) {
+                // The server is stopping: nothing more to accept.
+            }
         }
 
         /** One client as a chain of callbacks: write, then parse, answer or read, then write again. */
@@ -755,13 +896,15 @@ public class PrimeEchoServer implements Callable<Integer> {
             }
 
             void start() {
-                try {
-                    ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                } catch (IOException e) {
-                    fail(e);
-                    return;
-                }
-                flushThen(this::process); // the '*' first
+                safely(() -> {
+                    try {
+                        ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                    } catch (IOException e) {
+                        fail(e);
+                        return;
+                    }
+                    flushThen(this::process); // the '*' first
+                });
             }
 
             void process() {
@@ -802,11 +945,11 @@ public class PrimeEchoServer implements Callable<Integer> {
                 };
             }
 
-            /** Runs the next step; a throw in a callback would otherwise vanish. */
+            /** Runs the next step; anything thrown in a callback (a bug, out of memory) would otherwise vanish. */
             void safely(Runnable step) {
                 try {
                     step.run();
-                } catch (RuntimeException e) {
+                } catch (Throwable e) {
                     fail(e);
                 }
             }
@@ -831,7 +974,7 @@ public class PrimeEchoServer implements Callable<Integer> {
                 group.shutdownNow(); // closes every connection in the group
                 group.awaitTermination(2, TimeUnit.SECONDS);
             } catch (IOException e) {
-                System.err.println("async shutdown: " + e);
+                shared.failed("async shutdown: " + e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -1013,8 +1156,29 @@ public class PrimeEchoServer implements Callable<Integer> {
         try {
             ch.close();
         } catch (IOException e) {
-            System.err.println("close failed: " + e); // nothing more to do with a channel we are dropping
+            log(System.err, "close failed: " + e); // nothing more to do with a channel we are dropping
         }
+    }
+
+    /** The accepting thread waits before it tries again (see AcceptTrouble). */
+    static void pause(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The open-files limit of this process (the JVM raises its soft limit to the hard one at start), or -1. */
+    static long openFilesLimit() {
+        return ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix ? unix.getMaxFileDescriptorCount() : -1;
+    }
+
+    static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+
+    /** Every log line starts with the time, UTC, to the millisecond. */
+    static void log(PrintStream out, String line) {
+        out.println(TIMESTAMP.format(Instant.now()) + " " + line);
     }
 
     static void join(Thread t) {

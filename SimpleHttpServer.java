@@ -20,6 +20,7 @@ import com.sun.net.httpserver.Filter;
 import com.sun.net.httpserver.Headers;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.management.UnixOperatingSystemMXBean;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -32,8 +33,11 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -51,8 +55,15 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.zip.GZIPOutputStream;
 
 @Command(name = "SimpleHttpServer", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
-        version = "SimpleHttpServer 1.0",
-        description = "Serves www/ and the HTTP contract (README) with the JDK's built-in com.sun.net.httpserver.")
+        version = "SimpleHttpServer 1.0", usageHelpWidth = 120,
+        description = "Serves www/ and the HTTP contract (README) with the JDK's built-in com.sun.net.httpserver.",
+        footerHeading = "%nModes (-m), each with its trade-off:%n",
+        footer = {
+                "  single   the JDK's dispatcher thread runs every handler: no threads to manage, but one slow request stalls everyone",
+                "  pool     a fixed pool of -w platform threads: slow requests stall others only when all workers are busy",
+                "  virtual  a virtual thread per exchange: blocking is cheap, so a slow request stalls nobody",
+                "%nOpen connections are capped at half of what the open-files limit leaves after start-up (the ready line says how",
+                "many): beyond that the JDK closes a new connection at once, instead of running out of file descriptors."})
 public class SimpleHttpServer implements Callable<Integer> {
 
     @Option(names = {"-p", "--port"}, description = "TCP port to listen on (0 picks a free port).")
@@ -107,7 +118,8 @@ public class SimpleHttpServer implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Running running = start();
-        System.out.printf("Listening on http://%s:%d/ mode=%s%n", hostForUrl(bind), running.port(), mode);
+        System.out.printf("Listening on http://%s:%d/ mode=%s max-connections=%s%n", hostForUrl(bind), running.port(), mode,
+                System.getProperty(MAX_CONNECTIONS));
         System.out.flush();
         Runtime.getRuntime().addShutdownHook(new Thread(running::close, "shutdown"));
         running.awaitClose();
@@ -177,6 +189,12 @@ public class SimpleHttpServer implements Callable<Integer> {
      * command line wins (`./jbang -Dsun.net.httpserver.nodelay=false SimpleHttpServer.java`): try it and measure.
      */
     static void tuneJdkServer() {
+        // Out of file descriptors, the JDK's dispatcher fails to accept, logs nothing (its logger says it at TRACE)
+        // and selects again at once: it spins a core for as long as it lasts. What we can do is keep it from
+        // getting there: with jdk.httpserver.maxConnections set, the dispatcher closes a connection beyond the cap
+        // at once (no answer, no log line). The cap leaves room for what a handler opens: at most one file per
+        // exchange (a static file, an upload), so connections get half of the descriptors left after start-up.
+        setDefault(MAX_CONNECTIONS, String.valueOf(connectionsTheOpenFilesLimitAllows()));
         // Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm holds the body back
         // until the client's delayed ACK (~40 ms) arrives. Measured here under wrk with keep-alive: about
         // 360 requests/s without it, about 19,000 with it.
@@ -197,6 +215,19 @@ public class SimpleHttpServer implements Callable<Integer> {
         setDefault("sun.net.httpserver.drainAmount", String.valueOf(16 * 1024 * 1024));
     }
 
+    static final String MAX_CONNECTIONS = "jdk.httpserver.maxConnections";
+    /** File descriptors kept for the JVM itself (jars opened on first use, the selector, a log file) and our files. */
+    static final int RESERVED_FDS = 32;
+
+    static long connectionsTheOpenFilesLimitAllows() {
+        if (!(ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean os)) return -1; // no cap
+        long limit = os.getMaxFileDescriptorCount(), open = os.getOpenFileDescriptorCount();
+        long connections = (limit - open - RESERVED_FDS) / 2;
+        if (connections < 1) throw new StartupError(1, "open files limit too low: " + limit + ", " + open
+                + " already open (raise it with ulimit -n, to " + (open + RESERVED_FDS + 100) + " or more)");
+        return Math.min(connections, Integer.MAX_VALUE);
+    }
+
     static void setDefault(String property, String value) {
         if (System.getProperty(property) == null) System.setProperty(property, value);
     }
@@ -209,6 +240,13 @@ public class SimpleHttpServer implements Callable<Integer> {
     }
 
     static String hostForUrl(String host) { return host.contains(":") ? "[" + host + "]" : host; }
+
+    static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+
+    /** Every log line starts with the time, UTC, to the millisecond. */
+    static void log(PrintStream out, String line) {
+        out.println(TIMESTAMP.format(Instant.now()) + " " + line);
+    }
 
     // ---------------------------------------------------------------- data
 
@@ -289,14 +327,14 @@ public class SimpleHttpServer implements Callable<Integer> {
                     response.headers().putAll(e.headers);
                 } catch (IOException | RuntimeException e) {
                     // A failure of ours (a file that cannot be written, a bug): the client still gets an answer.
-                    System.err.println("Unexpected error on " + ex.getRequestMethod() + " " + ex.getRequestURI() + ":");
+                    SimpleHttpServer.log(System.err, "Unexpected error on " + ex.getRequestMethod() + " " + ex.getRequestURI() + ":");
                     e.printStackTrace();
                     response = error(500, "internal server error");
                 }
                 send(ex, response);
             } catch (IOException e) {
-                // The client went away mid-exchange; the JDK closes the connection. Say so once, and go on.
-                if (!quiet) System.err.println("Connection from " + ex.getRemoteAddress() + " failed: " + e);
+                // The client went away mid-exchange; the JDK closes the connection. Say so once (-q too), and go on.
+                SimpleHttpServer.log(System.err, Thread.currentThread().getName() + " connection from " + ex.getRemoteAddress() + " failed: " + e);
             }
         }
 
@@ -682,9 +720,12 @@ public class SimpleHttpServer implements Callable<Integer> {
         // ------------------------------------------------------------ the RFC 9112 filter and the access log
 
         /**
-         * What the JDK's parser lets through but RFC 9112 forbids, refused before any handler runs: a version other
-         * than HTTP/1.0 or 1.1 (505), an HTTP/1.1 request without exactly one Host (400, §3.2), control characters
-         * in a field value (400, RFC 9110 §5.5), a method token nobody defined (501, RFC 9110 §9.1).
+         * What the JDK's parser lets through but RFC 9112 forbids, refused before any handler runs: a malformed
+         * version (400) or one with another major number (505; HTTP/1.2 is served as HTTP/1.1, RFC 9110 §2.5, which
+         * the JDK already does), an HTTP/1.1 request without exactly one Host or with an invalid one (400, §3.2), an
+         * absolute-form target whose authority is invalid (400, §3.2.2), a fragment in the target (400, §3.2: the
+         * target has none), control characters in a field value (400, RFC 9110 §5.5), a method token nobody defined
+         * (501, RFC 9110 §9.1).
          */
         Filter rejectWhatRfc9112Forbids() {
             return new Filter() {
@@ -693,11 +734,20 @@ public class SimpleHttpServer implements Callable<Integer> {
                     int status = 400;
                     String version = ex.getProtocol();
                     List<String> hosts = ex.getRequestHeaders().get("Host");
-                    if (!version.equals("HTTP/1.1") && !version.equals("HTTP/1.0")) {
+                    URI target = ex.getRequestURI();
+                    if (!version.matches("HTTP/[0-9]\\.[0-9]")) {
+                        problem = "malformed HTTP version: " + version;
+                    } else if (version.charAt(5) != '1') {
                         status = 505;
                         problem = "HTTP version not supported: " + version;
-                    } else if (version.equals("HTTP/1.1") && (hosts == null || hosts.size() != 1)) {
+                    } else if (!version.equals("HTTP/1.0") && (hosts == null || hosts.size() != 1)) {
                         problem = hosts == null ? "missing Host header" : "more than one Host header";
+                    } else if (hosts != null && !Authority.isValid(hosts.getFirst(), true)) {
+                        problem = "invalid Host header: " + hosts.getFirst() + " (RFC 9112 §3.2: uri-host [ \":\" port ])";
+                    } else if (target.isAbsolute() && !Authority.isValidTarget(target)) {
+                        problem = "invalid absolute-form target: " + target + " (an http URI with a valid host, RFC 9112 §3.2.2)";
+                    } else if (target.getRawFragment() != null) {
+                        problem = "request target with a fragment (#): a request target has none (RFC 9112 §3.2)";
                     } else if (hasControlCharacters(ex.getRequestHeaders())) {
                         problem = "control character in a header field";
                     } else if (!KNOWN_METHODS.contains(ex.getRequestMethod())) {
@@ -718,6 +768,112 @@ public class SimpleHttpServer implements Callable<Integer> {
             };
         }
 
+        /** The authority rules of RFC 3986 §3.2.2, for a Host header and an absolute-form target. */
+        static final class Authority {
+            private Authority() {}
+
+            static final String SUB_DELIMS = "!$&'()*+,;=";
+
+            /** An http(s) URI with an authority whose host is not empty (RFC 9110 §4.2.1), and nothing else in it. */
+            static boolean isValidTarget(URI target) {
+                String scheme = target.getScheme().toLowerCase(Locale.ROOT);
+                return (scheme.equals("http") || scheme.equals("https")) && target.getRawAuthority() != null
+                        && isValid(target.getRawAuthority(), false);
+            }
+
+            /** uri-host [ ":" port ]: IP-literal / IPv4address / reg-name, then digits. No userinfo, path or space. */
+            static boolean isValid(String authority, boolean emptyAllowed) {
+                if (authority.isEmpty()) return emptyAllowed;
+                String port;
+                if (authority.startsWith("[")) {
+                    int close = authority.indexOf(']');
+                    if (close < 0 || !isIpLiteral(authority.substring(1, close))) return false;
+                    String rest = authority.substring(close + 1);
+                    if (rest.isEmpty()) return true;
+                    if (rest.charAt(0) != ':') return false;
+                    port = rest.substring(1);
+                } else {
+                    int colon = authority.indexOf(':');
+                    String host = colon < 0 ? authority : authority.substring(0, colon);
+                    if (host.isEmpty() || !isRegName(host)) return false; // IPv4address is a reg-name too
+                    port = colon < 0 ? "" : authority.substring(colon + 1);
+                }
+                return port.chars().allMatch(c -> c >= '0' && c <= '9');
+            }
+
+            /** reg-name = *( unreserved / pct-encoded / sub-delims ) */
+            static boolean isRegName(String s) {
+                for (int i = 0; i < s.length(); i++) {
+                    char c = s.charAt(i);
+                    if (c == '%') {
+                        if (i + 2 >= s.length() || Character.digit(s.charAt(i + 1), 16) < 0 || Character.digit(s.charAt(i + 2), 16) < 0) return false;
+                        i += 2;
+                    } else if (!isUnreserved(c) && SUB_DELIMS.indexOf(c) < 0) {
+                        return false;
+                    }
+                }
+                return true;
+            }
+
+            static boolean isUnreserved(char c) {
+                return c < 128 && (Character.isLetterOrDigit(c) || c == '-' || c == '.' || c == '_' || c == '~');
+            }
+
+            /** IP-literal without its brackets: IPv6address / IPvFuture. */
+            static boolean isIpLiteral(String s) {
+                if (s.length() > 1 && (s.charAt(0) == 'v' || s.charAt(0) == 'V')) {
+                    int dot = s.indexOf('.');
+                    if (dot < 2 || dot == s.length() - 1) return false;
+                    for (int i = 1; i < dot; i++) if (Character.digit(s.charAt(i), 16) < 0) return false;
+                    for (int i = dot + 1; i < s.length(); i++) {
+                        char c = s.charAt(i);
+                        if (!isUnreserved(c) && SUB_DELIMS.indexOf(c) < 0 && c != ':') return false;
+                    }
+                    return true;
+                }
+                return isIpv6(s);
+            }
+
+            /** Eight groups of 1 to 4 hex digits, "::" once at most for a run of zero groups, an IPv4 address last. */
+            static boolean isIpv6(String s) {
+                int gap = s.indexOf("::");
+                if (gap < 0) return groups(s, true) == 8;
+                if (s.indexOf("::", gap + 1) >= 0) return false;
+                String before = s.substring(0, gap), after = s.substring(gap + 2);
+                int left = before.isEmpty() ? 0 : groups(before, false), right = after.isEmpty() ? 0 : groups(after, true);
+                return left >= 0 && right >= 0 && left + right <= 7;
+            }
+
+            /** How many 16-bit groups the colon-separated text holds (an IPv4 address last counts 2), or -1. */
+            static int groups(String s, boolean ipv4Last) {
+                String[] parts = s.split(":", -1);
+                int n = 0;
+                for (int i = 0; i < parts.length; i++) {
+                    String p = parts[i];
+                    if (ipv4Last && i == parts.length - 1 && p.indexOf('.') >= 0) {
+                        if (!isIpv4(p)) return -1;
+                        n += 2;
+                    } else if (p.isEmpty() || p.length() > 4 || !p.chars().allMatch(c -> Character.digit(c, 16) >= 0 && c < 128)) {
+                        return -1;
+                    } else {
+                        n++;
+                    }
+                }
+                return n;
+            }
+
+            /** Four dec-octets 0 to 255, without leading zeros. */
+            static boolean isIpv4(String s) {
+                String[] octets = s.split("\\.", -1);
+                if (octets.length != 4) return false;
+                for (String o : octets) {
+                    if (o.isEmpty() || o.length() > 3 || !o.chars().allMatch(c -> c >= '0' && c <= '9')) return false;
+                    if (o.length() > 1 && o.charAt(0) == '0' || Integer.parseInt(o) > 255) return false;
+                }
+                return true;
+            }
+        }
+
         static boolean hasControlCharacters(Headers headers) {
             for (var entry : headers.entrySet()) {
                 for (String value : entry.getValue()) {
@@ -736,7 +892,7 @@ public class SimpleHttpServer implements Callable<Integer> {
          */
         void log(HttpExchange ex, int status, long bytes) {
             if (quiet) return;
-            System.out.println(ex.getRemoteAddress().getAddress().getHostAddress() + " \"" + ex.getRequestMethod() + " "
+            SimpleHttpServer.log(System.out, ex.getRemoteAddress().getAddress().getHostAddress() + " \"" + ex.getRequestMethod() + " "
                     + ex.getRequestURI() + " " + ex.getProtocol() + "\" " + status + " " + bytes + " " + Thread.currentThread().getName());
         }
     }

@@ -1,12 +1,14 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 25+
 //SOURCES TestKit.java
+//SOURCES Scarce.java
 //SOURCES ../PrimeEchoServer.java
 //DESCRIPTION Tests of PrimeEchoServer: the framed protocol byte by byte in every mode, the prime check, the client.
 
 // Every conversation runs against every mode on a real socket (127.0.0.1, port 0), in-process; the command line
-// (ready line, --help, bad flags, port in use, Ctrl-C) is tested on the script as a subprocess. The slow check of
-// 2^61-1 (about 3 s) runs once per offloaded mode, while an echo on another connection is timed.
+// (ready line, --help, bad flags, port in use, Ctrl-C, the log, running out of file descriptors) is tested on the
+// script as a subprocess. The slow check of 2^61-1 (about 3 s) runs once per offloaded mode, while an echo on
+// another connection must come back before it is done.
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -224,16 +226,15 @@ public class PrimeEchoServerTest {
     // ---------------------------------------------------------------- blocking costs: offload or stall
 
     @ParameterizedTest @EnumSource(value = PrimeEchoServer.Mode.class, names = {"nio", "async", "virtual"})
-    void echoAnsweredWithin100msWhileALongPrimeIsChecked(PrimeEchoServer.Mode mode) throws Exception {
+    void anEchoIsAnsweredWhileALongPrimeIsStillBeingChecked(PrimeEchoServer.Mode mode) throws Exception {
+        // The order of events, not a stopwatch: the check has started, the echo comes back, and only then does the
+        // check end (it is still counted as running, and its answer has not arrived yet).
         try (var server = start(mode); var slow = connect(server); var fast = connect(server)) {
             slow.send("^P" + LONG_PRIME + "$");
             awaitCheckInProgress(server);
-            long started = System.nanoTime();
             exchange(fast, "^echo$", "fdip");
-            long millis = (System.nanoTime() - started) / 1_000_000;
-            // Slack for a loaded 2-core machine: 1 s, still far below the 3 s the check takes.
-            assertTrue(millis < 1000, "echo took " + millis + " ms while 2^61-1 was checked");
             assertEquals(1, server.checksInProgress(), "the echo came back while the long check was still running");
+            assertEquals(0, slow.socket.getInputStream().available(), "the long prime's answer came after the echo");
             slow.setReadTimeout(Duration.ofSeconds(60));
             expect(slow, "^P" + LONG_PRIME + "$", "prime\n");
         }
@@ -328,6 +329,15 @@ public class PrimeEchoServerTest {
         }
     }
 
+    @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
+    void aPortInUseFailsToStartInEveryMode(PrimeEchoServer.Mode mode) throws Exception {
+        try (var taken = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            var s = new PrimeEchoServer();
+            new CommandLine(s).parseArgs("-p", String.valueOf(taken.getLocalPort()), "-q", "-m", mode.name());
+            assertThrows(java.net.BindException.class, s::start, mode + " started on a port that is in use");
+        }
+    }
+
     @Test
     void scriptSaysWhenThePortIsTaken() throws Exception {
         try (var server = start(PrimeEchoServer.Mode.virtual);
@@ -351,6 +361,79 @@ public class PrimeEchoServerTest {
             assertTrue(help.contains("Default: 7878"), help);
             assertTrue(help.contains("Default: 4096"), help);
             assertTrue(help.contains("client"), help);
+            // The lesson of each mode, one line each, under the Modes heading (not just the name in the option list).
+            var lines = p.output().lines().toList();
+            var modes = lines.subList(lines.indexOf("Modes (-m), each with its trade-off:") + 1, lines.size());
+            for (String line : List.of(
+                    "  sequential  one client at a time: the simplest code, but everyone else waits, even for an echo",
+                    "  thread      a platform thread per client: truly concurrent, but a kernel thread and a stack each",
+                    "  pool        -w platform threads take turns: bounded cost, but client w+1 waits until one of the first w leaves",
+                    "  nio         one Selector loop for every client: cheap per connection, but nothing may block the loop",
+                    "  async       NIO.2 completion handlers on -w threads: nobody waits on a socket, but the code is a chain of callbacks",
+                    "  virtual     a virtual thread per client: blocking code at near event-loop cost (--no-offload pins a carrier)"))
+                assertTrue(modes.contains(line), "missing the line '" + line + "' under the Modes heading in:\n" + p.output());
+            assertEquals(PrimeEchoServer.Mode.values().length, modes.stream().filter(l -> l.matches("  [a-z]+ +\\S.*")).count(), p.output());
+        }
+    }
+
+    // ---------------------------------------------------------------- the log, and scarce resources
+
+    static final String TIMESTAMP = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ";
+
+    @Test
+    void everyLogLineStartsWithATimestampAndQuietKeepsTheFailures() throws Exception {
+        try (var p = TestKit.ServerProcess.start("PrimeEchoServer.java", "-p", "0", "-m", "nio")) {
+            try (var c = new TestKit.Conn(p.port())) {
+                assertEquals('*', c.read());
+                exchange(c, "^P7$", "prime\n");
+            }
+            p.awaitOutput(" 1 prime requests", Duration.ofSeconds(20));
+            assertTrue(Pattern.compile("(?m)^" + TIMESTAMP + "prime-\\d+ P7 prime in \\d+ ms$").matcher(p.output()).find(), p.output());
+            assertTrue(Pattern.compile("(?m)^" + TIMESTAMP + "nio-loop 127\\.0\\.0\\.1:\\d+ closed after \\d+ ms, 1 frames, 1 prime requests$")
+                    .matcher(p.output()).find(), p.output());
+        }
+        // -q hides the access log, never a failure: a connection reset by its client is still logged.
+        try (var p = TestKit.ServerProcess.start("PrimeEchoServer.java", "-p", "0", "-q", "-m", "nio")) {
+            var c = new TestKit.Conn(p.port());
+            assertEquals('*', c.read());
+            exchange(c, "^ab$", "bc");
+            c.socket.setSoLinger(true, 0);
+            c.close(); // an RST instead of a FIN
+            p.awaitOutput(" failed after ", Duration.ofSeconds(20));
+            assertTrue(Pattern.compile("(?m)^" + TIMESTAMP + "nio-loop 127\\.0\\.0\\.1:\\d+ failed after \\d+ ms, 1 frames, 0 prime requests: .*reset.*$")
+                    .matcher(p.output()).find(), p.output());
+            assertFalse(p.output().contains(" closed after "), "-q shows no access log: " + p.output());
+        }
+    }
+
+    /** The open-files limit the server runs under: its JVM needs about 20 of them before the first connection. */
+    static final int OPEN_FILES = 128;
+
+    static final Scarce.Talk FRAMES = new Scarce.Talk() {
+        @Override public void hello(TestKit.Conn c) throws IOException { assertEquals('*', c.read(), "the handshake"); }
+
+        @Override public void roundTrip(TestKit.Conn c) throws IOException { exchange(c, "^ab$", "bc"); }
+    };
+
+    // sequential is left out: it holds one connection at a time, so clients cannot make it run out of descriptors.
+    @ParameterizedTest @EnumSource(value = PrimeEchoServer.Mode.class, names = {"thread", "pool", "nio", "async", "virtual"})
+    void outOfFileDescriptorsItLogsOnceNeitherSpinsNorFloodsServesTheOpenConnectionAndRecovers(PrimeEchoServer.Mode mode) throws Exception {
+        try (var server = Scarce.start(OPEN_FILES, "PrimeEchoServer.java", "-p", "0", "-q", "-m", mode.name())) {
+            server.runOutOfFileDescriptors(OPEN_FILES + 20, FRAMES, flood -> {
+                try {
+                    server.awaitStderr("accept failed");
+                } catch (InterruptedException e) {
+                    throw new AssertionError(e);
+                }
+            });
+            server.awaitStderr("accepting again: ");
+            var lines = server.stderr().lines().toList();
+            var failed = lines.stream().filter(l -> l.contains("accept failed")).toList();
+            assertEquals(1, failed.size(), "one line per episode: " + server.stderr());
+            assertTrue(failed.getFirst().contains("Too many open files") && failed.getFirst().contains("the open-files limit is "
+                    + OPEN_FILES + "; raise it with ulimit -n"), "the line says which limit and how to raise it: " + failed);
+            assertEquals(1, lines.stream().filter(l -> l.contains("accepting again: ")).count(), server.stderr());
+            for (String l : lines) assertTrue(l.matches(TIMESTAMP + ".*"), "every log line starts with a timestamp: " + l);
         }
     }
 

@@ -1,6 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 25+
 //SOURCES TestKit.java
+//SOURCES Scarce.java
 //SOURCES HttpContract.java
 //SOURCES ../SimpleHttpServer.java
 //DESCRIPTION Tests of SimpleHttpServer: the shared HTTP contract in every mode, and the script as a process.
@@ -9,9 +10,12 @@
 // Process starts ./jbang SimpleHttpServer.java as a user would, to pin the ready line, errors and Ctrl-C.
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 public class SimpleHttpServerTest {
     public static void main(String[] args) {
-        TestKit.run("SimpleHttpServerTest", Contract.class, Failures.class, Process.class);
+        TestKit.run("SimpleHttpServerTest", Contract.class, Failures.class, Rfc9112.class, Process.class);
     }
 
     /** Starts SimpleHttpServer in this JVM, with its options parsed by picocli exactly as from a command line. */
@@ -71,6 +75,73 @@ public class SimpleHttpServerTest {
         }
     }
 
+    /** What the RFC 9112 filter adds to the JDK's parser, in every mode. */
+    public static class Rfc9112 {
+        static final String TIMESTAMP = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ";
+
+        /** Sends the raw request to a fresh server of each mode and returns "mode: status" for each. */
+        static List<String> statuses(String raw) throws Exception {
+            var out = new ArrayList<String>();
+            for (var mode : SimpleHttpServer.Mode.values()) {
+                try (var server = startInProcess("-p", "0", "-q", "-m", mode.name())) {
+                    var r = TestKit.exchange(server.port(), raw);
+                    out.add(mode + ": " + r.status() + (r.status() == 400 && !r.text().startsWith("{\"error\":") ? " (not JSON)" : ""));
+                }
+            }
+            return out;
+        }
+
+        static List<String> expected(int status) {
+            return Arrays.stream(SimpleHttpServer.Mode.values()).map(m -> m + ": " + status).toList();
+        }
+
+        static String get(String target, String version, String hostLine) {
+            return "GET " + target + " " + version + "\r\n" + hostLine + "Connection: close\r\n\r\n";
+        }
+
+        @Test void anInvalidHostIs400() throws Exception {
+            // RFC 9112 §3.2 with RFC 3986 §3.2.2: Host = uri-host [ ":" port ]. The last one is a byte 0xE9.
+            for (String host : List.of("{", "user@localhost:8080", "localhost:8080/path", "a, b", "abc\\foo", "::1",
+                    "2001:db8::1", "localhost::80", "localhost:80 x", "localhost:80x", "[4712::abcd::]", "[::1", "[::1]x",
+                    "[1:2:3:4:5:6:7:8:9]", "[::256.1.1.1]", "caf\u00e9")) {
+                assertEquals(expected(400), statuses(get("/health", "HTTP/1.1", "Host: " + host + "\r\n")), "Host: " + host);
+            }
+        }
+
+        @Test void aValidOrEmptyHostIsServed() throws Exception {
+            for (String host : List.of("", "localhost", "localhost:", "127.0.0.1:8000", "[::1]:80", "[2001:db8::ff00:42:8329]",
+                    "[::ffff:192.0.2.1]", "[v1.fe80::a+en1]", "xn--caf-dma.example:443", "my_host.local%41")) {
+                assertEquals(expected(200), statuses(get("/health", "HTTP/1.1", "Host: " + host + "\r\n")), "Host: " + host);
+            }
+        }
+
+        @Test void anAbsoluteFormTargetFollowsTheSameRules() throws Exception {
+            for (String target : List.of("http://localhost:80x/health", "http://localhost::80/health", "http://[4712::abcd::]/health",
+                    "http://user@localhost/health", "http:///health", "ftp://localhost/health")) {
+                // (The JDK itself refuses some of these, with its own HTML 400: the status is what counts here.)
+                assertEquals(expected(400), statuses(get(target, "HTTP/1.1", "Host: t\r\n")).stream()
+                        .map(l -> l.replace(" (not JSON)", "")).toList(), target);
+            }
+            assertEquals(expected(200), statuses(get("http://localhost:8000/health", "HTTP/1.1", "Host: t\r\n")));
+        }
+
+        @Test void aFragmentInTheTargetIs400() throws Exception {
+            assertEquals(expected(400), statuses(get("/health#top", "HTTP/1.1", "Host: t\r\n")));
+            assertEquals(expected(400), statuses(get("/health#", "HTTP/1.1", "Host: t\r\n")));
+        }
+
+        @Test void http12IsAnsweredAsHttp11AndAnotherMajorVersionIs505() throws Exception {
+            try (var server = startInProcess("-p", "0", "-q")) {
+                var r = TestKit.exchange(server.port(), get("/health", "HTTP/1.2", "Host: t\r\n"));
+                assertEquals(200, r.status(), r::toString);
+                assertEquals("HTTP/1.1", r.version(), r::toString);
+                assertEquals(400, TestKit.exchange(server.port(), get("/health", "HTTP/1.2", "")).status(), "HTTP/1.2 needs a Host too");
+                assertEquals(505, TestKit.exchange(server.port(), get("/health", "HTTP/2.0", "Host: t\r\n")).status());
+                assertEquals(400, TestKit.exchange(server.port(), get("/health", "HTTP/1.10", "Host: t\r\n")).status());
+            }
+        }
+    }
+
     /** The script as its users run it: ./jbang SimpleHttpServer.java ... */
     public static class Process {
         @Test void printsOneReadyLineServesAndStopsOnSigterm() throws Exception {
@@ -79,10 +150,11 @@ public class SimpleHttpServerTest {
                 var r = TestKit.exchange(port, "GET /index.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
                 assertEquals(200, r.status(), r::toString);
                 assertTrue(r.text().contains("Java network servers"), "serves the project's www/");
-                assertTrue(server.output().contains("Listening on http://127.0.0.1:" + port + "/ mode=pool"), server.output());
+                assertTrue(server.output().contains("Listening on http://127.0.0.1:" + port + "/ mode=pool max-connections="), server.output());
                 int code = server.terminate();
                 assertEquals(1, server.output().lines().filter(l -> l.startsWith("Listening on")).count(), server.output());
-                assertTrue(server.output().contains("\"GET /index.html HTTP/1.1\" 200"), "access log line: " + server.output());
+                assertTrue(java.util.regex.Pattern.compile("(?m)^" + Rfc9112.TIMESTAMP + "127\\.0\\.0\\.1 \"GET /index.html HTTP/1.1\" 200 \\d+ pool-\\d+$")
+                        .matcher(server.output()).find(), "access log line, starting with a timestamp: " + server.output());
                 assertTrue(server.output().contains("Stopped after"), "a clean stop says so (exit " + code + "): " + server.output());
                 assertEquals(143, code, "killed by SIGTERM, after the shutdown hook ran");
             }
@@ -110,13 +182,61 @@ public class SimpleHttpServerTest {
             }
         }
 
-        @Test void helpListsEveryOptionWithDefaultsAndModes() throws Exception {
+        @Test void helpListsEveryOptionWithDefaultsAndEveryModeWithItsTradeOff() throws Exception {
             try (var p = TestKit.ServerProcess.start("SimpleHttpServer.java", "--help")) {
                 assertEquals(0, p.waitFor(Duration.ofSeconds(120)), p.output());
                 for (String s : List.of("--port", "--bind", "--mode", "--workers", "--root", "--directory", "--backlog",
                         "--max-body", "--quiet", "single, pool, virtual", "Default: 8000", "Default: 4096")) {
                     assertTrue(p.output().contains(s), "--help mentions " + s + ":\n" + p.output());
                 }
+                // The lesson of each mode, one line each, under the Modes heading (not just the name in the option list).
+                var lines = p.output().lines().toList();
+                var modes = lines.subList(lines.indexOf("Modes (-m), each with its trade-off:") + 1, lines.size());
+                for (String line : List.of(
+                        "  single   the JDK's dispatcher thread runs every handler: no threads to manage, but one slow request stalls everyone",
+                        "  pool     a fixed pool of -w platform threads: slow requests stall others only when all workers are busy",
+                        "  virtual  a virtual thread per exchange: blocking is cheap, so a slow request stalls nobody"))
+                    assertTrue(modes.contains(line), "missing the line '" + line + "' under the Modes heading in:\n" + p.output());
+                assertEquals(SimpleHttpServer.Mode.values().length, modes.stream().filter(l -> l.matches("  [a-z]+ +\\S.*")).count(), p.output());
+            }
+        }
+
+        @Test void aPortInUseFailsToStartInEveryMode() throws Exception {
+            try (var first = startInProcess("-p", "0", "-q")) {
+                for (var mode : SimpleHttpServer.Mode.values()) {
+                    var e = assertThrows(SimpleHttpServer.StartupError.class,
+                            () -> startInProcess("-p", String.valueOf(first.port()), "-q", "-m", mode.name()), mode.name());
+                    assertEquals(1, e.exitCode, e.getMessage());
+                }
+            }
+        }
+
+        /** The open-files limit the server runs under: its JVM needs about 30 of them before the first connection. */
+        static final int OPEN_FILES = 128;
+
+        @ParameterizedTest @EnumSource(SimpleHttpServer.Mode.class)
+        void outOfFileDescriptorsTheJdkClosesConnectionsBeyondTheCapNeitherSpinsNorLogsAndServesTheOpenOnes(SimpleHttpServer.Mode mode) throws Exception {
+            var health = new Scarce.Talk() {
+                @Override public void hello(TestKit.Conn c) {}
+
+                @Override public void roundTrip(TestKit.Conn c) throws IOException {
+                    c.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+                    assertEquals(200, c.readResponse().status());
+                }
+            };
+            try (var server = Scarce.start(OPEN_FILES, "SimpleHttpServer.java", "-p", "0", "-q", "-m", mode.name())) {
+                server.runOutOfFileDescriptors(OPEN_FILES + 20, health, flood -> {
+                    // The newest connection is beyond the cap: the JDK closes it without an answer.
+                    try {
+                        assertTrue(flood.getLast().closedByPeer(Duration.ofSeconds(20)), "a connection beyond the cap is closed");
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+                var m = java.util.regex.Pattern.compile("max-connections=(\\d+)").matcher(server.stdout());
+                assertTrue(m.find(), server.stdout());
+                assertTrue(Integer.parseInt(m.group(1)) < OPEN_FILES / 2, "the cap leaves room for files: " + server.stdout());
+                assertEquals("", server.stderr().lines().filter(l -> !l.startsWith("[jbang]")).collect(java.util.stream.Collectors.joining("\n")));
             }
         }
     }

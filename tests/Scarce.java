@@ -1,0 +1,175 @@
+// A server run out of file descriptors, for EchoServerTest, PrimeEchoServerTest and SimpleHttpServerTest
+// (pulled in with `//SOURCES Scarce.java`, after TestKit.java). The server runs as a real process under
+// `prlimit --nofile=N:N`; the test holds one connection open, then opens more connections than the limit allows,
+// and checks what a scarce machine needs: the server neither spins (its CPU time, from /proc/PID/stat, stays low)
+// nor floods its log (stderr bytes), it keeps serving the connection it already had, and it accepts again once
+// the clients have gone.
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+public final class Scarce implements AutoCloseable {
+    /** How long the server is kept out of file descriptors: long enough for a spinning loop to burn a CPU-second. */
+    static final Duration EPISODE = Duration.ofSeconds(3);
+    /** The server's CPU time over the whole episode stays below this (a spinning accept loop burns about 1 s/s). */
+    static final Duration CPU_BOUND = Duration.ofMillis(500);
+    /** Its stderr over the episode stays below this many bytes (one line when it starts, one when it ends). */
+    static final int STDERR_BOUND = 2_000;
+    /** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
+    static final int TICKS_PER_SECOND = 100;
+
+    private static final Pattern READY = Pattern.compile("Listening on \\w+://[^:/\\s]+:(\\d+)");
+
+    final Process process;
+    private final ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream stderr = new ByteArrayOutputStream();
+    private final CompletableFuture<Integer> port = new CompletableFuture<>();
+
+    /** What a test does with one connection: its first contact (a handshake, or nothing) and one round trip. */
+    interface Talk {
+        void hello(TestKit.Conn c) throws IOException;
+
+        void roundTrip(TestKit.Conn c) throws IOException;
+    }
+
+    private Scarce(Process p) {
+        this.process = p;
+        Thread.ofPlatform().daemon().start(() -> copy(p.getInputStream(), stdout, true));
+        Thread.ofPlatform().daemon().start(() -> copy(p.getErrorStream(), stderr, false));
+    }
+
+    /** `prlimit --nofile=N:N ./jbang args...` in the project root (./jbang execs the JVM: the pid is the server's). */
+    static Scarce start(int openFiles, String... args) throws Exception {
+        // Build the script first, with the normal limit: JBang's compiler needs far more files than the server.
+        String script = List.of(args).stream().filter(a -> a.endsWith(".java")).findFirst().orElseThrow();
+        var build = new ProcessBuilder(TestKit.projectRoot().resolve("jbang").toString(), "build", script)
+                .directory(TestKit.projectRoot().toFile()).redirectErrorStream(true).start();
+        String built = new String(build.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, build.waitFor(), "./jbang build " + script + ": " + built);
+        var cmd = new ArrayList<>(List.of("prlimit", "--nofile=" + openFiles + ":" + openFiles, TestKit.projectRoot().resolve("jbang").toString()));
+        cmd.addAll(List.of(args));
+        return new Scarce(new ProcessBuilder(cmd).directory(TestKit.projectRoot().toFile()).start());
+    }
+
+    private void copy(InputStream in, ByteArrayOutputStream to, boolean findReady) {
+        byte[] buf = new byte[8192];
+        try (in) {
+            for (int n; (n = in.read(buf)) > 0; ) {
+                synchronized (to) {
+                    to.write(buf, 0, n);
+                    to.notifyAll();
+                }
+                if (findReady && !port.isDone()) {
+                    Matcher m = READY.matcher(text(stdout));
+                    if (m.find()) port.complete(Integer.parseInt(m.group(1)));
+                }
+            }
+        } catch (IOException ignored) {
+            // the process ended
+        }
+        if (findReady) port.completeExceptionally(new IllegalStateException("exited before the ready line: " + text(stdout) + text(stderr)));
+    }
+
+    private static String text(ByteArrayOutputStream b) {
+        synchronized (b) {
+            return b.toString(StandardCharsets.UTF_8);
+        }
+    }
+
+    int port() throws Exception { return port.get(120, TimeUnit.SECONDS); }
+
+    String stderr() { return text(stderr); }
+
+    String stdout() { return text(stdout); }
+
+    long stderrBytes() {
+        synchronized (stderr) {
+            return stderr.size();
+        }
+    }
+
+    /** Waits until stderr holds the text (a line the server logs on its own), or fails after 20 s. */
+    void awaitStderr(String text) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        synchronized (stderr) {
+            while (!text(stderr).contains(text)) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) fail("no '" + text + "' on stderr within 20 s; stderr:\n" + text(stderr) + "\nstdout:\n" + text(stdout));
+                TimeUnit.NANOSECONDS.timedWait(stderr, left);
+            }
+        }
+    }
+
+    /** The server's CPU time so far (user + system, every thread), from /proc/PID/stat. */
+    Duration cpuTime() throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + process.pid() + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14 and 15: utime, stime
+        return Duration.ofMillis(ticks * 1000 / TICKS_PER_SECOND);
+    }
+
+    /**
+     * The scenario: one connection held, then `flood` more connections than the server can have open, kept for
+     * EPISODE while the held one is used; then the flood closes and a new connection must be served.
+     * `episodeStarted` waits for whatever shows that the server has hit the limit (it gets the flood's connections).
+     */
+    void runOutOfFileDescriptors(int flood, Talk talk, Consumer<List<TestKit.Conn>> episodeStarted) throws Exception {
+        int port = port();
+        try (var held = new TestKit.Conn(port)) {
+            talk.hello(held);
+            talk.roundTrip(held);
+            Duration cpuBefore = cpuTime();
+            long stderrBefore = stderrBytes();
+            var connections = new ArrayList<TestKit.Conn>();
+            try {
+                // The kernel completes these connects on its own (listen backlog): the server cannot accept them all.
+                for (int i = 0; i < flood; i++) connections.add(new TestKit.Conn(port));
+                episodeStarted.accept(connections);
+                // Not a synchronisation: the time the server spends out of file descriptors, during which a loop
+                // that spins would burn CPU and a loop that logs every failure would fill stderr. The connection it
+                // already had is served throughout.
+                int roundTrips = 0;
+                for (long end = System.nanoTime() + EPISODE.toNanos(); System.nanoTime() < end; roundTrips++) {
+                    talk.roundTrip(held);
+                    Thread.sleep(EPISODE.toMillis() / 10);
+                }
+                assertTrue(roundTrips >= 1);
+                Duration cpu = cpuTime().minus(cpuBefore);
+                long logged = stderrBytes() - stderrBefore;
+                assertTrue(cpu.compareTo(CPU_BOUND) < 0, "the server used " + cpu.toMillis() + " ms of CPU while out of file "
+                        + "descriptors for " + EPISODE.toMillis() + " ms (it spins); stderr: " + tail(stderr()));
+                assertTrue(logged < STDERR_BOUND, "the server wrote " + logged + " bytes to stderr while out of file "
+                        + "descriptors (it logs every failed accept): " + tail(stderr()));
+            } finally {
+                for (var c : connections) c.close();
+            }
+            talk.roundTrip(held);
+        }
+        try (var fresh = new TestKit.Conn(port)) {
+            talk.hello(fresh);
+            talk.roundTrip(fresh);
+        }
+    }
+
+    static String tail(String s) { return s.length() <= 2_000 ? s : "..." + s.substring(s.length() - 2_000); }
+
+    /** Ends the server (SIGKILL: its exit code does not matter here). */
+    @Override public void close() {
+        process.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+        process.destroyForcibly();
+    }
+}
