@@ -693,6 +693,7 @@ public class PrimeEchoServer implements Callable<Integer> {
          * and then the process exits 1 with the reason.
          */
         private void run() {
+            Throwable fatal = null;
             try {
                 while (!stopping) {
                     long pausedFor = acceptAgainAt == 0 ? 0 : acceptAgainAt - System.nanoTime();
@@ -707,13 +708,14 @@ public class PrimeEchoServer implements Callable<Integer> {
                     selector.selectedKeys().clear();
                 }
             } catch (Throwable e) {
-                if (!stopping) {
-                    shared.failed("stopped: " + e);
-                    shared.fatal().complete("nio-loop stopped: " + e);
-                }
+                if (!stopping) fatal = e;
             } finally {
                 for (SelectionKey key : selector.keys()) closeQuietly(key.channel());
                 closeQuietly(selector);
+            }
+            if (fatal != null) { // said once everything is closed (out of memory, saying it needs some room)
+                shared.failed("stopped: " + fatal);
+                shared.fatal().complete("nio-loop stopped: " + fatal);
             }
         }
 

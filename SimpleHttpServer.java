@@ -325,8 +325,10 @@ public class SimpleHttpServer implements Callable<Integer> {
                 } catch (HttpError e) {
                     response = error(e.status, e.getMessage());
                     response.headers().putAll(e.headers);
-                } catch (IOException | RuntimeException e) {
-                    // A failure of ours (a file that cannot be written, a bug): the client still gets an answer.
+                } catch (IOException | RuntimeException | Error e) {
+                    // A failure of ours (a file that cannot be written, a bug, even out of memory): logged, and the
+                    // client still gets an answer if there is room to send one. (Uncaught, the JDK would close the
+                    // connection and say nothing: its logger reports it at TRACE.)
                     SimpleHttpServer.log(System.err, "Unexpected error on " + ex.getRequestMethod() + " " + ex.getRequestURI() + ":");
                     e.printStackTrace();
                     response = error(500, "internal server error");
