@@ -437,8 +437,11 @@ public class PrimeEchoServer implements Callable<Integer> {
             if ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) e = e.getCause();
             if (e instanceof ClosedChannelException || e instanceof CancellationException || e instanceof ShutdownChannelGroupException)
                 ended("closed by the server");
-            else shared.failed(String.format("%s failed after %d ms, %d frames, %d prime requests: %s",
-                    peer, (System.nanoTime() - started) / 1_000_000, parser.frames, primes, e));
+            else {
+                shared.failed(String.format("%s failed after %d ms, %d frames, %d prime requests: %s",
+                        peer, (System.nanoTime() - started) / 1_000_000, parser.frames, primes, e));
+                if (!(e instanceof IOException)) e.printStackTrace(); // a bug, or out of memory: nobody expected it
+            }
         }
     }
 

@@ -289,7 +289,7 @@ public class EchoServerTest {
                 case virtual -> "vt-\\d+";
             };
             // The access log line starts with a timestamp (UTC, milliseconds).
-            assertTrue(Pattern.compile("(?m)^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z " + threadName
+            assertTrue(Pattern.compile("(?m)^" + Scarce.TIMESTAMP + threadName
                             + " #1 127\\.0\\.0\\.1:\\d+ closed, 6 bytes echoed$")
                     .matcher(p.output()).find(), p.output());
             assertTrue(p.output().contains("Connections: 1 accepted, 1 closed (0 failed), 0 open; 6 bytes echoed"), p.output());
@@ -303,15 +303,11 @@ public class EchoServerTest {
         for (String s : List.of("thread, nio, async, virtual", "Default: virtual", "Default: 8080", "Default: 4096", "--quiet"))
             assertTrue(r.out().contains(s), "missing '" + s + "' in:\n" + r.out());
         // The lesson of each mode, one line each, under the Modes heading (not just the name in the option list).
-        var lines = r.out().lines().toList();
-        var modes = lines.subList(lines.indexOf("Modes (-m), each with its trade-off:") + 1, lines.size());
-        for (String line : List.of(
+        Scarce.assertEachModeHasItsTradeOffLine(r.out(), EchoServer.Mode.values().length, List.of(
                 "  thread   a platform thread per connection: plain blocking code, but a kernel thread and a stack each",
                 "  nio      one Selector loop on one thread: no thread per connection, but one core, and nothing may block it",
                 "  async    NIO.2 completion handlers on -w threads: nobody waits on a socket, but the code is a chain of callbacks",
-                "  virtual  a virtual thread per connection: the thread code unchanged, at near event-loop cost"))
-            assertTrue(modes.contains(line), "missing the line '" + line + "' under the Modes heading in:\n" + r.out());
-        assertEquals(EchoServer.Mode.values().length, modes.stream().filter(l -> l.matches("  [a-z]+ +\\S.*")).count(), r.out());
+                "  virtual  a virtual thread per connection: the thread code unchanged, at near event-loop cost"));
     }
 
     @Test
@@ -360,27 +356,10 @@ public class EchoServerTest {
     @ParameterizedTest @EnumSource(EchoServer.Mode.class)
     void outOfFileDescriptorsItLogsOnceNeitherSpinsNorFloodsServesTheOpenConnectionAndRecovers(EchoServer.Mode mode) throws Exception {
         try (var server = Scarce.start(OPEN_FILES, "EchoServer.java", "-p", "0", "-q", "-m", mode.name())) {
-            server.runOutOfFileDescriptors(OPEN_FILES + 20, ECHO, flood -> awaitUninterrupted(server, "accept failed"));
-            server.awaitStderr("accepting again: ");
-            var lines = server.stderr().lines().toList();
-            var failed = lines.stream().filter(l -> l.contains("accept failed")).toList();
-            assertEquals(1, failed.size(), "one line per episode: " + server.stderr());
-            assertTrue(failed.getFirst().contains("Too many open files") && failed.getFirst().contains("the open-files limit is "
-                    + OPEN_FILES + "; raise it with ulimit -n"), "the line says which limit and how to raise it: " + failed);
-            assertEquals(1, lines.stream().filter(l -> l.contains("accepting again: ")).count(), server.stderr());
-            for (String l : lines) assertTrue(TIMESTAMPED.matcher(l).find(), "every log line starts with a timestamp: " + l);
+            server.runOutOfFileDescriptors(OPEN_FILES + 20, ECHO, server.untilStderrSays("accept failed"));
+            server.assertTheEpisodeWasLoggedOnce(OPEN_FILES);
         }
     }
-
-    static void awaitUninterrupted(Scarce server, String text) {
-        try {
-            server.awaitStderr(text);
-        } catch (InterruptedException e) {
-            throw new AssertionError(e);
-        }
-    }
-
-    static final Pattern TIMESTAMPED = Pattern.compile("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ");
 
     // ---------------------------------------------------------------- the C epoll pair checks from the outside
 

@@ -362,23 +362,17 @@ public class PrimeEchoServerTest {
             assertTrue(help.contains("Default: 4096"), help);
             assertTrue(help.contains("client"), help);
             // The lesson of each mode, one line each, under the Modes heading (not just the name in the option list).
-            var lines = p.output().lines().toList();
-            var modes = lines.subList(lines.indexOf("Modes (-m), each with its trade-off:") + 1, lines.size());
-            for (String line : List.of(
+            Scarce.assertEachModeHasItsTradeOffLine(p.output(), PrimeEchoServer.Mode.values().length, List.of(
                     "  sequential  one client at a time: the simplest code, but everyone else waits, even for an echo",
                     "  thread      a platform thread per client: truly concurrent, but a kernel thread and a stack each",
                     "  pool        -w platform threads take turns: bounded cost, but client w+1 waits until one of the first w leaves",
                     "  nio         one Selector loop for every client: cheap per connection, but nothing may block the loop",
                     "  async       NIO.2 completion handlers on -w threads: nobody waits on a socket, but the code is a chain of callbacks",
-                    "  virtual     a virtual thread per client: blocking code at near event-loop cost (--no-offload pins a carrier)"))
-                assertTrue(modes.contains(line), "missing the line '" + line + "' under the Modes heading in:\n" + p.output());
-            assertEquals(PrimeEchoServer.Mode.values().length, modes.stream().filter(l -> l.matches("  [a-z]+ +\\S.*")).count(), p.output());
+                    "  virtual     a virtual thread per client: blocking code at near event-loop cost (--no-offload pins a carrier)"));
         }
     }
 
     // ---------------------------------------------------------------- the log, and scarce resources
-
-    static final String TIMESTAMP = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ";
 
     @Test
     void everyLogLineStartsWithATimestampAndQuietKeepsTheFailures() throws Exception {
@@ -388,8 +382,8 @@ public class PrimeEchoServerTest {
                 exchange(c, "^P7$", "prime\n");
             }
             p.awaitOutput(" 1 prime requests", Duration.ofSeconds(20));
-            assertTrue(Pattern.compile("(?m)^" + TIMESTAMP + "prime-\\d+ P7 prime in \\d+ ms$").matcher(p.output()).find(), p.output());
-            assertTrue(Pattern.compile("(?m)^" + TIMESTAMP + "nio-loop 127\\.0\\.0\\.1:\\d+ closed after \\d+ ms, 1 frames, 1 prime requests$")
+            assertTrue(Pattern.compile("(?m)^" + Scarce.TIMESTAMP + "prime-\\d+ P7 prime in \\d+ ms$").matcher(p.output()).find(), p.output());
+            assertTrue(Pattern.compile("(?m)^" + Scarce.TIMESTAMP + "nio-loop 127\\.0\\.0\\.1:\\d+ closed after \\d+ ms, 1 frames, 1 prime requests$")
                     .matcher(p.output()).find(), p.output());
         }
         // -q hides the access log, never a failure: a connection reset by its client is still logged.
@@ -400,7 +394,7 @@ public class PrimeEchoServerTest {
             c.socket.setSoLinger(true, 0);
             c.close(); // an RST instead of a FIN
             p.awaitOutput(" failed after ", Duration.ofSeconds(20));
-            assertTrue(Pattern.compile("(?m)^" + TIMESTAMP + "nio-loop 127\\.0\\.0\\.1:\\d+ failed after \\d+ ms, 1 frames, 0 prime requests: .*reset.*$")
+            assertTrue(Pattern.compile("(?m)^" + Scarce.TIMESTAMP + "nio-loop 127\\.0\\.0\\.1:\\d+ failed after \\d+ ms, 1 frames, 0 prime requests: .*reset.*$")
                     .matcher(p.output()).find(), p.output());
             assertFalse(p.output().contains(" closed after "), "-q shows no access log: " + p.output());
         }
@@ -419,21 +413,8 @@ public class PrimeEchoServerTest {
     @ParameterizedTest @EnumSource(value = PrimeEchoServer.Mode.class, names = {"thread", "pool", "nio", "async", "virtual"})
     void outOfFileDescriptorsItLogsOnceNeitherSpinsNorFloodsServesTheOpenConnectionAndRecovers(PrimeEchoServer.Mode mode) throws Exception {
         try (var server = Scarce.start(OPEN_FILES, "PrimeEchoServer.java", "-p", "0", "-q", "-m", mode.name())) {
-            server.runOutOfFileDescriptors(OPEN_FILES + 20, FRAMES, flood -> {
-                try {
-                    server.awaitStderr("accept failed");
-                } catch (InterruptedException e) {
-                    throw new AssertionError(e);
-                }
-            });
-            server.awaitStderr("accepting again: ");
-            var lines = server.stderr().lines().toList();
-            var failed = lines.stream().filter(l -> l.contains("accept failed")).toList();
-            assertEquals(1, failed.size(), "one line per episode: " + server.stderr());
-            assertTrue(failed.getFirst().contains("Too many open files") && failed.getFirst().contains("the open-files limit is "
-                    + OPEN_FILES + "; raise it with ulimit -n"), "the line says which limit and how to raise it: " + failed);
-            assertEquals(1, lines.stream().filter(l -> l.contains("accepting again: ")).count(), server.stderr());
-            for (String l : lines) assertTrue(l.matches(TIMESTAMP + ".*"), "every log line starts with a timestamp: " + l);
+            server.runOutOfFileDescriptors(OPEN_FILES + 20, FRAMES, server.untilStderrSays("accept failed"));
+            server.assertTheEpisodeWasLoggedOnce(OPEN_FILES);
         }
     }
 

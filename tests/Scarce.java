@@ -3,7 +3,7 @@
 // `prlimit --nofile=N:N`; the test holds one connection open, then opens more connections than the limit allows,
 // and checks what a scarce machine needs: the server neither spins (its CPU time, from /proc/PID/stat, stays low)
 // nor floods its log (stderr bytes), it keeps serving the connection it already had, and it accepts again once
-// the clients have gone.
+// the clients have gone. It also holds the check of `--help`'s trade-off lines that the three scripts share.
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -163,6 +163,46 @@ public final class Scarce implements AutoCloseable {
             talk.hello(fresh);
             talk.roundTrip(fresh);
         }
+    }
+
+    /** Waits for a line the server logs on its own, for runOutOfFileDescriptors' `episodeStarted`. */
+    Consumer<List<TestKit.Conn>> untilStderrSays(String text) {
+        return flood -> {
+            try {
+                awaitStderr(text);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        };
+    }
+
+    /**
+     * After runOutOfFileDescriptors, for a server that logs its accepts: the episode was said once, with the limit
+     * and how to raise it, and its end once, every line starting with a timestamp.
+     */
+    void assertTheEpisodeWasLoggedOnce(int openFiles) throws InterruptedException {
+        awaitStderr("accepting again: ");
+        var lines = stderr().lines().toList();
+        var failed = lines.stream().filter(l -> l.contains("accept failed")).toList();
+        assertEquals(1, failed.size(), "one line per episode: " + stderr());
+        assertTrue(failed.getFirst().contains("Too many open files") && failed.getFirst().contains("the open-files limit is "
+                + openFiles + "; raise it with ulimit -n"), "the line says which limit and how to raise it: " + failed);
+        assertEquals(1, lines.stream().filter(l -> l.contains("accepting again: ")).count(), stderr());
+        for (String l : lines) assertTrue(l.matches(TIMESTAMP + ".*"), "every log line starts with a timestamp: " + l);
+    }
+
+    /** A log line's timestamp: UTC, to the millisecond, then a space. */
+    static final String TIMESTAMP = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ";
+
+    /** `--help` names each of `modes` modes with its trade-off: exactly these lines, under the Modes heading. */
+    static void assertEachModeHasItsTradeOffLine(String help, int modes, List<String> expected) {
+        var lines = help.lines().toList();
+        int heading = lines.indexOf("Modes (-m), each with its trade-off:");
+        assertTrue(heading >= 0, "no Modes heading in:\n" + help);
+        var section = lines.subList(heading + 1, lines.size());
+        for (String line : expected)
+            assertTrue(section.contains(line), "missing the line '" + line + "' under the Modes heading in:\n" + help);
+        assertEquals(modes, section.stream().filter(l -> l.matches("  [a-z]+ +\\S.*")).count(), help);
     }
 
     static String tail(String s) { return s.length() <= 2_000 ? s : "..." + s.substring(s.length() - 2_000); }

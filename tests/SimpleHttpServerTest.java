@@ -77,7 +77,6 @@ public class SimpleHttpServerTest {
 
     /** What the RFC 9112 filter adds to the JDK's parser, in every mode. */
     public static class Rfc9112 {
-        static final String TIMESTAMP = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ";
 
         /** Sends the raw request to a fresh server of each mode and returns "mode: status" for each. */
         static List<String> statuses(String raw) throws Exception {
@@ -153,7 +152,7 @@ public class SimpleHttpServerTest {
                 assertTrue(server.output().contains("Listening on http://127.0.0.1:" + port + "/ mode=pool max-connections="), server.output());
                 int code = server.terminate();
                 assertEquals(1, server.output().lines().filter(l -> l.startsWith("Listening on")).count(), server.output());
-                assertTrue(java.util.regex.Pattern.compile("(?m)^" + Rfc9112.TIMESTAMP + "127\\.0\\.0\\.1 \"GET /index.html HTTP/1.1\" 200 \\d+ pool-\\d+$")
+                assertTrue(java.util.regex.Pattern.compile("(?m)^" + Scarce.TIMESTAMP + "127\\.0\\.0\\.1 \"GET /index.html HTTP/1.1\" 200 \\d+ pool-\\d+$")
                         .matcher(server.output()).find(), "access log line, starting with a timestamp: " + server.output());
                 assertTrue(server.output().contains("Stopped after"), "a clean stop says so (exit " + code + "): " + server.output());
                 assertEquals(143, code, "killed by SIGTERM, after the shutdown hook ran");
@@ -190,14 +189,25 @@ public class SimpleHttpServerTest {
                     assertTrue(p.output().contains(s), "--help mentions " + s + ":\n" + p.output());
                 }
                 // The lesson of each mode, one line each, under the Modes heading (not just the name in the option list).
-                var lines = p.output().lines().toList();
-                var modes = lines.subList(lines.indexOf("Modes (-m), each with its trade-off:") + 1, lines.size());
-                for (String line : List.of(
+                Scarce.assertEachModeHasItsTradeOffLine(p.output(), SimpleHttpServer.Mode.values().length, List.of(
                         "  single   the JDK's dispatcher thread runs every handler: no threads to manage, but one slow request stalls everyone",
                         "  pool     a fixed pool of -w platform threads: slow requests stall others only when all workers are busy",
-                        "  virtual  a virtual thread per exchange: blocking is cheap, so a slow request stalls nobody"))
-                    assertTrue(modes.contains(line), "missing the line '" + line + "' under the Modes heading in:\n" + p.output());
-                assertEquals(SimpleHttpServer.Mode.values().length, modes.stream().filter(l -> l.matches("  [a-z]+ +\\S.*")).count(), p.output());
+                        "  virtual  a virtual thread per exchange: blocking is cheap, so a slow request stalls nobody"));
+            }
+        }
+
+        @Test void quietHidesTheAccessLogButNeverAFailure(@TempDir Path root) throws Exception {
+            Files.write(root.resolve("big.bin"), new byte[SimpleHttpServer.MAX_BUFFERED_FILE + 1]); // streamed
+            try (var server = TestKit.ServerProcess.start("SimpleHttpServer.java", "-p", "0", "-q", "--root", root.toString())) {
+                try (var c = new TestKit.Conn(server.port())) {
+                    c.send("GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
+                    c.readUntil("\r\n\r\n"); // the head has come: the body is on its way
+                    c.socket.setSoLinger(true, 0); // then the client resets the connection
+                }
+                server.awaitOutput(" failed: ", Duration.ofSeconds(20));
+                assertTrue(java.util.regex.Pattern.compile("(?m)^" + Scarce.TIMESTAMP + "\\S+ connection from /127\\.0\\.0\\.1:\\d+ failed: ")
+                        .matcher(server.output()).find(), server.output());
+                assertFalse(server.output().contains("GET /big.bin"), "-q shows no access log: " + server.output());
             }
         }
 
