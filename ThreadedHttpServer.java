@@ -70,7 +70,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
     @Option(names = {"-b", "--bind"}, description = "Address to listen on.")
     String bind = "127.0.0.1";
 
-    @Option(names = {"-m", "--mode"}, description = "Concurrency model: ${COMPLETION-CANDIDATES}.")
+    @Option(names = {"-m", "--mode"}, description = "Concurrency model: ${COMPLETION-CANDIDATES} (trade-offs below).")
     Mode mode = Mode.virtual;
 
     @Option(names = {"-w", "--workers"}, description = "Threads in pool mode, worker threads in nio mode, worker JVMs in processes mode.")
@@ -106,7 +106,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "A properties file of options by long name (port=3000, max-body=65536).")
     Path config;
 
-    @Option(names = {"-q", "--quiet"}, description = "No access log (for benchmarks).")
+    @Option(names = {"-q", "--quiet"}, description = "No access log (for benchmarks); failures are still logged.")
     boolean quiet;
 
     @Option(names = "--worker-index", hidden = true, description = "Internal: this JVM is worker N of a processes-mode parent.")
@@ -136,6 +136,10 @@ public class ThreadedHttpServer implements Callable<Integer> {
     static final int MAX_CPU_N = 10_000_000;
     static final String ENV_PREFIX = "THS_";
     static final String WORKER_READY = "worker-ready";
+    static final int DEFAULT_WORKER_START_MS = 30_000;       // processes: a worker JVM that is not ready by then is killed
+    static final int DEFAULT_WORKER_STABLE_MS = 10_000;      // a worker that exits sooner counts as a failed start
+    static final long DEFAULT_FIRST_RESTART_DELAY_MS = 250;  // then doubling, up to:
+    static final long DEFAULT_MAX_RESTART_DELAY_MS = 30_000;
 
     public static void main(String... args) {
         int code;
@@ -165,10 +169,13 @@ public class ThreadedHttpServer implements Callable<Integer> {
         cli.setDefaultValueProvider(new EnvironmentAndFile(env, file));
         var names = new StringJoiner(", ");
         for (OptionSpec o : cli.getCommandSpec().options()) if (!o.hidden() && o.arity().max() > 0) names.add(envName(o));
-        cli.getCommandSpec().usageMessage().footer("",
+        var footer = new ArrayList<String>(List.of("", "Modes (-m), simplest first:"));
+        for (Mode m : Mode.values()) footer.add(m.helpLine());
+        footer.addAll(List.of("",
                 "Every option also comes from the environment or a --config properties file (key = long name, e.g. port=8080):",
                 "command line > environment > config file > built-in default; the defaults shown above include the last three.",
-                "Environment: " + names + ", THS_QUIET=true.");
+                "Environment: " + names + ", THS_QUIET=true."));
+        cli.getCommandSpec().usageMessage().footer(footer.toArray(String[]::new));
         cli.setParameterExceptionHandler((e, a) -> {
             System.err.println("Error: " + e.getMessage() + " (see --help)");
             return 2;
@@ -196,8 +203,22 @@ public class ThreadedHttpServer implements Callable<Integer> {
         return 0;
     }
 
-    /** The six concurrency models, simplest first; the name is what -m takes and /health reports. */
-    enum Mode { sequential, thread, pool, virtual, nio, processes }
+    /** The six concurrency models, simplest first, each with its trade-off; the name is what -m takes and /health reports. */
+    enum Mode {
+        sequential("one connection at a time: simplest; one slow client stalls all"),
+        thread("a platform thread per client: concurrent; ~1 MB of stack each"),
+        pool("-w threads: bounded cost; client w+1 waits until one leaves"),
+        virtual("a virtual thread per client: blocking code that scales (default)"),
+        nio("one Selector loop, -w workers for slow routes: fewest threads"),
+        processes("-w JVMs share the port: a crash takes one; no shared memory");
+
+        final String tradeOff;
+
+        Mode(String tradeOff) { this.tradeOff = tradeOff; }
+
+        /** The line --help shows for this mode. */
+        String helpLine() { return String.format("  %-11s %s", name(), tradeOff); }
+    }
 
     /** Binds, starts serving in the chosen model, and returns; the options above must be set (parse() does that). */
     public Running start() throws IOException {
@@ -397,6 +418,9 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         enum Progress { NEED_MORE, HEAD_DONE, MESSAGE_DONE }
 
+        /** Where the head scanner stands: empty lines before the request, the request line's parts, a field line's. */
+        enum Scan { LEADING, LEADING_CR, METHOD, TARGET, VERSION, LINE_CR, LINE_START, NAME, VALUE, END_CR }
+
         private static final String[] KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
         private static final String[] COMMON_FIELDS = {"host", "user-agent", "accept", "accept-encoding", "connection",
                 "content-length", "content-type", "transfer-encoding", "expect", "if-none-match", "if-modified-since",
@@ -405,7 +429,9 @@ public class ThreadedHttpServer implements Callable<Integer> {
         private final Limits limits;
         private State state = State.HEAD;
         private int scanned;          // bytes of the head already searched for its end, counted from the buffer position
-        private int requestLineEnd;   // offset of the request line's LF from the buffer position, -1 until seen
+        private int requestLineEnd;   // offset of the request line's CR from the buffer position, -1 until seen
+        private Scan scan;
+        private int targetAt, versionAt;   // offsets of the target and of the version from the buffer position
         private int trailerBytes;
         // The message being parsed.
         private String method, target, path, query;
@@ -419,7 +445,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         RequestParser(Limits limits) { this.limits = limits; reset(); }
 
         /** True between messages: nothing of the next request has arrived yet. */
-        boolean idle(ByteBuffer in) { return state == State.HEAD && scanned == 0 && !in.hasRemaining(); }
+        boolean idle(ByteBuffer in) { return state == State.HEAD && scan == Scan.LEADING && !in.hasRemaining(); }
 
         boolean readingHead() { return state == State.HEAD; }
 
@@ -435,6 +461,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                     }
                     case BODY -> {
                         int n = (int) Math.min(contentLength - bodyLength, in.remaining());
+                        room(n, contentLength);
                         in.get(body, bodyLength, n);
                         bodyLength += n;
                         if (bodyLength < contentLength) return Progress.NEED_MORE;
@@ -445,6 +472,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                     }
                     case CHUNK_DATA -> {
                         int n = (int) Math.min(chunkRemaining, in.remaining());
+                        room(n, limits.maxBody());
                         in.get(body, bodyLength, n);
                         bodyLength += n;
                         chunkRemaining -= n;
@@ -452,11 +480,12 @@ public class ThreadedHttpServer implements Callable<Integer> {
                         state = State.CHUNK_END;
                     }
                     case CHUNK_END -> {
-                        // chunk-data is followed by CRLF (RFC 9112 §7.1); anything else is a framing error.
-                        if (in.remaining() < 2 && !(in.hasRemaining() && in.get(in.position()) == '\n')) return Progress.NEED_MORE;
-                        byte b = in.get();
-                        if (b == '\r') b = in.get();
-                        if (b != '\n') throw HttpError.fatal(400, "chunk data not followed by CRLF");
+                        // chunk-data is followed by CRLF and nothing else (RFC 9112 §7.1): refused at the first wrong byte.
+                        if (!in.hasRemaining()) return Progress.NEED_MORE;
+                        if (in.get(in.position()) != '\r') throw HttpError.fatal(400, "chunk data not followed by CRLF");
+                        if (in.remaining() < 2) return Progress.NEED_MORE;
+                        if (in.get(in.position() + 1) != '\n') throw HttpError.fatal(400, "chunk data not followed by CRLF");
+                        in.position(in.position() + 2);
                         state = State.CHUNK_SIZE;
                     }
                     case TRAILERS -> {
@@ -468,6 +497,13 @@ public class ThreadedHttpServer implements Callable<Integer> {
                     }
                 }
             }
+        }
+
+        /** Makes room for n more body bytes: the array doubles as bytes arrive, up to `cap`, never ahead of them. */
+        private void room(int n, long cap) {
+            if (bodyLength + n <= body.length) return;
+            long size = Math.min(cap, Math.max(Math.max(body.length * 2L, DEFAULT_BUFFER_SIZE), bodyLength + (long) n));
+            body = Arrays.copyOf(body, (int) size);
         }
 
         /** The complete request (after MESSAGE_DONE); the parser is then ready for the next one on the connection. */
@@ -482,6 +518,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             state = State.HEAD;
             scanned = 0;
             requestLineEnd = -1;
+            scan = Scan.LEADING;
             trailerBytes = 0;
             headers = new Headers();
             contentLength = 0;
@@ -491,34 +528,108 @@ public class ThreadedHttpServer implements Callable<Integer> {
             expectContinue = false;
         }
 
-        /** Finds the end of the head (an empty line), enforcing the limits as bytes arrive, then parses it whole. */
+        /**
+         * Scans the head as bytes arrive, one byte at a time, and refuses it at the first byte that makes it invalid
+         * (as a streaming parser such as llhttp does): a method that is not a token, a target with a space, control
+         * character, non-ASCII byte or `#`, a version that is not HTTP/d.d, a header name that is not a token, a
+         * control character in a value, a bare CR or a bare LF (RFC 9112 §2.2: lines end in CRLF; accepting bare LF is
+         * only allowed, and the lenient/strict difference is how requests get smuggled, §11.2). Once the empty line
+         * ends the head, it is parsed whole. Limits are enforced as bytes arrive.
+         */
         private boolean head(ByteBuffer in) {
             byte[] a = in.array();
             int base = in.arrayOffset();
-            int start = base + in.position(), end = base + in.limit();
-            if (scanned == 0) {
-                // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
-                while (start < end && (a[start] == '\r' || a[start] == '\n')) start++;
-                in.position(start - base);
+            int end = base + in.limit();
+            // RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF) before the request line.
+            while (scan == Scan.LEADING || scan == Scan.LEADING_CR) {
+                int p = base + in.position();
+                if (p == end) return false;
+                byte b = a[p];
+                if (scan == Scan.LEADING_CR) {
+                    if (b != '\n') throw HttpError.fatal(400, "bare CR before the request line");
+                    scan = Scan.LEADING;
+                } else if (b == '\r') {
+                    scan = Scan.LEADING_CR;
+                } else if (b == '\n') {
+                    throw HttpError.fatal(400, "bare LF (lines end in CRLF, RFC 9112 §2.2)");
+                } else {
+                    scan = Scan.METHOD;
+                    break;
+                }
+                in.position(p + 1 - base);
             }
+            int start = base + in.position();
             int headEnd = -1;
             int i = start + scanned;
+            scanning:
             for (; i < end; i++) {
-                if (a[i] != '\n') continue;
-                if (requestLineEnd < 0) {
-                    requestLineEnd = i - start;
-                    if (requestLineEnd > limits.maxRequestLine()) throw HttpError.fatal(414, "request line longer than " + limits.maxRequestLine() + " bytes");
-                } else if (a[i - 1] == '\n' || a[i - 1] == '\r' && a[i - 2] == '\n') {
-                    headEnd = i + 1;
-                    break;
+                int c = a[i] & 0xff;
+                if (c == '\n' && scan != Scan.LINE_CR && scan != Scan.END_CR) throw HttpError.fatal(400, "bare LF (lines end in CRLF, RFC 9112 §2.2)");
+                switch (scan) {
+                    case METHOD -> {
+                        if (c == ' ') {
+                            if (i == start) throw HttpError.fatal(400, "malformed request line (method)");
+                            scan = Scan.TARGET;
+                            targetAt = i + 1 - start;
+                        } else if (!isTokenChar((byte) c)) {
+                            throw HttpError.fatal(400, "malformed request line (method): invalid character 0x" + Integer.toHexString(c));
+                        }
+                    }
+                    case TARGET -> {
+                        if (c == ' ') {
+                            if (i - start == targetAt) throw HttpError.fatal(400, "malformed request line (target)");
+                            scan = Scan.VERSION;
+                            versionAt = i + 1 - start;
+                        } else if (c == '#') {
+                            throw HttpError.fatal(400, "malformed request line (target): a request target has no #fragment");
+                        } else if (c <= 0x20 || c >= 0x7f) {
+                            throw HttpError.fatal(400, "malformed request line (target): invalid character 0x" + Integer.toHexString(c));
+                        }
+                    }
+                    case VERSION -> {
+                        int k = i - start - versionAt;
+                        if (c == '\r' && k == 8) {
+                            requestLineEnd = i - start;
+                            if (requestLineEnd > limits.maxRequestLine()) throw HttpError.fatal(414, "request line longer than " + limits.maxRequestLine() + " bytes");
+                            scan = Scan.LINE_CR;
+                        } else if (k >= 8 || !(k < 5 ? c == "HTTP/".charAt(k) : k == 6 ? c == '.' : c >= '0' && c <= '9')) {
+                            throw HttpError.fatal(400, "malformed request line (version)");
+                        }
+                    }
+                    case LINE_CR -> {
+                        if (c != '\n') throw HttpError.fatal(400, "bare CR in the request head");
+                        scan = Scan.LINE_START;
+                    }
+                    case LINE_START -> {
+                        if (c == '\r') scan = Scan.END_CR;
+                        else if (c == ' ' || c == '\t') throw HttpError.fatal(400, "obsolete line folding in a header field");
+                        else if (c == ':') throw HttpError.fatal(400, "empty header field name");
+                        else if (isTokenChar((byte) c)) scan = Scan.NAME;
+                        else throw HttpError.fatal(400, "malformed header field: invalid character 0x" + Integer.toHexString(c) + " in a name");
+                    }
+                    case NAME -> {
+                        if (c == ':') scan = Scan.VALUE;
+                        else if (c == ' ' || c == '\t') throw HttpError.fatal(400, "whitespace between a header field name and its colon");
+                        else if (!isTokenChar((byte) c)) throw HttpError.fatal(400, "malformed header field: invalid character 0x" + Integer.toHexString(c) + " in a name");
+                    }
+                    case VALUE -> {
+                        if (c == '\r') scan = Scan.LINE_CR;
+                        else if (c < 0x20 && c != '\t' || c == 0x7f) throw HttpError.fatal(400, "control character in a header field");
+                    }
+                    case END_CR -> {
+                        if (c != '\n') throw HttpError.fatal(400, "bare CR in the request head");
+                        headEnd = i + 1;
+                        break scanning;
+                    }
+                    case LEADING, LEADING_CR -> throw new IllegalStateException("leading lines are skipped above");
                 }
             }
             scanned = i - start;
             if (requestLineEnd < 0 && scanned > limits.maxRequestLine()) throw HttpError.fatal(414, "request line longer than " + limits.maxRequestLine() + " bytes");
             if (requestLineEnd >= 0 && scanned - requestLineEnd > limits.maxHeaderSize()) throw HttpError.fatal(431, "header section larger than " + limits.maxHeaderSize() + " bytes");
             if (headEnd < 0) return false;
-            requestLine(a, start, start + requestLineEnd);
-            fields(a, start + requestLineEnd + 1, headEnd, true);
+            requestLine(a, start, start + requestLineEnd + 1);
+            fields(a, start + requestLineEnd + 2, headEnd, true);
             in.position(headEnd - base);
             framing();
             return true;
@@ -536,9 +647,9 @@ public class ThreadedHttpServer implements Callable<Integer> {
             int v = sp2 + 1;
             if (end - v != 8 || !startsWith(a, v, "HTTP/") || !isDigit(a[v + 5]) || a[v + 6] != '.' || !isDigit(a[v + 7]))
                 throw HttpError.fatal(400, "malformed request line (version)");
-            if (a[v + 5] != '1' || (a[v + 7] != '0' && a[v + 7] != '1'))
-                throw HttpError.fatal(505, "HTTP version not supported: " + new String(a, v, 8, StandardCharsets.ISO_8859_1));
-            http11 = a[v + 7] == '1';
+            // RFC 9110 §2.5: a higher minor version (HTTP/1.2) is answered as the highest we speak; another major is 505.
+            if (a[v + 5] != '1') throw HttpError.fatal(505, "HTTP version not supported: " + new String(a, v, 8, StandardCharsets.ISO_8859_1));
+            http11 = a[v + 7] != '0';
             method = method(a, from, sp1);
             target = new String(a, sp1 + 1, sp2 - sp1 - 1, StandardCharsets.ISO_8859_1);
             splitTarget();
@@ -554,10 +665,15 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 return;
             }
             if (!t.startsWith("/")) {
-                int scheme = t.startsWith("http://") ? 7 : t.regionMatches(true, 0, "https://", 0, 8) ? 8 : -1;
+                int scheme = t.regionMatches(true, 0, "http://", 0, 7) ? 7 : t.regionMatches(true, 0, "https://", 0, 8) ? 8 : -1;
                 if (scheme < 0) throw HttpError.fatal(400, "request target must be a path starting with /");
-                int slash = t.indexOf('/', scheme);
-                t = slash < 0 ? "/" : t.substring(slash);
+                int slash = t.indexOf('/', scheme), q = t.indexOf('?', scheme);
+                int authorityEnd = slash < 0 ? (q < 0 ? t.length() : q) : q < 0 ? slash : Math.min(slash, q);
+                String authority = t.substring(scheme, authorityEnd);
+                // An http(s) URI has a host and no userinfo (RFC 9110 §4.2.1, §4.2.4).
+                if (authority.isEmpty() || authority.startsWith(":") || !Authority.valid(authority))
+                    throw HttpError.fatal(400, "invalid authority in the request target: " + authority);
+                t = authorityEnd == t.length() ? "/" : t.charAt(authorityEnd) == '?' ? "/" + t.substring(authorityEnd) : t.substring(authorityEnd);
             }
             int q = t.indexOf('?');
             path = q < 0 ? t : t.substring(0, q);
@@ -602,22 +718,28 @@ public class ThreadedHttpServer implements Callable<Integer> {
             int hosts = headers.count("host");
             if (http11 && hosts == 0) throw HttpError.fatal(400, "missing Host header");
             if (hosts > 1) throw HttpError.fatal(400, "more than one Host header");
+            String host = headers.get("host");
+            // RFC 9112 §3.2: a Host that is not uri-host [ ":" port ] MUST be 400; an empty one is allowed.
+            if (host != null && !Authority.valid(host)) throw HttpError.fatal(400, "invalid Host header: " + host);
             String te = headers.joined("transfer-encoding");
             String cl = headers.joined("content-length");
             if (te != null) {
                 // Both framings at once is the classic request-smuggling setup (RFC 9112 §6.1, §11.2): refuse it.
                 if (cl != null) throw HttpError.fatal(400, "both Transfer-Encoding and Content-Length");
                 if (!http11) throw HttpError.fatal(400, "Transfer-Encoding in an HTTP/1.0 request");
-                int chunkedAt = -1, codings = 0;
+                var codings = new ArrayList<String>();
                 for (String coding : te.split(",")) {
                     String c = coding.strip().toLowerCase(Locale.ROOT);
-                    if (c.isEmpty()) continue;
-                    if (!c.equals("chunked")) throw HttpError.fatal(501, "transfer coding not implemented: " + c);
-                    if (chunkedAt >= 0) throw HttpError.fatal(400, "chunked applied more than once");
-                    chunkedAt = codings++;
+                    if (!c.isEmpty()) codings.add(c);
                 }
-                if (chunkedAt < 0) throw HttpError.fatal(400, "empty Transfer-Encoding");
-                body = new byte[Math.min(limits.maxBody(), DEFAULT_BUFFER_SIZE)];
+                if (codings.isEmpty()) throw HttpError.fatal(400, "empty Transfer-Encoding");
+                // RFC 9112 §6.3: chunked, but not as the final coding: the length cannot be known, 400 and close.
+                int chunked = codings.indexOf("chunked");
+                if (chunked >= 0 && !codings.getLast().equals("chunked")) throw HttpError.fatal(400, "the final transfer coding is not chunked: " + te);
+                if (chunked >= 0 && chunked != codings.size() - 1) throw HttpError.fatal(400, "chunked applied more than once");
+                // No chunked at all (Transfer-Encoding: gzip): a coding we do not implement (§6.1), and we close too.
+                for (String c : codings) if (!c.equals("chunked")) throw HttpError.fatal(501, "transfer coding not implemented: " + c);
+                body = EMPTY;   // grows as chunk data arrives
                 state = State.CHUNK_SIZE;
             } else if (cl != null) {
                 long length = -1;
@@ -630,7 +752,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 }
                 if (length > limits.maxBody()) throw HttpError.fatal(413, "request body too large (limit " + limits.maxBody() + " bytes)");
                 contentLength = length;
-                body = length == 0 ? EMPTY : new byte[(int) length];
+                body = EMPTY;   // grows as the body arrives: a declared length alone reserves nothing
                 state = length == 0 ? State.DONE : State.BODY;
             } else {
                 state = State.DONE;   // a request without either has no body (RFC 9112 §6.3, rule 7)
@@ -644,34 +766,76 @@ public class ThreadedHttpServer implements Callable<Integer> {
             }
         }
 
-        /** chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1): hex digits, then extensions, which are checked and ignored. */
+        /**
+         * chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1): hex digits, then extensions, which are checked against their
+         * grammar and ignored. A byte that cannot belong to a chunk size is refused as soon as it arrives.
+         */
         private boolean chunkSize(ByteBuffer in) {
             byte[] a = in.array();
             int base = in.arrayOffset();
             int p = base + in.position(), end = base + in.limit();
             int lf = p;
             while (lf < end && a[lf] != '\n') lf++;
+            int digitsEnd = p;
+            while (digitsEnd < lf && Character.digit(a[digitsEnd], 16) >= 0) digitsEnd++;
+            if (digitsEnd - p > 15) throw HttpError.fatal(413, "chunk size too large");
+            if (digitsEnd < lf && a[digitsEnd] != ';' && a[digitsEnd] != ' ' && a[digitsEnd] != '\t' && a[digitsEnd] != '\r' || digitsEnd == p && digitsEnd < lf)
+                throw HttpError.fatal(400, "invalid chunk size");
             if (lf == end) {
                 if (end - p > DEFAULT_MAX_CHUNK_LINE) throw HttpError.fatal(400, "chunk size line too long");
                 return false;
             }
-            int e = lf > p && a[lf - 1] == '\r' ? lf - 1 : lf;
+            if (lf == p || a[lf - 1] != '\r') throw HttpError.fatal(400, "bare LF after a chunk size (lines end in CRLF, RFC 9112 §2.2)");
+            if (!chunkExtensions(a, digitsEnd, lf - 1)) throw HttpError.fatal(400, "malformed chunk extension");
             long size = 0;
-            int i = p;
-            for (; i < e && Character.digit(a[i], 16) >= 0; i++) {
-                if (i - p >= 15) throw HttpError.fatal(413, "chunk size too large");
-                size = size * 16 + Character.digit(a[i], 16);
-            }
-            if (i == p) throw HttpError.fatal(400, "invalid chunk size");
-            while (i < e && (a[i] == ' ' || a[i] == '\t')) i++;
-            if (i < e && a[i] != ';') throw HttpError.fatal(400, "invalid chunk size");
-            for (; i < e; i++) if (a[i] >= 0 && a[i] < 0x20 && a[i] != '\t' || a[i] == 0x7f) throw HttpError.fatal(400, "control character in a chunk extension");
+            for (int i = p; i < digitsEnd; i++) size = size * 16 + Character.digit(a[i], 16);
             in.position(lf + 1 - base);
             if (bodyLength + size > limits.maxBody()) throw HttpError.fatal(413, "request body too large (limit " + limits.maxBody() + " bytes)");
-            if (bodyLength + size > body.length) body = Arrays.copyOf(body, (int) Math.min(limits.maxBody(), Math.max(body.length * 2L, bodyLength + size)));
             chunkRemaining = size;
             state = size == 0 ? State.TRAILERS : State.CHUNK_DATA;
             return true;
+        }
+
+        /**
+         * chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ), ext-name = token, ext-val = token /
+         * quoted-string (RFC 9112 §7.1.1, RFC 9110 §5.6): true if a[from, to) is exactly that.
+         */
+        static boolean chunkExtensions(byte[] a, int from, int to) {
+            int i = from;
+            while (true) {
+                while (i < to && (a[i] == ' ' || a[i] == '\t')) i++;
+                if (i == to) return true;
+                if (a[i++] != ';') return false;
+                while (i < to && (a[i] == ' ' || a[i] == '\t')) i++;
+                int name = i;
+                while (i < to && isTokenChar(a[i])) i++;
+                if (i == name) return false;
+                int afterName = i;
+                while (i < to && (a[i] == ' ' || a[i] == '\t')) i++;
+                if (i == to || a[i] != '=') { i = afterName; continue; }
+                i++;
+                while (i < to && (a[i] == ' ' || a[i] == '\t')) i++;
+                if (i < to && a[i] == '"') {
+                    i++;
+                    while (i < to && a[i] != '"') {
+                        int c = a[i] & 0xff;
+                        if (c == '\\') {
+                            if (++i == to) return false;
+                            c = a[i] & 0xff;
+                            if (c < 0x20 && c != '\t' || c == 0x7f) return false;
+                        } else if (c < 0x20 && c != '\t' || c == 0x7f) {
+                            return false;
+                        }
+                        i++;
+                    }
+                    if (i == to) return false;
+                    i++;
+                } else {
+                    int value = i;
+                    while (i < to && isTokenChar(a[i])) i++;
+                    if (i == value) return false;
+                }
+            }
         }
 
         /** trailer-section CRLF after the last chunk: field lines like a header section, checked and discarded. */
@@ -689,7 +853,8 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 }
                 trailerBytes += lf + 1 - p;
                 if (trailerBytes > limits.maxHeaderSize()) throw HttpError.fatal(431, "trailer section too large");
-                boolean empty = lf == p || lf == p + 1 && a[p] == '\r';
+                if (lf == p || a[lf - 1] != '\r') throw HttpError.fatal(400, "bare LF in the trailer section (lines end in CRLF, RFC 9112 §2.2)");
+                boolean empty = lf == p + 1;
                 if (!empty) fields(a, p, lf + 1, false);
                 p = lf + 1;
                 if (empty) {
@@ -725,6 +890,93 @@ public class ThreadedHttpServer implements Callable<Integer> {
         /** tchar (RFC 9110 §5.6.2). */
         static boolean isTokenChar(byte b) {
             return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b > 0x20 && b < 0x7f && "!#$%&'*+-.^_`|~".indexOf(b) >= 0;
+        }
+    }
+
+    /**
+     * uri-host [ ":" port ] (RFC 3986 §3.2.2, §3.2.3), the syntax of a Host header (RFC 9112 §3.2) and of an
+     * absolute-form target's authority: a reg-name (unreserved, pct-encoded, sub-delims; an IPv4 address is one), or
+     * an IP-literal in brackets; then only digits after one colon. No userinfo, path, space, comma or backslash.
+     */
+    static final class Authority {
+        private Authority() {}
+
+        static boolean valid(String s) {
+            int n = s.length(), hostEnd;
+            if (n > 0 && s.charAt(0) == '[') {
+                int close = s.indexOf(']');
+                if (close < 0 || !ipLiteral(s.substring(1, close))) return false;
+                hostEnd = close + 1;
+            } else {
+                hostEnd = 0;
+                while (hostEnd < n && s.charAt(hostEnd) != ':') {
+                    char c = s.charAt(hostEnd);
+                    if (c == '%') {
+                        if (hostEnd + 2 >= n || Character.digit(s.charAt(hostEnd + 1), 16) < 0 || Character.digit(s.charAt(hostEnd + 2), 16) < 0) return false;
+                        hostEnd += 3;
+                        continue;
+                    }
+                    if (!unreservedOrSubDelim(c)) return false;
+                    hostEnd++;
+                }
+            }
+            if (hostEnd == n) return true;
+            if (s.charAt(hostEnd) != ':') return false;
+            for (int i = hostEnd + 1; i < n; i++) if (s.charAt(i) < '0' || s.charAt(i) > '9') return false;
+            return true;
+        }
+
+        static boolean unreservedOrSubDelim(char c) {
+            return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || "-._~!$&'()*+,;=".indexOf(c) >= 0;
+        }
+
+        /** IP-literal = IPv6address / IPvFuture (RFC 3986 §3.2.2), without the brackets. */
+        static boolean ipLiteral(String s) {
+            if (s.length() > 1 && (s.charAt(0) == 'v' || s.charAt(0) == 'V')) {
+                int dot = s.indexOf('.');
+                if (dot < 2 || dot == s.length() - 1) return false;
+                for (int i = 1; i < dot; i++) if (Character.digit(s.charAt(i), 16) < 0) return false;
+                for (int i = dot + 1; i < s.length(); i++) if (!unreservedOrSubDelim(s.charAt(i)) && s.charAt(i) != ':') return false;
+                return true;
+            }
+            return ipv6(s);
+        }
+
+        /** IPv6address (RFC 3986 §3.2.2): eight groups of 1-4 hex digits, one "::" standing for one or more, an IPv4 tail. */
+        static boolean ipv6(String s) {
+            int gap = s.indexOf("::");
+            if (gap >= 0 && s.indexOf("::", gap + 1) >= 0) return false;
+            String[] parts = gap < 0 ? new String[]{s} : new String[]{s.substring(0, gap), s.substring(gap + 2)};
+            int groups = 0;
+            for (int h = 0; h < parts.length; h++) {
+                if (parts[h].isEmpty()) {
+                    if (gap < 0) return false;
+                    continue;
+                }
+                String[] g = parts[h].split(":", -1);
+                for (int j = 0; j < g.length; j++) {
+                    boolean last = h == parts.length - 1 && j == g.length - 1;
+                    if (last && g[j].indexOf('.') >= 0) {
+                        if (!ipv4(g[j])) return false;
+                        groups += 2;
+                    } else {
+                        if (g[j].isEmpty() || g[j].length() > 4) return false;
+                        for (int i = 0; i < g[j].length(); i++) if (Character.digit(g[j].charAt(i), 16) < 0) return false;
+                        groups++;
+                    }
+                }
+            }
+            return gap >= 0 ? groups <= 7 : groups == 8;
+        }
+
+        static boolean ipv4(String s) {
+            String[] octets = s.split("\\.", -1);
+            if (octets.length != 4) return false;
+            for (String o : octets) {
+                if (o.isEmpty() || o.length() > 3 || !o.chars().allMatch(c -> c >= '0' && c <= '9') || Integer.parseInt(o) > 255) return false;
+                if (o.length() > 1 && o.charAt(0) == '0') return false;
+            }
+            return true;
         }
     }
 
@@ -932,15 +1184,16 @@ public class ThreadedHttpServer implements Callable<Integer> {
             pendingFile = head || r.file() == null ? null : r.file();
         }
 
+        /** The access log line: time, thread, client, request line, status, bytes, handling time. */
         void log(String requestLine, Response r, long startNanos) {
             long micros = (System.nanoTime() - startNanos) / 1000;
-            System.out.println(Thread.currentThread().getName() + " " + remote() + " \"" + requestLine + "\" " + r.status() + " "
+            System.out.println(Instant.now() + " " + Thread.currentThread().getName() + " " + remote() + " \"" + requestLine + "\" " + r.status() + " "
                     + r.length() + " " + micros / 1000 + "." + (micros % 1000) / 100 + "ms");
         }
 
-        /** Logged once per failed connection, then the server goes on. */
+        /** Logged once per failed connection, then the server goes on; -q hides the access log, never this. */
         void logFailure(String what) {
-            if (!core.quiet()) System.err.println(Thread.currentThread().getName() + " " + remote() + ": " + what);
+            System.err.println(Instant.now() + " " + Thread.currentThread().getName() + " " + remote() + ": " + what);
         }
 
         String remote() {
@@ -955,6 +1208,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             return remote;
         }
 
+        /** Closes the connection and everything it holds; safe to call twice and from the watchdog's thread. */
         void close() {
             core.watchdog().remove(this);
             try {
@@ -986,6 +1240,9 @@ public class ThreadedHttpServer implements Callable<Integer> {
             } catch (RuntimeException e) {
                 System.err.println("Unexpected error on a connection from " + remote() + ":");
                 e.printStackTrace();
+            } catch (Error e) {
+                // OutOfMemoryError and the like: this connection is dropped (its memory with it), the others go on.
+                logFailure("closed after " + e);
             } finally {
                 close();
             }
@@ -1523,26 +1780,26 @@ public class ThreadedHttpServer implements Callable<Integer> {
             return b.toArray();
         }
 
-        /** 200 with the file, 304 if the client's copy is current (RFC 9110 §13.1), 206/416 for a Range (§14). */
+        /**
+         * 304 if the client's copy is current (RFC 9110 §13.1), 206/416 for a Range it can serve (§14), else the whole
+         * file: one path, whose header block (`fixed`) carries the ETag of the bytes it sends. Like nginx, a gzipped
+         * body gets the weak ETag: same content, other bytes (§8.8.3); a part of a file is always of the identity.
+         */
         Response respond(Entry f, Request req) {
-            boolean compressible = compressible(f.type());
-            boolean gzip = compressible && f.bytes() != null && f.size() > 0 && acceptsGzip(req.header("accept-encoding"))
-                    && req.header("range") == null;
-            // Like nginx, a gzipped representation gets a weak ETag: same content, other bytes.
-            String etag = gzip ? "W/" + f.etag() : f.etag();
-            Response r;
+            boolean gzip = compressible(f.type()) && f.bytes() != null && f.size() > 0 && acceptsGzip(req.header("accept-encoding"));
+            Response r = null;
             if (notModified(req, f)) {
-                r = Response.of(304, f.type(), EMPTY);
+                r = Response.of(304, f.type(), EMPTY).with("ETag", gzip ? "W/" + f.etag() : f.etag());
             } else if (req.method().equals("GET") && req.header("range") != null && rangeApplies(req, f)) {
                 r = range(f, req.header("range"));
-            } else if (gzip) {
-                return new Response(200, f.type(), gzipped(f), null, new ArrayList<>(2), f.fixed()[1]);
-            } else if (f.bytes() != null) {
-                return new Response(200, f.type(), f.bytes(), null, new ArrayList<>(2), f.fixed()[0]);
-            } else {
+                if (r != null) r.with("ETag", f.etag());
+            }
+            if (r == null) {   // the whole file
+                if (gzip) return new Response(200, f.type(), gzipped(f), null, new ArrayList<>(2), f.fixed()[1]);
+                if (f.bytes() != null) return new Response(200, f.type(), f.bytes(), null, new ArrayList<>(2), f.fixed()[0]);
                 return new Response(200, f.type(), null, new FileRegion(f.file(), 0, f.size()), new ArrayList<>(2), f.fixed()[0]);
             }
-            r.with("ETag", etag).with("Last-Modified", f.lastModified()).with("Cache-Control", "no-cache");
+            r.with("Last-Modified", f.lastModified()).with("Cache-Control", "no-cache");
             if (r.status() != 416) r.with("Accept-Ranges", "bytes");
             return r;
         }
@@ -1585,16 +1842,19 @@ public class ThreadedHttpServer implements Callable<Integer> {
             }
         }
 
-        /** One byte range (RFC 9110 §14.1.2): a-b, a-, or -suffix; several ranges or bad syntax get the whole file. */
+        /**
+         * One byte range (RFC 9110 §14.1.2): a-b, a-, or -suffix, as a 206 or 416; null (serve the whole file) for
+         * several ranges or a syntax it does not know, as §14.2 allows.
+         */
         static Response range(Entry f, String header) {
             String h = header.strip();
             long size = f.size();
-            if (!h.regionMatches(true, 0, "bytes=", 0, 6) || h.indexOf(',') >= 0) return whole(f);
+            if (!h.regionMatches(true, 0, "bytes=", 0, 6) || h.indexOf(',') >= 0) return null;
             String spec = h.substring(6).strip();
             int dash = spec.indexOf('-');
-            if (dash < 0) return whole(f);
+            if (dash < 0) return null;
             String a = spec.substring(0, dash).strip(), b = spec.substring(dash + 1).strip();
-            if (!digits(a) || !digits(b) || a.isEmpty() && b.isEmpty() || a.length() > 18 || b.length() > 18) return whole(f);
+            if (!digits(a) || !digits(b) || a.isEmpty() && b.isEmpty() || a.length() > 18 || b.length() > 18) return null;
             long first, last;
             if (a.isEmpty()) {
                 long suffix = Long.parseLong(b);
@@ -1604,7 +1864,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             } else {
                 first = Long.parseLong(a);
                 last = b.isEmpty() ? size - 1 : Math.min(Long.parseLong(b), size - 1);
-                if (!b.isEmpty() && Long.parseLong(b) < first) return whole(f);
+                if (!b.isEmpty() && Long.parseLong(b) < first) return null;
             }
             if (first >= size || size == 0) return unsatisfiable(f);
             long length = last - first + 1;
@@ -1615,11 +1875,6 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
 
         private static boolean digits(String s) { return s.chars().allMatch(c -> c >= '0' && c <= '9'); }
-
-        private static Response whole(Entry f) {
-            return f.bytes() != null ? Response.of(200, f.type(), f.bytes())
-                    : Response.ofFile(200, f.type(), new FileRegion(f.file(), 0, f.size()));
-        }
 
         private static Response unsatisfiable(Entry f) {
             return Response.of(416, JSON_TYPE, "{\"error\":\"range not satisfiable\"}".getBytes(StandardCharsets.UTF_8))
@@ -1739,6 +1994,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
     abstract static sealed class Acceptor permits Sequential, ThreadPerConnection, FixedPool, VirtualThreads {
         final Core core;
         private final List<Thread> threads = new ArrayList<>();
+        private final AcceptFailures failures = new AcceptFailures();
 
         Acceptor(Core core) { this.core = core; }
 
@@ -1755,16 +2011,33 @@ public class ThreadedHttpServer implements Callable<Integer> {
                         ch = core.listener().accept();
                     } catch (ClosedChannelException e) {
                         return;
-                    } catch (IOException e) {
-                        System.err.println(Thread.currentThread().getName() + ": accept failed: " + e);
+                    } catch (IOException | Error e) {
+                        // Out of file descriptors (EMFILE), or of memory: retrying at once would spin. Connections
+                        // already open go on being served by their own threads meanwhile.
+                        pause(failures.failed(e));
                         continue;
                     }
-                    serve(ch);
+                    failures.succeeded();
+                    try {
+                        serve(ch);
+                    } catch (RuntimeException | Error e) {
+                        // No thread for it (OutOfMemoryError: unable to create native thread): drop this one client.
+                        closeQuietly(ch);
+                        pause(failures.failed(e));
+                    }
                 }
             }));
         }
 
         abstract void serve(SocketChannel ch);
+
+        private static void pause(long millis) {
+            try {
+                Thread.sleep(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
 
         public void close() {
             try {
@@ -1835,6 +2108,9 @@ public class ThreadedHttpServer implements Callable<Integer> {
         private final ExecutorService workers;
         private final Queue<Runnable> completions = new ConcurrentLinkedQueue<>();
         private final Thread loop;
+        private final SelectionKey acceptKey;
+        private final AcceptFailures acceptFailures = new AcceptFailures();
+        private long acceptPausedUntil;   // System.nanoTime() when OP_ACCEPT is selected again; 0 when not paused
         private volatile boolean running = true;
 
         /** The state of one connection as the loop sees it. */
@@ -1849,6 +2125,14 @@ public class ThreadedHttpServer implements Callable<Integer> {
             boolean closeAfterWrite;
 
             NioConnection(SocketChannel ch) { super(NioEventLoop.this.core, ch); }
+
+            /** The socket, and the file of a download in progress (the watchdog may call this for a stalled one). */
+            @Override void close() {
+                super.close();
+                FileChannel f = file;
+                file = null;
+                if (f != null) closeQuietly(f);
+            }
         }
 
         NioEventLoop(Core core, int workerCount, String prefix) throws IOException {
@@ -1856,7 +2140,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             this.selector = Selector.open();
             this.workers = Executors.newFixedThreadPool(workerCount, Thread.ofPlatform().name(prefix + "worker-", 1).factory());
             core.listener().configureBlocking(false);
-            core.listener().register(selector, SelectionKey.OP_ACCEPT);
+            this.acceptKey = core.listener().register(selector, SelectionKey.OP_ACCEPT);
             this.loop = Thread.ofPlatform().name(prefix + "loop").start(this::run);
         }
 
@@ -1864,16 +2148,36 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         @Override public long requests() { return core.app().requests.sum(); }
 
+        /**
+         * The loop. A failure that belongs to one connection closes that connection (ready() and the completions
+         * catch everything, Errors included); one that does not is logged, and the loop goes on; if the selector
+         * itself fails again and again, the process exits with the reason rather than listen and answer nobody.
+         */
         private void run() {
+            int failuresInARow = 0;
             while (running) {
                 try {
-                    selector.select(this::dispatch);
+                    if (acceptPausedUntil != 0) {
+                        long left = acceptPausedUntil - System.nanoTime();
+                        if (left <= 0) {
+                            acceptPausedUntil = 0;
+                            acceptKey.interestOps(SelectionKey.OP_ACCEPT);
+                        } else {
+                            selector.select(this::dispatch, Math.max(1, left / 1_000_000));
+                        }
+                    }
+                    if (acceptPausedUntil == 0) selector.select(this::dispatch);
                     for (Runnable r; (r = completions.poll()) != null; ) r.run();
+                    failuresInARow = 0;
                 } catch (ClosedSelectorException e) {
                     return;
-                } catch (IOException | RuntimeException e) {
-                    System.err.println("nio-loop: unexpected error, the loop goes on:");
-                    e.printStackTrace();
+                } catch (IOException | RuntimeException | Error e) {
+                    if (!running) return;
+                    System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": unexpected error, the loop goes on: " + e);
+                    if (++failuresInARow >= 100) {
+                        System.err.println("Error: " + Thread.currentThread().getName() + " cannot continue: " + e);
+                        Runtime.getRuntime().halt(1);
+                    }
                 }
             }
         }
@@ -1886,13 +2190,17 @@ public class ThreadedHttpServer implements Callable<Integer> {
             }
             try {
                 accept();
-            } catch (IOException e) {
-                if (running) System.err.println("nio-loop: accept failed: " + e);
+            } catch (IOException | Error e) {
+                if (!running) return;
+                // Out of descriptors or memory: stop selecting OP_ACCEPT for a while instead of spinning on it.
+                acceptKey.interestOps(0);
+                acceptPausedUntil = System.nanoTime() + acceptFailures.failed(e) * 1_000_000;
             }
         }
 
         private void accept() throws IOException {
             for (SocketChannel ch; (ch = core.listener().accept()) != null; ) {
+                acceptFailures.succeeded();
                 ch.configureBlocking(false);
                 ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 var c = new NioConnection(ch);
@@ -1915,6 +2223,10 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 c.close();
             } catch (CancelledKeyException e) {
                 c.close();   // the watchdog closed it (a timeout)
+            } catch (RuntimeException | Error e) {
+                // OutOfMemoryError, a bug: this connection is closed (freeing what it holds), the loop goes on.
+                c.logFailure("closed after " + e);
+                c.close();
             }
         }
 
@@ -1963,18 +2275,31 @@ public class ThreadedHttpServer implements Callable<Integer> {
                             if (!send(c, !c.respond(request))) return;
                             continue;
                         }
-                        // Off the loop: a worker handles and encodes, then tells the loop to write.
+                        // Off the loop: a worker handles and encodes, then tells the loop to write. The request is
+                        // work the server owes from now on: no read deadline applies while it waits for a worker.
                         c.state = State.PROCESS;
+                        c.busy = true;
+                        c.deadline = Long.MAX_VALUE;
                         c.key.interestOps(0);
                         workers.execute(() -> {
-                            boolean keep = c.respond(request);
-                            completions.add(() -> {
-                                try {
-                                    if (send(c, !keep)) advance(c);
-                                } catch (IOException | CancelledKeyException e) {
-                                    c.close();
-                                }
-                            });
+                            Runnable then;
+                            try {
+                                boolean keep = c.respond(request);
+                                then = () -> {
+                                    try {
+                                        if (send(c, !keep)) advance(c);
+                                    } catch (IOException | CancelledKeyException e) {
+                                        c.close();
+                                    } catch (RuntimeException | Error e) {
+                                        c.logFailure("closed after " + e);
+                                        c.close();
+                                    }
+                                };
+                            } catch (RuntimeException | Error e) {
+                                c.logFailure("closed after " + e);
+                                then = c::close;
+                            }
+                            completions.add(then);
                             selector.wakeup();
                         });
                         return;
@@ -1994,6 +2319,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 c.filePos = c.pendingFile.offset();
                 c.fileEnd = c.filePos + c.pendingFile.length();
                 c.pendingFile = null;
+                if (!c.channel.isOpen()) c.close();   // closed by the watchdog while the file was opened
             }
             return flush(c);
         }
@@ -2002,11 +2328,12 @@ public class ThreadedHttpServer implements Callable<Integer> {
         private boolean flush(NioConnection c) throws IOException {
             c.armWriteDeadline();
             c.channel.write(c.pending);
-            if (!c.pending.hasRemaining() && c.file != null) {
-                c.filePos += c.file.transferTo(c.filePos, c.fileEnd - c.filePos, c.channel);
+            FileChannel file = c.file;   // the watchdog may close the connection, and its file, meanwhile
+            if (!c.pending.hasRemaining() && file != null) {
+                c.filePos += file.transferTo(c.filePos, c.fileEnd - c.filePos, c.channel);
                 if (c.filePos >= c.fileEnd) {
-                    c.file.close();
                     c.file = null;
+                    file.close();
                 }
             }
             if (c.pending.hasRemaining() || c.file != null) {
@@ -2059,24 +2386,39 @@ public class ThreadedHttpServer implements Callable<Integer> {
         private final int port;
         private final Path itemsFile;
         private final Process[] children;
+        private final int[] quickExits;   // per worker: exits in a row soon after starting, for the restart back-off
+        private final ScheduledExecutorService restarts = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("restarts").factory());
         private volatile boolean closing;
 
         Processes(ThreadedHttpServer options, InetSocketAddress address) throws IOException {
             this.options = options;
-            // Hold the port with a bound but non-listening socket: no connection can land on it, yet -p 0 gets a
-            // real port number to hand to the workers, and nobody without SO_REUSEPORT can take it meanwhile.
-            reservation = SocketChannel.open();
-            try {
-                reservation.setOption(StandardSocketOptions.SO_REUSEPORT, true);
-                reservation.bind(address);
+            // First bind the port as every other mode does, without SO_REUSEPORT: a port in use (even by another
+            // processes-mode server, whose sockets all carry SO_REUSEPORT) is the usual error, and -p 0 gets a port.
+            int probed;
+            try (var probe = ServerSocketChannel.open()) {
+                probe.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+                probe.bind(address, 1);
+                probed = ((InetSocketAddress) probe.getLocalAddress()).getPort();
             } catch (BindException e) {
-                reservation.close();
                 throw new StartupError(1, "cannot listen on " + options.bind + ":" + options.port + ": " + e.getMessage()
                         + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
             }
-            port = ((InetSocketAddress) reservation.getLocalAddress()).getPort();
+            // Then hold it with a bound but non-listening socket: no connection can land on it, and nobody without
+            // SO_REUSEPORT can take it while the workers, which set it, start listening.
+            reservation = SocketChannel.open();
+            try {
+                reservation.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+                reservation.bind(new InetSocketAddress(address.getAddress(), probed));
+            } catch (BindException e) {
+                reservation.close();
+                throw new StartupError(1, "cannot listen on " + options.bind + ":" + probed + ": " + e.getMessage()
+                        + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
+            }
+            port = probed;
             itemsFile = Files.createTempFile("threaded-http-items-", ".jsonl");
             children = new Process[options.workers];
+            quickExits = new int[options.workers];
             try {
                 for (int i = 0; i < children.length; i++) children[i] = spawn(i + 1);
             } catch (IOException | RuntimeException e) {
@@ -2106,30 +2448,70 @@ public class ThreadedHttpServer implements Callable<Integer> {
             if (options.directory != null) cmd.addAll(List.of("--directory", options.directory.toString()));
             if (options.quiet) cmd.add("-q");
             Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            long started = System.nanoTime();
             var reader = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            String first = reader.readLine();
-            if (!WORKER_READY.equals(first)) {
+            // The ready line has a deadline: a worker that hangs at start-up must not hang the parent.
+            var first = new CompletableFuture<String>();
+            Thread.ofPlatform().daemon().name("p" + index + "-start").start(() -> {
+                try {
+                    first.complete(reader.readLine());
+                } catch (IOException e) {
+                    first.completeExceptionally(e);
+                }
+            });
+            String line;
+            try {
+                line = first.get(DEFAULT_WORKER_START_MS, TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
                 p.destroyForcibly();
-                throw new StartupError(1, "worker JVM " + index + " did not start" + (first == null ? "" : ": " + first));
+                throw new StartupError(1, "worker JVM " + index + " did not say it was ready within " + DEFAULT_WORKER_START_MS + " ms");
+            } catch (InterruptedException | ExecutionException e) {
+                p.destroyForcibly();
+                throw new StartupError(1, "worker JVM " + index + " did not start: " + e);
+            }
+            if (!WORKER_READY.equals(line)) {
+                p.destroyForcibly();
+                throw new StartupError(1, "worker JVM " + index + " did not start" + (line == null ? " (see its error above)" : ": " + line));
             }
             // Forward the worker's access log; supervise it: a worker that dies unasked is replaced.
             Thread.ofPlatform().daemon().name("p" + index + "-log").start(() -> {
                 try {
-                    for (String line; (line = reader.readLine()) != null; ) System.out.println(line);
+                    for (String l; (l = reader.readLine()) != null; ) System.out.println(l);
                 } catch (IOException e) {
                     if (!closing) System.err.println("worker " + index + ": output lost: " + e);
                 }
             });
             p.onExit().thenRun(() -> {
                 if (closing) return;
-                System.err.println("worker " + index + " (pid " + p.pid() + ") exited with " + p.exitValue() + "; starting another");
-                try {
-                    children[index - 1] = spawn(index);
-                } catch (IOException | RuntimeException e) {
-                    System.err.println("worker " + index + " could not be restarted: " + e.getMessage());
-                }
+                long delay = restartDelay(index, System.nanoTime() - started < DEFAULT_WORKER_STABLE_MS * 1_000_000L);
+                System.err.println(Instant.now() + " worker " + index + " (pid " + p.pid() + ") exited with " + p.exitValue()
+                        + "; starting another in " + delay + " ms");
+                restarts.schedule(() -> restart(index), delay, TimeUnit.MILLISECONDS);
             });
             return p;
+        }
+
+        /**
+         * Replaces worker `index`. A worker that cannot start (or dies soon after starting) is retried with a pause
+         * that doubles up to DEFAULT_MAX_RESTART_DELAY_MS: a broken worker must not become a fork loop.
+         */
+        private void restart(int index) {
+            if (closing) return;
+            try {
+                Process p = spawn(index);
+                children[index - 1] = p;
+                System.err.println(Instant.now() + " worker " + index + " (pid " + p.pid() + ") is serving again");
+                if (closing) p.destroy();
+            } catch (IOException | RuntimeException e) {
+                long delay = restartDelay(index, true);
+                System.err.println(Instant.now() + " worker " + index + " did not start: " + e.getMessage() + "; retrying in " + delay + " ms");
+                restarts.schedule(() -> restart(index), delay, TimeUnit.MILLISECONDS);
+            }
+        }
+
+        private synchronized long restartDelay(int index, boolean quick) {
+            int n = quickExits[index - 1] = quick ? quickExits[index - 1] + 1 : 0;
+            return n == 0 ? 0 : Math.min(DEFAULT_MAX_RESTART_DELAY_MS, DEFAULT_FIRST_RESTART_DELAY_MS << Math.min(n - 1, 20));
         }
 
         /** In a worker JVM: the parent holds our stdin open; when it goes (even killed -9), so do we. */
@@ -2146,6 +2528,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         @Override public void close() {
             closing = true;
+            restarts.shutdownNow();
             for (Process p : children) if (p != null) p.destroy();   // SIGTERM: each worker closes cleanly
             for (Process p : children) {
                 if (p == null) continue;
@@ -2166,6 +2549,52 @@ public class ThreadedHttpServer implements Callable<Integer> {
     }
 
     // ---------------------------------------------------------------- infrastructure
+
+    /**
+     * What an accept loop does when accept() fails (EMFILE "Too many open files" when out of descriptors, ENFILE,
+     * ENOBUFS, OutOfMemoryError): it backs off, 10 ms doubling up to 1 s, instead of retrying at once, and it logs the
+     * first failure of an episode with a hint. The episode ends at a successful accept at least a second after the
+     * last failure (so a server that frees one descriptor at a time logs one episode, not two lines per client).
+     * Shared by all the threads of one accept loop; the NIO loop stops selecting OP_ACCEPT for the pause instead.
+     */
+    static final class AcceptFailures {
+        static final long MIN_PAUSE_MS = 10, MAX_PAUSE_MS = 1000, EPISODE_END_MS = 1000;
+        private long pause;
+        private long failed;
+        private long lastFailure;
+
+        /** Records a failure; returns how long to wait before the next accept. */
+        synchronized long failed(Throwable e) {
+            lastFailure = System.nanoTime();
+            if (failed++ == 0) {
+                String m = String.valueOf(e.getMessage());
+                String hint = m.contains("Too many open files") ? " (out of file descriptors: raise `ulimit -n`, or serve fewer clients at once)"
+                        : e instanceof OutOfMemoryError ? " (out of memory: raise -Xmx, or serve fewer clients at once)" : "";
+                System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": accept failed: " + e + hint
+                        + "; pausing new connections with back-off, open ones are still served");
+            }
+            pause = pause == 0 ? MIN_PAUSE_MS : Math.min(MAX_PAUSE_MS, pause * 2);
+            return pause;
+        }
+
+        /** An accept worked: the episode (if any) is over, and the next failure is logged again. */
+        synchronized void succeeded() {
+            if (failed == 0) return;
+            pause = 0;
+            if (System.nanoTime() - lastFailure < EPISODE_END_MS * 1_000_000) return;
+            System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": accepting again after " + failed + " failed accepts");
+            failed = 0;
+            pause = 0;
+        }
+    }
+
+    static void closeQuietly(java.io.Closeable c) {
+        try {
+            c.close();
+        } catch (IOException e) {
+            System.err.println("closing " + c + " failed: " + e);
+        }
+    }
 
     /**
      * The deadlines of every open connection, checked every DEFAULT_WATCHDOG_TICK_MS by one thread: a connection past
@@ -2199,11 +2628,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         private void expire(Connection c) {
             open.remove(c);
-            try {
-                c.channel.close();
-            } catch (IOException e) {
-                System.err.println("watchdog: closing a connection failed: " + e);
-            }
+            c.close();
         }
 
         void stop(long graceMillis) {
@@ -2227,7 +2652,8 @@ public class ThreadedHttpServer implements Callable<Integer> {
     /** Options from THS_* environment variables, then from the --config file: picocli asks only for options not given. */
     record EnvironmentAndFile(Map<String, String> env, Properties file) implements IDefaultValueProvider {
         @Override public String defaultValue(ArgSpec arg) {
-            if (!(arg instanceof OptionSpec option) || !option.longestName().startsWith("--")) return null;
+            // Hidden options (--worker-index, --items-file) are only ever passed by a processes-mode parent.
+            if (!(arg instanceof OptionSpec option) || option.hidden() || !option.longestName().startsWith("--")) return null;
             String fromEnv = env.get(envName(option));
             return fromEnv != null ? fromEnv : file.getProperty(option.longestName().substring(2));
         }
