@@ -293,6 +293,910 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
     static String hostForUrl(String host) { return host.contains(":") ? "[" + host + "]" : host; }
 
+    // ---------------------------------------------------------------- the concurrency models, simplest first
+
+    /** A running model: it listens on port() and close() stops everything it started. */
+    sealed interface Model permits Sequential, ThreadPerConnection, FixedPool, VirtualThreads, NioEventLoop, Processes {
+        int port();
+
+        /** Requests answered so far (-1: counted elsewhere, by the worker JVMs). */
+        long requests();
+
+        void close();
+    }
+
+    /** The accept loop the thread-based models share; each decides who serves an accepted connection. */
+    abstract static sealed class Acceptor permits Sequential, ThreadPerConnection, FixedPool, VirtualThreads {
+        final Core core;
+        private final List<Thread> threads = new ArrayList<>();
+        private final AcceptFailures failures = new AcceptFailures();
+
+        Acceptor(Core core) { this.core = core; }
+
+        public int port() { return core.port(); }
+
+        public long requests() { return core.app().requests.sum(); }
+
+        /** Starts a platform thread that accepts connections and hands each to serve(). */
+        void acceptOn(String threadName) {
+            threads.add(Thread.ofPlatform().name(threadName).start(() -> {
+                while (core.listener().isOpen()) {
+                    SocketChannel ch;
+                    try {
+                        ch = core.listener().accept();
+                    } catch (ClosedChannelException e) {
+                        return;
+                    } catch (IOException | Error e) {
+                        // Out of file descriptors (EMFILE), or of memory: retrying at once would spin. Connections
+                        // already open go on being served by their own threads meanwhile.
+                        pause(failures.failed(e));
+                        continue;
+                    }
+                    failures.succeeded();
+                    try {
+                        serve(ch);
+                    } catch (RuntimeException | Error e) {
+                        // No thread for it (OutOfMemoryError: unable to create native thread): drop this one client.
+                        closeQuietly(ch);
+                        pause(failures.failed(e));
+                    }
+                }
+            }));
+        }
+
+        abstract void serve(SocketChannel ch);
+
+        private static void pause(long millis) {
+            try {
+                Thread.sleep(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        public void close() {
+            try {
+                core.listener().close();
+            } catch (IOException e) {
+                System.err.println("closing the listener failed: " + e);
+            }
+            core.watchdog().stop(DEFAULT_STOP_GRACE_MS);
+            for (Thread t : threads) {
+                try {
+                    t.join(DEFAULT_STOP_GRACE_MS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+    }
+
+    // Sequential: one connection at a time, on the accepting thread. Simplest; one slow or idle client stalls all.
+    static final class Sequential extends Acceptor implements Model {
+        Sequential(Core core) { super(core); acceptOn("sequential"); }
+
+        @Override void serve(SocketChannel ch) { new BlockingConnection(core, ch).serve(); }
+    }
+
+    // Thread per connection: a new platform thread for each client. Concurrent, but each costs ~1 MB of stack and a
+    // kernel thread, so 10,000 clients mean 10,000 threads.
+    static final class ThreadPerConnection extends Acceptor implements Model {
+        private final AtomicInteger next = new AtomicInteger();
+
+        ThreadPerConnection(Core core) { super(core); acceptOn("acceptor"); }
+
+        @Override void serve(SocketChannel ch) {
+            Thread.ofPlatform().name("thread-" + next.incrementAndGet()).start(() -> new BlockingConnection(core, ch).serve());
+        }
+    }
+
+    // Fixed pool: -w threads, each accepting and serving one connection at a time (seed 002's workers). Bounded
+    // cost, but the (w+1)-th keep-alive client waits until one of the first w goes away.
+    static final class FixedPool extends Acceptor implements Model {
+        FixedPool(Core core, int workers) {
+            super(core);
+            for (int i = 1; i <= workers; i++) acceptOn("pool-" + i);
+        }
+
+        @Override void serve(SocketChannel ch) { new BlockingConnection(core, ch).serve(); }
+    }
+
+    // Virtual thread per connection: the code of thread-per-connection, but a blocked read parks a ~1 KB virtual
+    // thread instead of a kernel thread. The default: simple code that scales to many idle connections.
+    static final class VirtualThreads extends Acceptor implements Model {
+        private final ThreadFactory factory;
+
+        VirtualThreads(Core core, String prefix) {
+            super(core);
+            this.factory = Thread.ofVirtual().name(prefix, 1).factory();
+            acceptOn(prefix + "acceptor");
+        }
+
+        @Override void serve(SocketChannel ch) { factory.newThread(() -> new BlockingConnection(core, ch).serve()).start(); }
+    }
+
+    // ---------------------------------------------------------------- protocol core: one connection
+
+    /**
+     * One client connection's protocol state, the same in every model: the input buffer the parser reads, the output
+     * buffer responses are encoded into, and the deadline the watchdog enforces. How a model waits for bytes is the
+     * only thing that differs: BlockingConnection blocks a thread, NioEventLoop waits for the selector.
+     */
+    static class Connection {
+        final Core core;
+        final SocketChannel channel;
+        final RequestParser parser;
+        ByteBuffer in = ByteBuffer.allocate(DEFAULT_BUFFER_SIZE).flip();
+        final Bytes out = new Bytes(DEFAULT_BUFFER_SIZE);
+        FileRegion pendingFile;       // a file body still to send after `out`
+        volatile long deadline = Long.MAX_VALUE;   // System.nanoTime() after which the watchdog closes the channel
+        volatile boolean busy;        // a request is being handled: shutdown lets it finish briefly
+        private long headDeadline;    // when the current request head must be complete
+        private String remote;
+
+        Connection(Core core, SocketChannel channel) {
+            this.core = core;
+            this.channel = channel;
+            this.parser = new RequestParser(core.limits());
+        }
+
+        /** Makes room in the input buffer for the next read (grows it up to what the limits need). */
+        void prepareRead() {
+            in.compact();
+            // Full: the parser holds a partial head (it throws 414/431 before that grows past the limits).
+            if (!in.hasRemaining()) in = ByteBuffer.allocate(in.capacity() * 2).put(in.flip());
+        }
+
+        /** The deadline for the next read: idle between requests, a fixed end for the head, a stall limit for bodies. */
+        void armReadDeadline() {
+            long now = System.nanoTime();
+            if (parser.idle(in)) {
+                headDeadline = 0;
+                deadline = now + core.limits().idleTimeoutMs() * 1_000_000L;
+            } else if (parser.readingHead()) {
+                if (headDeadline == 0) headDeadline = now + core.limits().headerTimeoutMs() * 1_000_000L;
+                deadline = headDeadline;
+            } else {
+                deadline = now + core.limits().idleTimeoutMs() * 1_000_000L;
+            }
+        }
+
+        void armWriteDeadline() { deadline = System.nanoTime() + core.limits().writeTimeoutMs() * 1_000_000L; }
+
+        /**
+         * Handles a complete request on the calling thread and encodes the answer into `out` (and pendingFile).
+         * Returns true if the connection stays open afterwards.
+         */
+        boolean respond(Request request) {
+            busy = true;
+            headDeadline = 0;
+            deadline = Long.MAX_VALUE;   // a handler may take its time (/io?ms=10000); only I/O has deadlines
+            long start = System.nanoTime();
+            Response r = core.app().handle(request);
+            boolean keep = request.keepAlive() && !core.watchdog().stopping();
+            encodeInto(r, request.method().equals("HEAD"), !keep, !request.http11() && keep);
+            if (!core.quiet()) log(request.method() + " " + request.target() + " HTTP/1." + (request.http11() ? 1 : 0), r, start);
+            return keep;
+        }
+
+        /** Encodes an error for a request that could not be parsed; the connection closes after it. */
+        void respondToBrokenRequest(HttpError e) {
+            Response r = core.app().errorResponse(e, null);
+            encodeInto(r, false, true, false);
+            if (!core.quiet()) log("(unparsable request)", r, System.nanoTime());
+        }
+
+        private void encodeInto(Response r, boolean head, boolean close, boolean http10KeepAlive) {
+            out.n = 0;
+            encode(r, head, close, http10KeepAlive, out);
+            pendingFile = head || r.file() == null ? null : r.file();
+        }
+
+        /** The access log line: time, thread, client, request line, status, bytes, handling time. */
+        void log(String requestLine, Response r, long startNanos) {
+            long micros = (System.nanoTime() - startNanos) / 1000;
+            System.out.println(Instant.now() + " " + Thread.currentThread().getName() + " " + remote() + " \"" + requestLine + "\" " + r.status() + " "
+                    + r.length() + " " + micros / 1000 + "." + (micros % 1000) / 100 + "ms");
+        }
+
+        /** Logged once per failed connection, then the server goes on; -q hides the access log, never this. */
+        void logFailure(String what) {
+            System.err.println(Instant.now() + " " + Thread.currentThread().getName() + " " + remote() + ": " + what);
+        }
+
+        String remote() {
+            if (remote == null) {
+                try {
+                    SocketAddress a = channel.getRemoteAddress();
+                    remote = a instanceof InetSocketAddress i ? i.getAddress().getHostAddress() + ":" + i.getPort() : String.valueOf(a);
+                } catch (IOException e) {
+                    remote = "?";
+                }
+            }
+            return remote;
+        }
+
+        /** Closes the connection and everything it holds; safe to call twice and from the watchdog's thread. */
+        void close() {
+            core.watchdog().remove(this);
+            try {
+                channel.close();
+            } catch (IOException e) {
+                logFailure("close failed: " + e);
+            }
+        }
+    }
+
+    /**
+     * The conversation on a blocking channel, the same for the four thread-based models: read until the parser has a
+     * message, answer it, repeat while the connection is kept alive. Deadlines are enforced by the watchdog closing
+     * the channel, which wakes a blocked read or write with AsynchronousCloseException.
+     */
+    static final class BlockingConnection extends Connection {
+        BlockingConnection(Core core, SocketChannel channel) { super(core, channel); }
+
+        /** Serves the connection until it closes; never throws. */
+        void serve() {
+            core.watchdog().add(this);
+            try {
+                channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                converse();
+            } catch (ClosedChannelException e) {
+                if (!core.watchdog().stopping()) logFailure("timed out, closed by the watchdog");
+            } catch (IOException e) {
+                logFailure("connection failed: " + e);
+            } catch (RuntimeException e) {
+                System.err.println("Unexpected error on a connection from " + remote() + ":");
+                e.printStackTrace();
+            } catch (Error e) {
+                // OutOfMemoryError and the like: this connection is dropped (its memory with it), the others go on.
+                logFailure("closed after " + e);
+            } finally {
+                close();
+            }
+        }
+
+        private void converse() throws IOException {
+            while (true) {
+                RequestParser.Progress progress;
+                try {
+                    progress = parser.feed(in);
+                } catch (HttpError e) {
+                    respondToBrokenRequest(e);
+                    flush();
+                    linger();
+                    return;
+                }
+                switch (progress) {
+                    case NEED_MORE -> {
+                        busy = false;
+                        if (core.watchdog().stopping() && parser.idle(in)) return;
+                        armReadDeadline();
+                        prepareRead();
+                        int n = channel.read(in);
+                        in.flip();
+                        if (n < 0) {
+                            if (!parser.idle(in)) logFailure("closed in the middle of a request");
+                            return;
+                        }
+                    }
+                    case HEAD_DONE -> {
+                        busy = true;
+                        if (parser.expectsContinue() && !in.hasRemaining()) writeFully(ByteBuffer.wrap(CONTINUE));
+                    }
+                    case MESSAGE_DONE -> {
+                        boolean keep = respond(parser.take());
+                        flush();
+                        busy = false;
+                        if (!keep) return;
+                    }
+                }
+            }
+        }
+
+        /** Sends `out` in one write, then a file body straight from the page cache, never through the heap. */
+        private void flush() throws IOException {
+            writeFully(ByteBuffer.wrap(out.a, 0, out.n));
+            if (pendingFile == null) return;
+            try (FileChannel file = FileChannel.open(pendingFile.path(), StandardOpenOption.READ)) {
+                long pos = pendingFile.offset(), end = pos + pendingFile.length();
+                if (file.size() < end) throw new IOException("file shrank before it was sent: " + pendingFile.path());
+                while (pos < end) {
+                    if (Thread.currentThread().isVirtual()) {
+                        // A virtual thread inside sendfile (transferTo) cannot be woken by close(), so the watchdog
+                        // could never cut off a client that stops reading; a write from a mapped window can.
+                        var window = file.map(FileChannel.MapMode.READ_ONLY, pos, Math.min(end - pos, DEFAULT_MAP_WINDOW));
+                        pos += window.remaining();
+                        while (window.hasRemaining()) writeFully(window);
+                    } else {
+                        armWriteDeadline();
+                        pos += file.transferTo(pos, end - pos, channel);
+                    }
+                }
+            } finally {
+                pendingFile = null;
+            }
+        }
+
+        /** Writes all of b; the write deadline restarts whenever the socket takes some bytes. */
+        private void writeFully(ByteBuffer b) throws IOException {
+            while (b.hasRemaining()) {
+                armWriteDeadline();
+                channel.write(b);
+            }
+        }
+
+        /**
+         * After an error answer the client may still be sending (a body we refused). Closing with unread bytes would
+         * reset the connection and could destroy the answer before it is read, so: half-close, drain briefly, close.
+         */
+        private void linger() throws IOException {
+            channel.shutdownOutput();
+            deadline = System.nanoTime() + DEFAULT_LINGER_MS * 1_000_000L;
+            ByteBuffer sink = ByteBuffer.allocate(DEFAULT_BUFFER_SIZE);
+            long drained = 0;
+            try {
+                while (drained < core.limits().maxBody() + DEFAULT_BUFFER_SIZE) {
+                    sink.clear();
+                    int n = channel.read(sink);
+                    if (n < 0) return;
+                    drained += n;
+                }
+            } catch (AsynchronousCloseException e) {
+                // the linger deadline passed: the answer had its chance
+            }
+        }
+    }
+
+    // NIO event loop: one thread multiplexes every socket with a Selector and never blocks; handlers that may block
+    // (/io, /cpu, /files, /api) run on -w worker threads and hand their response back to the loop to write.
+    static final class NioEventLoop implements Model {
+        private final Core core;
+        private final Selector selector;
+        private final ExecutorService workers;
+        private final Queue<Runnable> completions = new ConcurrentLinkedQueue<>();
+        private final Thread loop;
+        private final SelectionKey acceptKey;
+        private final AcceptFailures acceptFailures = new AcceptFailures();
+        private long acceptPausedUntil;   // System.nanoTime() when OP_ACCEPT is selected again; 0 when not paused
+        private volatile boolean running = true;
+
+        /** The state of one connection as the loop sees it. */
+        enum State { READ, PROCESS, WRITE, LINGER }
+
+        final class NioConnection extends Connection {
+            State state = State.READ;
+            SelectionKey key;
+            ByteBuffer pending;             // bytes still to write
+            FileChannel file;               // an open file body being sent
+            long filePos, fileEnd;
+            boolean closeAfterWrite;
+
+            NioConnection(SocketChannel ch) { super(NioEventLoop.this.core, ch); }
+
+            /** The socket, and the file of a download in progress (the watchdog may call this for a stalled one). */
+            @Override void close() {
+                super.close();
+                FileChannel f = file;
+                file = null;
+                if (f != null) closeQuietly(f);
+            }
+        }
+
+        NioEventLoop(Core core, int workerCount, String prefix) throws IOException {
+            this.core = core;
+            this.selector = Selector.open();
+            this.workers = Executors.newFixedThreadPool(workerCount, Thread.ofPlatform().name(prefix + "worker-", 1).factory());
+            core.listener().configureBlocking(false);
+            this.acceptKey = core.listener().register(selector, SelectionKey.OP_ACCEPT);
+            this.loop = Thread.ofPlatform().name(prefix + "loop").start(this::run);
+        }
+
+        @Override public int port() { return core.port(); }
+
+        @Override public long requests() { return core.app().requests.sum(); }
+
+        /**
+         * The loop. A failure that belongs to one connection closes that connection (ready() and the completions
+         * catch everything, Errors included); one that does not is logged, and the loop goes on; if the selector
+         * itself fails again and again, the process exits with the reason rather than listen and answer nobody.
+         */
+        private void run() {
+            int failuresInARow = 0;
+            while (running) {
+                try {
+                    if (acceptPausedUntil != 0) {
+                        long left = acceptPausedUntil - System.nanoTime();
+                        if (left <= 0) {
+                            acceptPausedUntil = 0;
+                            acceptKey.interestOps(SelectionKey.OP_ACCEPT);
+                        } else {
+                            selector.select(this::dispatch, Math.max(1, left / 1_000_000));
+                        }
+                    }
+                    if (acceptPausedUntil == 0) selector.select(this::dispatch);
+                    for (Runnable r; (r = completions.poll()) != null; ) r.run();
+                    failuresInARow = 0;
+                } catch (ClosedSelectorException e) {
+                    return;
+                } catch (IOException | RuntimeException | Error e) {
+                    if (!running) return;
+                    System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": unexpected error, the loop goes on: " + e);
+                    if (++failuresInARow >= 100) {
+                        System.err.println("Error: " + Thread.currentThread().getName() + " cannot continue: " + e);
+                        Runtime.getRuntime().halt(1);
+                    }
+                }
+            }
+        }
+
+        private void dispatch(SelectionKey key) {
+            if (!key.isValid()) return;
+            if (key.attachment() instanceof NioConnection c) {
+                ready(c, key);
+                return;
+            }
+            try {
+                accept();
+            } catch (IOException | Error e) {
+                if (!running) return;
+                // Out of descriptors or memory: stop selecting OP_ACCEPT for a while instead of spinning on it.
+                acceptKey.interestOps(0);
+                acceptPausedUntil = System.nanoTime() + acceptFailures.failed(e) * 1_000_000;
+            }
+        }
+
+        private void accept() throws IOException {
+            for (SocketChannel ch; (ch = core.listener().accept()) != null; ) {
+                acceptFailures.succeeded();
+                ch.configureBlocking(false);
+                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                var c = new NioConnection(ch);
+                c.key = ch.register(selector, SelectionKey.OP_READ, c);
+                core.watchdog().add(c);
+                c.armReadDeadline();
+            }
+        }
+
+        private void ready(NioConnection c, SelectionKey key) {
+            try {
+                if (key.isReadable()) {
+                    if (c.state == State.LINGER) drain(c);
+                    else read(c);
+                } else if (key.isWritable()) {
+                    if (flush(c)) advance(c);
+                }
+            } catch (IOException e) {
+                if (c.channel.isOpen()) c.logFailure("connection failed: " + e.getMessage());
+                c.close();
+            } catch (CancelledKeyException e) {
+                c.close();   // the watchdog closed it (a timeout)
+            } catch (RuntimeException | Error e) {
+                // OutOfMemoryError, a bug: this connection is closed (freeing what it holds), the loop goes on.
+                c.logFailure("closed after " + e);
+                c.close();
+            }
+        }
+
+        private void read(NioConnection c) throws IOException {
+            c.prepareRead();
+            int n = c.channel.read(c.in);
+            c.in.flip();
+            if (n < 0) {
+                if (!c.parser.idle(c.in)) c.logFailure("closed in the middle of a request");
+                c.close();
+                return;
+            }
+            advance(c);
+        }
+
+        /** Feeds the parser until it needs bytes or a response is on its way; pipelined requests go one at a time. */
+        private void advance(NioConnection c) throws IOException {
+            while (c.state == State.READ) {
+                RequestParser.Progress progress;
+                try {
+                    progress = c.parser.feed(c.in);
+                } catch (HttpError e) {
+                    c.respondToBrokenRequest(e);
+                    send(c, true);
+                    return;
+                }
+                switch (progress) {
+                    case NEED_MORE -> {
+                        c.busy = false;
+                        if (c.parser.idle(c.in) && core.watchdog().stopping()) { c.close(); return; }
+                        c.armReadDeadline();
+                        c.key.interestOps(SelectionKey.OP_READ);
+                        return;
+                    }
+                    case HEAD_DONE -> {
+                        c.busy = true;
+                        if (c.parser.expectsContinue() && !c.in.hasRemaining()) {
+                            c.out.n = 0;
+                            c.out.put(CONTINUE);
+                            if (!send(c, false)) return;
+                        }
+                    }
+                    case MESSAGE_DONE -> {
+                        Request request = c.parser.take();
+                        if (!App.blocks(request)) {
+                            if (!send(c, !c.respond(request))) return;
+                            continue;
+                        }
+                        // Off the loop: a worker handles and encodes, then tells the loop to write. The request is
+                        // work the server owes from now on: no read deadline applies while it waits for a worker.
+                        c.state = State.PROCESS;
+                        c.busy = true;
+                        c.deadline = Long.MAX_VALUE;
+                        c.key.interestOps(0);
+                        workers.execute(() -> {
+                            Runnable then;
+                            try {
+                                boolean keep = c.respond(request);
+                                then = () -> {
+                                    try {
+                                        if (send(c, !keep)) advance(c);
+                                    } catch (IOException | CancelledKeyException e) {
+                                        c.close();
+                                    } catch (RuntimeException | Error e) {
+                                        c.logFailure("closed after " + e);
+                                        c.close();
+                                    }
+                                };
+                            } catch (RuntimeException | Error e) {
+                                c.logFailure("closed after " + e);
+                                then = c::close;
+                            }
+                            completions.add(then);
+                            selector.wakeup();
+                        });
+                        return;
+                    }
+                }
+            }
+        }
+
+        /** Starts sending c.out (and its file body); true if all went out and the connection reads again. */
+        private boolean send(NioConnection c, boolean close) throws IOException {
+            if (!c.channel.isOpen()) return false;
+            c.state = State.WRITE;
+            c.closeAfterWrite = close;
+            c.pending = ByteBuffer.wrap(c.out.a, 0, c.out.n);
+            if (c.pendingFile != null) {
+                c.file = FileChannel.open(c.pendingFile.path(), StandardOpenOption.READ);
+                c.filePos = c.pendingFile.offset();
+                c.fileEnd = c.filePos + c.pendingFile.length();
+                c.pendingFile = null;
+                if (!c.channel.isOpen()) c.close();   // closed by the watchdog while the file was opened
+            }
+            return flush(c);
+        }
+
+        /** Writes what the socket takes now; the rest waits for OP_WRITE (a slow reader never blocks the loop). */
+        private boolean flush(NioConnection c) throws IOException {
+            c.armWriteDeadline();
+            c.channel.write(c.pending);
+            FileChannel file = c.file;   // the watchdog may close the connection, and its file, meanwhile
+            if (!c.pending.hasRemaining() && file != null) {
+                c.filePos += file.transferTo(c.filePos, c.fileEnd - c.filePos, c.channel);
+                if (c.filePos >= c.fileEnd) {
+                    c.file = null;
+                    file.close();
+                }
+            }
+            if (c.pending.hasRemaining() || c.file != null) {
+                c.key.interestOps(SelectionKey.OP_WRITE);
+                return false;
+            }
+            if (c.closeAfterWrite) {
+                // Half-close and drain what the client still sends, as BlockingConnection.linger does.
+                c.state = State.LINGER;
+                c.channel.shutdownOutput();
+                c.deadline = System.nanoTime() + DEFAULT_LINGER_MS * 1_000_000L;
+                c.key.interestOps(SelectionKey.OP_READ);
+                return false;
+            }
+            c.state = State.READ;
+            return true;
+        }
+
+        private void drain(NioConnection c) throws IOException {
+            c.in.clear();
+            if (c.channel.read(c.in) < 0) c.close();
+            c.in.clear().flip();
+        }
+
+        @Override public void close() {
+            try {
+                core.listener().close();
+            } catch (IOException e) {
+                System.err.println("closing the listener failed: " + e);
+            }
+            core.watchdog().stop(DEFAULT_STOP_GRACE_MS);
+            workers.shutdownNow();
+            running = false;
+            selector.wakeup();
+            try {
+                loop.join(DEFAULT_STOP_GRACE_MS);
+                selector.close();
+            } catch (InterruptedException | IOException e) {
+                System.err.println("stopping the loop: " + e);
+            }
+        }
+    }
+
+    // Processes: -w worker JVMs, each listening on the same port with SO_REUSEPORT so the kernel spreads connections
+    // over them, each running one event loop (nginx's worker processes). Isolation (a crash takes one worker) at
+    // the price of sharing nothing in memory: items go to a file.
+    static final class Processes implements Model {
+        private final ThreadedHttpServer options;
+        private final SocketChannel reservation;
+        private final int port;
+        private final Path itemsFile;
+        private final Process[] children;
+        private final int[] quickExits;   // per worker: exits in a row soon after starting, for the restart back-off
+        private final ScheduledExecutorService restarts = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("restarts").factory());
+        private volatile boolean closing;
+
+        Processes(ThreadedHttpServer options, InetSocketAddress address) throws IOException {
+            this.options = options;
+            // First bind the port as every other mode does, without SO_REUSEPORT: a port in use (even by another
+            // processes-mode server, whose sockets all carry SO_REUSEPORT) is the usual error, and -p 0 gets a port.
+            int probed;
+            try (var probe = ServerSocketChannel.open()) {
+                probe.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+                probe.bind(address, 1);
+                probed = ((InetSocketAddress) probe.getLocalAddress()).getPort();
+            } catch (BindException e) {
+                throw new StartupError(1, "cannot listen on " + options.bind + ":" + options.port + ": " + e.getMessage()
+                        + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
+            }
+            // Then hold it with a bound but non-listening socket: no connection can land on it, and nobody without
+            // SO_REUSEPORT can take it while the workers, which set it, start listening.
+            reservation = SocketChannel.open();
+            try {
+                reservation.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+                reservation.bind(new InetSocketAddress(address.getAddress(), probed));
+            } catch (BindException e) {
+                reservation.close();
+                throw new StartupError(1, "cannot listen on " + options.bind + ":" + probed + ": " + e.getMessage()
+                        + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
+            }
+            port = probed;
+            itemsFile = Files.createTempFile("threaded-http-items-", ".jsonl");
+            children = new Process[options.workers];
+            quickExits = new int[options.workers];
+            try {
+                for (int i = 0; i < children.length; i++) children[i] = spawn(i + 1);
+            } catch (IOException | RuntimeException e) {
+                close();
+                throw e;
+            }
+        }
+
+        @Override public int port() { return port; }
+
+        @Override public long requests() { return -1; }
+
+        /** Starts worker JVM `index` with this JVM's java, class path and options, and waits for it to listen. */
+        private Process spawn(int index) throws IOException {
+            var cmd = new ArrayList<String>();
+            cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+            for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+                if (!arg.startsWith("-agentlib") && !arg.startsWith("-javaagent") && !arg.startsWith("-XX:ArchiveClassesAtExit")) cmd.add(arg);
+            }
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ThreadedHttpServer.class.getName()));
+            cmd.addAll(List.of("-p", String.valueOf(port), "-b", options.bind, "-m", "processes", "-w", String.valueOf(options.workers),
+                    "--root", options.root.toString(), "--backlog", String.valueOf(options.backlog),
+                    "--max-body", String.valueOf(options.maxBody), "--max-request-line", String.valueOf(options.maxRequestLine),
+                    "--max-header-size", String.valueOf(options.maxHeaderSize), "--header-timeout", String.valueOf(options.headerTimeout),
+                    "--idle-timeout", String.valueOf(options.idleTimeout), "--write-timeout", String.valueOf(options.writeTimeout),
+                    "--worker-index", String.valueOf(index), "--items-file", itemsFile.toString()));
+            if (options.directory != null) cmd.addAll(List.of("--directory", options.directory.toString()));
+            if (options.quiet) cmd.add("-q");
+            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            long started = System.nanoTime();
+            var reader = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            // The ready line has a deadline: a worker that hangs at start-up must not hang the parent.
+            var first = new CompletableFuture<String>();
+            Thread.ofPlatform().daemon().name("p" + index + "-start").start(() -> {
+                try {
+                    first.complete(reader.readLine());
+                } catch (IOException e) {
+                    first.completeExceptionally(e);
+                }
+            });
+            String line;
+            try {
+                line = first.get(DEFAULT_WORKER_START_MS, TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                p.destroyForcibly();
+                throw new StartupError(1, "worker JVM " + index + " did not say it was ready within " + DEFAULT_WORKER_START_MS + " ms");
+            } catch (InterruptedException | ExecutionException e) {
+                p.destroyForcibly();
+                throw new StartupError(1, "worker JVM " + index + " did not start: " + e);
+            }
+            if (!WORKER_READY.equals(line)) {
+                p.destroyForcibly();
+                throw new StartupError(1, "worker JVM " + index + " did not start" + (line == null ? " (see its error above)" : ": " + line));
+            }
+            // Forward the worker's access log; supervise it: a worker that dies unasked is replaced.
+            Thread.ofPlatform().daemon().name("p" + index + "-log").start(() -> {
+                try {
+                    for (String l; (l = reader.readLine()) != null; ) System.out.println(l);
+                } catch (IOException e) {
+                    if (!closing) System.err.println("worker " + index + ": output lost: " + e);
+                }
+            });
+            p.onExit().thenRun(() -> {
+                if (closing) return;
+                long delay = restartDelay(index, System.nanoTime() - started < DEFAULT_WORKER_STABLE_MS * 1_000_000L);
+                System.err.println(Instant.now() + " worker " + index + " (pid " + p.pid() + ") exited with " + p.exitValue()
+                        + "; starting another in " + delay + " ms");
+                restarts.schedule(() -> restart(index), delay, TimeUnit.MILLISECONDS);
+            });
+            return p;
+        }
+
+        /**
+         * Replaces worker `index`. A worker that cannot start (or dies soon after starting) is retried with a pause
+         * that doubles up to DEFAULT_MAX_RESTART_DELAY_MS: a broken worker must not become a fork loop.
+         */
+        private void restart(int index) {
+            if (closing) return;
+            try {
+                Process p = spawn(index);
+                children[index - 1] = p;
+                System.err.println(Instant.now() + " worker " + index + " (pid " + p.pid() + ") is serving again");
+                if (closing) p.destroy();
+            } catch (IOException | RuntimeException e) {
+                long delay = restartDelay(index, true);
+                System.err.println(Instant.now() + " worker " + index + " did not start: " + e.getMessage() + "; retrying in " + delay + " ms");
+                restarts.schedule(() -> restart(index), delay, TimeUnit.MILLISECONDS);
+            }
+        }
+
+        private synchronized long restartDelay(int index, boolean quick) {
+            int n = quickExits[index - 1] = quick ? quickExits[index - 1] + 1 : 0;
+            return n == 0 ? 0 : Math.min(DEFAULT_MAX_RESTART_DELAY_MS, DEFAULT_FIRST_RESTART_DELAY_MS << Math.min(n - 1, 20));
+        }
+
+        /** In a worker JVM: the parent holds our stdin open; when it goes (even killed -9), so do we. */
+        static void exitWhenParentGoes() {
+            Thread.ofPlatform().daemon().name("parent-watch").start(() -> {
+                try {
+                    while (System.in.read() >= 0) { }
+                } catch (IOException e) {
+                    System.err.println("parent-watch: " + e);
+                }
+                System.exit(0);
+            });
+        }
+
+        @Override public void close() {
+            closing = true;
+            restarts.shutdownNow();
+            for (Process p : children) if (p != null) p.destroy();   // SIGTERM: each worker closes cleanly
+            for (Process p : children) {
+                if (p == null) continue;
+                try {
+                    if (!p.waitFor(DEFAULT_STOP_GRACE_MS + 3_000, TimeUnit.MILLISECONDS)) p.destroyForcibly();
+                } catch (InterruptedException e) {
+                    p.destroyForcibly();
+                    Thread.currentThread().interrupt();
+                }
+            }
+            try {
+                reservation.close();
+                Files.deleteIfExists(itemsFile);
+            } catch (IOException e) {
+                System.err.println("cleaning up: " + e);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- infrastructure
+
+    /**
+     * What an accept loop does when accept() fails (EMFILE "Too many open files" when out of descriptors, ENFILE,
+     * ENOBUFS, OutOfMemoryError): it backs off, 10 ms doubling up to 1 s, instead of retrying at once, and it logs the
+     * first failure of an episode with a hint. The episode ends at a successful accept at least a second after the
+     * last failure (so a server that frees one descriptor at a time logs one episode, not two lines per client).
+     * Shared by all the threads of one accept loop; the NIO loop stops selecting OP_ACCEPT for the pause instead.
+     */
+    static final class AcceptFailures {
+        static final long MIN_PAUSE_MS = 10, MAX_PAUSE_MS = 1000, EPISODE_END_MS = 1000;
+        private long pause;
+        private long failed;
+        private long lastFailure;
+
+        /** Records a failure; returns how long to wait before the next accept. */
+        synchronized long failed(Throwable e) {
+            lastFailure = System.nanoTime();
+            if (failed++ == 0) {
+                String m = String.valueOf(e.getMessage());
+                String hint = m.contains("Too many open files") ? " (out of file descriptors: raise `ulimit -n`, or serve fewer clients at once)"
+                        : e instanceof OutOfMemoryError ? " (out of memory: raise -Xmx, or serve fewer clients at once)" : "";
+                System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": accept failed: " + e + hint
+                        + "; pausing new connections with back-off, open ones are still served");
+            }
+            pause = pause == 0 ? MIN_PAUSE_MS : Math.min(MAX_PAUSE_MS, pause * 2);
+            return pause;
+        }
+
+        /** An accept worked: the episode (if any) is over, and the next failure is logged again. */
+        synchronized void succeeded() {
+            if (failed == 0) return;
+            pause = 0;
+            if (System.nanoTime() - lastFailure < EPISODE_END_MS * 1_000_000) return;
+            System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": accepting again after " + failed + " failed accepts");
+            failed = 0;
+            pause = 0;
+        }
+    }
+
+    static void closeQuietly(java.io.Closeable c) {
+        try {
+            c.close();
+        } catch (IOException e) {
+            System.err.println("closing " + c + " failed: " + e);
+        }
+    }
+
+    /**
+     * The deadlines of every open connection, checked every DEFAULT_WATCHDOG_TICK_MS by one thread: a connection past
+     * its deadline (idle too long, a head too slow, a write stalled) is closed, which wakes whatever waits on it.
+     * stop() is the graceful shutdown: idle connections close now, busy ones get a grace period.
+     */
+    static final class Watchdog {
+        private final Set<Connection> open = ConcurrentHashMap.newKeySet();
+        private volatile boolean stopping;
+        private final Thread thread;
+
+        Watchdog() {
+            thread = Thread.ofPlatform().daemon().name("watchdog").start(() -> {
+                while (!stopping) {
+                    long now = System.nanoTime();
+                    for (Connection c : open) if (now - c.deadline > 0) expire(c);
+                    try {
+                        Thread.sleep(DEFAULT_WATCHDOG_TICK_MS);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        void add(Connection c) { open.add(c); }
+
+        void remove(Connection c) { open.remove(c); }
+
+        boolean stopping() { return stopping; }
+
+        private void expire(Connection c) {
+            open.remove(c);
+            c.close();
+        }
+
+        void stop(long graceMillis) {
+            stopping = true;
+            thread.interrupt();
+            long end = System.nanoTime() + graceMillis * 1_000_000;
+            while (true) {
+                for (Connection c : open) if (!c.busy) expire(c);
+                if (open.isEmpty() || System.nanoTime() > end) break;
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            for (Connection c : open) expire(c);
+        }
+    }
+
     // ---------------------------------------------------------------- records
 
     /** The limits of the protocol core (RFC 9112 §2.3 lets a server set them; it must say so with the right status). */
@@ -1107,239 +2011,6 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
     }
 
-    // ---------------------------------------------------------------- protocol core: one connection
-
-    /**
-     * One client connection's protocol state, the same in every model: the input buffer the parser reads, the output
-     * buffer responses are encoded into, and the deadline the watchdog enforces. How a model waits for bytes is the
-     * only thing that differs: BlockingConnection blocks a thread, NioEventLoop waits for the selector.
-     */
-    static class Connection {
-        final Core core;
-        final SocketChannel channel;
-        final RequestParser parser;
-        ByteBuffer in = ByteBuffer.allocate(DEFAULT_BUFFER_SIZE).flip();
-        final Bytes out = new Bytes(DEFAULT_BUFFER_SIZE);
-        FileRegion pendingFile;       // a file body still to send after `out`
-        volatile long deadline = Long.MAX_VALUE;   // System.nanoTime() after which the watchdog closes the channel
-        volatile boolean busy;        // a request is being handled: shutdown lets it finish briefly
-        private long headDeadline;    // when the current request head must be complete
-        private String remote;
-
-        Connection(Core core, SocketChannel channel) {
-            this.core = core;
-            this.channel = channel;
-            this.parser = new RequestParser(core.limits());
-        }
-
-        /** Makes room in the input buffer for the next read (grows it up to what the limits need). */
-        void prepareRead() {
-            in.compact();
-            // Full: the parser holds a partial head (it throws 414/431 before that grows past the limits).
-            if (!in.hasRemaining()) in = ByteBuffer.allocate(in.capacity() * 2).put(in.flip());
-        }
-
-        /** The deadline for the next read: idle between requests, a fixed end for the head, a stall limit for bodies. */
-        void armReadDeadline() {
-            long now = System.nanoTime();
-            if (parser.idle(in)) {
-                headDeadline = 0;
-                deadline = now + core.limits().idleTimeoutMs() * 1_000_000L;
-            } else if (parser.readingHead()) {
-                if (headDeadline == 0) headDeadline = now + core.limits().headerTimeoutMs() * 1_000_000L;
-                deadline = headDeadline;
-            } else {
-                deadline = now + core.limits().idleTimeoutMs() * 1_000_000L;
-            }
-        }
-
-        void armWriteDeadline() { deadline = System.nanoTime() + core.limits().writeTimeoutMs() * 1_000_000L; }
-
-        /**
-         * Handles a complete request on the calling thread and encodes the answer into `out` (and pendingFile).
-         * Returns true if the connection stays open afterwards.
-         */
-        boolean respond(Request request) {
-            busy = true;
-            headDeadline = 0;
-            deadline = Long.MAX_VALUE;   // a handler may take its time (/io?ms=10000); only I/O has deadlines
-            long start = System.nanoTime();
-            Response r = core.app().handle(request);
-            boolean keep = request.keepAlive() && !core.watchdog().stopping();
-            encodeInto(r, request.method().equals("HEAD"), !keep, !request.http11() && keep);
-            if (!core.quiet()) log(request.method() + " " + request.target() + " HTTP/1." + (request.http11() ? 1 : 0), r, start);
-            return keep;
-        }
-
-        /** Encodes an error for a request that could not be parsed; the connection closes after it. */
-        void respondToBrokenRequest(HttpError e) {
-            Response r = core.app().errorResponse(e, null);
-            encodeInto(r, false, true, false);
-            if (!core.quiet()) log("(unparsable request)", r, System.nanoTime());
-        }
-
-        private void encodeInto(Response r, boolean head, boolean close, boolean http10KeepAlive) {
-            out.n = 0;
-            encode(r, head, close, http10KeepAlive, out);
-            pendingFile = head || r.file() == null ? null : r.file();
-        }
-
-        /** The access log line: time, thread, client, request line, status, bytes, handling time. */
-        void log(String requestLine, Response r, long startNanos) {
-            long micros = (System.nanoTime() - startNanos) / 1000;
-            System.out.println(Instant.now() + " " + Thread.currentThread().getName() + " " + remote() + " \"" + requestLine + "\" " + r.status() + " "
-                    + r.length() + " " + micros / 1000 + "." + (micros % 1000) / 100 + "ms");
-        }
-
-        /** Logged once per failed connection, then the server goes on; -q hides the access log, never this. */
-        void logFailure(String what) {
-            System.err.println(Instant.now() + " " + Thread.currentThread().getName() + " " + remote() + ": " + what);
-        }
-
-        String remote() {
-            if (remote == null) {
-                try {
-                    SocketAddress a = channel.getRemoteAddress();
-                    remote = a instanceof InetSocketAddress i ? i.getAddress().getHostAddress() + ":" + i.getPort() : String.valueOf(a);
-                } catch (IOException e) {
-                    remote = "?";
-                }
-            }
-            return remote;
-        }
-
-        /** Closes the connection and everything it holds; safe to call twice and from the watchdog's thread. */
-        void close() {
-            core.watchdog().remove(this);
-            try {
-                channel.close();
-            } catch (IOException e) {
-                logFailure("close failed: " + e);
-            }
-        }
-    }
-
-    /**
-     * The conversation on a blocking channel, the same for the four thread-based models: read until the parser has a
-     * message, answer it, repeat while the connection is kept alive. Deadlines are enforced by the watchdog closing
-     * the channel, which wakes a blocked read or write with AsynchronousCloseException.
-     */
-    static final class BlockingConnection extends Connection {
-        BlockingConnection(Core core, SocketChannel channel) { super(core, channel); }
-
-        /** Serves the connection until it closes; never throws. */
-        void serve() {
-            core.watchdog().add(this);
-            try {
-                channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                converse();
-            } catch (ClosedChannelException e) {
-                if (!core.watchdog().stopping()) logFailure("timed out, closed by the watchdog");
-            } catch (IOException e) {
-                logFailure("connection failed: " + e);
-            } catch (RuntimeException e) {
-                System.err.println("Unexpected error on a connection from " + remote() + ":");
-                e.printStackTrace();
-            } catch (Error e) {
-                // OutOfMemoryError and the like: this connection is dropped (its memory with it), the others go on.
-                logFailure("closed after " + e);
-            } finally {
-                close();
-            }
-        }
-
-        private void converse() throws IOException {
-            while (true) {
-                RequestParser.Progress progress;
-                try {
-                    progress = parser.feed(in);
-                } catch (HttpError e) {
-                    respondToBrokenRequest(e);
-                    flush();
-                    linger();
-                    return;
-                }
-                switch (progress) {
-                    case NEED_MORE -> {
-                        busy = false;
-                        if (core.watchdog().stopping() && parser.idle(in)) return;
-                        armReadDeadline();
-                        prepareRead();
-                        int n = channel.read(in);
-                        in.flip();
-                        if (n < 0) {
-                            if (!parser.idle(in)) logFailure("closed in the middle of a request");
-                            return;
-                        }
-                    }
-                    case HEAD_DONE -> {
-                        busy = true;
-                        if (parser.expectsContinue() && !in.hasRemaining()) writeFully(ByteBuffer.wrap(CONTINUE));
-                    }
-                    case MESSAGE_DONE -> {
-                        boolean keep = respond(parser.take());
-                        flush();
-                        busy = false;
-                        if (!keep) return;
-                    }
-                }
-            }
-        }
-
-        /** Sends `out` in one write, then a file body straight from the page cache, never through the heap. */
-        private void flush() throws IOException {
-            writeFully(ByteBuffer.wrap(out.a, 0, out.n));
-            if (pendingFile == null) return;
-            try (FileChannel file = FileChannel.open(pendingFile.path(), StandardOpenOption.READ)) {
-                long pos = pendingFile.offset(), end = pos + pendingFile.length();
-                if (file.size() < end) throw new IOException("file shrank before it was sent: " + pendingFile.path());
-                while (pos < end) {
-                    if (Thread.currentThread().isVirtual()) {
-                        // A virtual thread inside sendfile (transferTo) cannot be woken by close(), so the watchdog
-                        // could never cut off a client that stops reading; a write from a mapped window can.
-                        var window = file.map(FileChannel.MapMode.READ_ONLY, pos, Math.min(end - pos, DEFAULT_MAP_WINDOW));
-                        pos += window.remaining();
-                        while (window.hasRemaining()) writeFully(window);
-                    } else {
-                        armWriteDeadline();
-                        pos += file.transferTo(pos, end - pos, channel);
-                    }
-                }
-            } finally {
-                pendingFile = null;
-            }
-        }
-
-        /** Writes all of b; the write deadline restarts whenever the socket takes some bytes. */
-        private void writeFully(ByteBuffer b) throws IOException {
-            while (b.hasRemaining()) {
-                armWriteDeadline();
-                channel.write(b);
-            }
-        }
-
-        /**
-         * After an error answer the client may still be sending (a body we refused). Closing with unread bytes would
-         * reset the connection and could destroy the answer before it is read, so: half-close, drain briefly, close.
-         */
-        private void linger() throws IOException {
-            channel.shutdownOutput();
-            deadline = System.nanoTime() + DEFAULT_LINGER_MS * 1_000_000L;
-            ByteBuffer sink = ByteBuffer.allocate(DEFAULT_BUFFER_SIZE);
-            long drained = 0;
-            try {
-                while (drained < core.limits().maxBody() + DEFAULT_BUFFER_SIZE) {
-                    sink.clear();
-                    int n = channel.read(sink);
-                    if (n < 0) return;
-                    drained += n;
-                }
-            } catch (AsynchronousCloseException e) {
-                // the linger deadline passed: the answer had its chance
-            }
-        }
-    }
-
     // ---------------------------------------------------------------- the application: routes of the HTTP contract
 
     static final String JSON_TYPE = "application/json";
@@ -1607,87 +2278,6 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
     }
 
-    static boolean compressible(String type) {
-        return type.startsWith("text/") || type.startsWith("application/json") || type.startsWith("application/javascript")
-                || type.startsWith("application/xml") || type.startsWith("image/svg+xml");
-    }
-
-    /** Accept-Encoding (RFC 9110 §12.5.3): a comma list of codings with q-values; q=0 means "not this one". */
-    static boolean acceptsGzip(String acceptEncoding) {
-        if (acceptEncoding == null) return false;
-        double gzip = -1, any = -1;
-        for (String entry : acceptEncoding.split(",")) {
-            int semi = entry.indexOf(';');
-            String coding = (semi < 0 ? entry : entry.substring(0, semi)).strip().toLowerCase(Locale.ROOT);
-            double q = 1.0;
-            if (semi >= 0) {
-                for (String param : entry.substring(semi + 1).split(";")) {
-                    String p = param.strip().toLowerCase(Locale.ROOT);
-                    if (!p.startsWith("q=")) continue;
-                    try { q = Double.parseDouble(p.substring(2)); } catch (NumberFormatException e) { q = 0; }
-                }
-            }
-            if (coding.equals("gzip") || coding.equals("x-gzip")) gzip = Math.max(q, gzip);
-            else if (coding.equals("*")) any = q;
-        }
-        return gzip >= 0 ? gzip > 0 : any > 0;
-    }
-
-    static byte[] gzip(byte[] data) {
-        var out = new ByteArrayOutputStream(data.length / 2 + 32);
-        try (var gz = new GZIPOutputStream(out)) {
-            gz.write(data);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return out.toByteArray();
-    }
-
-    /** A JSON string literal (RFC 8259 §7). */
-    static String jsonString(String s) {
-        var b = new StringBuilder(s.length() + 2).append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20) b.append("\\u00").append(Character.forDigit(c >> 4, 16)).append(Character.forDigit(c & 15, 16));
-                    else b.append(c);
-                }
-            }
-        }
-        return b.append('"').toString();
-    }
-
-    /** Percent-decoding (RFC 3986 §2.1) as UTF-8; '+' stays '+'. Malformed input is a 400. */
-    static String percentDecode(String s) {
-        if (s.indexOf('%') < 0) return s;
-        byte[] out = new byte[s.length()];
-        int n = 0;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c != '%') {
-                out[n++] = (byte) c;   // the target is ASCII: the parser let nothing else through
-                continue;
-            }
-            int hi = i + 2 < s.length() ? Character.digit(s.charAt(i + 1), 16) : -1;
-            int lo = hi >= 0 ? Character.digit(s.charAt(i + 2), 16) : -1;
-            if (lo < 0) throw new HttpError(400, "malformed percent-encoding in " + s);
-            out[n++] = (byte) (hi * 16 + lo);
-            i += 2;
-        }
-        try {
-            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(out, 0, n)).toString();
-        } catch (CharacterCodingException e) {
-            throw new HttpError(400, "percent-encoding is not UTF-8 in " + s);
-        }
-    }
-
     // ---------------------------------------------------------------- static files, cached
 
     /**
@@ -1898,6 +2488,42 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
     }
 
+    static boolean compressible(String type) {
+        return type.startsWith("text/") || type.startsWith("application/json") || type.startsWith("application/javascript")
+                || type.startsWith("application/xml") || type.startsWith("image/svg+xml");
+    }
+
+    /** Accept-Encoding (RFC 9110 §12.5.3): a comma list of codings with q-values; q=0 means "not this one". */
+    static boolean acceptsGzip(String acceptEncoding) {
+        if (acceptEncoding == null) return false;
+        double gzip = -1, any = -1;
+        for (String entry : acceptEncoding.split(",")) {
+            int semi = entry.indexOf(';');
+            String coding = (semi < 0 ? entry : entry.substring(0, semi)).strip().toLowerCase(Locale.ROOT);
+            double q = 1.0;
+            if (semi >= 0) {
+                for (String param : entry.substring(semi + 1).split(";")) {
+                    String p = param.strip().toLowerCase(Locale.ROOT);
+                    if (!p.startsWith("q=")) continue;
+                    try { q = Double.parseDouble(p.substring(2)); } catch (NumberFormatException e) { q = 0; }
+                }
+            }
+            if (coding.equals("gzip") || coding.equals("x-gzip")) gzip = Math.max(q, gzip);
+            else if (coding.equals("*")) any = q;
+        }
+        return gzip >= 0 ? gzip > 0 : any > 0;
+    }
+
+    static byte[] gzip(byte[] data) {
+        var out = new ByteArrayOutputStream(data.length / 2 + 32);
+        try (var gz = new GZIPOutputStream(out)) {
+            gz.write(data);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
+    }
+
     // ---------------------------------------------------------------- items: in memory, or shared by worker JVMs
 
     sealed interface ItemStore permits InMemoryItems, SharedFileItems {
@@ -1978,674 +2604,48 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
     }
 
-    // ---------------------------------------------------------------- the concurrency models, simplest first
-
-    /** A running model: it listens on port() and close() stops everything it started. */
-    sealed interface Model permits Sequential, ThreadPerConnection, FixedPool, VirtualThreads, NioEventLoop, Processes {
-        int port();
-
-        /** Requests answered so far (-1: counted elsewhere, by the worker JVMs). */
-        long requests();
-
-        void close();
+    /** A JSON string literal (RFC 8259 §7). */
+    static String jsonString(String s) {
+        var b = new StringBuilder(s.length() + 2).append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                case '\r' -> b.append("\\r");
+                case '\t' -> b.append("\\t");
+                default -> {
+                    if (c < 0x20) b.append("\\u00").append(Character.forDigit(c >> 4, 16)).append(Character.forDigit(c & 15, 16));
+                    else b.append(c);
+                }
+            }
+        }
+        return b.append('"').toString();
     }
 
-    /** The accept loop the thread-based models share; each decides who serves an accepted connection. */
-    abstract static sealed class Acceptor permits Sequential, ThreadPerConnection, FixedPool, VirtualThreads {
-        final Core core;
-        private final List<Thread> threads = new ArrayList<>();
-        private final AcceptFailures failures = new AcceptFailures();
-
-        Acceptor(Core core) { this.core = core; }
-
-        public int port() { return core.port(); }
-
-        public long requests() { return core.app().requests.sum(); }
-
-        /** Starts a platform thread that accepts connections and hands each to serve(). */
-        void acceptOn(String threadName) {
-            threads.add(Thread.ofPlatform().name(threadName).start(() -> {
-                while (core.listener().isOpen()) {
-                    SocketChannel ch;
-                    try {
-                        ch = core.listener().accept();
-                    } catch (ClosedChannelException e) {
-                        return;
-                    } catch (IOException | Error e) {
-                        // Out of file descriptors (EMFILE), or of memory: retrying at once would spin. Connections
-                        // already open go on being served by their own threads meanwhile.
-                        pause(failures.failed(e));
-                        continue;
-                    }
-                    failures.succeeded();
-                    try {
-                        serve(ch);
-                    } catch (RuntimeException | Error e) {
-                        // No thread for it (OutOfMemoryError: unable to create native thread): drop this one client.
-                        closeQuietly(ch);
-                        pause(failures.failed(e));
-                    }
-                }
-            }));
+    /** Percent-decoding (RFC 3986 §2.1) as UTF-8; '+' stays '+'. Malformed input is a 400. */
+    static String percentDecode(String s) {
+        if (s.indexOf('%') < 0) return s;
+        byte[] out = new byte[s.length()];
+        int n = 0;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c != '%') {
+                out[n++] = (byte) c;   // the target is ASCII: the parser let nothing else through
+                continue;
+            }
+            int hi = i + 2 < s.length() ? Character.digit(s.charAt(i + 1), 16) : -1;
+            int lo = hi >= 0 ? Character.digit(s.charAt(i + 2), 16) : -1;
+            if (lo < 0) throw new HttpError(400, "malformed percent-encoding in " + s);
+            out[n++] = (byte) (hi * 16 + lo);
+            i += 2;
         }
-
-        abstract void serve(SocketChannel ch);
-
-        private static void pause(long millis) {
-            try {
-                Thread.sleep(millis);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-
-        public void close() {
-            try {
-                core.listener().close();
-            } catch (IOException e) {
-                System.err.println("closing the listener failed: " + e);
-            }
-            core.watchdog().stop(DEFAULT_STOP_GRACE_MS);
-            for (Thread t : threads) {
-                try {
-                    t.join(DEFAULT_STOP_GRACE_MS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-        }
-    }
-
-    // Sequential: one connection at a time, on the accepting thread. Simplest; one slow or idle client stalls all.
-    static final class Sequential extends Acceptor implements Model {
-        Sequential(Core core) { super(core); acceptOn("sequential"); }
-
-        @Override void serve(SocketChannel ch) { new BlockingConnection(core, ch).serve(); }
-    }
-
-    // Thread per connection: a new platform thread for each client. Concurrent, but each costs ~1 MB of stack and a
-    // kernel thread, so 10,000 clients mean 10,000 threads.
-    static final class ThreadPerConnection extends Acceptor implements Model {
-        private final AtomicInteger next = new AtomicInteger();
-
-        ThreadPerConnection(Core core) { super(core); acceptOn("acceptor"); }
-
-        @Override void serve(SocketChannel ch) {
-            Thread.ofPlatform().name("thread-" + next.incrementAndGet()).start(() -> new BlockingConnection(core, ch).serve());
-        }
-    }
-
-    // Fixed pool: -w threads, each accepting and serving one connection at a time (seed 002's workers). Bounded
-    // cost, but the (w+1)-th keep-alive client waits until one of the first w goes away.
-    static final class FixedPool extends Acceptor implements Model {
-        FixedPool(Core core, int workers) {
-            super(core);
-            for (int i = 1; i <= workers; i++) acceptOn("pool-" + i);
-        }
-
-        @Override void serve(SocketChannel ch) { new BlockingConnection(core, ch).serve(); }
-    }
-
-    // Virtual thread per connection: the code of thread-per-connection, but a blocked read parks a ~1 KB virtual
-    // thread instead of a kernel thread. The default: simple code that scales to many idle connections.
-    static final class VirtualThreads extends Acceptor implements Model {
-        private final ThreadFactory factory;
-
-        VirtualThreads(Core core, String prefix) {
-            super(core);
-            this.factory = Thread.ofVirtual().name(prefix, 1).factory();
-            acceptOn(prefix + "acceptor");
-        }
-
-        @Override void serve(SocketChannel ch) { factory.newThread(() -> new BlockingConnection(core, ch).serve()).start(); }
-    }
-
-    // NIO event loop: one thread multiplexes every socket with a Selector and never blocks; handlers that may block
-    // (/io, /cpu, /files, /api) run on -w worker threads and hand their response back to the loop to write.
-    static final class NioEventLoop implements Model {
-        private final Core core;
-        private final Selector selector;
-        private final ExecutorService workers;
-        private final Queue<Runnable> completions = new ConcurrentLinkedQueue<>();
-        private final Thread loop;
-        private final SelectionKey acceptKey;
-        private final AcceptFailures acceptFailures = new AcceptFailures();
-        private long acceptPausedUntil;   // System.nanoTime() when OP_ACCEPT is selected again; 0 when not paused
-        private volatile boolean running = true;
-
-        /** The state of one connection as the loop sees it. */
-        enum State { READ, PROCESS, WRITE, LINGER }
-
-        final class NioConnection extends Connection {
-            State state = State.READ;
-            SelectionKey key;
-            ByteBuffer pending;             // bytes still to write
-            FileChannel file;               // an open file body being sent
-            long filePos, fileEnd;
-            boolean closeAfterWrite;
-
-            NioConnection(SocketChannel ch) { super(NioEventLoop.this.core, ch); }
-
-            /** The socket, and the file of a download in progress (the watchdog may call this for a stalled one). */
-            @Override void close() {
-                super.close();
-                FileChannel f = file;
-                file = null;
-                if (f != null) closeQuietly(f);
-            }
-        }
-
-        NioEventLoop(Core core, int workerCount, String prefix) throws IOException {
-            this.core = core;
-            this.selector = Selector.open();
-            this.workers = Executors.newFixedThreadPool(workerCount, Thread.ofPlatform().name(prefix + "worker-", 1).factory());
-            core.listener().configureBlocking(false);
-            this.acceptKey = core.listener().register(selector, SelectionKey.OP_ACCEPT);
-            this.loop = Thread.ofPlatform().name(prefix + "loop").start(this::run);
-        }
-
-        @Override public int port() { return core.port(); }
-
-        @Override public long requests() { return core.app().requests.sum(); }
-
-        /**
-         * The loop. A failure that belongs to one connection closes that connection (ready() and the completions
-         * catch everything, Errors included); one that does not is logged, and the loop goes on; if the selector
-         * itself fails again and again, the process exits with the reason rather than listen and answer nobody.
-         */
-        private void run() {
-            int failuresInARow = 0;
-            while (running) {
-                try {
-                    if (acceptPausedUntil != 0) {
-                        long left = acceptPausedUntil - System.nanoTime();
-                        if (left <= 0) {
-                            acceptPausedUntil = 0;
-                            acceptKey.interestOps(SelectionKey.OP_ACCEPT);
-                        } else {
-                            selector.select(this::dispatch, Math.max(1, left / 1_000_000));
-                        }
-                    }
-                    if (acceptPausedUntil == 0) selector.select(this::dispatch);
-                    for (Runnable r; (r = completions.poll()) != null; ) r.run();
-                    failuresInARow = 0;
-                } catch (ClosedSelectorException e) {
-                    return;
-                } catch (IOException | RuntimeException | Error e) {
-                    if (!running) return;
-                    System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": unexpected error, the loop goes on: " + e);
-                    if (++failuresInARow >= 100) {
-                        System.err.println("Error: " + Thread.currentThread().getName() + " cannot continue: " + e);
-                        Runtime.getRuntime().halt(1);
-                    }
-                }
-            }
-        }
-
-        private void dispatch(SelectionKey key) {
-            if (!key.isValid()) return;
-            if (key.attachment() instanceof NioConnection c) {
-                ready(c, key);
-                return;
-            }
-            try {
-                accept();
-            } catch (IOException | Error e) {
-                if (!running) return;
-                // Out of descriptors or memory: stop selecting OP_ACCEPT for a while instead of spinning on it.
-                acceptKey.interestOps(0);
-                acceptPausedUntil = System.nanoTime() + acceptFailures.failed(e) * 1_000_000;
-            }
-        }
-
-        private void accept() throws IOException {
-            for (SocketChannel ch; (ch = core.listener().accept()) != null; ) {
-                acceptFailures.succeeded();
-                ch.configureBlocking(false);
-                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                var c = new NioConnection(ch);
-                c.key = ch.register(selector, SelectionKey.OP_READ, c);
-                core.watchdog().add(c);
-                c.armReadDeadline();
-            }
-        }
-
-        private void ready(NioConnection c, SelectionKey key) {
-            try {
-                if (key.isReadable()) {
-                    if (c.state == State.LINGER) drain(c);
-                    else read(c);
-                } else if (key.isWritable()) {
-                    if (flush(c)) advance(c);
-                }
-            } catch (IOException e) {
-                if (c.channel.isOpen()) c.logFailure("connection failed: " + e.getMessage());
-                c.close();
-            } catch (CancelledKeyException e) {
-                c.close();   // the watchdog closed it (a timeout)
-            } catch (RuntimeException | Error e) {
-                // OutOfMemoryError, a bug: this connection is closed (freeing what it holds), the loop goes on.
-                c.logFailure("closed after " + e);
-                c.close();
-            }
-        }
-
-        private void read(NioConnection c) throws IOException {
-            c.prepareRead();
-            int n = c.channel.read(c.in);
-            c.in.flip();
-            if (n < 0) {
-                if (!c.parser.idle(c.in)) c.logFailure("closed in the middle of a request");
-                c.close();
-                return;
-            }
-            advance(c);
-        }
-
-        /** Feeds the parser until it needs bytes or a response is on its way; pipelined requests go one at a time. */
-        private void advance(NioConnection c) throws IOException {
-            while (c.state == State.READ) {
-                RequestParser.Progress progress;
-                try {
-                    progress = c.parser.feed(c.in);
-                } catch (HttpError e) {
-                    c.respondToBrokenRequest(e);
-                    send(c, true);
-                    return;
-                }
-                switch (progress) {
-                    case NEED_MORE -> {
-                        c.busy = false;
-                        if (c.parser.idle(c.in) && core.watchdog().stopping()) { c.close(); return; }
-                        c.armReadDeadline();
-                        c.key.interestOps(SelectionKey.OP_READ);
-                        return;
-                    }
-                    case HEAD_DONE -> {
-                        c.busy = true;
-                        if (c.parser.expectsContinue() && !c.in.hasRemaining()) {
-                            c.out.n = 0;
-                            c.out.put(CONTINUE);
-                            if (!send(c, false)) return;
-                        }
-                    }
-                    case MESSAGE_DONE -> {
-                        Request request = c.parser.take();
-                        if (!App.blocks(request)) {
-                            if (!send(c, !c.respond(request))) return;
-                            continue;
-                        }
-                        // Off the loop: a worker handles and encodes, then tells the loop to write. The request is
-                        // work the server owes from now on: no read deadline applies while it waits for a worker.
-                        c.state = State.PROCESS;
-                        c.busy = true;
-                        c.deadline = Long.MAX_VALUE;
-                        c.key.interestOps(0);
-                        workers.execute(() -> {
-                            Runnable then;
-                            try {
-                                boolean keep = c.respond(request);
-                                then = () -> {
-                                    try {
-                                        if (send(c, !keep)) advance(c);
-                                    } catch (IOException | CancelledKeyException e) {
-                                        c.close();
-                                    } catch (RuntimeException | Error e) {
-                                        c.logFailure("closed after " + e);
-                                        c.close();
-                                    }
-                                };
-                            } catch (RuntimeException | Error e) {
-                                c.logFailure("closed after " + e);
-                                then = c::close;
-                            }
-                            completions.add(then);
-                            selector.wakeup();
-                        });
-                        return;
-                    }
-                }
-            }
-        }
-
-        /** Starts sending c.out (and its file body); true if all went out and the connection reads again. */
-        private boolean send(NioConnection c, boolean close) throws IOException {
-            if (!c.channel.isOpen()) return false;
-            c.state = State.WRITE;
-            c.closeAfterWrite = close;
-            c.pending = ByteBuffer.wrap(c.out.a, 0, c.out.n);
-            if (c.pendingFile != null) {
-                c.file = FileChannel.open(c.pendingFile.path(), StandardOpenOption.READ);
-                c.filePos = c.pendingFile.offset();
-                c.fileEnd = c.filePos + c.pendingFile.length();
-                c.pendingFile = null;
-                if (!c.channel.isOpen()) c.close();   // closed by the watchdog while the file was opened
-            }
-            return flush(c);
-        }
-
-        /** Writes what the socket takes now; the rest waits for OP_WRITE (a slow reader never blocks the loop). */
-        private boolean flush(NioConnection c) throws IOException {
-            c.armWriteDeadline();
-            c.channel.write(c.pending);
-            FileChannel file = c.file;   // the watchdog may close the connection, and its file, meanwhile
-            if (!c.pending.hasRemaining() && file != null) {
-                c.filePos += file.transferTo(c.filePos, c.fileEnd - c.filePos, c.channel);
-                if (c.filePos >= c.fileEnd) {
-                    c.file = null;
-                    file.close();
-                }
-            }
-            if (c.pending.hasRemaining() || c.file != null) {
-                c.key.interestOps(SelectionKey.OP_WRITE);
-                return false;
-            }
-            if (c.closeAfterWrite) {
-                // Half-close and drain what the client still sends, as BlockingConnection.linger does.
-                c.state = State.LINGER;
-                c.channel.shutdownOutput();
-                c.deadline = System.nanoTime() + DEFAULT_LINGER_MS * 1_000_000L;
-                c.key.interestOps(SelectionKey.OP_READ);
-                return false;
-            }
-            c.state = State.READ;
-            return true;
-        }
-
-        private void drain(NioConnection c) throws IOException {
-            c.in.clear();
-            if (c.channel.read(c.in) < 0) c.close();
-            c.in.clear().flip();
-        }
-
-        @Override public void close() {
-            try {
-                core.listener().close();
-            } catch (IOException e) {
-                System.err.println("closing the listener failed: " + e);
-            }
-            core.watchdog().stop(DEFAULT_STOP_GRACE_MS);
-            workers.shutdownNow();
-            running = false;
-            selector.wakeup();
-            try {
-                loop.join(DEFAULT_STOP_GRACE_MS);
-                selector.close();
-            } catch (InterruptedException | IOException e) {
-                System.err.println("stopping the loop: " + e);
-            }
-        }
-    }
-
-    // Processes: -w worker JVMs, each listening on the same port with SO_REUSEPORT so the kernel spreads connections
-    // over them, each running one event loop (nginx's worker processes). Isolation (a crash takes one worker) at
-    // the price of sharing nothing in memory: items go to a file.
-    static final class Processes implements Model {
-        private final ThreadedHttpServer options;
-        private final SocketChannel reservation;
-        private final int port;
-        private final Path itemsFile;
-        private final Process[] children;
-        private final int[] quickExits;   // per worker: exits in a row soon after starting, for the restart back-off
-        private final ScheduledExecutorService restarts = Executors.newSingleThreadScheduledExecutor(
-                Thread.ofPlatform().daemon().name("restarts").factory());
-        private volatile boolean closing;
-
-        Processes(ThreadedHttpServer options, InetSocketAddress address) throws IOException {
-            this.options = options;
-            // First bind the port as every other mode does, without SO_REUSEPORT: a port in use (even by another
-            // processes-mode server, whose sockets all carry SO_REUSEPORT) is the usual error, and -p 0 gets a port.
-            int probed;
-            try (var probe = ServerSocketChannel.open()) {
-                probe.setOption(StandardSocketOptions.SO_REUSEADDR, true);
-                probe.bind(address, 1);
-                probed = ((InetSocketAddress) probe.getLocalAddress()).getPort();
-            } catch (BindException e) {
-                throw new StartupError(1, "cannot listen on " + options.bind + ":" + options.port + ": " + e.getMessage()
-                        + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
-            }
-            // Then hold it with a bound but non-listening socket: no connection can land on it, and nobody without
-            // SO_REUSEPORT can take it while the workers, which set it, start listening.
-            reservation = SocketChannel.open();
-            try {
-                reservation.setOption(StandardSocketOptions.SO_REUSEPORT, true);
-                reservation.bind(new InetSocketAddress(address.getAddress(), probed));
-            } catch (BindException e) {
-                reservation.close();
-                throw new StartupError(1, "cannot listen on " + options.bind + ":" + probed + ": " + e.getMessage()
-                        + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
-            }
-            port = probed;
-            itemsFile = Files.createTempFile("threaded-http-items-", ".jsonl");
-            children = new Process[options.workers];
-            quickExits = new int[options.workers];
-            try {
-                for (int i = 0; i < children.length; i++) children[i] = spawn(i + 1);
-            } catch (IOException | RuntimeException e) {
-                close();
-                throw e;
-            }
-        }
-
-        @Override public int port() { return port; }
-
-        @Override public long requests() { return -1; }
-
-        /** Starts worker JVM `index` with this JVM's java, class path and options, and waits for it to listen. */
-        private Process spawn(int index) throws IOException {
-            var cmd = new ArrayList<String>();
-            cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-            for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-                if (!arg.startsWith("-agentlib") && !arg.startsWith("-javaagent") && !arg.startsWith("-XX:ArchiveClassesAtExit")) cmd.add(arg);
-            }
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ThreadedHttpServer.class.getName()));
-            cmd.addAll(List.of("-p", String.valueOf(port), "-b", options.bind, "-m", "processes", "-w", String.valueOf(options.workers),
-                    "--root", options.root.toString(), "--backlog", String.valueOf(options.backlog),
-                    "--max-body", String.valueOf(options.maxBody), "--max-request-line", String.valueOf(options.maxRequestLine),
-                    "--max-header-size", String.valueOf(options.maxHeaderSize), "--header-timeout", String.valueOf(options.headerTimeout),
-                    "--idle-timeout", String.valueOf(options.idleTimeout), "--write-timeout", String.valueOf(options.writeTimeout),
-                    "--worker-index", String.valueOf(index), "--items-file", itemsFile.toString()));
-            if (options.directory != null) cmd.addAll(List.of("--directory", options.directory.toString()));
-            if (options.quiet) cmd.add("-q");
-            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-            long started = System.nanoTime();
-            var reader = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            // The ready line has a deadline: a worker that hangs at start-up must not hang the parent.
-            var first = new CompletableFuture<String>();
-            Thread.ofPlatform().daemon().name("p" + index + "-start").start(() -> {
-                try {
-                    first.complete(reader.readLine());
-                } catch (IOException e) {
-                    first.completeExceptionally(e);
-                }
-            });
-            String line;
-            try {
-                line = first.get(DEFAULT_WORKER_START_MS, TimeUnit.MILLISECONDS);
-            } catch (TimeoutException e) {
-                p.destroyForcibly();
-                throw new StartupError(1, "worker JVM " + index + " did not say it was ready within " + DEFAULT_WORKER_START_MS + " ms");
-            } catch (InterruptedException | ExecutionException e) {
-                p.destroyForcibly();
-                throw new StartupError(1, "worker JVM " + index + " did not start: " + e);
-            }
-            if (!WORKER_READY.equals(line)) {
-                p.destroyForcibly();
-                throw new StartupError(1, "worker JVM " + index + " did not start" + (line == null ? " (see its error above)" : ": " + line));
-            }
-            // Forward the worker's access log; supervise it: a worker that dies unasked is replaced.
-            Thread.ofPlatform().daemon().name("p" + index + "-log").start(() -> {
-                try {
-                    for (String l; (l = reader.readLine()) != null; ) System.out.println(l);
-                } catch (IOException e) {
-                    if (!closing) System.err.println("worker " + index + ": output lost: " + e);
-                }
-            });
-            p.onExit().thenRun(() -> {
-                if (closing) return;
-                long delay = restartDelay(index, System.nanoTime() - started < DEFAULT_WORKER_STABLE_MS * 1_000_000L);
-                System.err.println(Instant.now() + " worker " + index + " (pid " + p.pid() + ") exited with " + p.exitValue()
-                        + "; starting another in " + delay + " ms");
-                restarts.schedule(() -> restart(index), delay, TimeUnit.MILLISECONDS);
-            });
-            return p;
-        }
-
-        /**
-         * Replaces worker `index`. A worker that cannot start (or dies soon after starting) is retried with a pause
-         * that doubles up to DEFAULT_MAX_RESTART_DELAY_MS: a broken worker must not become a fork loop.
-         */
-        private void restart(int index) {
-            if (closing) return;
-            try {
-                Process p = spawn(index);
-                children[index - 1] = p;
-                System.err.println(Instant.now() + " worker " + index + " (pid " + p.pid() + ") is serving again");
-                if (closing) p.destroy();
-            } catch (IOException | RuntimeException e) {
-                long delay = restartDelay(index, true);
-                System.err.println(Instant.now() + " worker " + index + " did not start: " + e.getMessage() + "; retrying in " + delay + " ms");
-                restarts.schedule(() -> restart(index), delay, TimeUnit.MILLISECONDS);
-            }
-        }
-
-        private synchronized long restartDelay(int index, boolean quick) {
-            int n = quickExits[index - 1] = quick ? quickExits[index - 1] + 1 : 0;
-            return n == 0 ? 0 : Math.min(DEFAULT_MAX_RESTART_DELAY_MS, DEFAULT_FIRST_RESTART_DELAY_MS << Math.min(n - 1, 20));
-        }
-
-        /** In a worker JVM: the parent holds our stdin open; when it goes (even killed -9), so do we. */
-        static void exitWhenParentGoes() {
-            Thread.ofPlatform().daemon().name("parent-watch").start(() -> {
-                try {
-                    while (System.in.read() >= 0) { }
-                } catch (IOException e) {
-                    System.err.println("parent-watch: " + e);
-                }
-                System.exit(0);
-            });
-        }
-
-        @Override public void close() {
-            closing = true;
-            restarts.shutdownNow();
-            for (Process p : children) if (p != null) p.destroy();   // SIGTERM: each worker closes cleanly
-            for (Process p : children) {
-                if (p == null) continue;
-                try {
-                    if (!p.waitFor(DEFAULT_STOP_GRACE_MS + 3_000, TimeUnit.MILLISECONDS)) p.destroyForcibly();
-                } catch (InterruptedException e) {
-                    p.destroyForcibly();
-                    Thread.currentThread().interrupt();
-                }
-            }
-            try {
-                reservation.close();
-                Files.deleteIfExists(itemsFile);
-            } catch (IOException e) {
-                System.err.println("cleaning up: " + e);
-            }
-        }
-    }
-
-    // ---------------------------------------------------------------- infrastructure
-
-    /**
-     * What an accept loop does when accept() fails (EMFILE "Too many open files" when out of descriptors, ENFILE,
-     * ENOBUFS, OutOfMemoryError): it backs off, 10 ms doubling up to 1 s, instead of retrying at once, and it logs the
-     * first failure of an episode with a hint. The episode ends at a successful accept at least a second after the
-     * last failure (so a server that frees one descriptor at a time logs one episode, not two lines per client).
-     * Shared by all the threads of one accept loop; the NIO loop stops selecting OP_ACCEPT for the pause instead.
-     */
-    static final class AcceptFailures {
-        static final long MIN_PAUSE_MS = 10, MAX_PAUSE_MS = 1000, EPISODE_END_MS = 1000;
-        private long pause;
-        private long failed;
-        private long lastFailure;
-
-        /** Records a failure; returns how long to wait before the next accept. */
-        synchronized long failed(Throwable e) {
-            lastFailure = System.nanoTime();
-            if (failed++ == 0) {
-                String m = String.valueOf(e.getMessage());
-                String hint = m.contains("Too many open files") ? " (out of file descriptors: raise `ulimit -n`, or serve fewer clients at once)"
-                        : e instanceof OutOfMemoryError ? " (out of memory: raise -Xmx, or serve fewer clients at once)" : "";
-                System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": accept failed: " + e + hint
-                        + "; pausing new connections with back-off, open ones are still served");
-            }
-            pause = pause == 0 ? MIN_PAUSE_MS : Math.min(MAX_PAUSE_MS, pause * 2);
-            return pause;
-        }
-
-        /** An accept worked: the episode (if any) is over, and the next failure is logged again. */
-        synchronized void succeeded() {
-            if (failed == 0) return;
-            pause = 0;
-            if (System.nanoTime() - lastFailure < EPISODE_END_MS * 1_000_000) return;
-            System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": accepting again after " + failed + " failed accepts");
-            failed = 0;
-            pause = 0;
-        }
-    }
-
-    static void closeQuietly(java.io.Closeable c) {
         try {
-            c.close();
-        } catch (IOException e) {
-            System.err.println("closing " + c + " failed: " + e);
-        }
-    }
-
-    /**
-     * The deadlines of every open connection, checked every DEFAULT_WATCHDOG_TICK_MS by one thread: a connection past
-     * its deadline (idle too long, a head too slow, a write stalled) is closed, which wakes whatever waits on it.
-     * stop() is the graceful shutdown: idle connections close now, busy ones get a grace period.
-     */
-    static final class Watchdog {
-        private final Set<Connection> open = ConcurrentHashMap.newKeySet();
-        private volatile boolean stopping;
-        private final Thread thread;
-
-        Watchdog() {
-            thread = Thread.ofPlatform().daemon().name("watchdog").start(() -> {
-                while (!stopping) {
-                    long now = System.nanoTime();
-                    for (Connection c : open) if (now - c.deadline > 0) expire(c);
-                    try {
-                        Thread.sleep(DEFAULT_WATCHDOG_TICK_MS);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            });
-        }
-
-        void add(Connection c) { open.add(c); }
-
-        void remove(Connection c) { open.remove(c); }
-
-        boolean stopping() { return stopping; }
-
-        private void expire(Connection c) {
-            open.remove(c);
-            c.close();
-        }
-
-        void stop(long graceMillis) {
-            stopping = true;
-            thread.interrupt();
-            long end = System.nanoTime() + graceMillis * 1_000_000;
-            while (true) {
-                for (Connection c : open) if (!c.busy) expire(c);
-                if (open.isEmpty() || System.nanoTime() > end) break;
-                try {
-                    Thread.sleep(10);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-            }
-            for (Connection c : open) expire(c);
+            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(out, 0, n)).toString();
+        } catch (CharacterCodingException e) {
+            throw new HttpError(400, "percent-encoding is not UTF-8 in " + s);
         }
     }
 
