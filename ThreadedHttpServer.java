@@ -132,14 +132,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
     static final int DEFAULT_BUFFER_SIZE = 8 * 1024;
     static final int DEFAULT_MAX_CACHED_FILE = 256 * 1024; // larger files go out with FileChannel.transferTo, never gzipped
     static final int DEFAULT_MAP_WINDOW = 4 << 20;         // virtual threads send large files from mapped windows this big
-    static final int MAX_IO_MS = 10_000;
-    static final int MAX_CPU_N = 10_000_000;
-    static final String ENV_PREFIX = "THS_";
     static final String WORKER_READY = "worker-ready";
-    static final int DEFAULT_WORKER_START_MS = 30_000;       // processes: a worker JVM that is not ready by then is killed
-    static final int DEFAULT_WORKER_STABLE_MS = 10_000;      // a worker that exits sooner counts as a failed start
-    static final long DEFAULT_FIRST_RESTART_DELAY_MS = 250;  // then doubling, up to:
-    static final long DEFAULT_MAX_RESTART_DELAY_MS = 30_000;
 
     public static void main(String... args) {
         int code;
@@ -165,10 +158,10 @@ public class ThreadedHttpServer implements Callable<Integer> {
      */
     static CommandLine commandLine(ThreadedHttpServer server, String[] args, Map<String, String> env) {
         var cli = new CommandLine(server);
-        Properties file = loadConfig(configArgument(args, env), cli);
-        cli.setDefaultValueProvider(new EnvironmentAndFile(env, file));
+        Properties file = Configuration.loadConfig(Configuration.configArgument(args, env), cli);
+        cli.setDefaultValueProvider(new Configuration.EnvironmentAndFile(env, file));
         var names = new StringJoiner(", ");
-        for (OptionSpec o : cli.getCommandSpec().options()) if (!o.hidden() && o.arity().max() > 0) names.add(envName(o));
+        for (OptionSpec o : cli.getCommandSpec().options()) if (!o.hidden() && o.arity().max() > 0) names.add(Configuration.envName(o));
         var footer = new ArrayList<String>(List.of("", "Modes (-m), simplest first:"));
         for (Mode m : Mode.values()) footer.add(m.helpLine());
         footer.addAll(List.of("",
@@ -196,7 +189,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             System.out.println(WORKER_READY);
             Processes.exitWhenParentGoes();
         } else {
-            System.out.printf("Listening on http://%s:%d/ mode=%s%n", hostForUrl(bind), running.port(), mode);
+            System.out.printf("Listening on http://%s:%d/ mode=%s%n", bind.contains(":") ? "[" + bind + "]" : bind, running.port(), mode);
         }
         System.out.flush();
         running.awaitClose();
@@ -291,9 +284,8 @@ public class ThreadedHttpServer implements Callable<Integer> {
         StartupError(int exitCode, String message) { super(message); this.exitCode = exitCode; }
     }
 
-    static String hostForUrl(String host) { return host.contains(":") ? "[" + host + "]" : host; }
 
-    // ---------------------------------------------------------------- the concurrency models, simplest first
+    // ---------------------------------------------------------------- the six concurrency models, simplest first, and the accept loop four of them share
 
     /** A running model: it listens on port() and close() stops everything it started. */
     sealed interface Model permits Sequential, ThreadPerConnection, FixedPool, VirtualThreads, NioEventLoop, Processes {
@@ -337,7 +329,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                         serve(ch);
                     } catch (RuntimeException | Error e) {
                         // No thread for it (OutOfMemoryError: unable to create native thread): drop this one client.
-                        closeQuietly(ch);
+                        Connection.closeQuietly(ch);
                         pause(failures.failed(e));
                     }
                 }
@@ -415,7 +407,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         @Override void serve(SocketChannel ch) { factory.newThread(() -> new BlockingConnection(core, ch).serve()).start(); }
     }
 
-    // ---------------------------------------------------------------- protocol core: one connection
+    // ---------------------------------------------------------------- one connection, as every model holds it, and the conversation of the four blocking models
 
     /**
      * One client connection's protocol state, the same in every model: the input buffer the parser reads, the output
@@ -488,7 +480,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         private void encodeInto(Response r, boolean head, boolean close, boolean http10KeepAlive) {
             out.n = 0;
-            encode(r, head, close, http10KeepAlive, out);
+            ResponseWriter.encode(r, head, close, http10KeepAlive, out);
             pendingFile = head || r.file() == null ? null : r.file();
         }
 
@@ -514,6 +506,14 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 }
             }
             return remote;
+        }
+
+        static void closeQuietly(java.io.Closeable c) {
+            try {
+                c.close();
+            } catch (IOException e) {
+                System.err.println("closing " + c + " failed: " + e);
+            }
         }
 
         /** Closes the connection and everything it holds; safe to call twice and from the watchdog's thread. */
@@ -582,7 +582,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                     }
                     case HEAD_DONE -> {
                         busy = true;
-                        if (parser.expectsContinue() && !in.hasRemaining()) writeFully(ByteBuffer.wrap(CONTINUE));
+                        if (parser.expectsContinue() && !in.hasRemaining()) writeFully(ByteBuffer.wrap(ResponseWriter.CONTINUE));
                     }
                     case MESSAGE_DONE -> {
                         boolean keep = respond(parser.take());
@@ -647,6 +647,8 @@ public class ThreadedHttpServer implements Callable<Integer> {
             }
         }
     }
+
+    // ---------------------------------------------------------------- the event loop, and the worker processes that each run one
 
     // NIO event loop: one thread multiplexes every socket with a Selector and never blocks; handlers that may block
     // (/io, /cpu, /files, /api) run on -w worker threads and hand their response back to the loop to write.
@@ -813,7 +815,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                         c.busy = true;
                         if (c.parser.expectsContinue() && !c.in.hasRemaining()) {
                             c.out.n = 0;
-                            c.out.put(CONTINUE);
+                            c.out.put(ResponseWriter.CONTINUE);
                             if (!send(c, false)) return;
                         }
                     }
@@ -929,6 +931,11 @@ public class ThreadedHttpServer implements Callable<Integer> {
     // over them, each running one event loop (nginx's worker processes). Isolation (a crash takes one worker) at
     // the price of sharing nothing in memory: items go to a file.
     static final class Processes implements Model {
+        static final int DEFAULT_WORKER_START_MS = 30_000;       // a worker JVM that is not ready by then is killed
+        static final int DEFAULT_WORKER_STABLE_MS = 10_000;      // a worker that exits sooner counts as a failed start
+        static final long DEFAULT_FIRST_RESTART_DELAY_MS = 250;  // then doubling, up to:
+        static final long DEFAULT_MAX_RESTART_DELAY_MS = 30_000;
+
         private final ThreadedHttpServer options;
         private final SocketChannel reservation;
         private final int port;
@@ -1096,7 +1103,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
     }
 
-    // ---------------------------------------------------------------- infrastructure
+    // ---------------------------------------------------------------- what the loops share: back-off when accept fails, and the deadlines
 
     /**
      * What an accept loop does when accept() fails (EMFILE "Too many open files" when out of descriptors, ENFILE,
@@ -1133,14 +1140,6 @@ public class ThreadedHttpServer implements Callable<Integer> {
             System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": accepting again after " + failed + " failed accepts");
             failed = 0;
             pause = 0;
-        }
-    }
-
-    static void closeQuietly(java.io.Closeable c) {
-        try {
-            c.close();
-        } catch (IOException e) {
-            System.err.println("closing " + c + " failed: " + e);
         }
     }
 
@@ -1197,7 +1196,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
     }
 
-    // ---------------------------------------------------------------- records
+    // ---------------------------------------------------------------- protocol core: a request, a response, the limits
 
     /** The limits of the protocol core (RFC 9112 §2.3 lets a server set them; it must say so with the right status). */
     record Limits(int maxRequestLine, int maxHeaderSize, int maxHeaders, int maxBody,
@@ -1219,6 +1218,8 @@ public class ThreadedHttpServer implements Callable<Integer> {
      * content negotiation, which they did themselves.
      */
     record Response(int status, String type, byte[] body, FileRegion file, List<String> headers, byte[] fixed) {
+        static final byte[] EMPTY = new byte[0];
+
         static Response of(int status, String type, byte[] body) { return new Response(status, type, body, null, new ArrayList<>(4), null); }
 
         static Response ofFile(int status, String type, FileRegion file) { return new Response(status, type, null, file, new ArrayList<>(4), null); }
@@ -1260,17 +1261,6 @@ public class ThreadedHttpServer implements Callable<Integer> {
         static HttpError fatal(int status, String reason) { return new HttpError(status, reason, true); }
     }
 
-    record Item(long id, String name, String created_at) {}
-
-    record Created(long id, String name, String message, String created_at) {}
-
-    record Received(JsonNode received) {}
-
-    record IoResult(String task, int ms, String thread) {}
-
-    record CpuResult(String task, int n, int primes, long elapsed_ms, String thread) {}
-
-    static final byte[] EMPTY = new byte[0];
 
     // ---------------------------------------------------------------- protocol core: the request parser
 
@@ -1325,7 +1315,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         /** Where the head scanner stands: empty lines before the request, the request line's parts, a field line's. */
         enum Scan { LEADING, LEADING_CR, METHOD, TARGET, VERSION, LINE_CR, LINE_START, NAME, VALUE, END_CR }
 
-        private static final String[] KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+        static final List<String> KNOWN_METHODS = List.of("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH");
         private static final String[] COMMON_FIELDS = {"host", "user-agent", "accept", "accept-encoding", "connection",
                 "content-length", "content-type", "transfer-encoding", "expect", "if-none-match", "if-modified-since",
                 "range", "if-range", "accept-language", "cache-control", "cookie", "referer", "origin"};
@@ -1343,7 +1333,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         private Headers headers;
         private long contentLength;
         private long chunkRemaining;
-        private byte[] body = EMPTY;
+        private byte[] body = Response.EMPTY;
         private int bodyLength;
 
         RequestParser(Limits limits) { this.limits = limits; reset(); }
@@ -1427,7 +1417,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             headers = new Headers();
             contentLength = 0;
             chunkRemaining = 0;
-            body = EMPTY;
+            body = Response.EMPTY;
             bodyLength = 0;
             expectContinue = false;
         }
@@ -1643,7 +1633,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 if (chunked >= 0 && chunked != codings.size() - 1) throw HttpError.fatal(400, "chunked applied more than once");
                 // No chunked at all (Transfer-Encoding: gzip): a coding we do not implement (§6.1), and we close too.
                 for (String c : codings) if (!c.equals("chunked")) throw HttpError.fatal(501, "transfer coding not implemented: " + c);
-                body = EMPTY;   // grows as chunk data arrives
+                body = Response.EMPTY;   // grows as chunk data arrives
                 state = State.CHUNK_SIZE;
             } else if (cl != null) {
                 long length = -1;
@@ -1656,7 +1646,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 }
                 if (length > limits.maxBody()) throw HttpError.fatal(413, "request body too large (limit " + limits.maxBody() + " bytes)");
                 contentLength = length;
-                body = EMPTY;   // grows as the body arrives: a declared length alone reserves nothing
+                body = Response.EMPTY;   // grows as the body arrives: a declared length alone reserves nothing
                 state = length == 0 ? State.DONE : State.BODY;
             } else {
                 state = State.DONE;   // a request without either has no body (RFC 9112 §6.3, rule 7)
@@ -1766,6 +1756,23 @@ public class ThreadedHttpServer implements Callable<Integer> {
                     return true;
                 }
             }
+        }
+
+        /** True if a comma-separated header value holds the token (case-insensitive), e.g. Connection: keep-alive, close. */
+        static boolean hasToken(String value, String token) {
+            if (value == null) return false;
+            int from = 0;
+            while (from <= value.length()) {
+                int comma = value.indexOf(',', from);
+                int to = comma < 0 ? value.length() : comma;
+                int s = from, e = to;
+                while (s < e && value.charAt(s) == ' ') s++;
+                while (e > s && value.charAt(e - 1) == ' ') e--;
+                if (e - s == token.length() && value.regionMatches(true, s, token, 0, token.length())) return true;
+                if (comma < 0) return false;
+                from = comma + 1;
+            }
+            return false;
         }
 
         private static String method(byte[] a, int from, int to) {
@@ -1884,23 +1891,6 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
     }
 
-    /** True if a comma-separated header value holds the token (case-insensitive), e.g. Connection: keep-alive, close. */
-    static boolean hasToken(String value, String token) {
-        if (value == null) return false;
-        int from = 0;
-        while (from <= value.length()) {
-            int comma = value.indexOf(',', from);
-            int to = comma < 0 ? value.length() : comma;
-            int s = from, e = to;
-            while (s < e && value.charAt(s) == ' ') s++;
-            while (e > s && value.charAt(e - 1) == ' ') e--;
-            if (e - s == token.length() && value.regionMatches(true, s, token, 0, token.length())) return true;
-            if (comma < 0) return false;
-            from = comma + 1;
-        }
-        return false;
-    }
-
     // ---------------------------------------------------------------- protocol core: the response writer
 
     /** A growable byte array a response head (and a small body) is assembled in, so it goes out in one write. */
@@ -1943,32 +1933,37 @@ public class ThreadedHttpServer implements Callable<Integer> {
         Bytes header(String name, String value) { return put(name).put(": ").put(value).put("\r\n"); }
     }
 
-    static final byte[] CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
-    static final byte[] CRLF = {'\r', '\n'};
-    static final byte[] SERVER_LINE = ascii("Server: ThreadedHttpServer\r\n");
-    static final byte[] CONTENT_LENGTH = ascii("Content-Length: ");
-    static final byte[] CONNECTION_CLOSE = ascii("Connection: close\r\n");
-    static final byte[] CONNECTION_KEEP_ALIVE = ascii("Connection: keep-alive\r\n");
+    /** The response writer: one encode() for every model, and the fixed bytes it is made of. */
+    static final class ResponseWriter {
+        private ResponseWriter() {}
 
-    static byte[] ascii(String s) { return s.getBytes(StandardCharsets.ISO_8859_1); }
+        static final byte[] CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
+        static final byte[] CRLF = {'\r', '\n'};
+        static final byte[] SERVER_LINE = ascii("Server: ThreadedHttpServer\r\n");
+        static final byte[] CONTENT_LENGTH = ascii("Content-Length: ");
+        static final byte[] CONNECTION_CLOSE = ascii("Connection: close\r\n");
+        static final byte[] CONNECTION_KEEP_ALIVE = ascii("Connection: keep-alive\r\n");
 
-    /**
-     * The response writer: status line, Date, the headers, Content-Length and the body into one buffer (RFC 9112 §4,
-     * §6.3), so a small response is a single write. A file body stays out of the buffer: the caller sends it after
-     * the head with FileChannel.transferTo. HEAD, 204 and 304 get the headers and no body (RFC 9110 §9.3.2, §15).
-     */
-    static void encode(Response r, boolean head, boolean close, boolean http10KeepAlive, Bytes out) {
-        out.put(StatusLines.of(r.status())).put(Dates.line()).put(SERVER_LINE);
-        if (r.fixed() != null) out.put(r.fixed());
-        else if (r.type() != null) out.header("Content-Type", r.type());
-        List<String> h = r.headers();
-        for (int i = 0; i < h.size(); i += 2) out.header(h.get(i), h.get(i + 1));
-        boolean bodiless = r.status() == 204 || r.status() == 304 || r.status() < 200;
-        if (!bodiless) out.put(CONTENT_LENGTH).put(r.length()).put(CRLF);
-        if (close) out.put(CONNECTION_CLOSE);
-        else if (http10KeepAlive) out.put(CONNECTION_KEEP_ALIVE);
-        out.put(CRLF);
-        if (!head && !bodiless && r.file() == null) out.put(r.body());
+        static byte[] ascii(String s) { return s.getBytes(StandardCharsets.ISO_8859_1); }
+
+        /**
+         * Writes a response: status line, Date, the headers, Content-Length and the body into one buffer (RFC 9112 §4,
+         * §6.3), so a small response is a single write. A file body stays out of the buffer: the caller sends it after
+         * the head with FileChannel.transferTo. HEAD, 204 and 304 get the headers and no body (RFC 9110 §9.3.2, §15).
+         */
+        static void encode(Response r, boolean head, boolean close, boolean http10KeepAlive, Bytes out) {
+            out.put(StatusLines.of(r.status())).put(Dates.line()).put(SERVER_LINE);
+            if (r.fixed() != null) out.put(r.fixed());
+            else if (r.type() != null) out.header("Content-Type", r.type());
+            List<String> h = r.headers();
+            for (int i = 0; i < h.size(); i += 2) out.header(h.get(i), h.get(i + 1));
+            boolean bodiless = r.status() == 204 || r.status() == 304 || r.status() < 200;
+            if (!bodiless) out.put(CONTENT_LENGTH).put(r.length()).put(CRLF);
+            if (close) out.put(CONNECTION_CLOSE);
+            else if (http10KeepAlive) out.put(CONNECTION_KEEP_ALIVE);
+            out.put(CRLF);
+            if (!head && !bodiless && r.file() == null) out.put(r.body());
+        }
     }
 
     /** Status lines, made once. */
@@ -1998,7 +1993,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         private record Line(long second, byte[] bytes) {}
 
-        private static volatile Line current = new Line(-1, EMPTY);
+        private static volatile Line current = new Line(-1, Response.EMPTY);
 
         static byte[] line() {
             long second = System.currentTimeMillis() / 1000;
@@ -2013,37 +2008,66 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
     // ---------------------------------------------------------------- the application: routes of the HTTP contract
 
-    static final String JSON_TYPE = "application/json";
-    static final String TEXT_TYPE = "text/plain; charset=utf-8";
-    static final String OCTETS = "application/octet-stream";
-    static final List<String> KNOWN_METHODS = List.of("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH");
-
-    /** The methods a route takes, and its Allow header. */
-    enum Allowed {
-        GET_HEAD("GET, HEAD"), POST("POST"), GET_HEAD_POST("GET, HEAD, POST");
-
-        final String header;
-
-        Allowed(String header) { this.header = header; }
-
-        boolean permits(String method) {
-            return switch (this) {
-                case GET_HEAD -> method.equals("GET") || method.equals("HEAD");
-                case POST -> method.equals("POST");
-                case GET_HEAD_POST -> method.equals("GET") || method.equals("HEAD") || method.equals("POST");
-            };
-        }
-    }
-
     /** Jackson, loaded on first use (a worker JVM that only serves /health never pays for it). */
     static final class Json {
         static final JsonMapper MAPPER = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
 
         static byte[] bytes(Object value) { return MAPPER.writeValueAsBytes(value); }
+
+        /** A JSON string literal (RFC 8259 §7). */
+        static String string(String s) {
+            var b = new StringBuilder(s.length() + 2).append('"');
+            for (int i = 0; i < s.length(); i++) {
+                char c = s.charAt(i);
+                switch (c) {
+                    case '"' -> b.append("\\\"");
+                    case '\\' -> b.append("\\\\");
+                    case '\n' -> b.append("\\n");
+                    case '\r' -> b.append("\\r");
+                    case '\t' -> b.append("\\t");
+                    default -> {
+                        if (c < 0x20) b.append("\\u00").append(Character.forDigit(c >> 4, 16)).append(Character.forDigit(c & 15, 16));
+                        else b.append(c);
+                    }
+                }
+            }
+            return b.append('"').toString();
+        }
     }
 
     /** The HTTP contract's routes, shared by every model. handle() never throws: errors become JSON answers. */
     static final class App {
+        static final int MAX_IO_MS = 10_000;
+        static final int MAX_CPU_N = 10_000_000;
+        static final String JSON_TYPE = "application/json";
+        static final String TEXT_TYPE = "text/plain; charset=utf-8";
+        static final String OCTETS = "application/octet-stream";
+
+        /** The methods a route takes, and its Allow header. */
+        enum Allowed {
+            GET_HEAD("GET, HEAD"), POST("POST"), GET_HEAD_POST("GET, HEAD, POST");
+
+            final String header;
+
+            Allowed(String header) { this.header = header; }
+
+            boolean permits(String method) {
+                return switch (this) {
+                    case GET_HEAD -> method.equals("GET") || method.equals("HEAD");
+                    case POST -> method.equals("POST");
+                    case GET_HEAD_POST -> method.equals("GET") || method.equals("HEAD") || method.equals("POST");
+                };
+            }
+        }
+
+        record Created(long id, String name, String message, String created_at) {}
+
+        record Received(JsonNode received) {}
+
+        record IoResult(String task, int ms, String thread) {}
+
+        record CpuResult(String task, int n, int primes, long elapsed_ms, String thread) {}
+
         final Path root;
         final Path directory;
         final String mode;
@@ -2080,7 +2104,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 e.printStackTrace();
                 return errorResponse(new HttpError(500, "internal server error"), req);
             }
-            return negotiate(req, r);
+            return Gzip.negotiate(req, r);
         }
 
         /** True for a route that may block or burn CPU: the NIO loop hands these to its workers. */
@@ -2092,7 +2116,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         Response route(Request req) throws IOException {
             String method = req.method();
             String path = req.path();
-            if (!KNOWN_METHODS.contains(method)) throw new HttpError(501, "method not implemented: " + method);
+            if (!RequestParser.KNOWN_METHODS.contains(method)) throw new HttpError(501, "method not implemented: " + method);
             if (path.equals("*")) return Response.empty(204).with("Allow", "GET, HEAD, POST, OPTIONS");
             return switch (path) {
                 case "/health" -> allow(method, Allowed.GET_HEAD) ? health(req) : allowOnly(method, Allowed.GET_HEAD);
@@ -2105,7 +2129,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 default -> {
                     if (path.startsWith("/api/items/")) yield allow(method, Allowed.GET_HEAD) ? item(path.substring(11)) : allowOnly(method, Allowed.GET_HEAD);
                     if (path.startsWith("/echo/")) yield allow(method, Allowed.GET_HEAD)
-                            ? Response.of(200, TEXT_TYPE, percentDecode(path.substring(6)).getBytes(StandardCharsets.UTF_8)) : allowOnly(method, Allowed.GET_HEAD);
+                            ? Response.of(200, TEXT_TYPE, PercentEncoding.decode(path.substring(6)).getBytes(StandardCharsets.UTF_8)) : allowOnly(method, Allowed.GET_HEAD);
                     if (path.startsWith("/files/")) yield allow(method, Allowed.GET_HEAD_POST) ? files(req, path.substring(7)) : allowOnly(method, Allowed.GET_HEAD_POST);
                     yield staticFile(req);
                 }
@@ -2123,7 +2147,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         Response health(Request req) {
             long uptime = (System.nanoTime() - startNanos) / 1_000_000;
             byte[] body = new Bytes(healthPrefix.length + 21).put(healthPrefix).put(uptime).put("}").toArray();
-            if (acceptsGzip(req.header("accept-encoding"))) {
+            if (Gzip.accepted(req.header("accept-encoding"))) {
                 return Response.of(200, JSON_TYPE, body).with("Access-Control-Allow-Origin", "*").with("Cache-Control", "no-store");
             }
             return new Response(200, JSON_TYPE, body, null, new ArrayList<>(2), HEALTH_HEADERS);
@@ -2137,13 +2161,13 @@ public class ThreadedHttpServer implements Callable<Integer> {
             JsonNode name = body.get("name");
             if (!body.isObject() || name == null || !name.isString() || name.stringValue().isBlank())
                 throw new HttpError(400, "name must be a non-blank string");
-            Item item = items.create(name.stringValue());
+            ItemStore.Item item = items.create(name.stringValue());
             return Response.of(201, JSON_TYPE, Json.bytes(new Created(item.id(), item.name(), "Resource created successfully", item.created_at())))
                     .with("Location", "/api/items/" + item.id());
         }
 
         Response item(String rawId) {
-            Item item = null;
+            ItemStore.Item item = null;
             if (!rawId.isEmpty() && rawId.length() < 19 && rawId.chars().allMatch(c -> c >= '0' && c <= '9')) item = items.get(Long.parseLong(rawId));
             if (item == null) throw new HttpError(404, "not found: /api/items/" + rawId);
             return Response.of(200, JSON_TYPE, Json.bytes(item));
@@ -2156,7 +2180,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
 
         Response files(Request req, String rawName) throws IOException {
-            String name = percentDecode(rawName);
+            String name = PercentEncoding.decode(rawName);
             if (name.isEmpty() || name.equals(".") || name.equals("..") || name.contains("/") || name.contains("\\") || name.indexOf('\0') >= 0)
                 throw new HttpError(400, "invalid file name");
             if (directory == null) throw new HttpError(404, "not found: /files/" + rawName + " (the server has no --directory)");
@@ -2249,7 +2273,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 int eq = pair.indexOf('=');
                 String key = eq < 0 ? pair : pair.substring(0, eq);
                 if (!key.equals(name)) continue;
-                String value = eq < 0 ? "" : percentDecode(pair.substring(eq + 1));
+                String value = eq < 0 ? "" : PercentEncoding.decode(pair.substring(eq + 1));
                 if (!value.isEmpty() && value.length() <= 9 && value.chars().allMatch(c -> c >= '0' && c <= '9')) {
                     int v = Integer.parseInt(value);
                     if (v <= max) return v;
@@ -2263,22 +2287,13 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         /** Every error body is JSON {"error": reason}; framing errors also close the connection. */
         Response errorResponse(HttpError e, Request req) {
-            var r = Response.of(e.status, JSON_TYPE, ("{\"error\":" + jsonString(e.getMessage()) + "}").getBytes(StandardCharsets.UTF_8));
+            var r = Response.of(e.status, JSON_TYPE, ("{\"error\":" + Json.string(e.getMessage()) + "}").getBytes(StandardCharsets.UTF_8));
             r.headers().addAll(e.headers);
-            return req == null ? r : negotiate(req, r);
-        }
-
-        /** gzip when Accept-Encoding allows it and the type is compressible; Vary on every compressible answer. */
-        static Response negotiate(Request req, Response r) {
-            if (r.fixed() != null || r.type() == null || !compressible(r.type())) return r;
-            if (r.header("Vary") == null) r.with("Vary", "Accept-Encoding");
-            if (r.body() == null || r.body().length == 0 || r.header("Content-Encoding") != null || !acceptsGzip(req.header("accept-encoding"))) return r;
-            if (r.status() == 206 || r.status() == 304) return r;
-            return r.withBody(r.type(), gzip(r.body())).with("Content-Encoding", "gzip");
+            return req == null ? r : Gzip.negotiate(req, r);
         }
     }
 
-    // ---------------------------------------------------------------- static files, cached
+    // ---------------------------------------------------------------- HTTP details: static files (cache, conditional requests, ranges), gzip negotiation
 
     /**
      * Files under the web root. A request path is resolved once per percent-decoded segment (no "..", no hidden
@@ -2347,7 +2362,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 if (segment.isEmpty()) continue;
                 String name;
                 try {
-                    name = percentDecode(segment);
+                    name = PercentEncoding.decode(segment);
                 } catch (HttpError e) {
                     return null;
                 }
@@ -2366,7 +2381,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             var b = new Bytes(256).header("Content-Type", type);
             if (gzip) b.header("Content-Encoding", "gzip");
             b.header("ETag", etag).header("Last-Modified", lastModified).header("Cache-Control", "no-cache").header("Accept-Ranges", "bytes");
-            if (compressible(type)) b.header("Vary", "Accept-Encoding");
+            if (Gzip.compressible(type)) b.header("Vary", "Accept-Encoding");
             return b.toArray();
         }
 
@@ -2376,10 +2391,10 @@ public class ThreadedHttpServer implements Callable<Integer> {
          * body gets the weak ETag: same content, other bytes (§8.8.3); a part of a file is always of the identity.
          */
         Response respond(Entry f, Request req) {
-            boolean gzip = compressible(f.type()) && f.bytes() != null && f.size() > 0 && acceptsGzip(req.header("accept-encoding"));
+            boolean gzip = Gzip.compressible(f.type()) && f.bytes() != null && f.size() > 0 && Gzip.accepted(req.header("accept-encoding"));
             Response r = null;
             if (notModified(req, f)) {
-                r = Response.of(304, f.type(), EMPTY).with("ETag", gzip ? "W/" + f.etag() : f.etag());
+                r = Response.of(304, f.type(), Response.EMPTY).with("ETag", gzip ? "W/" + f.etag() : f.etag());
             } else if (req.method().equals("GET") && req.header("range") != null && rangeApplies(req, f)) {
                 r = range(f, req.header("range"));
                 if (r != null) r.with("ETag", f.etag());
@@ -2396,7 +2411,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         private static byte[] gzipped(Entry f) {
             byte[] g = f.gzipped()[0];
-            if (g == null) f.gzipped()[0] = g = gzip(f.bytes());   // a race computes it twice, harmlessly
+            if (g == null) f.gzipped()[0] = g = Gzip.compress(f.bytes());   // a race computes it twice, harmlessly
             return g;
         }
 
@@ -2467,7 +2482,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         private static boolean digits(String s) { return s.chars().allMatch(c -> c >= '0' && c <= '9'); }
 
         private static Response unsatisfiable(Entry f) {
-            return Response.of(416, JSON_TYPE, "{\"error\":\"range not satisfiable\"}".getBytes(StandardCharsets.UTF_8))
+            return Response.of(416, App.JSON_TYPE, "{\"error\":\"range not satisfiable\"}".getBytes(StandardCharsets.UTF_8))
                     .with("Content-Range", "bytes */" + f.size());
         }
 
@@ -2484,49 +2499,65 @@ public class ThreadedHttpServer implements Callable<Integer> {
         static String contentType(Path file) {
             String name = file.getFileName().toString();
             int dot = name.lastIndexOf('.');
-            return dot < 0 ? OCTETS : TYPES.getOrDefault(name.substring(dot + 1).toLowerCase(Locale.ROOT), OCTETS);
+            return dot < 0 ? App.OCTETS : TYPES.getOrDefault(name.substring(dot + 1).toLowerCase(Locale.ROOT), App.OCTETS);
         }
     }
 
-    static boolean compressible(String type) {
-        return type.startsWith("text/") || type.startsWith("application/json") || type.startsWith("application/javascript")
-                || type.startsWith("application/xml") || type.startsWith("image/svg+xml");
-    }
+    /** gzip content negotiation (RFC 9110 §12.5.3, §8.4): which types, what the client accepts, the compression. */
+    static final class Gzip {
+        private Gzip() {}
 
-    /** Accept-Encoding (RFC 9110 §12.5.3): a comma list of codings with q-values; q=0 means "not this one". */
-    static boolean acceptsGzip(String acceptEncoding) {
-        if (acceptEncoding == null) return false;
-        double gzip = -1, any = -1;
-        for (String entry : acceptEncoding.split(",")) {
-            int semi = entry.indexOf(';');
-            String coding = (semi < 0 ? entry : entry.substring(0, semi)).strip().toLowerCase(Locale.ROOT);
-            double q = 1.0;
-            if (semi >= 0) {
-                for (String param : entry.substring(semi + 1).split(";")) {
-                    String p = param.strip().toLowerCase(Locale.ROOT);
-                    if (!p.startsWith("q=")) continue;
-                    try { q = Double.parseDouble(p.substring(2)); } catch (NumberFormatException e) { q = 0; }
+        static boolean compressible(String type) {
+            return type.startsWith("text/") || type.startsWith("application/json") || type.startsWith("application/javascript")
+                    || type.startsWith("application/xml") || type.startsWith("image/svg+xml");
+        }
+
+        /** Accept-Encoding (RFC 9110 §12.5.3): a comma list of codings with q-values; q=0 means "not this one". */
+        static boolean accepted(String acceptEncoding) {
+            if (acceptEncoding == null) return false;
+            double gzip = -1, any = -1;
+            for (String entry : acceptEncoding.split(",")) {
+                int semi = entry.indexOf(';');
+                String coding = (semi < 0 ? entry : entry.substring(0, semi)).strip().toLowerCase(Locale.ROOT);
+                double q = 1.0;
+                if (semi >= 0) {
+                    for (String param : entry.substring(semi + 1).split(";")) {
+                        String p = param.strip().toLowerCase(Locale.ROOT);
+                        if (!p.startsWith("q=")) continue;
+                        try { q = Double.parseDouble(p.substring(2)); } catch (NumberFormatException e) { q = 0; }
+                    }
                 }
+                if (coding.equals("gzip") || coding.equals("x-gzip")) gzip = Math.max(q, gzip);
+                else if (coding.equals("*")) any = q;
             }
-            if (coding.equals("gzip") || coding.equals("x-gzip")) gzip = Math.max(q, gzip);
-            else if (coding.equals("*")) any = q;
+            return gzip >= 0 ? gzip > 0 : any > 0;
         }
-        return gzip >= 0 ? gzip > 0 : any > 0;
+
+        static byte[] compress(byte[] data) {
+            var out = new ByteArrayOutputStream(data.length / 2 + 32);
+            try (var gz = new GZIPOutputStream(out)) {
+                gz.write(data);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return out.toByteArray();
+        }
+
+        /** gzip when Accept-Encoding allows it and the type is compressible; Vary on every compressible answer. */
+        static Response negotiate(Request req, Response r) {
+            if (r.fixed() != null || r.type() == null || !compressible(r.type())) return r;
+            if (r.header("Vary") == null) r.with("Vary", "Accept-Encoding");
+            if (r.body() == null || r.body().length == 0 || r.header("Content-Encoding") != null || !accepted(req.header("accept-encoding"))) return r;
+            if (r.status() == 206 || r.status() == 304) return r;
+            return r.withBody(r.type(), compress(r.body())).with("Content-Encoding", "gzip");
+        }
     }
 
-    static byte[] gzip(byte[] data) {
-        var out = new ByteArrayOutputStream(data.length / 2 + 32);
-        try (var gz = new GZIPOutputStream(out)) {
-            gz.write(data);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return out.toByteArray();
-    }
-
-    // ---------------------------------------------------------------- items: in memory, or shared by worker JVMs
+    // ---------------------------------------------------------------- HTTP details: items (in memory, or shared by worker JVMs), percent-decoding, configuration
 
     sealed interface ItemStore permits InMemoryItems, SharedFileItems {
+        record Item(long id, String name, String created_at) {}
+
         Item create(String name);
 
         List<Item> all();
@@ -2604,88 +2635,80 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
     }
 
-    /** A JSON string literal (RFC 8259 §7). */
-    static String jsonString(String s) {
-        var b = new StringBuilder(s.length() + 2).append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20) b.append("\\u00").append(Character.forDigit(c >> 4, 16)).append(Character.forDigit(c & 15, 16));
-                    else b.append(c);
+    /** Percent-decoding of request paths and query parameters. */
+    static final class PercentEncoding {
+        private PercentEncoding() {}
+
+        /** Percent-decoding (RFC 3986 §2.1) as UTF-8; '+' stays '+'. Malformed input is a 400. */
+        static String decode(String s) {
+            if (s.indexOf('%') < 0) return s;
+            byte[] out = new byte[s.length()];
+            int n = 0;
+            for (int i = 0; i < s.length(); i++) {
+                char c = s.charAt(i);
+                if (c != '%') {
+                    out[n++] = (byte) c;   // the target is ASCII: the parser let nothing else through
+                    continue;
                 }
+                int hi = i + 2 < s.length() ? Character.digit(s.charAt(i + 1), 16) : -1;
+                int lo = hi >= 0 ? Character.digit(s.charAt(i + 2), 16) : -1;
+                if (lo < 0) throw new HttpError(400, "malformed percent-encoding in " + s);
+                out[n++] = (byte) (hi * 16 + lo);
+                i += 2;
+            }
+            try {
+                return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                        .decode(ByteBuffer.wrap(out, 0, n)).toString();
+            } catch (CharacterCodingException e) {
+                throw new HttpError(400, "percent-encoding is not UTF-8 in " + s);
             }
         }
-        return b.append('"').toString();
     }
 
-    /** Percent-decoding (RFC 3986 §2.1) as UTF-8; '+' stays '+'. Malformed input is a 400. */
-    static String percentDecode(String s) {
-        if (s.indexOf('%') < 0) return s;
-        byte[] out = new byte[s.length()];
-        int n = 0;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c != '%') {
-                out[n++] = (byte) c;   // the target is ASCII: the parser let nothing else through
-                continue;
+    /** Where options come from besides the command line: THS_* variables and a --config properties file. */
+    static final class Configuration {
+        static final String ENV_PREFIX = "THS_";
+
+        private Configuration() {}
+
+        /** Options from THS_* environment variables, then from the --config file: picocli asks only for options not given. */
+        record EnvironmentAndFile(Map<String, String> env, Properties file) implements IDefaultValueProvider {
+            @Override public String defaultValue(ArgSpec arg) {
+                // Hidden options (--worker-index, --items-file) are only ever passed by a processes-mode parent.
+                if (!(arg instanceof OptionSpec option) || option.hidden() || !option.longestName().startsWith("--")) return null;
+                String fromEnv = env.get(envName(option));
+                return fromEnv != null ? fromEnv : file.getProperty(option.longestName().substring(2));
             }
-            int hi = i + 2 < s.length() ? Character.digit(s.charAt(i + 1), 16) : -1;
-            int lo = hi >= 0 ? Character.digit(s.charAt(i + 2), 16) : -1;
-            if (lo < 0) throw new HttpError(400, "malformed percent-encoding in " + s);
-            out[n++] = (byte) (hi * 16 + lo);
-            i += 2;
         }
-        try {
-            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(out, 0, n)).toString();
-        } catch (CharacterCodingException e) {
-            throw new HttpError(400, "percent-encoding is not UTF-8 in " + s);
-        }
-    }
 
-    /** Options from THS_* environment variables, then from the --config file: picocli asks only for options not given. */
-    record EnvironmentAndFile(Map<String, String> env, Properties file) implements IDefaultValueProvider {
-        @Override public String defaultValue(ArgSpec arg) {
-            // Hidden options (--worker-index, --items-file) are only ever passed by a processes-mode parent.
-            if (!(arg instanceof OptionSpec option) || option.hidden() || !option.longestName().startsWith("--")) return null;
-            String fromEnv = env.get(envName(option));
-            return fromEnv != null ? fromEnv : file.getProperty(option.longestName().substring(2));
+        static String envName(OptionSpec option) {
+            return ENV_PREFIX + option.longestName().substring(2).toUpperCase(Locale.ROOT).replace('-', '_');
         }
-    }
 
-    static String envName(OptionSpec option) {
-        return ENV_PREFIX + option.longestName().substring(2).toUpperCase(Locale.ROOT).replace('-', '_');
-    }
+        /** The --config FILE argument (or THS_CONFIG), found before picocli parses, since it supplies the defaults. */
+        static Path configArgument(String[] args, Map<String, String> env) {
+            for (int i = 0; i < args.length; i++) {
+                if (args[i].equals("--config") && i + 1 < args.length) return Path.of(args[i + 1]);
+                if (args[i].startsWith("--config=")) return Path.of(args[i].substring(9));
+            }
+            String fromEnv = env.get(ENV_PREFIX + "CONFIG");
+            return fromEnv == null ? null : Path.of(fromEnv);
+        }
 
-    /** The --config FILE argument (or THS_CONFIG), found before picocli parses, since it supplies the defaults. */
-    static Path configArgument(String[] args, Map<String, String> env) {
-        for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--config") && i + 1 < args.length) return Path.of(args[i + 1]);
-            if (args[i].startsWith("--config=")) return Path.of(args[i].substring(9));
+        static Properties loadConfig(Path file, CommandLine cli) {
+            var props = new Properties();
+            if (file == null) return props;
+            try (var reader = Files.newBufferedReader(file)) {
+                props.load(reader);
+            } catch (IOException e) {
+                throw new StartupError(2, "cannot read config file: " + file + " (" + e.getMessage() + ")");
+            }
+            for (String key : props.stringPropertyNames()) {
+                OptionSpec o = cli.getCommandSpec().findOption("--" + key);
+                if (o == null || o.hidden() || key.equals("config"))
+                    throw new StartupError(2, "unknown key in config file " + file + ": " + key + " (keys are long option names, see --help)");
+            }
+            return props;
         }
-        String fromEnv = env.get(ENV_PREFIX + "CONFIG");
-        return fromEnv == null ? null : Path.of(fromEnv);
-    }
-
-    static Properties loadConfig(Path file, CommandLine cli) {
-        var props = new Properties();
-        if (file == null) return props;
-        try (var reader = Files.newBufferedReader(file)) {
-            props.load(reader);
-        } catch (IOException e) {
-            throw new StartupError(2, "cannot read config file: " + file + " (" + e.getMessage() + ")");
-        }
-        for (String key : props.stringPropertyNames()) {
-            OptionSpec o = cli.getCommandSpec().findOption("--" + key);
-            if (o == null || o.hidden() || key.equals("config"))
-                throw new StartupError(2, "unknown key in config file " + file + ": " + key + " (keys are long option names, see --help)");
-        }
-        return props;
     }
 }
