@@ -473,6 +473,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         /** Encodes an error for a request that could not be parsed; the connection closes after it. */
         void respondToBrokenRequest(HttpError e) {
+            deadline = Long.MAX_VALUE;   // the client's bytes are all here: the time to answer is the server's, not theirs
             Response r = core.app().errorResponse(e, null);
             encodeInto(r, false, true, false);
             if (!core.quiet()) log("(unparsable request)", r, System.nanoTime());
@@ -2008,11 +2009,16 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
     // ---------------------------------------------------------------- the application: routes of the HTTP contract
 
-    /** Jackson, loaded on first use (a worker JVM that only serves /health never pays for it). */
+    /** JSON: Jackson for bodies, loaded on first use (a worker JVM that only serves /health never pays for it). */
     static final class Json {
-        static final JsonMapper MAPPER = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+        /** The mapper in a holder class of its own: string() below, used by every error answer, must not load Jackson. */
+        private static final class Jackson {
+            static final JsonMapper MAPPER = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+        }
 
-        static byte[] bytes(Object value) { return MAPPER.writeValueAsBytes(value); }
+        static JsonMapper mapper() { return Jackson.MAPPER; }
+
+        static byte[] bytes(Object value) { return Jackson.MAPPER.writeValueAsBytes(value); }
 
         /** A JSON string literal (RFC 8259 §7). */
         static String string(String s) {
@@ -2252,7 +2258,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             if (!isJson(type)) throw new HttpError(415, "Content-Type must be application/json, not " + (type == null ? "missing" : type));
             if (req.body().length == 0) throw new HttpError(400, "malformed JSON: empty body");
             try {
-                return Json.MAPPER.readTree(req.body());
+                return Json.mapper().readTree(req.body());
             } catch (JacksonException e) {
                 throw new HttpError(400, "malformed JSON: " + e.getOriginalMessage());
             }
@@ -2629,7 +2635,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             while (buf.hasRemaining() && ch.read(buf, buf.position()) > 0) { }
             var out = new ArrayList<Item>();
             for (String line : new String(buf.array(), 0, buf.position(), StandardCharsets.UTF_8).split("\n")) {
-                if (!line.isEmpty()) out.add(Json.MAPPER.readValue(line, Item.class));
+                if (!line.isEmpty()) out.add(Json.mapper().readValue(line, Item.class));
             }
             return out;
         }
