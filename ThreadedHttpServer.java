@@ -1158,7 +1158,12 @@ public class ThreadedHttpServer implements Callable<Integer> {
             thread = Thread.ofPlatform().daemon().name("watchdog").start(() -> {
                 while (!stopping) {
                     long now = System.nanoTime();
-                    for (Connection c : open) if (now - c.deadline > 0) expire(c);
+                    try {
+                        for (Connection c : open) if (now - c.deadline > 0) expire(c);
+                    } catch (RuntimeException | Error e) {
+                        // Logged, and the watchdog goes on: without it no deadline would ever be enforced again.
+                        System.err.println(Instant.now() + " watchdog: " + e);
+                    }
                     try {
                         Thread.sleep(DEFAULT_WATCHDOG_TICK_MS);
                     } catch (InterruptedException e) {
