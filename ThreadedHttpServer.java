@@ -543,7 +543,8 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 converse();
             } catch (ClosedChannelException e) {
-                if (!core.watchdog().stopping()) logFailure("timed out, closed by the watchdog");
+                // A keep-alive connection that idled out is no failure; a request cut off half-way (head, body, answer) is.
+                if (!core.watchdog().stopping() && (busy || !parser.idle(in))) logFailure("timed out, closed by the watchdog");
             } catch (IOException e) {
                 logFailure("connection failed: " + e);
             } catch (RuntimeException e) {
