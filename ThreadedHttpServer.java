@@ -70,7 +70,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
     @Option(names = {"-b", "--bind"}, description = "Address to listen on.")
     String bind = "127.0.0.1";
 
-    @Option(names = {"-m", "--mode"}, description = "Concurrency model: ${COMPLETION-CANDIDATES}.")
+    @Option(names = {"-m", "--mode"}, description = "Concurrency model: ${COMPLETION-CANDIDATES} (trade-offs below).")
     Mode mode = Mode.virtual;
 
     @Option(names = {"-w", "--workers"}, description = "Threads in pool mode, worker threads in nio mode, worker JVMs in processes mode.")
@@ -106,7 +106,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "A properties file of options by long name (port=3000, max-body=65536).")
     Path config;
 
-    @Option(names = {"-q", "--quiet"}, description = "No access log (for benchmarks).")
+    @Option(names = {"-q", "--quiet"}, description = "No access log (for benchmarks); failures are still logged.")
     boolean quiet;
 
     @Option(names = "--worker-index", hidden = true, description = "Internal: this JVM is worker N of a processes-mode parent.")
@@ -132,9 +132,6 @@ public class ThreadedHttpServer implements Callable<Integer> {
     static final int DEFAULT_BUFFER_SIZE = 8 * 1024;
     static final int DEFAULT_MAX_CACHED_FILE = 256 * 1024; // larger files go out with FileChannel.transferTo, never gzipped
     static final int DEFAULT_MAP_WINDOW = 4 << 20;         // virtual threads send large files from mapped windows this big
-    static final int MAX_IO_MS = 10_000;
-    static final int MAX_CPU_N = 10_000_000;
-    static final String ENV_PREFIX = "THS_";
     static final String WORKER_READY = "worker-ready";
 
     public static void main(String... args) {
@@ -161,14 +158,17 @@ public class ThreadedHttpServer implements Callable<Integer> {
      */
     static CommandLine commandLine(ThreadedHttpServer server, String[] args, Map<String, String> env) {
         var cli = new CommandLine(server);
-        Properties file = loadConfig(configArgument(args, env), cli);
-        cli.setDefaultValueProvider(new EnvironmentAndFile(env, file));
+        Properties file = Configuration.loadConfig(Configuration.configArgument(args, env), cli);
+        cli.setDefaultValueProvider(new Configuration.EnvironmentAndFile(env, file));
         var names = new StringJoiner(", ");
-        for (OptionSpec o : cli.getCommandSpec().options()) if (!o.hidden() && o.arity().max() > 0) names.add(envName(o));
-        cli.getCommandSpec().usageMessage().footer("",
+        for (OptionSpec o : cli.getCommandSpec().options()) if (!o.hidden() && o.arity().max() > 0) names.add(Configuration.envName(o));
+        var footer = new ArrayList<String>(List.of("", "Modes (-m), simplest first:"));
+        for (Mode m : Mode.values()) footer.add(m.helpLine());
+        footer.addAll(List.of("",
                 "Every option also comes from the environment or a --config properties file (key = long name, e.g. port=8080):",
                 "command line > environment > config file > built-in default; the defaults shown above include the last three.",
-                "Environment: " + names + ", THS_QUIET=true.");
+                "Environment: " + names + ", THS_QUIET=true."));
+        cli.getCommandSpec().usageMessage().footer(footer.toArray(String[]::new));
         cli.setParameterExceptionHandler((e, a) -> {
             System.err.println("Error: " + e.getMessage() + " (see --help)");
             return 2;
@@ -189,15 +189,29 @@ public class ThreadedHttpServer implements Callable<Integer> {
             System.out.println(WORKER_READY);
             Processes.exitWhenParentGoes();
         } else {
-            System.out.printf("Listening on http://%s:%d/ mode=%s%n", hostForUrl(bind), running.port(), mode);
+            System.out.printf("Listening on http://%s:%d/ mode=%s%n", bind.contains(":") ? "[" + bind + "]" : bind, running.port(), mode);
         }
         System.out.flush();
         running.awaitClose();
         return 0;
     }
 
-    /** The six concurrency models, simplest first; the name is what -m takes and /health reports. */
-    enum Mode { sequential, thread, pool, virtual, nio, processes }
+    /** The six concurrency models, simplest first, each with its trade-off; the name is what -m takes and /health reports. */
+    enum Mode {
+        sequential("one connection at a time: simplest; one slow client stalls all"),
+        thread("a platform thread per client: concurrent; ~1 MB of stack each"),
+        pool("-w threads: bounded cost; client w+1 waits until one leaves"),
+        virtual("a virtual thread per client: blocking code that scales (default)"),
+        nio("one Selector loop, -w workers for slow routes: fewest threads"),
+        processes("-w JVMs share the port: a crash takes one; no shared memory");
+
+        final String tradeOff;
+
+        Mode(String tradeOff) { this.tradeOff = tradeOff; }
+
+        /** The line --help shows for this mode. */
+        String helpLine() { return String.format("  %-11s %s", name(), tradeOff); }
+    }
 
     /** Binds, starts serving in the chosen model, and returns; the options above must be set (parse() does that). */
     public Running start() throws IOException {
@@ -270,592 +284,130 @@ public class ThreadedHttpServer implements Callable<Integer> {
         StartupError(int exitCode, String message) { super(message); this.exitCode = exitCode; }
     }
 
-    static String hostForUrl(String host) { return host.contains(":") ? "[" + host + "]" : host; }
 
-    // ---------------------------------------------------------------- records
+    // ---------------------------------------------------------------- the six concurrency models, simplest first, and the accept loop four of them share
 
-    /** The limits of the protocol core (RFC 9112 §2.3 lets a server set them; it must say so with the right status). */
-    record Limits(int maxRequestLine, int maxHeaderSize, int maxHeaders, int maxBody,
-                  int headerTimeoutMs, int idleTimeoutMs, int writeTimeoutMs) {}
+    /** A running model: it listens on port() and close() stops everything it started. */
+    sealed interface Model permits Sequential, ThreadPerConnection, FixedPool, VirtualThreads, NioEventLoop, Processes {
+        int port();
 
-    /** Everything a model needs besides its threads. */
-    record Core(ServerSocketChannel listener, int port, App app, Limits limits, Watchdog watchdog, boolean quiet) {}
+        /** Requests answered so far (-1: counted elsewhere, by the worker JVMs). */
+        long requests();
 
-    /** A parsed request. Header names are lower case; target is as sent, path and query are split from it. */
-    record Request(String method, String target, String path, String query, boolean http11, Headers headers,
-                   byte[] body, boolean keepAlive) {
-        String header(String lowerCaseName) { return headers.get(lowerCaseName); }
+        void close();
     }
 
-    /**
-     * A response before it is written: a status, a type, a body (bytes, or a region of a file) and extra headers.
-     * `fixed`, when set, holds the Content-Type line and the other fixed header lines already in wire format (a
-     * cached static file, /health): the hot paths then copy one array instead of encoding strings, and skip
-     * content negotiation, which they did themselves.
-     */
-    record Response(int status, String type, byte[] body, FileRegion file, List<String> headers, byte[] fixed) {
-        static Response of(int status, String type, byte[] body) { return new Response(status, type, body, null, new ArrayList<>(4), null); }
+    /** The accept loop the thread-based models share; each decides who serves an accepted connection. */
+    abstract static sealed class Acceptor permits Sequential, ThreadPerConnection, FixedPool, VirtualThreads {
+        final Core core;
+        private final List<Thread> threads = new ArrayList<>();
+        private final AcceptFailures failures = new AcceptFailures();
 
-        static Response ofFile(int status, String type, FileRegion file) { return new Response(status, type, null, file, new ArrayList<>(4), null); }
+        Acceptor(Core core) { this.core = core; }
 
-        static Response empty(int status) { return of(status, null, EMPTY); }
+        public int port() { return core.port(); }
 
-        Response with(String name, String value) { headers.add(name); headers.add(value); return this; }
+        public long requests() { return core.app().requests.sum(); }
 
-        Response withBody(String newType, byte[] newBody) { return new Response(status, newType, newBody, null, headers, null); }
-
-        long length() { return file != null ? file.length() : body.length; }
-
-        String header(String name) {
-            for (int i = 0; i < headers.size(); i += 2) if (headers.get(i).equalsIgnoreCase(name)) return headers.get(i + 1);
-            return null;
-        }
-    }
-
-    /** Part of a file sent without copying through the heap (FileChannel.transferTo). */
-    record FileRegion(Path path, long offset, long length) {}
-
-    /** An answer other than success: the status, the reason for the JSON body, extra headers, and whether to close. */
-    static final class HttpError extends RuntimeException {
-        final int status;
-        final boolean close;
-        final List<String> headers = new ArrayList<>(2);
-
-        HttpError(int status, String reason) { this(status, reason, false); }
-
-        HttpError(int status, String reason, boolean close) {
-            super(reason, null, false, false);
-            this.status = status;
-            this.close = close;
-        }
-
-        HttpError with(String name, String value) { headers.add(name); headers.add(value); return this; }
-
-        /** A framing error: the connection cannot be trusted any further and is closed after the answer. */
-        static HttpError fatal(int status, String reason) { return new HttpError(status, reason, true); }
-    }
-
-    record Item(long id, String name, String created_at) {}
-
-    record Created(long id, String name, String message, String created_at) {}
-
-    record Received(JsonNode received) {}
-
-    record IoResult(String task, int ms, String thread) {}
-
-    record CpuResult(String task, int n, int primes, long elapsed_ms, String thread) {}
-
-    static final byte[] EMPTY = new byte[0];
-
-    // ---------------------------------------------------------------- protocol core: the request parser
-
-    /** Header fields of one message, names in lower case, in arrival order. */
-    static final class Headers {
-        private String[] names = new String[8];
-        private String[] values = new String[8];
-        private int size;
-
-        void add(String lowerCaseName, String value) {
-            if (size == names.length) {
-                names = Arrays.copyOf(names, size * 2);
-                values = Arrays.copyOf(values, size * 2);
-            }
-            names[size] = lowerCaseName;
-            values[size++] = value;
-        }
-
-        /** The first value of a field, or null. */
-        String get(String lowerCaseName) {
-            for (int i = 0; i < size; i++) if (names[i].equals(lowerCaseName)) return values[i];
-            return null;
-        }
-
-        /** All values of a field joined by ", " (RFC 9110 §5.3), or null. */
-        String joined(String lowerCaseName) {
-            String joined = null;
-            for (int i = 0; i < size; i++) {
-                if (names[i].equals(lowerCaseName)) joined = joined == null ? values[i] : joined + ", " + values[i];
-            }
-            return joined;
-        }
-
-        int count(String lowerCaseName) {
-            int n = 0;
-            for (int i = 0; i < size; i++) if (names[i].equals(lowerCaseName)) n++;
-            return n;
-        }
-    }
-
-    /**
-     * The HTTP/1.1 request parser (RFC 9112), fed bytes from a ByteBuffer as they arrive: feed() consumes what it can
-     * and says whether it needs more, has a complete head (time for `100 Continue`), or has a complete message.
-     * It never blocks and never reads a socket, so the blocking models and the NIO loop share it unchanged.
-     * Every rule it enforces throws an HttpError with the status RFC 9112/9110 names.
-     */
-    static final class RequestParser {
-        enum State { HEAD, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS, DONE }
-
-        enum Progress { NEED_MORE, HEAD_DONE, MESSAGE_DONE }
-
-        private static final String[] KNOWN_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"};
-        private static final String[] COMMON_FIELDS = {"host", "user-agent", "accept", "accept-encoding", "connection",
-                "content-length", "content-type", "transfer-encoding", "expect", "if-none-match", "if-modified-since",
-                "range", "if-range", "accept-language", "cache-control", "cookie", "referer", "origin"};
-
-        private final Limits limits;
-        private State state = State.HEAD;
-        private int scanned;          // bytes of the head already searched for its end, counted from the buffer position
-        private int requestLineEnd;   // offset of the request line's LF from the buffer position, -1 until seen
-        private int trailerBytes;
-        // The message being parsed.
-        private String method, target, path, query;
-        private boolean http11, keepAlive, expectContinue;
-        private Headers headers;
-        private long contentLength;
-        private long chunkRemaining;
-        private byte[] body = EMPTY;
-        private int bodyLength;
-
-        RequestParser(Limits limits) { this.limits = limits; reset(); }
-
-        /** True between messages: nothing of the next request has arrived yet. */
-        boolean idle(ByteBuffer in) { return state == State.HEAD && scanned == 0 && !in.hasRemaining(); }
-
-        boolean readingHead() { return state == State.HEAD; }
-
-        /** After HEAD_DONE: the client waits for `100 Continue` before sending its body (RFC 9110 §10.1.1). */
-        boolean expectsContinue() { return expectContinue && state != State.DONE; }
-
-        Progress feed(ByteBuffer in) {
-            while (true) {
-                switch (state) {
-                    case HEAD -> {
-                        if (!head(in)) return Progress.NEED_MORE;
-                        return Progress.HEAD_DONE;
+        /** Starts a platform thread that accepts connections and hands each to serve(). */
+        void acceptOn(String threadName) {
+            threads.add(Thread.ofPlatform().name(threadName).start(() -> {
+                while (core.listener().isOpen()) {
+                    SocketChannel ch;
+                    try {
+                        ch = core.listener().accept();
+                    } catch (ClosedChannelException e) {
+                        return;
+                    } catch (IOException | Error e) {
+                        // Out of file descriptors (EMFILE), or of memory: retrying at once would spin. Connections
+                        // already open go on being served by their own threads meanwhile.
+                        pause(failures.failed(e));
+                        continue;
                     }
-                    case BODY -> {
-                        int n = (int) Math.min(contentLength - bodyLength, in.remaining());
-                        in.get(body, bodyLength, n);
-                        bodyLength += n;
-                        if (bodyLength < contentLength) return Progress.NEED_MORE;
-                        state = State.DONE;
-                    }
-                    case CHUNK_SIZE -> {
-                        if (!chunkSize(in)) return Progress.NEED_MORE;
-                    }
-                    case CHUNK_DATA -> {
-                        int n = (int) Math.min(chunkRemaining, in.remaining());
-                        in.get(body, bodyLength, n);
-                        bodyLength += n;
-                        chunkRemaining -= n;
-                        if (chunkRemaining > 0) return Progress.NEED_MORE;
-                        state = State.CHUNK_END;
-                    }
-                    case CHUNK_END -> {
-                        // chunk-data is followed by CRLF (RFC 9112 §7.1); anything else is a framing error.
-                        if (in.remaining() < 2 && !(in.hasRemaining() && in.get(in.position()) == '\n')) return Progress.NEED_MORE;
-                        byte b = in.get();
-                        if (b == '\r') b = in.get();
-                        if (b != '\n') throw HttpError.fatal(400, "chunk data not followed by CRLF");
-                        state = State.CHUNK_SIZE;
-                    }
-                    case TRAILERS -> {
-                        if (!trailers(in)) return Progress.NEED_MORE;
-                        state = State.DONE;
-                    }
-                    case DONE -> {
-                        return Progress.MESSAGE_DONE;
+                    failures.succeeded();
+                    try {
+                        serve(ch);
+                    } catch (RuntimeException | Error e) {
+                        // No thread for it (OutOfMemoryError: unable to create native thread): drop this one client.
+                        Connection.closeQuietly(ch);
+                        pause(failures.failed(e));
                     }
                 }
+            }));
+        }
+
+        abstract void serve(SocketChannel ch);
+
+        private static void pause(long millis) {
+            try {
+                Thread.sleep(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }
 
-        /** The complete request (after MESSAGE_DONE); the parser is then ready for the next one on the connection. */
-        Request take() {
-            byte[] b = bodyLength == body.length ? body : Arrays.copyOf(body, bodyLength);
-            var r = new Request(method, target, path, query, http11, headers, b, keepAlive);
-            reset();
-            return r;
-        }
-
-        private void reset() {
-            state = State.HEAD;
-            scanned = 0;
-            requestLineEnd = -1;
-            trailerBytes = 0;
-            headers = new Headers();
-            contentLength = 0;
-            chunkRemaining = 0;
-            body = EMPTY;
-            bodyLength = 0;
-            expectContinue = false;
-        }
-
-        /** Finds the end of the head (an empty line), enforcing the limits as bytes arrive, then parses it whole. */
-        private boolean head(ByteBuffer in) {
-            byte[] a = in.array();
-            int base = in.arrayOffset();
-            int start = base + in.position(), end = base + in.limit();
-            if (scanned == 0) {
-                // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
-                while (start < end && (a[start] == '\r' || a[start] == '\n')) start++;
-                in.position(start - base);
+        public void close() {
+            try {
+                core.listener().close();
+            } catch (IOException e) {
+                System.err.println("closing the listener failed: " + e);
             }
-            int headEnd = -1;
-            int i = start + scanned;
-            for (; i < end; i++) {
-                if (a[i] != '\n') continue;
-                if (requestLineEnd < 0) {
-                    requestLineEnd = i - start;
-                    if (requestLineEnd > limits.maxRequestLine()) throw HttpError.fatal(414, "request line longer than " + limits.maxRequestLine() + " bytes");
-                } else if (a[i - 1] == '\n' || a[i - 1] == '\r' && a[i - 2] == '\n') {
-                    headEnd = i + 1;
-                    break;
+            core.watchdog().stop(DEFAULT_STOP_GRACE_MS);
+            for (Thread t : threads) {
+                try {
+                    t.join(DEFAULT_STOP_GRACE_MS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
                 }
             }
-            scanned = i - start;
-            if (requestLineEnd < 0 && scanned > limits.maxRequestLine()) throw HttpError.fatal(414, "request line longer than " + limits.maxRequestLine() + " bytes");
-            if (requestLineEnd >= 0 && scanned - requestLineEnd > limits.maxHeaderSize()) throw HttpError.fatal(431, "header section larger than " + limits.maxHeaderSize() + " bytes");
-            if (headEnd < 0) return false;
-            requestLine(a, start, start + requestLineEnd);
-            fields(a, start + requestLineEnd + 1, headEnd, true);
-            in.position(headEnd - base);
-            framing();
-            return true;
-        }
-
-        /** request-line = method SP request-target SP HTTP-version (RFC 9112 §3), exactly one space apart. */
-        private void requestLine(byte[] a, int from, int lf) {
-            int end = lf > from && a[lf - 1] == '\r' ? lf - 1 : lf;
-            int sp1 = from;
-            while (sp1 < end && isTokenChar(a[sp1])) sp1++;
-            if (sp1 == from || sp1 == end || a[sp1] != ' ') throw HttpError.fatal(400, "malformed request line (method)");
-            int sp2 = sp1 + 1;
-            while (sp2 < end && a[sp2] > 0x20 && a[sp2] < 0x7f) sp2++;
-            if (sp2 == sp1 + 1 || sp2 == end || a[sp2] != ' ') throw HttpError.fatal(400, "malformed request line (target)");
-            int v = sp2 + 1;
-            if (end - v != 8 || !startsWith(a, v, "HTTP/") || !isDigit(a[v + 5]) || a[v + 6] != '.' || !isDigit(a[v + 7]))
-                throw HttpError.fatal(400, "malformed request line (version)");
-            if (a[v + 5] != '1' || (a[v + 7] != '0' && a[v + 7] != '1'))
-                throw HttpError.fatal(505, "HTTP version not supported: " + new String(a, v, 8, StandardCharsets.ISO_8859_1));
-            http11 = a[v + 7] == '1';
-            method = method(a, from, sp1);
-            target = new String(a, sp1 + 1, sp2 - sp1 - 1, StandardCharsets.ISO_8859_1);
-            splitTarget();
-        }
-
-        /** origin-form, absolute-form, or `*` for OPTIONS (RFC 9112 §3.2). */
-        private void splitTarget() {
-            String t = target;
-            if (t.equals("*")) {
-                if (!method.equals("OPTIONS")) throw HttpError.fatal(400, "asterisk-form is only for OPTIONS");
-                path = "*";
-                query = null;
-                return;
-            }
-            if (!t.startsWith("/")) {
-                int scheme = t.startsWith("http://") ? 7 : t.regionMatches(true, 0, "https://", 0, 8) ? 8 : -1;
-                if (scheme < 0) throw HttpError.fatal(400, "request target must be a path starting with /");
-                int slash = t.indexOf('/', scheme);
-                t = slash < 0 ? "/" : t.substring(slash);
-            }
-            int q = t.indexOf('?');
-            path = q < 0 ? t : t.substring(0, q);
-            query = q < 0 ? null : t.substring(q + 1);
-        }
-
-        /**
-         * field-line = field-name ":" OWS field-value OWS (RFC 9112 §5): no whitespace before the colon (§5.1),
-         * no obs-fold (§5.2), no control characters in the value (RFC 9110 §5.5). Trailers are checked the same way
-         * and discarded (store = false).
-         */
-        private void fields(byte[] a, int p, int end, boolean store) {
-            int count = 0;
-            while (p < end) {
-                int lf = p;
-                while (a[lf] != '\n') lf++;
-                int e = lf > p && a[lf - 1] == '\r' ? lf - 1 : lf;
-                if (e == p) return;   // the empty line
-                if (a[p] == ' ' || a[p] == '\t') throw HttpError.fatal(400, "obsolete line folding in a header field");
-                if (++count > limits.maxHeaders()) throw HttpError.fatal(431, "more than " + limits.maxHeaders() + " header fields");
-                int colon = p;
-                while (colon < e && isTokenChar(a[colon])) colon++;
-                if (colon == e || a[colon] != ':') {
-                    throw HttpError.fatal(400, colon < e && (a[colon] == ' ' || a[colon] == '\t')
-                            ? "whitespace between a header field name and its colon" : "malformed header field");
-                }
-                if (colon == p) throw HttpError.fatal(400, "empty header field name");
-                int vs = colon + 1, ve = e;
-                while (vs < ve && (a[vs] == ' ' || a[vs] == '\t')) vs++;
-                while (ve > vs && (a[ve - 1] == ' ' || a[ve - 1] == '\t')) ve--;
-                for (int i = vs; i < ve; i++) {
-                    byte b = a[i];
-                    if (b >= 0 && b < 0x20 && b != '\t' || b == 0x7f) throw HttpError.fatal(400, "control character in a header field");
-                }
-                if (store) headers.add(fieldName(a, p, colon), new String(a, vs, ve - vs, StandardCharsets.ISO_8859_1));
-                p = lf + 1;
-            }
-        }
-
-        /** How the body is framed (RFC 9112 §6.3), and the other fields the protocol itself reads. */
-        private void framing() {
-            int hosts = headers.count("host");
-            if (http11 && hosts == 0) throw HttpError.fatal(400, "missing Host header");
-            if (hosts > 1) throw HttpError.fatal(400, "more than one Host header");
-            String te = headers.joined("transfer-encoding");
-            String cl = headers.joined("content-length");
-            if (te != null) {
-                // Both framings at once is the classic request-smuggling setup (RFC 9112 §6.1, §11.2): refuse it.
-                if (cl != null) throw HttpError.fatal(400, "both Transfer-Encoding and Content-Length");
-                if (!http11) throw HttpError.fatal(400, "Transfer-Encoding in an HTTP/1.0 request");
-                int chunkedAt = -1, codings = 0;
-                for (String coding : te.split(",")) {
-                    String c = coding.strip().toLowerCase(Locale.ROOT);
-                    if (c.isEmpty()) continue;
-                    if (!c.equals("chunked")) throw HttpError.fatal(501, "transfer coding not implemented: " + c);
-                    if (chunkedAt >= 0) throw HttpError.fatal(400, "chunked applied more than once");
-                    chunkedAt = codings++;
-                }
-                if (chunkedAt < 0) throw HttpError.fatal(400, "empty Transfer-Encoding");
-                body = new byte[Math.min(limits.maxBody(), DEFAULT_BUFFER_SIZE)];
-                state = State.CHUNK_SIZE;
-            } else if (cl != null) {
-                long length = -1;
-                for (String part : cl.split(",", -1)) {
-                    String s = part.strip();
-                    if (s.isEmpty() || !s.chars().allMatch(c -> c >= '0' && c <= '9')) throw HttpError.fatal(400, "invalid Content-Length: " + cl);
-                    long v = s.length() > 18 ? Long.MAX_VALUE : Long.parseLong(s);
-                    if (length >= 0 && v != length) throw HttpError.fatal(400, "conflicting Content-Length values: " + cl);
-                    length = v;
-                }
-                if (length > limits.maxBody()) throw HttpError.fatal(413, "request body too large (limit " + limits.maxBody() + " bytes)");
-                contentLength = length;
-                body = length == 0 ? EMPTY : new byte[(int) length];
-                state = length == 0 ? State.DONE : State.BODY;
-            } else {
-                state = State.DONE;   // a request without either has no body (RFC 9112 §6.3, rule 7)
-            }
-            String connection = headers.joined("connection");
-            keepAlive = http11 ? !hasToken(connection, "close") : hasToken(connection, "keep-alive");
-            String expect = headers.get("expect");
-            if (expect != null) {
-                if (!expect.equalsIgnoreCase("100-continue")) throw HttpError.fatal(417, "expectation not supported: " + expect);
-                expectContinue = http11;
-            }
-        }
-
-        /** chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1): hex digits, then extensions, which are checked and ignored. */
-        private boolean chunkSize(ByteBuffer in) {
-            byte[] a = in.array();
-            int base = in.arrayOffset();
-            int p = base + in.position(), end = base + in.limit();
-            int lf = p;
-            while (lf < end && a[lf] != '\n') lf++;
-            if (lf == end) {
-                if (end - p > DEFAULT_MAX_CHUNK_LINE) throw HttpError.fatal(400, "chunk size line too long");
-                return false;
-            }
-            int e = lf > p && a[lf - 1] == '\r' ? lf - 1 : lf;
-            long size = 0;
-            int i = p;
-            for (; i < e && Character.digit(a[i], 16) >= 0; i++) {
-                if (i - p >= 15) throw HttpError.fatal(413, "chunk size too large");
-                size = size * 16 + Character.digit(a[i], 16);
-            }
-            if (i == p) throw HttpError.fatal(400, "invalid chunk size");
-            while (i < e && (a[i] == ' ' || a[i] == '\t')) i++;
-            if (i < e && a[i] != ';') throw HttpError.fatal(400, "invalid chunk size");
-            for (; i < e; i++) if (a[i] >= 0 && a[i] < 0x20 && a[i] != '\t' || a[i] == 0x7f) throw HttpError.fatal(400, "control character in a chunk extension");
-            in.position(lf + 1 - base);
-            if (bodyLength + size > limits.maxBody()) throw HttpError.fatal(413, "request body too large (limit " + limits.maxBody() + " bytes)");
-            if (bodyLength + size > body.length) body = Arrays.copyOf(body, (int) Math.min(limits.maxBody(), Math.max(body.length * 2L, bodyLength + size)));
-            chunkRemaining = size;
-            state = size == 0 ? State.TRAILERS : State.CHUNK_DATA;
-            return true;
-        }
-
-        /** trailer-section CRLF after the last chunk: field lines like a header section, checked and discarded. */
-        private boolean trailers(ByteBuffer in) {
-            byte[] a = in.array();
-            int base = in.arrayOffset();
-            int p = base + in.position(), end = base + in.limit();
-            while (true) {
-                int lf = p;
-                while (lf < end && a[lf] != '\n') lf++;
-                if (lf == end) {
-                    if (trailerBytes + (end - p) > limits.maxHeaderSize()) throw HttpError.fatal(431, "trailer section too large");
-                    in.position(p - base);
-                    return false;
-                }
-                trailerBytes += lf + 1 - p;
-                if (trailerBytes > limits.maxHeaderSize()) throw HttpError.fatal(431, "trailer section too large");
-                boolean empty = lf == p || lf == p + 1 && a[p] == '\r';
-                if (!empty) fields(a, p, lf + 1, false);
-                p = lf + 1;
-                if (empty) {
-                    in.position(p - base);
-                    return true;
-                }
-            }
-        }
-
-        private static String method(byte[] a, int from, int to) {
-            for (String m : KNOWN_METHODS) if (m.length() == to - from && startsWith(a, from, m)) return m;
-            return new String(a, from, to - from, StandardCharsets.ISO_8859_1);
-        }
-
-        /** A field name in lower case; the common ones without allocating. */
-        private static String fieldName(byte[] a, int from, int to) {
-            for (String f : COMMON_FIELDS) {
-                if (f.length() != to - from) continue;
-                int i = 0;
-                while (i < f.length() && (a[from + i] | 0x20) == f.charAt(i)) i++;
-                if (i == f.length()) return f;
-            }
-            return new String(a, from, to - from, StandardCharsets.ISO_8859_1).toLowerCase(Locale.ROOT);
-        }
-
-        private static boolean startsWith(byte[] a, int from, String s) {
-            for (int i = 0; i < s.length(); i++) if (a[from + i] != s.charAt(i)) return false;
-            return true;
-        }
-
-        private static boolean isDigit(byte b) { return b >= '0' && b <= '9'; }
-
-        /** tchar (RFC 9110 §5.6.2). */
-        static boolean isTokenChar(byte b) {
-            return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b > 0x20 && b < 0x7f && "!#$%&'*+-.^_`|~".indexOf(b) >= 0;
         }
     }
 
-    /** True if a comma-separated header value holds the token (case-insensitive), e.g. Connection: keep-alive, close. */
-    static boolean hasToken(String value, String token) {
-        if (value == null) return false;
-        int from = 0;
-        while (from <= value.length()) {
-            int comma = value.indexOf(',', from);
-            int to = comma < 0 ? value.length() : comma;
-            int s = from, e = to;
-            while (s < e && value.charAt(s) == ' ') s++;
-            while (e > s && value.charAt(e - 1) == ' ') e--;
-            if (e - s == token.length() && value.regionMatches(true, s, token, 0, token.length())) return true;
-            if (comma < 0) return false;
-            from = comma + 1;
-        }
-        return false;
+    // Sequential: one connection at a time, on the accepting thread. Simplest; one slow or idle client stalls all.
+    static final class Sequential extends Acceptor implements Model {
+        Sequential(Core core) { super(core); acceptOn("sequential"); }
+
+        @Override void serve(SocketChannel ch) { new BlockingConnection(core, ch).serve(); }
     }
 
-    // ---------------------------------------------------------------- protocol core: the response writer
+    // Thread per connection: a new platform thread for each client. Concurrent, but each costs ~1 MB of stack and a
+    // kernel thread, so 10,000 clients mean 10,000 threads.
+    static final class ThreadPerConnection extends Acceptor implements Model {
+        private final AtomicInteger next = new AtomicInteger();
 
-    /** A growable byte array a response head (and a small body) is assembled in, so it goes out in one write. */
-    static final class Bytes {
-        byte[] a;
-        int n;
+        ThreadPerConnection(Core core) { super(core); acceptOn("acceptor"); }
 
-        Bytes(int capacity) { a = new byte[capacity]; }
-
-        void ensure(int more) { if (n + more > a.length) a = Arrays.copyOf(a, Math.max(a.length * 2, n + more)); }
-
-        Bytes put(String ascii) {
-            int len = ascii.length();
-            ensure(len);
-            for (int i = 0; i < len; i++) a[n++] = (byte) ascii.charAt(i);
-            return this;
-        }
-
-        Bytes put(byte[] b) { return put(b, 0, b.length); }
-
-        Bytes put(byte[] b, int off, int len) {
-            ensure(len);
-            System.arraycopy(b, off, a, n, len);
-            n += len;
-            return this;
-        }
-
-        /** A non-negative number in decimal. */
-        Bytes put(long v) {
-            int digits = 1;
-            for (long x = v; x >= 10; x /= 10) digits++;
-            ensure(digits);
-            for (int i = n + digits - 1; i >= n; i--, v /= 10) a[i] = (byte) ('0' + v % 10);
-            n += digits;
-            return this;
-        }
-
-        byte[] toArray() { return Arrays.copyOf(a, n); }
-
-        Bytes header(String name, String value) { return put(name).put(": ").put(value).put("\r\n"); }
-    }
-
-    static final byte[] CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
-    static final byte[] CRLF = {'\r', '\n'};
-    static final byte[] SERVER_LINE = ascii("Server: ThreadedHttpServer\r\n");
-    static final byte[] CONTENT_LENGTH = ascii("Content-Length: ");
-    static final byte[] CONNECTION_CLOSE = ascii("Connection: close\r\n");
-    static final byte[] CONNECTION_KEEP_ALIVE = ascii("Connection: keep-alive\r\n");
-
-    static byte[] ascii(String s) { return s.getBytes(StandardCharsets.ISO_8859_1); }
-
-    /**
-     * The response writer: status line, Date, the headers, Content-Length and the body into one buffer (RFC 9112 §4,
-     * §6.3), so a small response is a single write. A file body stays out of the buffer: the caller sends it after
-     * the head with FileChannel.transferTo. HEAD, 204 and 304 get the headers and no body (RFC 9110 §9.3.2, §15).
-     */
-    static void encode(Response r, boolean head, boolean close, boolean http10KeepAlive, Bytes out) {
-        out.put(StatusLines.of(r.status())).put(Dates.line()).put(SERVER_LINE);
-        if (r.fixed() != null) out.put(r.fixed());
-        else if (r.type() != null) out.header("Content-Type", r.type());
-        List<String> h = r.headers();
-        for (int i = 0; i < h.size(); i += 2) out.header(h.get(i), h.get(i + 1));
-        boolean bodiless = r.status() == 204 || r.status() == 304 || r.status() < 200;
-        if (!bodiless) out.put(CONTENT_LENGTH).put(r.length()).put(CRLF);
-        if (close) out.put(CONNECTION_CLOSE);
-        else if (http10KeepAlive) out.put(CONNECTION_KEEP_ALIVE);
-        out.put(CRLF);
-        if (!head && !bodiless && r.file() == null) out.put(r.body());
-    }
-
-    /** Status lines, made once. */
-    static final class StatusLines {
-        private static final byte[][] LINES = new byte[600][];
-
-        static {
-            Map<Integer, String> reasons = Map.ofEntries(Map.entry(100, "Continue"), Map.entry(200, "OK"), Map.entry(201, "Created"),
-                    Map.entry(204, "No Content"), Map.entry(206, "Partial Content"), Map.entry(301, "Moved Permanently"),
-                    Map.entry(304, "Not Modified"), Map.entry(400, "Bad Request"), Map.entry(404, "Not Found"),
-                    Map.entry(405, "Method Not Allowed"), Map.entry(408, "Request Timeout"), Map.entry(413, "Content Too Large"),
-                    Map.entry(414, "URI Too Long"), Map.entry(415, "Unsupported Media Type"), Map.entry(416, "Range Not Satisfiable"),
-                    Map.entry(417, "Expectation Failed"), Map.entry(431, "Request Header Fields Too Large"),
-                    Map.entry(500, "Internal Server Error"), Map.entry(501, "Not Implemented"), Map.entry(503, "Service Unavailable"),
-                    Map.entry(505, "HTTP Version Not Supported"));
-            for (int s = 100; s < 600; s++) {
-                LINES[s] = ("HTTP/1.1 " + s + " " + reasons.getOrDefault(s, "Status " + s) + "\r\n").getBytes(StandardCharsets.ISO_8859_1);
-            }
-        }
-
-        static byte[] of(int status) { return LINES[status]; }
-    }
-
-    /** The Date header (RFC 9110 §6.6.1), formatted once per second, not once per response. */
-    static final class Dates {
-        static final DateTimeFormatter HTTP_DATE = DateTimeFormatter.RFC_1123_DATE_TIME.withZone(ZoneOffset.UTC);
-
-        private record Line(long second, byte[] bytes) {}
-
-        private static volatile Line current = new Line(-1, EMPTY);
-
-        static byte[] line() {
-            long second = System.currentTimeMillis() / 1000;
-            Line l = current;
-            if (l.second != second) {
-                l = new Line(second, ("Date: " + HTTP_DATE.format(Instant.ofEpochSecond(second)) + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
-                current = l;
-            }
-            return l.bytes;
+        @Override void serve(SocketChannel ch) {
+            Thread.ofPlatform().name("thread-" + next.incrementAndGet()).start(() -> new BlockingConnection(core, ch).serve());
         }
     }
 
-    // ---------------------------------------------------------------- protocol core: one connection
+    // Fixed pool: -w threads, each accepting and serving one connection at a time (seed 002's workers). Bounded
+    // cost, but the (w+1)-th keep-alive client waits until one of the first w goes away.
+    static final class FixedPool extends Acceptor implements Model {
+        FixedPool(Core core, int workers) {
+            super(core);
+            for (int i = 1; i <= workers; i++) acceptOn("pool-" + i);
+        }
+
+        @Override void serve(SocketChannel ch) { new BlockingConnection(core, ch).serve(); }
+    }
+
+    // Virtual thread per connection: the code of thread-per-connection, but a blocked read parks a ~1 KB virtual
+    // thread instead of a kernel thread. The default: simple code that scales to many idle connections.
+    static final class VirtualThreads extends Acceptor implements Model {
+        private final ThreadFactory factory;
+
+        VirtualThreads(Core core, String prefix) {
+            super(core);
+            this.factory = Thread.ofVirtual().name(prefix, 1).factory();
+            acceptOn(prefix + "acceptor");
+        }
+
+        @Override void serve(SocketChannel ch) { factory.newThread(() -> new BlockingConnection(core, ch).serve()).start(); }
+    }
+
+    // ---------------------------------------------------------------- one connection, as every model holds it, and the conversation of the four blocking models
 
     /**
      * One client connection's protocol state, the same in every model: the input buffer the parser reads, the output
@@ -921,6 +473,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         /** Encodes an error for a request that could not be parsed; the connection closes after it. */
         void respondToBrokenRequest(HttpError e) {
+            deadline = Long.MAX_VALUE;   // the client's bytes are all here: the time to answer is the server's, not theirs
             Response r = core.app().errorResponse(e, null);
             encodeInto(r, false, true, false);
             if (!core.quiet()) log("(unparsable request)", r, System.nanoTime());
@@ -928,19 +481,20 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         private void encodeInto(Response r, boolean head, boolean close, boolean http10KeepAlive) {
             out.n = 0;
-            encode(r, head, close, http10KeepAlive, out);
+            ResponseWriter.encode(r, head, close, http10KeepAlive, out);
             pendingFile = head || r.file() == null ? null : r.file();
         }
 
+        /** The access log line: time, thread, client, request line, status, bytes, handling time. */
         void log(String requestLine, Response r, long startNanos) {
             long micros = (System.nanoTime() - startNanos) / 1000;
-            System.out.println(Thread.currentThread().getName() + " " + remote() + " \"" + requestLine + "\" " + r.status() + " "
+            System.out.println(Instant.now() + " " + Thread.currentThread().getName() + " " + remote() + " \"" + requestLine + "\" " + r.status() + " "
                     + r.length() + " " + micros / 1000 + "." + (micros % 1000) / 100 + "ms");
         }
 
-        /** Logged once per failed connection, then the server goes on. */
+        /** Logged once per failed connection, then the server goes on; -q hides the access log, never this. */
         void logFailure(String what) {
-            if (!core.quiet()) System.err.println(Thread.currentThread().getName() + " " + remote() + ": " + what);
+            System.err.println(Instant.now() + " " + Thread.currentThread().getName() + " " + remote() + ": " + what);
         }
 
         String remote() {
@@ -955,6 +509,15 @@ public class ThreadedHttpServer implements Callable<Integer> {
             return remote;
         }
 
+        static void closeQuietly(java.io.Closeable c) {
+            try {
+                c.close();
+            } catch (IOException e) {
+                System.err.println("closing " + c + " failed: " + e);
+            }
+        }
+
+        /** Closes the connection and everything it holds; safe to call twice and from the watchdog's thread. */
         void close() {
             core.watchdog().remove(this);
             try {
@@ -980,12 +543,16 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 converse();
             } catch (ClosedChannelException e) {
-                if (!core.watchdog().stopping()) logFailure("timed out, closed by the watchdog");
+                // A keep-alive connection that idled out is no failure; a request cut off half-way (head, body, answer) is.
+                if (!core.watchdog().stopping() && (busy || !parser.idle(in))) logFailure("timed out, closed by the watchdog");
             } catch (IOException e) {
                 logFailure("connection failed: " + e);
             } catch (RuntimeException e) {
                 System.err.println("Unexpected error on a connection from " + remote() + ":");
                 e.printStackTrace();
+            } catch (Error e) {
+                // OutOfMemoryError and the like: this connection is dropped (its memory with it), the others go on.
+                logFailure("closed after " + e);
             } finally {
                 close();
             }
@@ -1017,7 +584,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                     }
                     case HEAD_DONE -> {
                         busy = true;
-                        if (parser.expectsContinue() && !in.hasRemaining()) writeFully(ByteBuffer.wrap(CONTINUE));
+                        if (parser.expectsContinue() && !in.hasRemaining()) writeFully(ByteBuffer.wrap(ResponseWriter.CONTINUE));
                     }
                     case MESSAGE_DONE -> {
                         boolean keep = respond(parser.take());
@@ -1083,39 +650,1436 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
     }
 
-    // ---------------------------------------------------------------- the application: routes of the HTTP contract
+    // ---------------------------------------------------------------- the event loop, and the worker processes that each run one
 
-    static final String JSON_TYPE = "application/json";
-    static final String TEXT_TYPE = "text/plain; charset=utf-8";
-    static final String OCTETS = "application/octet-stream";
-    static final List<String> KNOWN_METHODS = List.of("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH");
+    // NIO event loop: one thread multiplexes every socket with a Selector and never blocks; handlers that may block
+    // (/io, /cpu, /files, /api) run on -w worker threads and hand their response back to the loop to write.
+    static final class NioEventLoop implements Model {
+        private final Core core;
+        private final Selector selector;
+        private final ExecutorService workers;
+        private final Queue<Runnable> completions = new ConcurrentLinkedQueue<>();
+        private final Thread loop;
+        private final SelectionKey acceptKey;
+        private final AcceptFailures acceptFailures = new AcceptFailures();
+        private long acceptPausedUntil;   // System.nanoTime() when OP_ACCEPT is selected again; 0 when not paused
+        private volatile boolean running = true;
 
-    /** The methods a route takes, and its Allow header. */
-    enum Allowed {
-        GET_HEAD("GET, HEAD"), POST("POST"), GET_HEAD_POST("GET, HEAD, POST");
+        /** The state of one connection as the loop sees it. */
+        enum State { READ, PROCESS, WRITE, LINGER }
 
-        final String header;
+        final class NioConnection extends Connection {
+            State state = State.READ;
+            SelectionKey key;
+            ByteBuffer pending;             // bytes still to write
+            FileChannel file;               // an open file body being sent
+            long filePos, fileEnd;
+            boolean closeAfterWrite;
 
-        Allowed(String header) { this.header = header; }
+            NioConnection(SocketChannel ch) { super(NioEventLoop.this.core, ch); }
 
-        boolean permits(String method) {
-            return switch (this) {
-                case GET_HEAD -> method.equals("GET") || method.equals("HEAD");
-                case POST -> method.equals("POST");
-                case GET_HEAD_POST -> method.equals("GET") || method.equals("HEAD") || method.equals("POST");
-            };
+            /** The socket, and the file of a download in progress (the watchdog may call this for a stalled one). */
+            @Override void close() {
+                super.close();
+                FileChannel f = file;
+                file = null;
+                if (f != null) closeQuietly(f);
+            }
+        }
+
+        NioEventLoop(Core core, int workerCount, String prefix) throws IOException {
+            this.core = core;
+            this.selector = Selector.open();
+            this.workers = Executors.newFixedThreadPool(workerCount, Thread.ofPlatform().name(prefix + "worker-", 1).factory());
+            core.listener().configureBlocking(false);
+            this.acceptKey = core.listener().register(selector, SelectionKey.OP_ACCEPT);
+            this.loop = Thread.ofPlatform().name(prefix + "loop").start(this::run);
+        }
+
+        @Override public int port() { return core.port(); }
+
+        @Override public long requests() { return core.app().requests.sum(); }
+
+        /**
+         * The loop. A failure that belongs to one connection closes that connection (ready() and the completions
+         * catch everything, Errors included); one that does not is logged, and the loop goes on; if the selector
+         * itself fails again and again, the process exits with the reason rather than listen and answer nobody.
+         */
+        private void run() {
+            int failuresInARow = 0;
+            while (running) {
+                try {
+                    if (acceptPausedUntil != 0) {
+                        long left = acceptPausedUntil - System.nanoTime();
+                        if (left <= 0) {
+                            acceptPausedUntil = 0;
+                            acceptKey.interestOps(SelectionKey.OP_ACCEPT);
+                        } else {
+                            selector.select(this::dispatch, Math.max(1, left / 1_000_000));
+                        }
+                    }
+                    if (acceptPausedUntil == 0) selector.select(this::dispatch);
+                    for (Runnable r; (r = completions.poll()) != null; ) r.run();
+                    failuresInARow = 0;
+                } catch (ClosedSelectorException e) {
+                    return;
+                } catch (IOException | RuntimeException | Error e) {
+                    if (!running) return;
+                    System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": unexpected error, the loop goes on: " + e);
+                    if (++failuresInARow >= 100) {
+                        System.err.println("Error: " + Thread.currentThread().getName() + " cannot continue: " + e);
+                        Runtime.getRuntime().halt(1);
+                    }
+                }
+            }
+        }
+
+        private void dispatch(SelectionKey key) {
+            if (!key.isValid()) return;
+            if (key.attachment() instanceof NioConnection c) {
+                ready(c, key);
+                return;
+            }
+            try {
+                accept();
+            } catch (IOException | Error e) {
+                if (!running) return;
+                // Out of descriptors or memory: stop selecting OP_ACCEPT for a while instead of spinning on it.
+                acceptKey.interestOps(0);
+                acceptPausedUntil = System.nanoTime() + acceptFailures.failed(e) * 1_000_000;
+            }
+        }
+
+        private void accept() throws IOException {
+            for (SocketChannel ch; (ch = core.listener().accept()) != null; ) {
+                acceptFailures.succeeded();
+                ch.configureBlocking(false);
+                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                var c = new NioConnection(ch);
+                c.key = ch.register(selector, SelectionKey.OP_READ, c);
+                core.watchdog().add(c);
+                c.armReadDeadline();
+            }
+        }
+
+        private void ready(NioConnection c, SelectionKey key) {
+            try {
+                if (key.isReadable()) {
+                    if (c.state == State.LINGER) drain(c);
+                    else read(c);
+                } else if (key.isWritable()) {
+                    if (flush(c)) advance(c);
+                }
+            } catch (IOException e) {
+                if (c.channel.isOpen()) c.logFailure("connection failed: " + e.getMessage());
+                c.close();
+            } catch (CancelledKeyException e) {
+                c.close();   // the watchdog closed it (a timeout)
+            } catch (RuntimeException | Error e) {
+                // OutOfMemoryError, a bug: this connection is closed (freeing what it holds), the loop goes on.
+                c.logFailure("closed after " + e);
+                c.close();
+            }
+        }
+
+        private void read(NioConnection c) throws IOException {
+            c.prepareRead();
+            int n = c.channel.read(c.in);
+            c.in.flip();
+            if (n < 0) {
+                if (!c.parser.idle(c.in)) c.logFailure("closed in the middle of a request");
+                c.close();
+                return;
+            }
+            advance(c);
+        }
+
+        /** Feeds the parser until it needs bytes or a response is on its way; pipelined requests go one at a time. */
+        private void advance(NioConnection c) throws IOException {
+            while (c.state == State.READ) {
+                RequestParser.Progress progress;
+                try {
+                    progress = c.parser.feed(c.in);
+                } catch (HttpError e) {
+                    c.respondToBrokenRequest(e);
+                    send(c, true);
+                    return;
+                }
+                switch (progress) {
+                    case NEED_MORE -> {
+                        c.busy = false;
+                        if (c.parser.idle(c.in) && core.watchdog().stopping()) { c.close(); return; }
+                        c.armReadDeadline();
+                        c.key.interestOps(SelectionKey.OP_READ);
+                        return;
+                    }
+                    case HEAD_DONE -> {
+                        c.busy = true;
+                        if (c.parser.expectsContinue() && !c.in.hasRemaining()) {
+                            c.out.n = 0;
+                            c.out.put(ResponseWriter.CONTINUE);
+                            if (!send(c, false)) return;
+                        }
+                    }
+                    case MESSAGE_DONE -> {
+                        Request request = c.parser.take();
+                        if (!App.blocks(request)) {
+                            if (!send(c, !c.respond(request))) return;
+                            continue;
+                        }
+                        // Off the loop: a worker handles and encodes, then tells the loop to write. The request is
+                        // work the server owes from now on: no read deadline applies while it waits for a worker.
+                        c.state = State.PROCESS;
+                        c.busy = true;
+                        c.deadline = Long.MAX_VALUE;
+                        c.key.interestOps(0);
+                        workers.execute(() -> {
+                            Runnable then;
+                            try {
+                                boolean keep = c.respond(request);
+                                then = () -> {
+                                    try {
+                                        if (send(c, !keep)) advance(c);
+                                    } catch (IOException | CancelledKeyException e) {
+                                        c.close();
+                                    } catch (RuntimeException | Error e) {
+                                        c.logFailure("closed after " + e);
+                                        c.close();
+                                    }
+                                };
+                            } catch (RuntimeException | Error e) {
+                                c.logFailure("closed after " + e);
+                                then = c::close;
+                            }
+                            completions.add(then);
+                            selector.wakeup();
+                        });
+                        return;
+                    }
+                }
+            }
+        }
+
+        /** Starts sending c.out (and its file body); true if all went out and the connection reads again. */
+        private boolean send(NioConnection c, boolean close) throws IOException {
+            if (!c.channel.isOpen()) return false;
+            c.state = State.WRITE;
+            c.closeAfterWrite = close;
+            c.pending = ByteBuffer.wrap(c.out.a, 0, c.out.n);
+            if (c.pendingFile != null) {
+                c.file = FileChannel.open(c.pendingFile.path(), StandardOpenOption.READ);
+                c.filePos = c.pendingFile.offset();
+                c.fileEnd = c.filePos + c.pendingFile.length();
+                c.pendingFile = null;
+                if (!c.channel.isOpen()) c.close();   // closed by the watchdog while the file was opened
+            }
+            return flush(c);
+        }
+
+        /** Writes what the socket takes now; the rest waits for OP_WRITE (a slow reader never blocks the loop). */
+        private boolean flush(NioConnection c) throws IOException {
+            c.armWriteDeadline();
+            c.channel.write(c.pending);
+            FileChannel file = c.file;   // the watchdog may close the connection, and its file, meanwhile
+            if (!c.pending.hasRemaining() && file != null) {
+                c.filePos += file.transferTo(c.filePos, c.fileEnd - c.filePos, c.channel);
+                if (c.filePos >= c.fileEnd) {
+                    c.file = null;
+                    file.close();
+                }
+            }
+            if (c.pending.hasRemaining() || c.file != null) {
+                c.key.interestOps(SelectionKey.OP_WRITE);
+                return false;
+            }
+            if (c.closeAfterWrite) {
+                // Half-close and drain what the client still sends, as BlockingConnection.linger does.
+                c.state = State.LINGER;
+                c.channel.shutdownOutput();
+                c.deadline = System.nanoTime() + DEFAULT_LINGER_MS * 1_000_000L;
+                c.key.interestOps(SelectionKey.OP_READ);
+                return false;
+            }
+            c.state = State.READ;
+            return true;
+        }
+
+        private void drain(NioConnection c) throws IOException {
+            c.in.clear();
+            if (c.channel.read(c.in) < 0) c.close();
+            c.in.clear().flip();
+        }
+
+        @Override public void close() {
+            try {
+                core.listener().close();
+            } catch (IOException e) {
+                System.err.println("closing the listener failed: " + e);
+            }
+            core.watchdog().stop(DEFAULT_STOP_GRACE_MS);
+            workers.shutdownNow();
+            running = false;
+            selector.wakeup();
+            try {
+                loop.join(DEFAULT_STOP_GRACE_MS);
+                selector.close();
+            } catch (InterruptedException | IOException e) {
+                System.err.println("stopping the loop: " + e);
+            }
         }
     }
 
-    /** Jackson, loaded on first use (a worker JVM that only serves /health never pays for it). */
-    static final class Json {
-        static final JsonMapper MAPPER = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+    // Processes: -w worker JVMs, each listening on the same port with SO_REUSEPORT so the kernel spreads connections
+    // over them, each running one event loop (nginx's worker processes). Isolation (a crash takes one worker) at
+    // the price of sharing nothing in memory: items go to a file.
+    static final class Processes implements Model {
+        static final int DEFAULT_WORKER_START_MS = 30_000;       // a worker JVM that is not ready by then is killed
+        static final int DEFAULT_WORKER_STABLE_MS = 10_000;      // a worker that exits sooner counts as a failed start
+        static final long DEFAULT_FIRST_RESTART_DELAY_MS = 250;  // then doubling, up to:
+        static final long DEFAULT_MAX_RESTART_DELAY_MS = 30_000;
 
-        static byte[] bytes(Object value) { return MAPPER.writeValueAsBytes(value); }
+        private final ThreadedHttpServer options;
+        private final SocketChannel reservation;
+        private final int port;
+        private final Path itemsFile;
+        private final Process[] children;
+        private final int[] quickExits;   // per worker: exits in a row soon after starting, for the restart back-off
+        private final ScheduledExecutorService restarts = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("restarts").factory());
+        private volatile boolean closing;
+
+        Processes(ThreadedHttpServer options, InetSocketAddress address) throws IOException {
+            this.options = options;
+            // First bind the port as every other mode does, without SO_REUSEPORT: a port in use (even by another
+            // processes-mode server, whose sockets all carry SO_REUSEPORT) is the usual error, and -p 0 gets a port.
+            int probed;
+            try (var probe = ServerSocketChannel.open()) {
+                probe.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+                probe.bind(address, 1);
+                probed = ((InetSocketAddress) probe.getLocalAddress()).getPort();
+            } catch (BindException e) {
+                throw new StartupError(1, "cannot listen on " + options.bind + ":" + options.port + ": " + e.getMessage()
+                        + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
+            }
+            // Then hold it with a bound but non-listening socket: no connection can land on it, and nobody without
+            // SO_REUSEPORT can take it while the workers, which set it, start listening.
+            reservation = SocketChannel.open();
+            try {
+                reservation.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+                reservation.bind(new InetSocketAddress(address.getAddress(), probed));
+            } catch (BindException e) {
+                reservation.close();
+                throw new StartupError(1, "cannot listen on " + options.bind + ":" + probed + ": " + e.getMessage()
+                        + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
+            }
+            port = probed;
+            itemsFile = Files.createTempFile("threaded-http-items-", ".jsonl");
+            children = new Process[options.workers];
+            quickExits = new int[options.workers];
+            try {
+                for (int i = 0; i < children.length; i++) children[i] = spawn(i + 1);
+            } catch (IOException | RuntimeException e) {
+                close();
+                throw e;
+            }
+        }
+
+        @Override public int port() { return port; }
+
+        @Override public long requests() { return -1; }
+
+        /** Starts worker JVM `index` with this JVM's java, class path and options, and waits for it to listen. */
+        private Process spawn(int index) throws IOException {
+            var cmd = new ArrayList<String>();
+            cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+            for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+                if (!arg.startsWith("-agentlib") && !arg.startsWith("-javaagent") && !arg.startsWith("-XX:ArchiveClassesAtExit")) cmd.add(arg);
+            }
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ThreadedHttpServer.class.getName()));
+            cmd.addAll(List.of("-p", String.valueOf(port), "-b", options.bind, "-m", "processes", "-w", String.valueOf(options.workers),
+                    "--root", options.root.toString(), "--backlog", String.valueOf(options.backlog),
+                    "--max-body", String.valueOf(options.maxBody), "--max-request-line", String.valueOf(options.maxRequestLine),
+                    "--max-header-size", String.valueOf(options.maxHeaderSize), "--header-timeout", String.valueOf(options.headerTimeout),
+                    "--idle-timeout", String.valueOf(options.idleTimeout), "--write-timeout", String.valueOf(options.writeTimeout),
+                    "--worker-index", String.valueOf(index), "--items-file", itemsFile.toString()));
+            if (options.directory != null) cmd.addAll(List.of("--directory", options.directory.toString()));
+            if (options.quiet) cmd.add("-q");
+            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            long started = System.nanoTime();
+            var reader = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            // The ready line has a deadline: a worker that hangs at start-up must not hang the parent.
+            var first = new CompletableFuture<String>();
+            Thread.ofPlatform().daemon().name("p" + index + "-start").start(() -> {
+                try {
+                    first.complete(reader.readLine());
+                } catch (IOException e) {
+                    first.completeExceptionally(e);
+                }
+            });
+            String line;
+            try {
+                line = first.get(DEFAULT_WORKER_START_MS, TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                p.destroyForcibly();
+                throw new StartupError(1, "worker JVM " + index + " did not say it was ready within " + DEFAULT_WORKER_START_MS + " ms");
+            } catch (InterruptedException | ExecutionException e) {
+                p.destroyForcibly();
+                throw new StartupError(1, "worker JVM " + index + " did not start: " + e);
+            }
+            if (!WORKER_READY.equals(line)) {
+                p.destroyForcibly();
+                throw new StartupError(1, "worker JVM " + index + " did not start" + (line == null ? " (see its error above)" : ": " + line));
+            }
+            // Forward the worker's access log; supervise it: a worker that dies unasked is replaced.
+            Thread.ofPlatform().daemon().name("p" + index + "-log").start(() -> {
+                try {
+                    for (String l; (l = reader.readLine()) != null; ) System.out.println(l);
+                } catch (IOException e) {
+                    if (!closing) System.err.println("worker " + index + ": output lost: " + e);
+                }
+            });
+            p.onExit().thenRun(() -> {
+                if (closing) return;
+                long delay = restartDelay(index, System.nanoTime() - started < DEFAULT_WORKER_STABLE_MS * 1_000_000L);
+                System.err.println(Instant.now() + " worker " + index + " (pid " + p.pid() + ") exited with " + p.exitValue()
+                        + "; starting another in " + delay + " ms");
+                restarts.schedule(() -> restart(index), delay, TimeUnit.MILLISECONDS);
+            });
+            return p;
+        }
+
+        /**
+         * Replaces worker `index`. A worker that cannot start (or dies soon after starting) is retried with a pause
+         * that doubles up to DEFAULT_MAX_RESTART_DELAY_MS: a broken worker must not become a fork loop.
+         */
+        private void restart(int index) {
+            if (closing) return;
+            try {
+                Process p = spawn(index);
+                children[index - 1] = p;
+                System.err.println(Instant.now() + " worker " + index + " (pid " + p.pid() + ") is serving again");
+                if (closing) p.destroy();
+            } catch (IOException | RuntimeException e) {
+                long delay = restartDelay(index, true);
+                System.err.println(Instant.now() + " worker " + index + " did not start: " + e.getMessage() + "; retrying in " + delay + " ms");
+                restarts.schedule(() -> restart(index), delay, TimeUnit.MILLISECONDS);
+            }
+        }
+
+        private synchronized long restartDelay(int index, boolean quick) {
+            int n = quickExits[index - 1] = quick ? quickExits[index - 1] + 1 : 0;
+            return n == 0 ? 0 : Math.min(DEFAULT_MAX_RESTART_DELAY_MS, DEFAULT_FIRST_RESTART_DELAY_MS << Math.min(n - 1, 20));
+        }
+
+        /** In a worker JVM: the parent holds our stdin open; when it goes (even killed -9), so do we. */
+        static void exitWhenParentGoes() {
+            Thread.ofPlatform().daemon().name("parent-watch").start(() -> {
+                try {
+                    while (System.in.read() >= 0) { }
+                } catch (IOException e) {
+                    System.err.println("parent-watch: " + e);
+                }
+                System.exit(0);
+            });
+        }
+
+        @Override public void close() {
+            closing = true;
+            restarts.shutdownNow();
+            for (Process p : children) if (p != null) p.destroy();   // SIGTERM: each worker closes cleanly
+            for (Process p : children) {
+                if (p == null) continue;
+                try {
+                    if (!p.waitFor(DEFAULT_STOP_GRACE_MS + 3_000, TimeUnit.MILLISECONDS)) p.destroyForcibly();
+                } catch (InterruptedException e) {
+                    p.destroyForcibly();
+                    Thread.currentThread().interrupt();
+                }
+            }
+            try {
+                reservation.close();
+                Files.deleteIfExists(itemsFile);
+            } catch (IOException e) {
+                System.err.println("cleaning up: " + e);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- what the loops share: back-off when accept fails, and the deadlines
+
+    /**
+     * What an accept loop does when accept() fails (EMFILE "Too many open files" when out of descriptors, ENFILE,
+     * ENOBUFS, OutOfMemoryError): it backs off, 10 ms doubling up to 1 s, instead of retrying at once, and it logs the
+     * first failure of an episode with a hint. The episode ends at a successful accept at least a second after the
+     * last failure (so a server that frees one descriptor at a time logs one episode, not two lines per client).
+     * Shared by all the threads of one accept loop; the NIO loop stops selecting OP_ACCEPT for the pause instead.
+     */
+    static final class AcceptFailures {
+        static final long MIN_PAUSE_MS = 10, MAX_PAUSE_MS = 1000, EPISODE_END_MS = 1000;
+        private long pause;
+        private long failed;
+        private long lastFailure;
+
+        /** Records a failure; returns how long to wait before the next accept. */
+        synchronized long failed(Throwable e) {
+            lastFailure = System.nanoTime();
+            if (failed++ == 0) {
+                String m = String.valueOf(e.getMessage());
+                String hint = m.contains("Too many open files") ? " (out of file descriptors: raise `ulimit -n`, or serve fewer clients at once)"
+                        : e instanceof OutOfMemoryError ? " (out of memory: raise -Xmx, or serve fewer clients at once)" : "";
+                System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": accept failed: " + e + hint
+                        + "; pausing new connections with back-off, open ones are still served");
+            }
+            pause = pause == 0 ? MIN_PAUSE_MS : Math.min(MAX_PAUSE_MS, pause * 2);
+            return pause;
+        }
+
+        /** An accept worked: the episode (if any) is over, and the next failure is logged again. */
+        synchronized void succeeded() {
+            if (failed == 0) return;
+            pause = 0;
+            if (System.nanoTime() - lastFailure < EPISODE_END_MS * 1_000_000) return;
+            System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": accepting again after " + failed + " failed accepts");
+            failed = 0;
+            pause = 0;
+        }
+    }
+
+    /**
+     * The deadlines of every open connection, checked every DEFAULT_WATCHDOG_TICK_MS by one thread: a connection past
+     * its deadline (idle too long, a head too slow, a write stalled) is closed, which wakes whatever waits on it.
+     * stop() is the graceful shutdown: idle connections close now, busy ones get a grace period.
+     */
+    static final class Watchdog {
+        private final Set<Connection> open = ConcurrentHashMap.newKeySet();
+        private volatile boolean stopping;
+        private final Thread thread;
+
+        Watchdog() {
+            thread = Thread.ofPlatform().daemon().name("watchdog").start(() -> {
+                while (!stopping) {
+                    long now = System.nanoTime();
+                    try {
+                        for (Connection c : open) if (now - c.deadline > 0) expire(c);
+                    } catch (RuntimeException | Error e) {
+                        // Logged, and the watchdog goes on: without it no deadline would ever be enforced again.
+                        System.err.println(Instant.now() + " watchdog: " + e);
+                    }
+                    try {
+                        Thread.sleep(DEFAULT_WATCHDOG_TICK_MS);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        void add(Connection c) { open.add(c); }
+
+        void remove(Connection c) { open.remove(c); }
+
+        boolean stopping() { return stopping; }
+
+        private void expire(Connection c) {
+            open.remove(c);
+            c.close();
+        }
+
+        void stop(long graceMillis) {
+            stopping = true;
+            thread.interrupt();
+            long end = System.nanoTime() + graceMillis * 1_000_000;
+            while (true) {
+                for (Connection c : open) if (!c.busy) expire(c);
+                if (open.isEmpty() || System.nanoTime() > end) break;
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            for (Connection c : open) expire(c);
+        }
+    }
+
+    // ---------------------------------------------------------------- protocol core: a request, a response, the limits
+
+    /** The limits of the protocol core (RFC 9112 §2.3 lets a server set them; it must say so with the right status). */
+    record Limits(int maxRequestLine, int maxHeaderSize, int maxHeaders, int maxBody,
+                  int headerTimeoutMs, int idleTimeoutMs, int writeTimeoutMs) {}
+
+    /** Everything a model needs besides its threads. */
+    record Core(ServerSocketChannel listener, int port, App app, Limits limits, Watchdog watchdog, boolean quiet) {}
+
+    /** A parsed request. Header names are lower case; target is as sent, path and query are split from it. */
+    record Request(String method, String target, String path, String query, boolean http11, Headers headers,
+                   byte[] body, boolean keepAlive) {
+        String header(String lowerCaseName) { return headers.get(lowerCaseName); }
+    }
+
+    /**
+     * A response before it is written: a status, a type, a body (bytes, or a region of a file) and extra headers.
+     * `fixed`, when set, holds the Content-Type line and the other fixed header lines already in wire format (a
+     * cached static file, /health): the hot paths then copy one array instead of encoding strings, and skip
+     * content negotiation, which they did themselves.
+     */
+    record Response(int status, String type, byte[] body, FileRegion file, List<String> headers, byte[] fixed) {
+        static final byte[] EMPTY = new byte[0];
+
+        static Response of(int status, String type, byte[] body) { return new Response(status, type, body, null, new ArrayList<>(4), null); }
+
+        static Response ofFile(int status, String type, FileRegion file) { return new Response(status, type, null, file, new ArrayList<>(4), null); }
+
+        static Response empty(int status) { return of(status, null, EMPTY); }
+
+        Response with(String name, String value) { headers.add(name); headers.add(value); return this; }
+
+        Response withBody(String newType, byte[] newBody) { return new Response(status, newType, newBody, null, headers, null); }
+
+        long length() { return file != null ? file.length() : body.length; }
+
+        String header(String name) {
+            for (int i = 0; i < headers.size(); i += 2) if (headers.get(i).equalsIgnoreCase(name)) return headers.get(i + 1);
+            return null;
+        }
+    }
+
+    /** Part of a file sent without copying through the heap (FileChannel.transferTo). */
+    record FileRegion(Path path, long offset, long length) {}
+
+    /** An answer other than success: the status, the reason for the JSON body, extra headers, and whether to close. */
+    static final class HttpError extends RuntimeException {
+        final int status;
+        final boolean close;
+        final List<String> headers = new ArrayList<>(2);
+
+        HttpError(int status, String reason) { this(status, reason, false); }
+
+        HttpError(int status, String reason, boolean close) {
+            super(reason, null, false, false);
+            this.status = status;
+            this.close = close;
+        }
+
+        HttpError with(String name, String value) { headers.add(name); headers.add(value); return this; }
+
+        /** A framing error: the connection cannot be trusted any further and is closed after the answer. */
+        static HttpError fatal(int status, String reason) { return new HttpError(status, reason, true); }
+    }
+
+
+    // ---------------------------------------------------------------- protocol core: the request parser
+
+    /** Header fields of one message, names in lower case, in arrival order. */
+    static final class Headers {
+        private String[] names = new String[8];
+        private String[] values = new String[8];
+        private int size;
+
+        void add(String lowerCaseName, String value) {
+            if (size == names.length) {
+                names = Arrays.copyOf(names, size * 2);
+                values = Arrays.copyOf(values, size * 2);
+            }
+            names[size] = lowerCaseName;
+            values[size++] = value;
+        }
+
+        /** The first value of a field, or null. */
+        String get(String lowerCaseName) {
+            for (int i = 0; i < size; i++) if (names[i].equals(lowerCaseName)) return values[i];
+            return null;
+        }
+
+        /** All values of a field joined by ", " (RFC 9110 §5.3), or null. */
+        String joined(String lowerCaseName) {
+            String joined = null;
+            for (int i = 0; i < size; i++) {
+                if (names[i].equals(lowerCaseName)) joined = joined == null ? values[i] : joined + ", " + values[i];
+            }
+            return joined;
+        }
+
+        int count(String lowerCaseName) {
+            int n = 0;
+            for (int i = 0; i < size; i++) if (names[i].equals(lowerCaseName)) n++;
+            return n;
+        }
+    }
+
+    /**
+     * The HTTP/1.1 request parser (RFC 9112), fed bytes from a ByteBuffer as they arrive: feed() consumes what it can
+     * and says whether it needs more, has a complete head (time for `100 Continue`), or has a complete message.
+     * It never blocks and never reads a socket, so the blocking models and the NIO loop share it unchanged.
+     * Every rule it enforces throws an HttpError with the status RFC 9112/9110 names.
+     */
+    static final class RequestParser {
+        enum State { HEAD, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS, DONE }
+
+        enum Progress { NEED_MORE, HEAD_DONE, MESSAGE_DONE }
+
+        /** Where the head scanner stands: empty lines before the request, the request line's parts, a field line's. */
+        enum Scan { LEADING, LEADING_CR, METHOD, TARGET, VERSION, LINE_CR, LINE_START, NAME, VALUE, END_CR }
+
+        static final List<String> KNOWN_METHODS = List.of("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH");
+        private static final String[] COMMON_FIELDS = {"host", "user-agent", "accept", "accept-encoding", "connection",
+                "content-length", "content-type", "transfer-encoding", "expect", "if-none-match", "if-modified-since",
+                "range", "if-range", "accept-language", "cache-control", "cookie", "referer", "origin"};
+
+        private final Limits limits;
+        private State state = State.HEAD;
+        private int scanned;          // bytes of the head already searched for its end, counted from the buffer position
+        private int requestLineEnd;   // offset of the request line's CR from the buffer position, -1 until seen
+        private Scan scan;
+        private int targetAt, versionAt;   // offsets of the target and of the version from the buffer position
+        private int trailerBytes;
+        // The message being parsed.
+        private String method, target, path, query;
+        private boolean http11, keepAlive, expectContinue;
+        private Headers headers;
+        private long contentLength;
+        private long chunkRemaining;
+        private byte[] body = Response.EMPTY;
+        private int bodyLength;
+
+        RequestParser(Limits limits) { this.limits = limits; reset(); }
+
+        /** True between messages: nothing of the next request has arrived yet. */
+        boolean idle(ByteBuffer in) { return state == State.HEAD && scan == Scan.LEADING && !in.hasRemaining(); }
+
+        boolean readingHead() { return state == State.HEAD; }
+
+        /** After HEAD_DONE: the client waits for `100 Continue` before sending its body (RFC 9110 §10.1.1). */
+        boolean expectsContinue() { return expectContinue && state != State.DONE; }
+
+        Progress feed(ByteBuffer in) {
+            while (true) {
+                switch (state) {
+                    case HEAD -> {
+                        if (!head(in)) return Progress.NEED_MORE;
+                        return Progress.HEAD_DONE;
+                    }
+                    case BODY -> {
+                        int n = (int) Math.min(contentLength - bodyLength, in.remaining());
+                        room(n, contentLength);
+                        in.get(body, bodyLength, n);
+                        bodyLength += n;
+                        if (bodyLength < contentLength) return Progress.NEED_MORE;
+                        state = State.DONE;
+                    }
+                    case CHUNK_SIZE -> {
+                        if (!chunkSize(in)) return Progress.NEED_MORE;
+                    }
+                    case CHUNK_DATA -> {
+                        int n = (int) Math.min(chunkRemaining, in.remaining());
+                        room(n, limits.maxBody());
+                        in.get(body, bodyLength, n);
+                        bodyLength += n;
+                        chunkRemaining -= n;
+                        if (chunkRemaining > 0) return Progress.NEED_MORE;
+                        state = State.CHUNK_END;
+                    }
+                    case CHUNK_END -> {
+                        // chunk-data is followed by CRLF and nothing else (RFC 9112 §7.1): refused at the first wrong byte.
+                        if (!in.hasRemaining()) return Progress.NEED_MORE;
+                        if (in.get(in.position()) != '\r') throw HttpError.fatal(400, "chunk data not followed by CRLF");
+                        if (in.remaining() < 2) return Progress.NEED_MORE;
+                        if (in.get(in.position() + 1) != '\n') throw HttpError.fatal(400, "chunk data not followed by CRLF");
+                        in.position(in.position() + 2);
+                        state = State.CHUNK_SIZE;
+                    }
+                    case TRAILERS -> {
+                        if (!trailers(in)) return Progress.NEED_MORE;
+                        state = State.DONE;
+                    }
+                    case DONE -> {
+                        return Progress.MESSAGE_DONE;
+                    }
+                }
+            }
+        }
+
+        /** Makes room for n more body bytes: the array doubles as bytes arrive, up to `cap`, never ahead of them. */
+        private void room(int n, long cap) {
+            if (bodyLength + n <= body.length) return;
+            long size = Math.min(cap, Math.max(Math.max(body.length * 2L, DEFAULT_BUFFER_SIZE), bodyLength + (long) n));
+            body = Arrays.copyOf(body, (int) size);
+        }
+
+        /** The complete request (after MESSAGE_DONE); the parser is then ready for the next one on the connection. */
+        Request take() {
+            byte[] b = bodyLength == body.length ? body : Arrays.copyOf(body, bodyLength);
+            var r = new Request(method, target, path, query, http11, headers, b, keepAlive);
+            reset();
+            return r;
+        }
+
+        private void reset() {
+            state = State.HEAD;
+            scanned = 0;
+            requestLineEnd = -1;
+            scan = Scan.LEADING;
+            trailerBytes = 0;
+            headers = new Headers();
+            contentLength = 0;
+            chunkRemaining = 0;
+            body = Response.EMPTY;
+            bodyLength = 0;
+            expectContinue = false;
+        }
+
+        /**
+         * Scans the head as bytes arrive, one byte at a time, and refuses it at the first byte that makes it invalid
+         * (as a streaming parser such as llhttp does): a method that is not a token, a target with a space, control
+         * character, non-ASCII byte or `#`, a version that is not HTTP/d.d, a header name that is not a token, a
+         * control character in a value, a bare CR or a bare LF (RFC 9112 §2.2: lines end in CRLF; accepting bare LF is
+         * only allowed, and the lenient/strict difference is how requests get smuggled, §11.2). Once the empty line
+         * ends the head, it is parsed whole. Limits are enforced as bytes arrive.
+         */
+        private boolean head(ByteBuffer in) {
+            byte[] a = in.array();
+            int base = in.arrayOffset();
+            int end = base + in.limit();
+            // RFC 9112 §2.2: a server SHOULD ignore at least one empty line (CRLF) before the request line.
+            while (scan == Scan.LEADING || scan == Scan.LEADING_CR) {
+                int p = base + in.position();
+                if (p == end) return false;
+                byte b = a[p];
+                if (scan == Scan.LEADING_CR) {
+                    if (b != '\n') throw HttpError.fatal(400, "bare CR before the request line");
+                    scan = Scan.LEADING;
+                } else if (b == '\r') {
+                    scan = Scan.LEADING_CR;
+                } else if (b == '\n') {
+                    throw HttpError.fatal(400, "bare LF (lines end in CRLF, RFC 9112 §2.2)");
+                } else {
+                    scan = Scan.METHOD;
+                    break;
+                }
+                in.position(p + 1 - base);
+            }
+            int start = base + in.position();
+            int headEnd = -1;
+            int i = start + scanned;
+            scanning:
+            for (; i < end; i++) {
+                int c = a[i] & 0xff;
+                if (c == '\n' && scan != Scan.LINE_CR && scan != Scan.END_CR) throw HttpError.fatal(400, "bare LF (lines end in CRLF, RFC 9112 §2.2)");
+                switch (scan) {
+                    case METHOD -> {
+                        if (c == ' ') {
+                            if (i == start) throw HttpError.fatal(400, "malformed request line (method)");
+                            scan = Scan.TARGET;
+                            targetAt = i + 1 - start;
+                        } else if (!isTokenChar((byte) c)) {
+                            throw HttpError.fatal(400, "malformed request line (method): invalid character 0x" + Integer.toHexString(c));
+                        }
+                    }
+                    case TARGET -> {
+                        if (c == ' ') {
+                            if (i - start == targetAt) throw HttpError.fatal(400, "malformed request line (target)");
+                            scan = Scan.VERSION;
+                            versionAt = i + 1 - start;
+                        } else if (c == '#') {
+                            throw HttpError.fatal(400, "malformed request line (target): a request target has no #fragment");
+                        } else if (c <= 0x20 || c >= 0x7f) {
+                            throw HttpError.fatal(400, "malformed request line (target): invalid character 0x" + Integer.toHexString(c));
+                        }
+                    }
+                    case VERSION -> {
+                        int k = i - start - versionAt;
+                        if (c == '\r' && k == 8) {
+                            requestLineEnd = i - start;
+                            if (requestLineEnd > limits.maxRequestLine()) throw HttpError.fatal(414, "request line longer than " + limits.maxRequestLine() + " bytes");
+                            scan = Scan.LINE_CR;
+                        } else if (k >= 8 || !(k < 5 ? c == "HTTP/".charAt(k) : k == 6 ? c == '.' : c >= '0' && c <= '9')) {
+                            throw HttpError.fatal(400, "malformed request line (version)");
+                        }
+                    }
+                    case LINE_CR -> {
+                        if (c != '\n') throw HttpError.fatal(400, "bare CR in the request head");
+                        scan = Scan.LINE_START;
+                    }
+                    case LINE_START -> {
+                        if (c == '\r') scan = Scan.END_CR;
+                        else if (c == ' ' || c == '\t') throw HttpError.fatal(400, "obsolete line folding in a header field");
+                        else if (c == ':') throw HttpError.fatal(400, "empty header field name");
+                        else if (isTokenChar((byte) c)) scan = Scan.NAME;
+                        else throw HttpError.fatal(400, "malformed header field: invalid character 0x" + Integer.toHexString(c) + " in a name");
+                    }
+                    case NAME -> {
+                        if (c == ':') scan = Scan.VALUE;
+                        else if (c == ' ' || c == '\t') throw HttpError.fatal(400, "whitespace between a header field name and its colon");
+                        else if (!isTokenChar((byte) c)) throw HttpError.fatal(400, "malformed header field: invalid character 0x" + Integer.toHexString(c) + " in a name");
+                    }
+                    case VALUE -> {
+                        if (c == '\r') scan = Scan.LINE_CR;
+                        else if (c < 0x20 && c != '\t' || c == 0x7f) throw HttpError.fatal(400, "control character in a header field");
+                    }
+                    case END_CR -> {
+                        if (c != '\n') throw HttpError.fatal(400, "bare CR in the request head");
+                        headEnd = i + 1;
+                        break scanning;
+                    }
+                    case LEADING, LEADING_CR -> throw new IllegalStateException("leading lines are skipped above");
+                }
+            }
+            scanned = i - start;
+            if (requestLineEnd < 0 && scanned > limits.maxRequestLine()) throw HttpError.fatal(414, "request line longer than " + limits.maxRequestLine() + " bytes");
+            if (requestLineEnd >= 0 && scanned - requestLineEnd > limits.maxHeaderSize()) throw HttpError.fatal(431, "header section larger than " + limits.maxHeaderSize() + " bytes");
+            if (headEnd < 0) return false;
+            requestLine(a, start, start + requestLineEnd + 1);
+            fields(a, start + requestLineEnd + 2, headEnd, true);
+            in.position(headEnd - base);
+            framing();
+            return true;
+        }
+
+        /** request-line = method SP request-target SP HTTP-version (RFC 9112 §3), exactly one space apart. */
+        private void requestLine(byte[] a, int from, int lf) {
+            int end = lf > from && a[lf - 1] == '\r' ? lf - 1 : lf;
+            int sp1 = from;
+            while (sp1 < end && isTokenChar(a[sp1])) sp1++;
+            if (sp1 == from || sp1 == end || a[sp1] != ' ') throw HttpError.fatal(400, "malformed request line (method)");
+            int sp2 = sp1 + 1;
+            while (sp2 < end && a[sp2] > 0x20 && a[sp2] < 0x7f) sp2++;
+            if (sp2 == sp1 + 1 || sp2 == end || a[sp2] != ' ') throw HttpError.fatal(400, "malformed request line (target)");
+            int v = sp2 + 1;
+            if (end - v != 8 || !startsWith(a, v, "HTTP/") || !isDigit(a[v + 5]) || a[v + 6] != '.' || !isDigit(a[v + 7]))
+                throw HttpError.fatal(400, "malformed request line (version)");
+            // RFC 9110 §2.5: a higher minor version (HTTP/1.2) is answered as the highest we speak; another major is 505.
+            if (a[v + 5] != '1') throw HttpError.fatal(505, "HTTP version not supported: " + new String(a, v, 8, StandardCharsets.ISO_8859_1));
+            http11 = a[v + 7] != '0';
+            method = method(a, from, sp1);
+            target = new String(a, sp1 + 1, sp2 - sp1 - 1, StandardCharsets.ISO_8859_1);
+            splitTarget();
+        }
+
+        /** origin-form, absolute-form, or `*` for OPTIONS (RFC 9112 §3.2). */
+        private void splitTarget() {
+            String t = target;
+            if (t.equals("*")) {
+                if (!method.equals("OPTIONS")) throw HttpError.fatal(400, "asterisk-form is only for OPTIONS");
+                path = "*";
+                query = null;
+                return;
+            }
+            if (!t.startsWith("/")) {
+                int scheme = t.regionMatches(true, 0, "http://", 0, 7) ? 7 : t.regionMatches(true, 0, "https://", 0, 8) ? 8 : -1;
+                if (scheme < 0) throw HttpError.fatal(400, "request target must be a path starting with /");
+                int slash = t.indexOf('/', scheme), q = t.indexOf('?', scheme);
+                int authorityEnd = slash < 0 ? (q < 0 ? t.length() : q) : q < 0 ? slash : Math.min(slash, q);
+                String authority = t.substring(scheme, authorityEnd);
+                // An http(s) URI has a host and no userinfo (RFC 9110 §4.2.1, §4.2.4).
+                if (authority.isEmpty() || authority.startsWith(":") || !Authority.valid(authority))
+                    throw HttpError.fatal(400, "invalid authority in the request target: " + authority);
+                t = authorityEnd == t.length() ? "/" : t.charAt(authorityEnd) == '?' ? "/" + t.substring(authorityEnd) : t.substring(authorityEnd);
+            }
+            int q = t.indexOf('?');
+            path = q < 0 ? t : t.substring(0, q);
+            query = q < 0 ? null : t.substring(q + 1);
+        }
+
+        /**
+         * field-line = field-name ":" OWS field-value OWS (RFC 9112 §5): no whitespace before the colon (§5.1),
+         * no obs-fold (§5.2), no control characters in the value (RFC 9110 §5.5). Trailers are checked the same way
+         * and discarded (store = false).
+         */
+        private void fields(byte[] a, int p, int end, boolean store) {
+            int count = 0;
+            while (p < end) {
+                int lf = p;
+                while (a[lf] != '\n') lf++;
+                int e = lf > p && a[lf - 1] == '\r' ? lf - 1 : lf;
+                if (e == p) return;   // the empty line
+                if (a[p] == ' ' || a[p] == '\t') throw HttpError.fatal(400, "obsolete line folding in a header field");
+                if (++count > limits.maxHeaders()) throw HttpError.fatal(431, "more than " + limits.maxHeaders() + " header fields");
+                int colon = p;
+                while (colon < e && isTokenChar(a[colon])) colon++;
+                if (colon == e || a[colon] != ':') {
+                    throw HttpError.fatal(400, colon < e && (a[colon] == ' ' || a[colon] == '\t')
+                            ? "whitespace between a header field name and its colon" : "malformed header field");
+                }
+                if (colon == p) throw HttpError.fatal(400, "empty header field name");
+                int vs = colon + 1, ve = e;
+                while (vs < ve && (a[vs] == ' ' || a[vs] == '\t')) vs++;
+                while (ve > vs && (a[ve - 1] == ' ' || a[ve - 1] == '\t')) ve--;
+                for (int i = vs; i < ve; i++) {
+                    byte b = a[i];
+                    if (b >= 0 && b < 0x20 && b != '\t' || b == 0x7f) throw HttpError.fatal(400, "control character in a header field");
+                }
+                if (store) headers.add(fieldName(a, p, colon), new String(a, vs, ve - vs, StandardCharsets.ISO_8859_1));
+                p = lf + 1;
+            }
+        }
+
+        /** How the body is framed (RFC 9112 §6.3), and the other fields the protocol itself reads. */
+        private void framing() {
+            int hosts = headers.count("host");
+            if (http11 && hosts == 0) throw HttpError.fatal(400, "missing Host header");
+            if (hosts > 1) throw HttpError.fatal(400, "more than one Host header");
+            String host = headers.get("host");
+            // RFC 9112 §3.2: a Host that is not uri-host [ ":" port ] MUST be 400; an empty one is allowed.
+            if (host != null && !Authority.valid(host)) throw HttpError.fatal(400, "invalid Host header: " + host);
+            String te = headers.joined("transfer-encoding");
+            String cl = headers.joined("content-length");
+            if (te != null) {
+                // Both framings at once is the classic request-smuggling setup (RFC 9112 §6.1, §11.2): refuse it.
+                if (cl != null) throw HttpError.fatal(400, "both Transfer-Encoding and Content-Length");
+                if (!http11) throw HttpError.fatal(400, "Transfer-Encoding in an HTTP/1.0 request");
+                var codings = new ArrayList<String>();
+                for (String coding : te.split(",")) {
+                    String c = coding.strip().toLowerCase(Locale.ROOT);
+                    if (!c.isEmpty()) codings.add(c);
+                }
+                if (codings.isEmpty()) throw HttpError.fatal(400, "empty Transfer-Encoding");
+                // RFC 9112 §6.3: chunked, but not as the final coding: the length cannot be known, 400 and close.
+                int chunked = codings.indexOf("chunked");
+                if (chunked >= 0 && !codings.getLast().equals("chunked")) throw HttpError.fatal(400, "the final transfer coding is not chunked: " + te);
+                if (chunked >= 0 && chunked != codings.size() - 1) throw HttpError.fatal(400, "chunked applied more than once");
+                // No chunked at all (Transfer-Encoding: gzip): a coding we do not implement (§6.1), and we close too.
+                for (String c : codings) if (!c.equals("chunked")) throw HttpError.fatal(501, "transfer coding not implemented: " + c);
+                body = Response.EMPTY;   // grows as chunk data arrives
+                state = State.CHUNK_SIZE;
+            } else if (cl != null) {
+                long length = -1;
+                for (String part : cl.split(",", -1)) {
+                    String s = part.strip();
+                    if (s.isEmpty() || !s.chars().allMatch(c -> c >= '0' && c <= '9')) throw HttpError.fatal(400, "invalid Content-Length: " + cl);
+                    long v = s.length() > 18 ? Long.MAX_VALUE : Long.parseLong(s);
+                    if (length >= 0 && v != length) throw HttpError.fatal(400, "conflicting Content-Length values: " + cl);
+                    length = v;
+                }
+                if (length > limits.maxBody()) throw HttpError.fatal(413, "request body too large (limit " + limits.maxBody() + " bytes)");
+                contentLength = length;
+                body = Response.EMPTY;   // grows as the body arrives: a declared length alone reserves nothing
+                state = length == 0 ? State.DONE : State.BODY;
+            } else {
+                state = State.DONE;   // a request without either has no body (RFC 9112 §6.3, rule 7)
+            }
+            String connection = headers.joined("connection");
+            keepAlive = http11 ? !hasToken(connection, "close") : hasToken(connection, "keep-alive");
+            String expect = headers.get("expect");
+            if (expect != null) {
+                if (!expect.equalsIgnoreCase("100-continue")) throw HttpError.fatal(417, "expectation not supported: " + expect);
+                expectContinue = http11;
+            }
+        }
+
+        /**
+         * chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1): hex digits, then extensions, which are checked against their
+         * grammar and ignored. A byte that cannot belong to a chunk size is refused as soon as it arrives.
+         */
+        private boolean chunkSize(ByteBuffer in) {
+            byte[] a = in.array();
+            int base = in.arrayOffset();
+            int p = base + in.position(), end = base + in.limit();
+            int lf = p;
+            while (lf < end && a[lf] != '\n') lf++;
+            int digitsEnd = p;
+            while (digitsEnd < lf && Character.digit(a[digitsEnd], 16) >= 0) digitsEnd++;
+            if (digitsEnd - p > 15) throw HttpError.fatal(413, "chunk size too large");
+            if (digitsEnd < lf && a[digitsEnd] != ';' && a[digitsEnd] != ' ' && a[digitsEnd] != '\t' && a[digitsEnd] != '\r' || digitsEnd == p && digitsEnd < lf)
+                throw HttpError.fatal(400, "invalid chunk size");
+            if (lf == end) {
+                if (end - p > DEFAULT_MAX_CHUNK_LINE) throw HttpError.fatal(400, "chunk size line too long");
+                return false;
+            }
+            if (lf == p || a[lf - 1] != '\r') throw HttpError.fatal(400, "bare LF after a chunk size (lines end in CRLF, RFC 9112 §2.2)");
+            if (!chunkExtensions(a, digitsEnd, lf - 1)) throw HttpError.fatal(400, "malformed chunk extension");
+            long size = 0;
+            for (int i = p; i < digitsEnd; i++) size = size * 16 + Character.digit(a[i], 16);
+            in.position(lf + 1 - base);
+            if (bodyLength + size > limits.maxBody()) throw HttpError.fatal(413, "request body too large (limit " + limits.maxBody() + " bytes)");
+            chunkRemaining = size;
+            state = size == 0 ? State.TRAILERS : State.CHUNK_DATA;
+            return true;
+        }
+
+        /**
+         * chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ), ext-name = token, ext-val = token /
+         * quoted-string (RFC 9112 §7.1.1, RFC 9110 §5.6): true if a[from, to) is exactly that.
+         */
+        static boolean chunkExtensions(byte[] a, int from, int to) {
+            int i = from;
+            while (true) {
+                while (i < to && (a[i] == ' ' || a[i] == '\t')) i++;
+                if (i == to) return true;
+                if (a[i++] != ';') return false;
+                while (i < to && (a[i] == ' ' || a[i] == '\t')) i++;
+                int name = i;
+                while (i < to && isTokenChar(a[i])) i++;
+                if (i == name) return false;
+                int afterName = i;
+                while (i < to && (a[i] == ' ' || a[i] == '\t')) i++;
+                if (i == to || a[i] != '=') { i = afterName; continue; }
+                i++;
+                while (i < to && (a[i] == ' ' || a[i] == '\t')) i++;
+                if (i < to && a[i] == '"') {
+                    i++;
+                    while (i < to && a[i] != '"') {
+                        int c = a[i] & 0xff;
+                        if (c == '\\') {
+                            if (++i == to) return false;
+                            c = a[i] & 0xff;
+                            if (c < 0x20 && c != '\t' || c == 0x7f) return false;
+                        } else if (c < 0x20 && c != '\t' || c == 0x7f) {
+                            return false;
+                        }
+                        i++;
+                    }
+                    if (i == to) return false;
+                    i++;
+                } else {
+                    int value = i;
+                    while (i < to && isTokenChar(a[i])) i++;
+                    if (i == value) return false;
+                }
+            }
+        }
+
+        /** trailer-section CRLF after the last chunk: field lines like a header section, checked and discarded. */
+        private boolean trailers(ByteBuffer in) {
+            byte[] a = in.array();
+            int base = in.arrayOffset();
+            int p = base + in.position(), end = base + in.limit();
+            while (true) {
+                int lf = p;
+                while (lf < end && a[lf] != '\n') lf++;
+                if (lf == end) {
+                    if (trailerBytes + (end - p) > limits.maxHeaderSize()) throw HttpError.fatal(431, "trailer section too large");
+                    in.position(p - base);
+                    return false;
+                }
+                trailerBytes += lf + 1 - p;
+                if (trailerBytes > limits.maxHeaderSize()) throw HttpError.fatal(431, "trailer section too large");
+                if (lf == p || a[lf - 1] != '\r') throw HttpError.fatal(400, "bare LF in the trailer section (lines end in CRLF, RFC 9112 §2.2)");
+                boolean empty = lf == p + 1;
+                if (!empty) fields(a, p, lf + 1, false);
+                p = lf + 1;
+                if (empty) {
+                    in.position(p - base);
+                    return true;
+                }
+            }
+        }
+
+        /** True if a comma-separated header value holds the token (case-insensitive), e.g. Connection: keep-alive, close. */
+        static boolean hasToken(String value, String token) {
+            if (value == null) return false;
+            int from = 0;
+            while (from <= value.length()) {
+                int comma = value.indexOf(',', from);
+                int to = comma < 0 ? value.length() : comma;
+                int s = from, e = to;
+                while (s < e && value.charAt(s) == ' ') s++;
+                while (e > s && value.charAt(e - 1) == ' ') e--;
+                if (e - s == token.length() && value.regionMatches(true, s, token, 0, token.length())) return true;
+                if (comma < 0) return false;
+                from = comma + 1;
+            }
+            return false;
+        }
+
+        private static String method(byte[] a, int from, int to) {
+            for (String m : KNOWN_METHODS) if (m.length() == to - from && startsWith(a, from, m)) return m;
+            return new String(a, from, to - from, StandardCharsets.ISO_8859_1);
+        }
+
+        /** A field name in lower case; the common ones without allocating. */
+        private static String fieldName(byte[] a, int from, int to) {
+            for (String f : COMMON_FIELDS) {
+                if (f.length() != to - from) continue;
+                int i = 0;
+                while (i < f.length() && (a[from + i] | 0x20) == f.charAt(i)) i++;
+                if (i == f.length()) return f;
+            }
+            return new String(a, from, to - from, StandardCharsets.ISO_8859_1).toLowerCase(Locale.ROOT);
+        }
+
+        private static boolean startsWith(byte[] a, int from, String s) {
+            for (int i = 0; i < s.length(); i++) if (a[from + i] != s.charAt(i)) return false;
+            return true;
+        }
+
+        private static boolean isDigit(byte b) { return b >= '0' && b <= '9'; }
+
+        /** tchar (RFC 9110 §5.6.2). */
+        static boolean isTokenChar(byte b) {
+            return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b > 0x20 && b < 0x7f && "!#$%&'*+-.^_`|~".indexOf(b) >= 0;
+        }
+    }
+
+    /**
+     * uri-host [ ":" port ] (RFC 3986 §3.2.2, §3.2.3), the syntax of a Host header (RFC 9112 §3.2) and of an
+     * absolute-form target's authority: a reg-name (unreserved, pct-encoded, sub-delims; an IPv4 address is one), or
+     * an IP-literal in brackets; then only digits after one colon. No userinfo, path, space, comma or backslash.
+     */
+    static final class Authority {
+        private Authority() {}
+
+        static boolean valid(String s) {
+            int n = s.length(), hostEnd;
+            if (n > 0 && s.charAt(0) == '[') {
+                int close = s.indexOf(']');
+                if (close < 0 || !ipLiteral(s.substring(1, close))) return false;
+                hostEnd = close + 1;
+            } else {
+                hostEnd = 0;
+                while (hostEnd < n && s.charAt(hostEnd) != ':') {
+                    char c = s.charAt(hostEnd);
+                    if (c == '%') {
+                        if (hostEnd + 2 >= n || Character.digit(s.charAt(hostEnd + 1), 16) < 0 || Character.digit(s.charAt(hostEnd + 2), 16) < 0) return false;
+                        hostEnd += 3;
+                        continue;
+                    }
+                    if (!unreservedOrSubDelim(c)) return false;
+                    hostEnd++;
+                }
+            }
+            if (hostEnd == n) return true;
+            if (s.charAt(hostEnd) != ':') return false;
+            for (int i = hostEnd + 1; i < n; i++) if (s.charAt(i) < '0' || s.charAt(i) > '9') return false;
+            return true;
+        }
+
+        static boolean unreservedOrSubDelim(char c) {
+            return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || "-._~!$&'()*+,;=".indexOf(c) >= 0;
+        }
+
+        /** IP-literal = IPv6address / IPvFuture (RFC 3986 §3.2.2), without the brackets. */
+        static boolean ipLiteral(String s) {
+            if (s.length() > 1 && (s.charAt(0) == 'v' || s.charAt(0) == 'V')) {
+                int dot = s.indexOf('.');
+                if (dot < 2 || dot == s.length() - 1) return false;
+                for (int i = 1; i < dot; i++) if (Character.digit(s.charAt(i), 16) < 0) return false;
+                for (int i = dot + 1; i < s.length(); i++) if (!unreservedOrSubDelim(s.charAt(i)) && s.charAt(i) != ':') return false;
+                return true;
+            }
+            return ipv6(s);
+        }
+
+        /** IPv6address (RFC 3986 §3.2.2): eight groups of 1-4 hex digits, one "::" standing for one or more, an IPv4 tail. */
+        static boolean ipv6(String s) {
+            int gap = s.indexOf("::");
+            if (gap >= 0 && s.indexOf("::", gap + 1) >= 0) return false;
+            String[] parts = gap < 0 ? new String[]{s} : new String[]{s.substring(0, gap), s.substring(gap + 2)};
+            int groups = 0;
+            for (int h = 0; h < parts.length; h++) {
+                if (parts[h].isEmpty()) {
+                    if (gap < 0) return false;
+                    continue;
+                }
+                String[] g = parts[h].split(":", -1);
+                for (int j = 0; j < g.length; j++) {
+                    boolean last = h == parts.length - 1 && j == g.length - 1;
+                    if (last && g[j].indexOf('.') >= 0) {
+                        if (!ipv4(g[j])) return false;
+                        groups += 2;
+                    } else {
+                        if (g[j].isEmpty() || g[j].length() > 4) return false;
+                        for (int i = 0; i < g[j].length(); i++) if (Character.digit(g[j].charAt(i), 16) < 0) return false;
+                        groups++;
+                    }
+                }
+            }
+            return gap >= 0 ? groups <= 7 : groups == 8;
+        }
+
+        static boolean ipv4(String s) {
+            String[] octets = s.split("\\.", -1);
+            if (octets.length != 4) return false;
+            for (String o : octets) {
+                if (o.isEmpty() || o.length() > 3 || !o.chars().allMatch(c -> c >= '0' && c <= '9') || Integer.parseInt(o) > 255) return false;
+                if (o.length() > 1 && o.charAt(0) == '0') return false;
+            }
+            return true;
+        }
+    }
+
+    // ---------------------------------------------------------------- protocol core: the response writer
+
+    /** A growable byte array a response head (and a small body) is assembled in, so it goes out in one write. */
+    static final class Bytes {
+        byte[] a;
+        int n;
+
+        Bytes(int capacity) { a = new byte[capacity]; }
+
+        void ensure(int more) { if (n + more > a.length) a = Arrays.copyOf(a, Math.max(a.length * 2, n + more)); }
+
+        Bytes put(String ascii) {
+            int len = ascii.length();
+            ensure(len);
+            for (int i = 0; i < len; i++) a[n++] = (byte) ascii.charAt(i);
+            return this;
+        }
+
+        Bytes put(byte[] b) { return put(b, 0, b.length); }
+
+        Bytes put(byte[] b, int off, int len) {
+            ensure(len);
+            System.arraycopy(b, off, a, n, len);
+            n += len;
+            return this;
+        }
+
+        /** A non-negative number in decimal. */
+        Bytes put(long v) {
+            int digits = 1;
+            for (long x = v; x >= 10; x /= 10) digits++;
+            ensure(digits);
+            for (int i = n + digits - 1; i >= n; i--, v /= 10) a[i] = (byte) ('0' + v % 10);
+            n += digits;
+            return this;
+        }
+
+        byte[] toArray() { return Arrays.copyOf(a, n); }
+
+        Bytes header(String name, String value) { return put(name).put(": ").put(value).put("\r\n"); }
+    }
+
+    /** The response writer: one encode() for every model, and the fixed bytes it is made of. */
+    static final class ResponseWriter {
+        private ResponseWriter() {}
+
+        static final byte[] CONTINUE = "HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
+        static final byte[] CRLF = {'\r', '\n'};
+        static final byte[] SERVER_LINE = ascii("Server: ThreadedHttpServer\r\n");
+        static final byte[] CONTENT_LENGTH = ascii("Content-Length: ");
+        static final byte[] CONNECTION_CLOSE = ascii("Connection: close\r\n");
+        static final byte[] CONNECTION_KEEP_ALIVE = ascii("Connection: keep-alive\r\n");
+
+        static byte[] ascii(String s) { return s.getBytes(StandardCharsets.ISO_8859_1); }
+
+        /**
+         * Writes a response: status line, Date, the headers, Content-Length and the body into one buffer (RFC 9112 §4,
+         * §6.3), so a small response is a single write. A file body stays out of the buffer: the caller sends it after
+         * the head with FileChannel.transferTo. HEAD, 204 and 304 get the headers and no body (RFC 9110 §9.3.2, §15).
+         */
+        static void encode(Response r, boolean head, boolean close, boolean http10KeepAlive, Bytes out) {
+            out.put(StatusLines.of(r.status())).put(Dates.line()).put(SERVER_LINE);
+            if (r.fixed() != null) out.put(r.fixed());
+            else if (r.type() != null) out.header("Content-Type", r.type());
+            List<String> h = r.headers();
+            for (int i = 0; i < h.size(); i += 2) out.header(h.get(i), h.get(i + 1));
+            boolean bodiless = r.status() == 204 || r.status() == 304 || r.status() < 200;
+            if (!bodiless) out.put(CONTENT_LENGTH).put(r.length()).put(CRLF);
+            if (close) out.put(CONNECTION_CLOSE);
+            else if (http10KeepAlive) out.put(CONNECTION_KEEP_ALIVE);
+            out.put(CRLF);
+            if (!head && !bodiless && r.file() == null) out.put(r.body());
+        }
+    }
+
+    /** Status lines, made once. */
+    static final class StatusLines {
+        private static final byte[][] LINES = new byte[600][];
+
+        static {
+            Map<Integer, String> reasons = Map.ofEntries(Map.entry(100, "Continue"), Map.entry(200, "OK"), Map.entry(201, "Created"),
+                    Map.entry(204, "No Content"), Map.entry(206, "Partial Content"), Map.entry(301, "Moved Permanently"),
+                    Map.entry(304, "Not Modified"), Map.entry(400, "Bad Request"), Map.entry(404, "Not Found"),
+                    Map.entry(405, "Method Not Allowed"), Map.entry(408, "Request Timeout"), Map.entry(413, "Content Too Large"),
+                    Map.entry(414, "URI Too Long"), Map.entry(415, "Unsupported Media Type"), Map.entry(416, "Range Not Satisfiable"),
+                    Map.entry(417, "Expectation Failed"), Map.entry(431, "Request Header Fields Too Large"),
+                    Map.entry(500, "Internal Server Error"), Map.entry(501, "Not Implemented"), Map.entry(503, "Service Unavailable"),
+                    Map.entry(505, "HTTP Version Not Supported"));
+            for (int s = 100; s < 600; s++) {
+                LINES[s] = ("HTTP/1.1 " + s + " " + reasons.getOrDefault(s, "Status " + s) + "\r\n").getBytes(StandardCharsets.ISO_8859_1);
+            }
+        }
+
+        static byte[] of(int status) { return LINES[status]; }
+    }
+
+    /** The Date header (RFC 9110 §6.6.1), formatted once per second, not once per response. */
+    static final class Dates {
+        static final DateTimeFormatter HTTP_DATE = DateTimeFormatter.RFC_1123_DATE_TIME.withZone(ZoneOffset.UTC);
+
+        private record Line(long second, byte[] bytes) {}
+
+        private static volatile Line current = new Line(-1, Response.EMPTY);
+
+        static byte[] line() {
+            long second = System.currentTimeMillis() / 1000;
+            Line l = current;
+            if (l.second != second) {
+                l = new Line(second, ("Date: " + HTTP_DATE.format(Instant.ofEpochSecond(second)) + "\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                current = l;
+            }
+            return l.bytes;
+        }
+    }
+
+    // ---------------------------------------------------------------- the application: routes of the HTTP contract
+
+    /** JSON: Jackson for bodies, loaded on first use (a worker JVM that only serves /health never pays for it). */
+    static final class Json {
+        /** The mapper in a holder class of its own: string() below, used by every error answer, must not load Jackson. */
+        private static final class Jackson {
+            static final JsonMapper MAPPER = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+        }
+
+        static JsonMapper mapper() { return Jackson.MAPPER; }
+
+        static byte[] bytes(Object value) { return Jackson.MAPPER.writeValueAsBytes(value); }
+
+        /** A JSON string literal (RFC 8259 §7). */
+        static String string(String s) {
+            var b = new StringBuilder(s.length() + 2).append('"');
+            for (int i = 0; i < s.length(); i++) {
+                char c = s.charAt(i);
+                switch (c) {
+                    case '"' -> b.append("\\\"");
+                    case '\\' -> b.append("\\\\");
+                    case '\n' -> b.append("\\n");
+                    case '\r' -> b.append("\\r");
+                    case '\t' -> b.append("\\t");
+                    default -> {
+                        if (c < 0x20) b.append("\\u00").append(Character.forDigit(c >> 4, 16)).append(Character.forDigit(c & 15, 16));
+                        else b.append(c);
+                    }
+                }
+            }
+            return b.append('"').toString();
+        }
     }
 
     /** The HTTP contract's routes, shared by every model. handle() never throws: errors become JSON answers. */
     static final class App {
+        static final int MAX_IO_MS = 10_000;
+        static final int MAX_CPU_N = 10_000_000;
+        static final String JSON_TYPE = "application/json";
+        static final String TEXT_TYPE = "text/plain; charset=utf-8";
+        static final String OCTETS = "application/octet-stream";
+
+        /** The methods a route takes, and its Allow header. */
+        enum Allowed {
+            GET_HEAD("GET, HEAD"), POST("POST"), GET_HEAD_POST("GET, HEAD, POST");
+
+            final String header;
+
+            Allowed(String header) { this.header = header; }
+
+            boolean permits(String method) {
+                return switch (this) {
+                    case GET_HEAD -> method.equals("GET") || method.equals("HEAD");
+                    case POST -> method.equals("POST");
+                    case GET_HEAD_POST -> method.equals("GET") || method.equals("HEAD") || method.equals("POST");
+                };
+            }
+        }
+
+        record Created(long id, String name, String message, String created_at) {}
+
+        record Received(JsonNode received) {}
+
+        record IoResult(String task, int ms, String thread) {}
+
+        record CpuResult(String task, int n, int primes, long elapsed_ms, String thread) {}
+
         final Path root;
         final Path directory;
         final String mode;
@@ -1152,7 +2116,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 e.printStackTrace();
                 return errorResponse(new HttpError(500, "internal server error"), req);
             }
-            return negotiate(req, r);
+            return Gzip.negotiate(req, r);
         }
 
         /** True for a route that may block or burn CPU: the NIO loop hands these to its workers. */
@@ -1164,7 +2128,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         Response route(Request req) throws IOException {
             String method = req.method();
             String path = req.path();
-            if (!KNOWN_METHODS.contains(method)) throw new HttpError(501, "method not implemented: " + method);
+            if (!RequestParser.KNOWN_METHODS.contains(method)) throw new HttpError(501, "method not implemented: " + method);
             if (path.equals("*")) return Response.empty(204).with("Allow", "GET, HEAD, POST, OPTIONS");
             return switch (path) {
                 case "/health" -> allow(method, Allowed.GET_HEAD) ? health(req) : allowOnly(method, Allowed.GET_HEAD);
@@ -1177,7 +2141,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 default -> {
                     if (path.startsWith("/api/items/")) yield allow(method, Allowed.GET_HEAD) ? item(path.substring(11)) : allowOnly(method, Allowed.GET_HEAD);
                     if (path.startsWith("/echo/")) yield allow(method, Allowed.GET_HEAD)
-                            ? Response.of(200, TEXT_TYPE, percentDecode(path.substring(6)).getBytes(StandardCharsets.UTF_8)) : allowOnly(method, Allowed.GET_HEAD);
+                            ? Response.of(200, TEXT_TYPE, PercentEncoding.decode(path.substring(6)).getBytes(StandardCharsets.UTF_8)) : allowOnly(method, Allowed.GET_HEAD);
                     if (path.startsWith("/files/")) yield allow(method, Allowed.GET_HEAD_POST) ? files(req, path.substring(7)) : allowOnly(method, Allowed.GET_HEAD_POST);
                     yield staticFile(req);
                 }
@@ -1195,7 +2159,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         Response health(Request req) {
             long uptime = (System.nanoTime() - startNanos) / 1_000_000;
             byte[] body = new Bytes(healthPrefix.length + 21).put(healthPrefix).put(uptime).put("}").toArray();
-            if (acceptsGzip(req.header("accept-encoding"))) {
+            if (Gzip.accepted(req.header("accept-encoding"))) {
                 return Response.of(200, JSON_TYPE, body).with("Access-Control-Allow-Origin", "*").with("Cache-Control", "no-store");
             }
             return new Response(200, JSON_TYPE, body, null, new ArrayList<>(2), HEALTH_HEADERS);
@@ -1209,13 +2173,13 @@ public class ThreadedHttpServer implements Callable<Integer> {
             JsonNode name = body.get("name");
             if (!body.isObject() || name == null || !name.isString() || name.stringValue().isBlank())
                 throw new HttpError(400, "name must be a non-blank string");
-            Item item = items.create(name.stringValue());
+            ItemStore.Item item = items.create(name.stringValue());
             return Response.of(201, JSON_TYPE, Json.bytes(new Created(item.id(), item.name(), "Resource created successfully", item.created_at())))
                     .with("Location", "/api/items/" + item.id());
         }
 
         Response item(String rawId) {
-            Item item = null;
+            ItemStore.Item item = null;
             if (!rawId.isEmpty() && rawId.length() < 19 && rawId.chars().allMatch(c -> c >= '0' && c <= '9')) item = items.get(Long.parseLong(rawId));
             if (item == null) throw new HttpError(404, "not found: /api/items/" + rawId);
             return Response.of(200, JSON_TYPE, Json.bytes(item));
@@ -1228,7 +2192,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
 
         Response files(Request req, String rawName) throws IOException {
-            String name = percentDecode(rawName);
+            String name = PercentEncoding.decode(rawName);
             if (name.isEmpty() || name.equals(".") || name.equals("..") || name.contains("/") || name.contains("\\") || name.indexOf('\0') >= 0)
                 throw new HttpError(400, "invalid file name");
             if (directory == null) throw new HttpError(404, "not found: /files/" + rawName + " (the server has no --directory)");
@@ -1300,7 +2264,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             if (!isJson(type)) throw new HttpError(415, "Content-Type must be application/json, not " + (type == null ? "missing" : type));
             if (req.body().length == 0) throw new HttpError(400, "malformed JSON: empty body");
             try {
-                return Json.MAPPER.readTree(req.body());
+                return Json.mapper().readTree(req.body());
             } catch (JacksonException e) {
                 throw new HttpError(400, "malformed JSON: " + e.getOriginalMessage());
             }
@@ -1321,7 +2285,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 int eq = pair.indexOf('=');
                 String key = eq < 0 ? pair : pair.substring(0, eq);
                 if (!key.equals(name)) continue;
-                String value = eq < 0 ? "" : percentDecode(pair.substring(eq + 1));
+                String value = eq < 0 ? "" : PercentEncoding.decode(pair.substring(eq + 1));
                 if (!value.isEmpty() && value.length() <= 9 && value.chars().allMatch(c -> c >= '0' && c <= '9')) {
                     int v = Integer.parseInt(value);
                     if (v <= max) return v;
@@ -1335,103 +2299,13 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         /** Every error body is JSON {"error": reason}; framing errors also close the connection. */
         Response errorResponse(HttpError e, Request req) {
-            var r = Response.of(e.status, JSON_TYPE, ("{\"error\":" + jsonString(e.getMessage()) + "}").getBytes(StandardCharsets.UTF_8));
+            var r = Response.of(e.status, JSON_TYPE, ("{\"error\":" + Json.string(e.getMessage()) + "}").getBytes(StandardCharsets.UTF_8));
             r.headers().addAll(e.headers);
-            return req == null ? r : negotiate(req, r);
-        }
-
-        /** gzip when Accept-Encoding allows it and the type is compressible; Vary on every compressible answer. */
-        static Response negotiate(Request req, Response r) {
-            if (r.fixed() != null || r.type() == null || !compressible(r.type())) return r;
-            if (r.header("Vary") == null) r.with("Vary", "Accept-Encoding");
-            if (r.body() == null || r.body().length == 0 || r.header("Content-Encoding") != null || !acceptsGzip(req.header("accept-encoding"))) return r;
-            if (r.status() == 206 || r.status() == 304) return r;
-            return r.withBody(r.type(), gzip(r.body())).with("Content-Encoding", "gzip");
+            return req == null ? r : Gzip.negotiate(req, r);
         }
     }
 
-    static boolean compressible(String type) {
-        return type.startsWith("text/") || type.startsWith("application/json") || type.startsWith("application/javascript")
-                || type.startsWith("application/xml") || type.startsWith("image/svg+xml");
-    }
-
-    /** Accept-Encoding (RFC 9110 §12.5.3): a comma list of codings with q-values; q=0 means "not this one". */
-    static boolean acceptsGzip(String acceptEncoding) {
-        if (acceptEncoding == null) return false;
-        double gzip = -1, any = -1;
-        for (String entry : acceptEncoding.split(",")) {
-            int semi = entry.indexOf(';');
-            String coding = (semi < 0 ? entry : entry.substring(0, semi)).strip().toLowerCase(Locale.ROOT);
-            double q = 1.0;
-            if (semi >= 0) {
-                for (String param : entry.substring(semi + 1).split(";")) {
-                    String p = param.strip().toLowerCase(Locale.ROOT);
-                    if (!p.startsWith("q=")) continue;
-                    try { q = Double.parseDouble(p.substring(2)); } catch (NumberFormatException e) { q = 0; }
-                }
-            }
-            if (coding.equals("gzip") || coding.equals("x-gzip")) gzip = Math.max(q, gzip);
-            else if (coding.equals("*")) any = q;
-        }
-        return gzip >= 0 ? gzip > 0 : any > 0;
-    }
-
-    static byte[] gzip(byte[] data) {
-        var out = new ByteArrayOutputStream(data.length / 2 + 32);
-        try (var gz = new GZIPOutputStream(out)) {
-            gz.write(data);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return out.toByteArray();
-    }
-
-    /** A JSON string literal (RFC 8259 §7). */
-    static String jsonString(String s) {
-        var b = new StringBuilder(s.length() + 2).append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                default -> {
-                    if (c < 0x20) b.append("\\u00").append(Character.forDigit(c >> 4, 16)).append(Character.forDigit(c & 15, 16));
-                    else b.append(c);
-                }
-            }
-        }
-        return b.append('"').toString();
-    }
-
-    /** Percent-decoding (RFC 3986 §2.1) as UTF-8; '+' stays '+'. Malformed input is a 400. */
-    static String percentDecode(String s) {
-        if (s.indexOf('%') < 0) return s;
-        byte[] out = new byte[s.length()];
-        int n = 0;
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c != '%') {
-                out[n++] = (byte) c;   // the target is ASCII: the parser let nothing else through
-                continue;
-            }
-            int hi = i + 2 < s.length() ? Character.digit(s.charAt(i + 1), 16) : -1;
-            int lo = hi >= 0 ? Character.digit(s.charAt(i + 2), 16) : -1;
-            if (lo < 0) throw new HttpError(400, "malformed percent-encoding in " + s);
-            out[n++] = (byte) (hi * 16 + lo);
-            i += 2;
-        }
-        try {
-            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .decode(ByteBuffer.wrap(out, 0, n)).toString();
-        } catch (CharacterCodingException e) {
-            throw new HttpError(400, "percent-encoding is not UTF-8 in " + s);
-        }
-    }
-
-    // ---------------------------------------------------------------- static files, cached
+    // ---------------------------------------------------------------- HTTP details: static files (cache, conditional requests, ranges), gzip negotiation
 
     /**
      * Files under the web root. A request path is resolved once per percent-decoded segment (no "..", no hidden
@@ -1500,7 +2374,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 if (segment.isEmpty()) continue;
                 String name;
                 try {
-                    name = percentDecode(segment);
+                    name = PercentEncoding.decode(segment);
                 } catch (HttpError e) {
                     return null;
                 }
@@ -1519,37 +2393,37 @@ public class ThreadedHttpServer implements Callable<Integer> {
             var b = new Bytes(256).header("Content-Type", type);
             if (gzip) b.header("Content-Encoding", "gzip");
             b.header("ETag", etag).header("Last-Modified", lastModified).header("Cache-Control", "no-cache").header("Accept-Ranges", "bytes");
-            if (compressible(type)) b.header("Vary", "Accept-Encoding");
+            if (Gzip.compressible(type)) b.header("Vary", "Accept-Encoding");
             return b.toArray();
         }
 
-        /** 200 with the file, 304 if the client's copy is current (RFC 9110 §13.1), 206/416 for a Range (§14). */
+        /**
+         * 304 if the client's copy is current (RFC 9110 §13.1), 206/416 for a Range it can serve (§14), else the whole
+         * file: one path, whose header block (`fixed`) carries the ETag of the bytes it sends. Like nginx, a gzipped
+         * body gets the weak ETag: same content, other bytes (§8.8.3); a part of a file is always of the identity.
+         */
         Response respond(Entry f, Request req) {
-            boolean compressible = compressible(f.type());
-            boolean gzip = compressible && f.bytes() != null && f.size() > 0 && acceptsGzip(req.header("accept-encoding"))
-                    && req.header("range") == null;
-            // Like nginx, a gzipped representation gets a weak ETag: same content, other bytes.
-            String etag = gzip ? "W/" + f.etag() : f.etag();
-            Response r;
+            boolean gzip = Gzip.compressible(f.type()) && f.bytes() != null && f.size() > 0 && Gzip.accepted(req.header("accept-encoding"));
+            Response r = null;
             if (notModified(req, f)) {
-                r = Response.of(304, f.type(), EMPTY);
+                r = Response.of(304, f.type(), Response.EMPTY).with("ETag", gzip ? "W/" + f.etag() : f.etag());
             } else if (req.method().equals("GET") && req.header("range") != null && rangeApplies(req, f)) {
                 r = range(f, req.header("range"));
-            } else if (gzip) {
-                return new Response(200, f.type(), gzipped(f), null, new ArrayList<>(2), f.fixed()[1]);
-            } else if (f.bytes() != null) {
-                return new Response(200, f.type(), f.bytes(), null, new ArrayList<>(2), f.fixed()[0]);
-            } else {
+                if (r != null) r.with("ETag", f.etag());
+            }
+            if (r == null) {   // the whole file
+                if (gzip) return new Response(200, f.type(), gzipped(f), null, new ArrayList<>(2), f.fixed()[1]);
+                if (f.bytes() != null) return new Response(200, f.type(), f.bytes(), null, new ArrayList<>(2), f.fixed()[0]);
                 return new Response(200, f.type(), null, new FileRegion(f.file(), 0, f.size()), new ArrayList<>(2), f.fixed()[0]);
             }
-            r.with("ETag", etag).with("Last-Modified", f.lastModified()).with("Cache-Control", "no-cache");
+            r.with("Last-Modified", f.lastModified()).with("Cache-Control", "no-cache");
             if (r.status() != 416) r.with("Accept-Ranges", "bytes");
             return r;
         }
 
         private static byte[] gzipped(Entry f) {
             byte[] g = f.gzipped()[0];
-            if (g == null) f.gzipped()[0] = g = gzip(f.bytes());   // a race computes it twice, harmlessly
+            if (g == null) f.gzipped()[0] = g = Gzip.compress(f.bytes());   // a race computes it twice, harmlessly
             return g;
         }
 
@@ -1585,16 +2459,19 @@ public class ThreadedHttpServer implements Callable<Integer> {
             }
         }
 
-        /** One byte range (RFC 9110 §14.1.2): a-b, a-, or -suffix; several ranges or bad syntax get the whole file. */
+        /**
+         * One byte range (RFC 9110 §14.1.2): a-b, a-, or -suffix, as a 206 or 416; null (serve the whole file) for
+         * several ranges or a syntax it does not know, as §14.2 allows.
+         */
         static Response range(Entry f, String header) {
             String h = header.strip();
             long size = f.size();
-            if (!h.regionMatches(true, 0, "bytes=", 0, 6) || h.indexOf(',') >= 0) return whole(f);
+            if (!h.regionMatches(true, 0, "bytes=", 0, 6) || h.indexOf(',') >= 0) return null;
             String spec = h.substring(6).strip();
             int dash = spec.indexOf('-');
-            if (dash < 0) return whole(f);
+            if (dash < 0) return null;
             String a = spec.substring(0, dash).strip(), b = spec.substring(dash + 1).strip();
-            if (!digits(a) || !digits(b) || a.isEmpty() && b.isEmpty() || a.length() > 18 || b.length() > 18) return whole(f);
+            if (!digits(a) || !digits(b) || a.isEmpty() && b.isEmpty() || a.length() > 18 || b.length() > 18) return null;
             long first, last;
             if (a.isEmpty()) {
                 long suffix = Long.parseLong(b);
@@ -1604,7 +2481,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             } else {
                 first = Long.parseLong(a);
                 last = b.isEmpty() ? size - 1 : Math.min(Long.parseLong(b), size - 1);
-                if (!b.isEmpty() && Long.parseLong(b) < first) return whole(f);
+                if (!b.isEmpty() && Long.parseLong(b) < first) return null;
             }
             if (first >= size || size == 0) return unsatisfiable(f);
             long length = last - first + 1;
@@ -1616,13 +2493,8 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         private static boolean digits(String s) { return s.chars().allMatch(c -> c >= '0' && c <= '9'); }
 
-        private static Response whole(Entry f) {
-            return f.bytes() != null ? Response.of(200, f.type(), f.bytes())
-                    : Response.ofFile(200, f.type(), new FileRegion(f.file(), 0, f.size()));
-        }
-
         private static Response unsatisfiable(Entry f) {
-            return Response.of(416, JSON_TYPE, "{\"error\":\"range not satisfiable\"}".getBytes(StandardCharsets.UTF_8))
+            return Response.of(416, App.JSON_TYPE, "{\"error\":\"range not satisfiable\"}".getBytes(StandardCharsets.UTF_8))
                     .with("Content-Range", "bytes */" + f.size());
         }
 
@@ -1639,13 +2511,65 @@ public class ThreadedHttpServer implements Callable<Integer> {
         static String contentType(Path file) {
             String name = file.getFileName().toString();
             int dot = name.lastIndexOf('.');
-            return dot < 0 ? OCTETS : TYPES.getOrDefault(name.substring(dot + 1).toLowerCase(Locale.ROOT), OCTETS);
+            return dot < 0 ? App.OCTETS : TYPES.getOrDefault(name.substring(dot + 1).toLowerCase(Locale.ROOT), App.OCTETS);
         }
     }
 
-    // ---------------------------------------------------------------- items: in memory, or shared by worker JVMs
+    /** gzip content negotiation (RFC 9110 §12.5.3, §8.4): which types, what the client accepts, the compression. */
+    static final class Gzip {
+        private Gzip() {}
+
+        static boolean compressible(String type) {
+            return type.startsWith("text/") || type.startsWith("application/json") || type.startsWith("application/javascript")
+                    || type.startsWith("application/xml") || type.startsWith("image/svg+xml");
+        }
+
+        /** Accept-Encoding (RFC 9110 §12.5.3): a comma list of codings with q-values; q=0 means "not this one". */
+        static boolean accepted(String acceptEncoding) {
+            if (acceptEncoding == null) return false;
+            double gzip = -1, any = -1;
+            for (String entry : acceptEncoding.split(",")) {
+                int semi = entry.indexOf(';');
+                String coding = (semi < 0 ? entry : entry.substring(0, semi)).strip().toLowerCase(Locale.ROOT);
+                double q = 1.0;
+                if (semi >= 0) {
+                    for (String param : entry.substring(semi + 1).split(";")) {
+                        String p = param.strip().toLowerCase(Locale.ROOT);
+                        if (!p.startsWith("q=")) continue;
+                        try { q = Double.parseDouble(p.substring(2)); } catch (NumberFormatException e) { q = 0; }
+                    }
+                }
+                if (coding.equals("gzip") || coding.equals("x-gzip")) gzip = Math.max(q, gzip);
+                else if (coding.equals("*")) any = q;
+            }
+            return gzip >= 0 ? gzip > 0 : any > 0;
+        }
+
+        static byte[] compress(byte[] data) {
+            var out = new ByteArrayOutputStream(data.length / 2 + 32);
+            try (var gz = new GZIPOutputStream(out)) {
+                gz.write(data);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            return out.toByteArray();
+        }
+
+        /** gzip when Accept-Encoding allows it and the type is compressible; Vary on every compressible answer. */
+        static Response negotiate(Request req, Response r) {
+            if (r.fixed() != null || r.type() == null || !compressible(r.type())) return r;
+            if (r.header("Vary") == null) r.with("Vary", "Accept-Encoding");
+            if (r.body() == null || r.body().length == 0 || r.header("Content-Encoding") != null || !accepted(req.header("accept-encoding"))) return r;
+            if (r.status() == 206 || r.status() == 304) return r;
+            return r.withBody(r.type(), compress(r.body())).with("Content-Encoding", "gzip");
+        }
+    }
+
+    // ---------------------------------------------------------------- HTTP details: items (in memory, or shared by worker JVMs), percent-decoding, configuration
 
     sealed interface ItemStore permits InMemoryItems, SharedFileItems {
+        record Item(long id, String name, String created_at) {}
+
         Item create(String name);
 
         List<Item> all();
@@ -1717,549 +2641,86 @@ public class ThreadedHttpServer implements Callable<Integer> {
             while (buf.hasRemaining() && ch.read(buf, buf.position()) > 0) { }
             var out = new ArrayList<Item>();
             for (String line : new String(buf.array(), 0, buf.position(), StandardCharsets.UTF_8).split("\n")) {
-                if (!line.isEmpty()) out.add(Json.MAPPER.readValue(line, Item.class));
+                if (!line.isEmpty()) out.add(Json.mapper().readValue(line, Item.class));
             }
             return out;
         }
     }
 
-    // ---------------------------------------------------------------- the concurrency models, simplest first
+    /** Percent-decoding of request paths and query parameters. */
+    static final class PercentEncoding {
+        private PercentEncoding() {}
 
-    /** A running model: it listens on port() and close() stops everything it started. */
-    sealed interface Model permits Sequential, ThreadPerConnection, FixedPool, VirtualThreads, NioEventLoop, Processes {
-        int port();
-
-        /** Requests answered so far (-1: counted elsewhere, by the worker JVMs). */
-        long requests();
-
-        void close();
+        /** Percent-decoding (RFC 3986 §2.1) as UTF-8; '+' stays '+'. Malformed input is a 400. */
+        static String decode(String s) {
+            if (s.indexOf('%') < 0) return s;
+            byte[] out = new byte[s.length()];
+            int n = 0;
+            for (int i = 0; i < s.length(); i++) {
+                char c = s.charAt(i);
+                if (c != '%') {
+                    out[n++] = (byte) c;   // the target is ASCII: the parser let nothing else through
+                    continue;
+                }
+                int hi = i + 2 < s.length() ? Character.digit(s.charAt(i + 1), 16) : -1;
+                int lo = hi >= 0 ? Character.digit(s.charAt(i + 2), 16) : -1;
+                if (lo < 0) throw new HttpError(400, "malformed percent-encoding in " + s);
+                out[n++] = (byte) (hi * 16 + lo);
+                i += 2;
+            }
+            try {
+                return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                        .decode(ByteBuffer.wrap(out, 0, n)).toString();
+            } catch (CharacterCodingException e) {
+                throw new HttpError(400, "percent-encoding is not UTF-8 in " + s);
+            }
+        }
     }
 
-    /** The accept loop the thread-based models share; each decides who serves an accepted connection. */
-    abstract static sealed class Acceptor permits Sequential, ThreadPerConnection, FixedPool, VirtualThreads {
-        final Core core;
-        private final List<Thread> threads = new ArrayList<>();
+    /** Where options come from besides the command line: THS_* variables and a --config properties file. */
+    static final class Configuration {
+        static final String ENV_PREFIX = "THS_";
 
-        Acceptor(Core core) { this.core = core; }
+        private Configuration() {}
 
-        public int port() { return core.port(); }
-
-        public long requests() { return core.app().requests.sum(); }
-
-        /** Starts a platform thread that accepts connections and hands each to serve(). */
-        void acceptOn(String threadName) {
-            threads.add(Thread.ofPlatform().name(threadName).start(() -> {
-                while (core.listener().isOpen()) {
-                    SocketChannel ch;
-                    try {
-                        ch = core.listener().accept();
-                    } catch (ClosedChannelException e) {
-                        return;
-                    } catch (IOException e) {
-                        System.err.println(Thread.currentThread().getName() + ": accept failed: " + e);
-                        continue;
-                    }
-                    serve(ch);
-                }
-            }));
+        /** Options from THS_* environment variables, then from the --config file: picocli asks only for options not given. */
+        record EnvironmentAndFile(Map<String, String> env, Properties file) implements IDefaultValueProvider {
+            @Override public String defaultValue(ArgSpec arg) {
+                // Hidden options (--worker-index, --items-file) are only ever passed by a processes-mode parent.
+                if (!(arg instanceof OptionSpec option) || option.hidden() || !option.longestName().startsWith("--")) return null;
+                String fromEnv = env.get(envName(option));
+                return fromEnv != null ? fromEnv : file.getProperty(option.longestName().substring(2));
+            }
         }
 
-        abstract void serve(SocketChannel ch);
+        static String envName(OptionSpec option) {
+            return ENV_PREFIX + option.longestName().substring(2).toUpperCase(Locale.ROOT).replace('-', '_');
+        }
 
-        public void close() {
-            try {
-                core.listener().close();
+        /** The --config FILE argument (or THS_CONFIG), found before picocli parses, since it supplies the defaults. */
+        static Path configArgument(String[] args, Map<String, String> env) {
+            for (int i = 0; i < args.length; i++) {
+                if (args[i].equals("--config") && i + 1 < args.length) return Path.of(args[i + 1]);
+                if (args[i].startsWith("--config=")) return Path.of(args[i].substring(9));
+            }
+            String fromEnv = env.get(ENV_PREFIX + "CONFIG");
+            return fromEnv == null ? null : Path.of(fromEnv);
+        }
+
+        static Properties loadConfig(Path file, CommandLine cli) {
+            var props = new Properties();
+            if (file == null) return props;
+            try (var reader = Files.newBufferedReader(file)) {
+                props.load(reader);
             } catch (IOException e) {
-                System.err.println("closing the listener failed: " + e);
+                throw new StartupError(2, "cannot read config file: " + file + " (" + e.getMessage() + ")");
             }
-            core.watchdog().stop(DEFAULT_STOP_GRACE_MS);
-            for (Thread t : threads) {
-                try {
-                    t.join(DEFAULT_STOP_GRACE_MS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
+            for (String key : props.stringPropertyNames()) {
+                OptionSpec o = cli.getCommandSpec().findOption("--" + key);
+                if (o == null || o.hidden() || key.equals("config"))
+                    throw new StartupError(2, "unknown key in config file " + file + ": " + key + " (keys are long option names, see --help)");
             }
+            return props;
         }
-    }
-
-    // Sequential: one connection at a time, on the accepting thread. Simplest; one slow or idle client stalls all.
-    static final class Sequential extends Acceptor implements Model {
-        Sequential(Core core) { super(core); acceptOn("sequential"); }
-
-        @Override void serve(SocketChannel ch) { new BlockingConnection(core, ch).serve(); }
-    }
-
-    // Thread per connection: a new platform thread for each client. Concurrent, but each costs ~1 MB of stack and a
-    // kernel thread, so 10,000 clients mean 10,000 threads.
-    static final class ThreadPerConnection extends Acceptor implements Model {
-        private final AtomicInteger next = new AtomicInteger();
-
-        ThreadPerConnection(Core core) { super(core); acceptOn("acceptor"); }
-
-        @Override void serve(SocketChannel ch) {
-            Thread.ofPlatform().name("thread-" + next.incrementAndGet()).start(() -> new BlockingConnection(core, ch).serve());
-        }
-    }
-
-    // Fixed pool: -w threads, each accepting and serving one connection at a time (seed 002's workers). Bounded
-    // cost, but the (w+1)-th keep-alive client waits until one of the first w goes away.
-    static final class FixedPool extends Acceptor implements Model {
-        FixedPool(Core core, int workers) {
-            super(core);
-            for (int i = 1; i <= workers; i++) acceptOn("pool-" + i);
-        }
-
-        @Override void serve(SocketChannel ch) { new BlockingConnection(core, ch).serve(); }
-    }
-
-    // Virtual thread per connection: the code of thread-per-connection, but a blocked read parks a ~1 KB virtual
-    // thread instead of a kernel thread. The default: simple code that scales to many idle connections.
-    static final class VirtualThreads extends Acceptor implements Model {
-        private final ThreadFactory factory;
-
-        VirtualThreads(Core core, String prefix) {
-            super(core);
-            this.factory = Thread.ofVirtual().name(prefix, 1).factory();
-            acceptOn(prefix + "acceptor");
-        }
-
-        @Override void serve(SocketChannel ch) { factory.newThread(() -> new BlockingConnection(core, ch).serve()).start(); }
-    }
-
-    // NIO event loop: one thread multiplexes every socket with a Selector and never blocks; handlers that may block
-    // (/io, /cpu, /files, /api) run on -w worker threads and hand their response back to the loop to write.
-    static final class NioEventLoop implements Model {
-        private final Core core;
-        private final Selector selector;
-        private final ExecutorService workers;
-        private final Queue<Runnable> completions = new ConcurrentLinkedQueue<>();
-        private final Thread loop;
-        private volatile boolean running = true;
-
-        /** The state of one connection as the loop sees it. */
-        enum State { READ, PROCESS, WRITE, LINGER }
-
-        final class NioConnection extends Connection {
-            State state = State.READ;
-            SelectionKey key;
-            ByteBuffer pending;             // bytes still to write
-            FileChannel file;               // an open file body being sent
-            long filePos, fileEnd;
-            boolean closeAfterWrite;
-
-            NioConnection(SocketChannel ch) { super(NioEventLoop.this.core, ch); }
-        }
-
-        NioEventLoop(Core core, int workerCount, String prefix) throws IOException {
-            this.core = core;
-            this.selector = Selector.open();
-            this.workers = Executors.newFixedThreadPool(workerCount, Thread.ofPlatform().name(prefix + "worker-", 1).factory());
-            core.listener().configureBlocking(false);
-            core.listener().register(selector, SelectionKey.OP_ACCEPT);
-            this.loop = Thread.ofPlatform().name(prefix + "loop").start(this::run);
-        }
-
-        @Override public int port() { return core.port(); }
-
-        @Override public long requests() { return core.app().requests.sum(); }
-
-        private void run() {
-            while (running) {
-                try {
-                    selector.select(this::dispatch);
-                    for (Runnable r; (r = completions.poll()) != null; ) r.run();
-                } catch (ClosedSelectorException e) {
-                    return;
-                } catch (IOException | RuntimeException e) {
-                    System.err.println("nio-loop: unexpected error, the loop goes on:");
-                    e.printStackTrace();
-                }
-            }
-        }
-
-        private void dispatch(SelectionKey key) {
-            if (!key.isValid()) return;
-            if (key.attachment() instanceof NioConnection c) {
-                ready(c, key);
-                return;
-            }
-            try {
-                accept();
-            } catch (IOException e) {
-                if (running) System.err.println("nio-loop: accept failed: " + e);
-            }
-        }
-
-        private void accept() throws IOException {
-            for (SocketChannel ch; (ch = core.listener().accept()) != null; ) {
-                ch.configureBlocking(false);
-                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                var c = new NioConnection(ch);
-                c.key = ch.register(selector, SelectionKey.OP_READ, c);
-                core.watchdog().add(c);
-                c.armReadDeadline();
-            }
-        }
-
-        private void ready(NioConnection c, SelectionKey key) {
-            try {
-                if (key.isReadable()) {
-                    if (c.state == State.LINGER) drain(c);
-                    else read(c);
-                } else if (key.isWritable()) {
-                    if (flush(c)) advance(c);
-                }
-            } catch (IOException e) {
-                if (c.channel.isOpen()) c.logFailure("connection failed: " + e.getMessage());
-                c.close();
-            } catch (CancelledKeyException e) {
-                c.close();   // the watchdog closed it (a timeout)
-            }
-        }
-
-        private void read(NioConnection c) throws IOException {
-            c.prepareRead();
-            int n = c.channel.read(c.in);
-            c.in.flip();
-            if (n < 0) {
-                if (!c.parser.idle(c.in)) c.logFailure("closed in the middle of a request");
-                c.close();
-                return;
-            }
-            advance(c);
-        }
-
-        /** Feeds the parser until it needs bytes or a response is on its way; pipelined requests go one at a time. */
-        private void advance(NioConnection c) throws IOException {
-            while (c.state == State.READ) {
-                RequestParser.Progress progress;
-                try {
-                    progress = c.parser.feed(c.in);
-                } catch (HttpError e) {
-                    c.respondToBrokenRequest(e);
-                    send(c, true);
-                    return;
-                }
-                switch (progress) {
-                    case NEED_MORE -> {
-                        c.busy = false;
-                        if (c.parser.idle(c.in) && core.watchdog().stopping()) { c.close(); return; }
-                        c.armReadDeadline();
-                        c.key.interestOps(SelectionKey.OP_READ);
-                        return;
-                    }
-                    case HEAD_DONE -> {
-                        c.busy = true;
-                        if (c.parser.expectsContinue() && !c.in.hasRemaining()) {
-                            c.out.n = 0;
-                            c.out.put(CONTINUE);
-                            if (!send(c, false)) return;
-                        }
-                    }
-                    case MESSAGE_DONE -> {
-                        Request request = c.parser.take();
-                        if (!App.blocks(request)) {
-                            if (!send(c, !c.respond(request))) return;
-                            continue;
-                        }
-                        // Off the loop: a worker handles and encodes, then tells the loop to write.
-                        c.state = State.PROCESS;
-                        c.key.interestOps(0);
-                        workers.execute(() -> {
-                            boolean keep = c.respond(request);
-                            completions.add(() -> {
-                                try {
-                                    if (send(c, !keep)) advance(c);
-                                } catch (IOException | CancelledKeyException e) {
-                                    c.close();
-                                }
-                            });
-                            selector.wakeup();
-                        });
-                        return;
-                    }
-                }
-            }
-        }
-
-        /** Starts sending c.out (and its file body); true if all went out and the connection reads again. */
-        private boolean send(NioConnection c, boolean close) throws IOException {
-            if (!c.channel.isOpen()) return false;
-            c.state = State.WRITE;
-            c.closeAfterWrite = close;
-            c.pending = ByteBuffer.wrap(c.out.a, 0, c.out.n);
-            if (c.pendingFile != null) {
-                c.file = FileChannel.open(c.pendingFile.path(), StandardOpenOption.READ);
-                c.filePos = c.pendingFile.offset();
-                c.fileEnd = c.filePos + c.pendingFile.length();
-                c.pendingFile = null;
-            }
-            return flush(c);
-        }
-
-        /** Writes what the socket takes now; the rest waits for OP_WRITE (a slow reader never blocks the loop). */
-        private boolean flush(NioConnection c) throws IOException {
-            c.armWriteDeadline();
-            c.channel.write(c.pending);
-            if (!c.pending.hasRemaining() && c.file != null) {
-                c.filePos += c.file.transferTo(c.filePos, c.fileEnd - c.filePos, c.channel);
-                if (c.filePos >= c.fileEnd) {
-                    c.file.close();
-                    c.file = null;
-                }
-            }
-            if (c.pending.hasRemaining() || c.file != null) {
-                c.key.interestOps(SelectionKey.OP_WRITE);
-                return false;
-            }
-            if (c.closeAfterWrite) {
-                // Half-close and drain what the client still sends, as BlockingConnection.linger does.
-                c.state = State.LINGER;
-                c.channel.shutdownOutput();
-                c.deadline = System.nanoTime() + DEFAULT_LINGER_MS * 1_000_000L;
-                c.key.interestOps(SelectionKey.OP_READ);
-                return false;
-            }
-            c.state = State.READ;
-            return true;
-        }
-
-        private void drain(NioConnection c) throws IOException {
-            c.in.clear();
-            if (c.channel.read(c.in) < 0) c.close();
-            c.in.clear().flip();
-        }
-
-        @Override public void close() {
-            try {
-                core.listener().close();
-            } catch (IOException e) {
-                System.err.println("closing the listener failed: " + e);
-            }
-            core.watchdog().stop(DEFAULT_STOP_GRACE_MS);
-            workers.shutdownNow();
-            running = false;
-            selector.wakeup();
-            try {
-                loop.join(DEFAULT_STOP_GRACE_MS);
-                selector.close();
-            } catch (InterruptedException | IOException e) {
-                System.err.println("stopping the loop: " + e);
-            }
-        }
-    }
-
-    // Processes: -w worker JVMs, each listening on the same port with SO_REUSEPORT so the kernel spreads connections
-    // over them, each running one event loop (nginx's worker processes). Isolation (a crash takes one worker) at
-    // the price of sharing nothing in memory: items go to a file.
-    static final class Processes implements Model {
-        private final ThreadedHttpServer options;
-        private final SocketChannel reservation;
-        private final int port;
-        private final Path itemsFile;
-        private final Process[] children;
-        private volatile boolean closing;
-
-        Processes(ThreadedHttpServer options, InetSocketAddress address) throws IOException {
-            this.options = options;
-            // Hold the port with a bound but non-listening socket: no connection can land on it, yet -p 0 gets a
-            // real port number to hand to the workers, and nobody without SO_REUSEPORT can take it meanwhile.
-            reservation = SocketChannel.open();
-            try {
-                reservation.setOption(StandardSocketOptions.SO_REUSEPORT, true);
-                reservation.bind(address);
-            } catch (BindException e) {
-                reservation.close();
-                throw new StartupError(1, "cannot listen on " + options.bind + ":" + options.port + ": " + e.getMessage()
-                        + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
-            }
-            port = ((InetSocketAddress) reservation.getLocalAddress()).getPort();
-            itemsFile = Files.createTempFile("threaded-http-items-", ".jsonl");
-            children = new Process[options.workers];
-            try {
-                for (int i = 0; i < children.length; i++) children[i] = spawn(i + 1);
-            } catch (IOException | RuntimeException e) {
-                close();
-                throw e;
-            }
-        }
-
-        @Override public int port() { return port; }
-
-        @Override public long requests() { return -1; }
-
-        /** Starts worker JVM `index` with this JVM's java, class path and options, and waits for it to listen. */
-        private Process spawn(int index) throws IOException {
-            var cmd = new ArrayList<String>();
-            cmd.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-            for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-                if (!arg.startsWith("-agentlib") && !arg.startsWith("-javaagent") && !arg.startsWith("-XX:ArchiveClassesAtExit")) cmd.add(arg);
-            }
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), ThreadedHttpServer.class.getName()));
-            cmd.addAll(List.of("-p", String.valueOf(port), "-b", options.bind, "-m", "processes", "-w", String.valueOf(options.workers),
-                    "--root", options.root.toString(), "--backlog", String.valueOf(options.backlog),
-                    "--max-body", String.valueOf(options.maxBody), "--max-request-line", String.valueOf(options.maxRequestLine),
-                    "--max-header-size", String.valueOf(options.maxHeaderSize), "--header-timeout", String.valueOf(options.headerTimeout),
-                    "--idle-timeout", String.valueOf(options.idleTimeout), "--write-timeout", String.valueOf(options.writeTimeout),
-                    "--worker-index", String.valueOf(index), "--items-file", itemsFile.toString()));
-            if (options.directory != null) cmd.addAll(List.of("--directory", options.directory.toString()));
-            if (options.quiet) cmd.add("-q");
-            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-            var reader = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            String first = reader.readLine();
-            if (!WORKER_READY.equals(first)) {
-                p.destroyForcibly();
-                throw new StartupError(1, "worker JVM " + index + " did not start" + (first == null ? "" : ": " + first));
-            }
-            // Forward the worker's access log; supervise it: a worker that dies unasked is replaced.
-            Thread.ofPlatform().daemon().name("p" + index + "-log").start(() -> {
-                try {
-                    for (String line; (line = reader.readLine()) != null; ) System.out.println(line);
-                } catch (IOException e) {
-                    if (!closing) System.err.println("worker " + index + ": output lost: " + e);
-                }
-            });
-            p.onExit().thenRun(() -> {
-                if (closing) return;
-                System.err.println("worker " + index + " (pid " + p.pid() + ") exited with " + p.exitValue() + "; starting another");
-                try {
-                    children[index - 1] = spawn(index);
-                } catch (IOException | RuntimeException e) {
-                    System.err.println("worker " + index + " could not be restarted: " + e.getMessage());
-                }
-            });
-            return p;
-        }
-
-        /** In a worker JVM: the parent holds our stdin open; when it goes (even killed -9), so do we. */
-        static void exitWhenParentGoes() {
-            Thread.ofPlatform().daemon().name("parent-watch").start(() -> {
-                try {
-                    while (System.in.read() >= 0) { }
-                } catch (IOException e) {
-                    System.err.println("parent-watch: " + e);
-                }
-                System.exit(0);
-            });
-        }
-
-        @Override public void close() {
-            closing = true;
-            for (Process p : children) if (p != null) p.destroy();   // SIGTERM: each worker closes cleanly
-            for (Process p : children) {
-                if (p == null) continue;
-                try {
-                    if (!p.waitFor(DEFAULT_STOP_GRACE_MS + 3_000, TimeUnit.MILLISECONDS)) p.destroyForcibly();
-                } catch (InterruptedException e) {
-                    p.destroyForcibly();
-                    Thread.currentThread().interrupt();
-                }
-            }
-            try {
-                reservation.close();
-                Files.deleteIfExists(itemsFile);
-            } catch (IOException e) {
-                System.err.println("cleaning up: " + e);
-            }
-        }
-    }
-
-    // ---------------------------------------------------------------- infrastructure
-
-    /**
-     * The deadlines of every open connection, checked every DEFAULT_WATCHDOG_TICK_MS by one thread: a connection past
-     * its deadline (idle too long, a head too slow, a write stalled) is closed, which wakes whatever waits on it.
-     * stop() is the graceful shutdown: idle connections close now, busy ones get a grace period.
-     */
-    static final class Watchdog {
-        private final Set<Connection> open = ConcurrentHashMap.newKeySet();
-        private volatile boolean stopping;
-        private final Thread thread;
-
-        Watchdog() {
-            thread = Thread.ofPlatform().daemon().name("watchdog").start(() -> {
-                while (!stopping) {
-                    long now = System.nanoTime();
-                    for (Connection c : open) if (now - c.deadline > 0) expire(c);
-                    try {
-                        Thread.sleep(DEFAULT_WATCHDOG_TICK_MS);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            });
-        }
-
-        void add(Connection c) { open.add(c); }
-
-        void remove(Connection c) { open.remove(c); }
-
-        boolean stopping() { return stopping; }
-
-        private void expire(Connection c) {
-            open.remove(c);
-            try {
-                c.channel.close();
-            } catch (IOException e) {
-                System.err.println("watchdog: closing a connection failed: " + e);
-            }
-        }
-
-        void stop(long graceMillis) {
-            stopping = true;
-            thread.interrupt();
-            long end = System.nanoTime() + graceMillis * 1_000_000;
-            while (true) {
-                for (Connection c : open) if (!c.busy) expire(c);
-                if (open.isEmpty() || System.nanoTime() > end) break;
-                try {
-                    Thread.sleep(10);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-            }
-            for (Connection c : open) expire(c);
-        }
-    }
-
-    /** Options from THS_* environment variables, then from the --config file: picocli asks only for options not given. */
-    record EnvironmentAndFile(Map<String, String> env, Properties file) implements IDefaultValueProvider {
-        @Override public String defaultValue(ArgSpec arg) {
-            if (!(arg instanceof OptionSpec option) || !option.longestName().startsWith("--")) return null;
-            String fromEnv = env.get(envName(option));
-            return fromEnv != null ? fromEnv : file.getProperty(option.longestName().substring(2));
-        }
-    }
-
-    static String envName(OptionSpec option) {
-        return ENV_PREFIX + option.longestName().substring(2).toUpperCase(Locale.ROOT).replace('-', '_');
-    }
-
-    /** The --config FILE argument (or THS_CONFIG), found before picocli parses, since it supplies the defaults. */
-    static Path configArgument(String[] args, Map<String, String> env) {
-        for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--config") && i + 1 < args.length) return Path.of(args[i + 1]);
-            if (args[i].startsWith("--config=")) return Path.of(args[i].substring(9));
-        }
-        String fromEnv = env.get(ENV_PREFIX + "CONFIG");
-        return fromEnv == null ? null : Path.of(fromEnv);
-    }
-
-    static Properties loadConfig(Path file, CommandLine cli) {
-        var props = new Properties();
-        if (file == null) return props;
-        try (var reader = Files.newBufferedReader(file)) {
-            props.load(reader);
-        } catch (IOException e) {
-            throw new StartupError(2, "cannot read config file: " + file + " (" + e.getMessage() + ")");
-        }
-        for (String key : props.stringPropertyNames()) {
-            OptionSpec o = cli.getCommandSpec().findOption("--" + key);
-            if (o == null || o.hidden() || key.equals("config"))
-                throw new StartupError(2, "unknown key in config file " + file + ": " + key + " (keys are long option names, see --help)");
-        }
-        return props;
     }
 }
