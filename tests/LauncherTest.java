@@ -232,7 +232,7 @@ public class LauncherTest {
         Path script = dir.resolve("AotServer.java");
         Files.writeString(script, """
                 //JAVA 25+
-                //JAVA_OPTIONS -Djbang.launcher.aot=server
+                //JAVA_OPTIONS -Djbang.launcher.aot=AotServer
                 import java.lang.management.ManagementFactory;
                 public class AotServer { public static void main(String[] a) throws Exception {
                     if (a.length > 0 && a[0].equals("-p")) {
@@ -268,6 +268,20 @@ public class LauncherTest {
         assertTrue(third.out().contains("aot=true"), "the JVM was started with the cache: " + third.out());
         var off = launch(Map.of("JBANG_LAUNCHER_VERBOSE", "1", "JBANG_LAUNCHER_AOT", "0"), List.of(), script.toString());
         assertTrue(off.out().contains("aot=false"), off.out());
+
+        // A script that pulls the server in with //SOURCES inherits its //JAVA_OPTIONS line (JBang merges them), but
+        // the marker names the server's main class: no cache is trained for, or given to, the other script.
+        Path user = dir.resolve("UsesAotServer.java");
+        Files.writeString(user, """
+                //JAVA 25+
+                //SOURCES AotServer.java
+                public class UsesAotServer { public static void main(String[] a) throws Exception { AotServer.main(new String[0]); } }
+                """);
+        for (int i = 0; i < 2; i++) {
+            var r = verbose(user);
+            assertTrue(r.out().contains("aot=false"), r.out());
+            assertFalse(r.out().contains("AOT cache"), r.out());
+        }
     }
 
     static Path aotCache(Path dir) throws Exception {
