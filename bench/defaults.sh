@@ -107,7 +107,7 @@ next_source=10
 : >"$work/echo"
 # total_ms KIND: one round from the next loopback source address; prints its total time in ms ("nan" on failure)
 total_ms() {
-  local src="127.0.0.$next_source"
+  local src="127.0.12.$next_source"   # 127.0.12.x: not the addresses bench/echo.sh uses
   next_source=$((next_source + 2))   # EchoClient's warm-up round connects from the address after its own
   [ "$next_source" -lt 255 ] || { echo "Error: out of loopback source addresses (lower RUNS)" >&2; exit 1; }
   case $1 in
