@@ -12,8 +12,9 @@
 //
 // Run a server in one terminal and the client in another:
 //   ./jbang EchoServer.java -q          then          ./jbang EchoClient.java -n 10000 -s 100
-// Try `-m nio` (one Selector thread, like an epoll client), `-c 100` (at most 100 in flight), `--json`, and
-// `--warmup 1` (one unmeasured round first, so the JIT has compiled the hot path before the measured round).
+// By default the client waits with one Selector thread (-m nio, like an epoll client) and first runs one unmeasured
+// round of up to 2,000 connections, so the measured round finds its classes loaded and its hot path compiled.
+// Try `-m virtual` (a virtual thread per connection), `-c 100` (at most 100 in flight), `--json`, `--warmup 0`.
 // Watch: the progress line on stderr, and the hints it prints when the OS refuses (open files, listen queue,
 // ephemeral ports): they name the limit that was hit and how to raise it.
 
@@ -70,6 +71,8 @@ public class EchoClient implements Callable<Integer> {
     static final int WINDOW = 64 * 1024;
     /** File descriptors the JVM itself needs besides the connections. */
     static final int FD_MARGIN = 64;
+    /** Connections in the automatic warm-up round: enough for the JIT to compile the hot path, few ports in TIME_WAIT. */
+    static final int AUTO_WARMUP = 2_000;
 
     @Option(names = {"-n", "--connections"}, description = "connections to open in total")
     int connections = 10_000;
@@ -96,10 +99,11 @@ public class EchoClient implements Callable<Integer> {
     int timeoutMs = 10_000;
 
     @Option(names = {"-m", "--mode"}, description = "how the client itself waits: ${COMPLETION-CANDIDATES}")
-    Mode mode = Mode.virtual;
+    Mode mode = Mode.nio;
 
-    @Option(names = "--warmup", description = "unmeasured rounds before the measured one (JIT warm-up)")
-    int warmup = 0;
+    @Option(names = "--warmup", description = "unmeasured rounds of N connections before the measured one, so that it "
+            + "finds every class loaded and the hot path compiled (-1 = one round of at most " + AUTO_WARMUP + ")")
+    int warmup = -1;
 
     @Option(names = "--json", description = "print the result as one JSON object instead of text")
     boolean json;
@@ -135,11 +139,13 @@ public class EchoClient implements Callable<Integer> {
             System.err.printf("Warning: %d connections at once but only %d ephemeral ports (net.ipv4.ip_local_port_range = %s):"
                     + " expect 'no ephemeral port' failures%n", inFlight, limits.ephemeralPorts(), limits.portRange());
         }
-        for (int i = 1; i <= warmup; i++) {
-            Round r = run(config);
+        Config warm = warmup == -1 ? config.atMost(AUTO_WARMUP) : config;
+        for (int i = 1; i <= (warmup == -1 ? 1 : warmup); i++) {
+            Round r = run(warm);
+            warm = warm.nextSource();
             config = config.nextSource();
             if (!quiet) System.err.printf("warm-up round %d: %d connections, %d failed, %.1f ms%n",
-                    i, config.connections(), r.failedCount(), r.totalNanos() / 1e6);
+                    i, warm.connections(), r.failedCount(), r.totalNanos() / 1e6);
         }
         Report report = measure(config, limits);
         var out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
@@ -155,7 +161,7 @@ public class EchoClient implements Callable<Integer> {
         if (size < 1) throw usage("size must be at least 1 byte: " + size);
         if (concurrency < 0) throw usage("concurrency must not be negative: " + concurrency);
         if (timeoutMs < 1) throw usage("timeout must be at least 1 ms: " + timeoutMs);
-        if (warmup < 0) throw usage("warmup must not be negative: " + warmup);
+        if (warmup < -1) throw usage("warmup must be -1 (automatic) or more: " + warmup);
         if (port < 1 || port > 65535) throw usage("port out of range: " + port + " (1-65535)");
         InetAddress address;
         try {
@@ -249,6 +255,11 @@ public class EchoClient implements Callable<Integer> {
             byte[] a = source.getAddress();
             for (int i = a.length - 1; i >= 0 && ++a[i] == 0; i--) { }
             return new Config(address, InetAddress.getByAddress(a), connections, size, concurrency, timeoutMs);
+        }
+
+        /** The same with at most n connections (and at most n in flight). */
+        Config atMost(int n) {
+            return new Config(address, source, Math.min(n, connections), size, Math.min(n, concurrency), timeoutMs);
         }
     }
 

@@ -1,9 +1,11 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 25+
 //SOURCES TestKit.java
-//DESCRIPTION Tests of the ./jbang launcher: JDK discovery, bootstrap errors, exit codes.
+//DESCRIPTION Tests of the ./jbang launcher: JDK discovery, bootstrap errors, exit codes, the fast path, the AOT cache.
 
 // Runs ./jbang as a user would, with a changed environment, and checks what it prints and its exit status.
+// The fast path is observed through JBANG_LAUNCHER_VERBOSE=1, which says "fast path" or "jbang: <why>" for each run:
+// a causal fact, never a timing.
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -11,6 +13,8 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -92,5 +96,203 @@ public class LauncherTest {
         var r = launch(Map.of(), List.of(), script.toString(), "a b", "c");
         assertEquals(3, r.code(), r.out());
         assertTrue(r.out().contains("args=a b|c"), "arguments with spaces survive: " + r.out());
+    }
+
+    // ---- The fast path
+
+    static final Map<String, String> VERBOSE = Map.of("JBANG_LAUNCHER_VERBOSE", "1");
+
+    /** Runs the script with the launcher saying which way it went; returns the output without the launcher's JDK line. */
+    static Result verbose(Path script, String... args) throws Exception {
+        var all = new ArrayList<String>(List.of(script.toString()));
+        all.addAll(List.of(args));
+        return launch(VERBOSE, List.of(), all.toArray(String[]::new));
+    }
+
+    static boolean fast(Result r) { return r.out().contains("[launcher] fast path: "); }
+
+    /** A script printing `value=` and the value Helper.java gives (through //SOURCES), and its arguments. */
+    static Path scriptWithSources(Path dir, String value, String helperValue) throws Exception {
+        Files.writeString(dir.resolve("Helper.java"), "class Helper { static String v() { return \"" + helperValue + "\"; } }\n");
+        Path script = dir.resolve("Edited.java");
+        Files.writeString(script, """
+                //JAVA 25+
+                //SOURCES Helper.java
+                public class Edited {
+                    public static void main(String[] a) {
+                        System.out.println("value=%s helper=" + Helper.v());
+                        for (String s : a) System.out.println("arg[" + s + "]");
+                    }
+                }
+                """.formatted(value));
+        return script;
+    }
+
+    @Test void fastPathPicksUpAnEditToTheScript(@TempDir Path dir) throws Exception {
+        Path script = scriptWithSources(dir, "v1", "h1");
+        var first = verbose(script);
+        assertTrue(first.out().contains("[launcher] jbang: no cached command"), first.out());
+        assertTrue(first.out().contains("value=v1 helper=h1"), first.out());
+        var second = verbose(script);
+        assertTrue(fast(second), "nothing changed, so no JBang: " + second.out());
+        assertTrue(second.out().contains("value=v1 helper=h1"), second.out());
+
+        scriptWithSources(dir, "v2", "h1");   // same size, same second: only the content tells
+        var edited = verbose(script);
+        assertFalse(fast(edited), "an edited script must go through JBang: " + edited.out());
+        assertTrue(edited.out().contains("changed"), edited.out());
+        assertTrue(edited.out().contains("value=v2 helper=h1"), "the edit is compiled and run: " + edited.out());
+        var again = verbose(script);
+        assertTrue(fast(again), again.out());
+        assertTrue(again.out().contains("value=v2 helper=h1"), again.out());
+    }
+
+    @Test void fastPathPicksUpAnEditToASourcesFile(@TempDir Path dir) throws Exception {
+        Path script = scriptWithSources(dir, "v1", "h1");
+        verbose(script);
+        assertTrue(fast(verbose(script)));
+        scriptWithSources(dir, "v1", "h2");
+        var edited = verbose(script);
+        assertFalse(fast(edited), "an edited //SOURCES file must go through JBang: " + edited.out());
+        assertTrue(edited.out().contains("value=v1 helper=h2"), edited.out());
+        assertTrue(fast(verbose(script)));
+    }
+
+    @Test void fallsBackToJbangWhenTheCachedCommandNamesAFileThatIsGone(@TempDir Path dir) throws Exception {
+        Path script = dir.resolve("WhereAmI.java");
+        Files.writeString(script, """
+                //JAVA 25+
+                public class WhereAmI { public static void main(String[] a) throws Exception {
+                    System.out.println("jar=" + WhereAmI.class.getProtectionDomain().getCodeSource().getLocation().toURI().getPath()); } }
+                """);
+        var first = verbose(script);
+        Path jar = Path.of(first.out().replaceAll("(?s).*jar=(\\S+).*", "$1"));
+        assertTrue(Files.isRegularFile(jar), first.out());
+        assertTrue(fast(verbose(script)));
+        Files.delete(jar);   // this script's own jar in JBang's cache
+        var gone = verbose(script);
+        assertTrue(gone.out().contains("[launcher] jbang: a file of the cached command is gone"), gone.out());
+        assertEquals(0, gone.code(), gone.out());
+        assertTrue(Files.isRegularFile(jar), "JBang built the jar again: " + gone.out());
+        assertTrue(fast(verbose(script)));
+    }
+
+    @Test void fallsBackToJbangWhenItsSettingsChangeOrOptionsComeFirst(@TempDir Path dir) throws Exception {
+        Path script = dir.resolve("Prop.java");
+        Files.writeString(script, """
+                //JAVA 25+
+                public class Prop { public static void main(String[] a) { System.out.println("x=" + System.getProperty("x")); } }
+                """);
+        verbose(script);
+        assertTrue(fast(verbose(script)));
+        var withSetting = launch(Map.of("JBANG_LAUNCHER_VERBOSE", "1", "JBANG_SOMETHING", "1"), List.of(), script.toString());
+        assertTrue(withSetting.out().contains("[launcher] jbang: JDK, JBang or JBANG_* settings changed"), withSetting.out());
+        var option = launch(VERBOSE, List.of(), "-Dx=y", script.toString());
+        assertTrue(option.out().contains("[launcher] jbang: not a plain"), option.out());
+        assertTrue(option.out().contains("x=y"), "JBang's own option still works: " + option.out());
+        var off = launch(Map.of("JBANG_LAUNCHER_VERBOSE", "1", "JBANG_LAUNCHER_FAST", "0"), List.of(), script.toString());
+        assertFalse(fast(off), off.out());
+        assertTrue(off.out().contains("x=null"), off.out());
+    }
+
+    @Test void argumentsPassThroughTheFastPathExactly(@TempDir Path dir) throws Exception {
+        Path script = scriptWithSources(dir, "v1", "h1");
+        String[] args = {"a b", "it's", "\"quoted\"", "$HOME", "*", "", "--", "-Dx=y", "--verbose", "tab\there", "back\\slash"};
+        verbose(script, args);
+        var r = verbose(script, args);
+        assertTrue(fast(r), r.out());
+        var printed = r.out().lines().filter(l -> l.startsWith("arg[")).toList();
+        var expected = new ArrayList<String>();
+        for (String a : args) expected.add("arg[" + a + "]");
+        assertEquals(expected, printed, r.out());
+    }
+
+    @Test void manyLaunchesAtOnceOfAChangedScriptAllRunIt(@TempDir Path dir) throws Exception {
+        Path script = scriptWithSources(dir, "v1", "h1");
+        var processes = new ArrayList<Process>();
+        for (int i = 0; i < 6; i++) {
+            processes.add(new ProcessBuilder(TestKit.projectRoot().resolve("jbang").toString(), script.toString(), "n" + i)
+                    .redirectErrorStream(true).start());
+        }
+        for (int i = 0; i < processes.size(); i++) {
+            Process p = processes.get(i);
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue(), out);
+            assertTrue(out.contains("value=v1 helper=h1") && out.contains("arg[n" + i + "]"), out);
+        }
+        var after = verbose(script);
+        assertTrue(fast(after), "the cache one of them wrote is whole: " + after.out());
+    }
+
+    // ---- The AOT cache
+
+    @Test void aServerThatAsksForAnAotCacheGetsOneTrainedInTheBackground(@TempDir Path dir) throws Exception {
+        // Trained as a server: started with -p 0 -q, stopped after its ready line. Otherwise it says what it runs with.
+        Path script = dir.resolve("AotServer.java");
+        Files.writeString(script, """
+                //JAVA 25+
+                //JAVA_OPTIONS -Djbang.launcher.aot=AotServer
+                import java.lang.management.ManagementFactory;
+                public class AotServer { public static void main(String[] a) throws Exception {
+                    if (a.length > 0 && a[0].equals("-p")) {
+                        System.out.println("Listening on tcp://127.0.0.1:1/ mode=training");
+                        Thread.sleep(60_000);
+                    }
+                    boolean aot = ManagementFactory.getRuntimeMXBean().getInputArguments().stream().anyMatch(s -> s.startsWith("-XX:AOTCache="));
+                    System.out.println("aot=" + aot);
+                } }
+                """);
+        var first = verbose(script);
+        assertTrue(first.out().contains("aot=false"), first.out());
+        var second = verbose(script);   // the fast path starts the training (the slow path may have, too)
+        String all = first.out() + second.out();
+        assertTrue(all.contains("AOT cache: training in the background (log: "), all);
+        Path log = Path.of(all.replaceAll("(?s).*AOT cache: training in the background \\(log: ([^)]+)\\).*", "$1"));
+        Path jarDir = log.getParent();
+        // Wait until the training is over (the cache renamed into place, or the lock gone): woken by the file
+        // system's events, with a bound.
+        try (var watch = jarDir.getFileSystem().newWatchService()) {
+            jarDir.register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE);
+            while (aotCache(jarDir) == null && training(jarDir)) {
+                var key = watch.poll(180, TimeUnit.SECONDS);
+                assertNotNull(key, "training took over 3 minutes; log: " + Files.readString(log));
+                key.pollEvents();
+                key.reset();
+            }
+        }
+        assertNotNull(aotCache(jarDir), "the training wrote no cache; log: " + Files.readString(log));
+        var third = verbose(script);
+        assertTrue(fast(third), third.out());
+        assertTrue(third.out().contains("[launcher] AOT cache " + aotCache(jarDir)), third.out());
+        assertTrue(third.out().contains("aot=true"), "the JVM was started with the cache: " + third.out());
+        var off = launch(Map.of("JBANG_LAUNCHER_VERBOSE", "1", "JBANG_LAUNCHER_AOT", "0"), List.of(), script.toString());
+        assertTrue(off.out().contains("aot=false"), off.out());
+
+        // A script that pulls the server in with //SOURCES inherits its //JAVA_OPTIONS line (JBang merges them), but
+        // the marker names the server's main class: no cache is trained for, or given to, the other script.
+        Path user = dir.resolve("UsesAotServer.java");
+        Files.writeString(user, """
+                //JAVA 25+
+                //SOURCES AotServer.java
+                public class UsesAotServer { public static void main(String[] a) throws Exception { AotServer.main(new String[0]); } }
+                """);
+        for (int i = 0; i < 2; i++) {
+            var r = verbose(user);
+            assertTrue(r.out().contains("aot=false"), r.out());
+            assertFalse(r.out().contains("AOT cache"), r.out());
+        }
+    }
+
+    static Path aotCache(Path dir) throws Exception {
+        try (var files = Files.list(dir)) {
+            return files.filter(f -> f.getFileName().toString().endsWith(".aot")).findFirst().orElse(null);
+        }
+    }
+
+    static boolean training(Path dir) throws Exception {
+        try (var files = Files.list(dir)) {
+            return files.anyMatch(f -> f.getFileName().toString().endsWith(".aot.lock"));
+        }
     }
 }
