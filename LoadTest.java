@@ -101,7 +101,10 @@ public class LoadTest {
     /** The reached rate may fall this far short of -R before the report warns. */
     static final double RATE_SHORTFALL_WARNING = 0.05;
 
-    public static void main(String[] args) {
+    public static void main(String[] args) { System.exit(execute(args)); }
+
+    /** The command line, without System.exit: returns the exit status (0 ok, 1 the target failed, 2 usage). */
+    static int execute(String... args) {
         // `run` is the default subcommand: anything that is not a subcommand or a top-level flag goes to it.
         var top = List.of("run", "burst", "send", "merge", "-h", "--help", "-V", "--version", "help");
         if (args.length == 0 || !top.contains(args[0])) {
@@ -122,7 +125,7 @@ public class LoadTest {
             }
             throw e;
         });
-        System.exit(cli.execute(args));
+        return cli.execute(args);
     }
 
     /** The target could not be reached or used: one `Error:` line and exit status 1. */
@@ -218,7 +221,7 @@ public class LoadTest {
             } catch (IOException e) {
                 throw new TargetFailed(e.getMessage());
             }
-            var out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+            var out = new PrintStream(System.out, true, StandardCharsets.UTF_8);   // µ in UTF-8 whatever the locale
             if (json) out.println(toJson(r));
             else out.print(report(r, config));
             out.flush();
