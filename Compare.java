@@ -4,6 +4,7 @@
 //DEPS tools.jackson.core:jackson-databind:3.3.0
 //DEPS org.hdrhistogram:HdrHistogram:2.2.2
 //SOURCES LoadTest.java
+//SOURCES EchoClient.java
 //DESCRIPTION Starts two servers, checks them side by side, races them fairly and prints an A/B table a reader can trust.
 
 // Compare: the toolkit's main command. It starts servers as real processes (each in its own process group, all
@@ -56,10 +57,9 @@ import java.util.zip.GZIPInputStream;
                 Compare.Simple.class, Compare.Threaded.class, Compare.Prime.class, Compare.Echo.class,
                 Compare.Both.class, Compare.Test.class, Compare.Race.class,
                 // ---- Experiments (issue 11) ----
-                // (empty on purpose: issue 11 adds its subcommands here, and its classes at the end of the file,
-                // under the marker of the same name.) The name `echo` is taken: it starts EchoServer in the
-                // foreground (issue 9). Name the echo experiment `echo-race`, and the prime one `prime-race`
-                // (`prime` likewise starts PrimeEchoServer), so that every server name stays "run it".
+                // `echo` and `prime` start those servers in the foreground (issue 9), so the experiments are
+                // `echo-race` and `prime-race`.
+                Compare.Architectures.class, Compare.EchoRace.class, Compare.PrimeRace.class,
                 // ---- end of Experiments (issue 11) ----
         })
 public class Compare implements Callable<Integer> {
@@ -279,7 +279,981 @@ public class Compare implements Callable<Integer> {
     }
 
     // ---- Experiments (issue 11) ----
-    // (issue 11's subcommand classes go here)
+    // Each seed's lesson as one command that starts the servers itself, prints a table, and draws the chart:
+    //   architectures  seed 002: total time of N simultaneous one-shot /io and /cpu requests, per server model;
+    //   echo-race      seed 004: 10,000 connections echoing 100 bytes, every EchoServer mode (and the C epoll pair);
+    //   prime-race     seed 001: LongPrime, Echo, SmallPrime on three connections: who answers first, per model.
+    // --html FILE writes one self-contained page (tables, inline SVG drawn here, machine and command in the footer),
+    // --json FILE every figure, --svg DIR each chart as its own file. The servers run unpinned on purpose: how a
+    // model uses every core is part of what these experiments show.
+
+    /** The report files every experiment (and `compare`) can write. */
+    static final class ReportFiles {
+        @Option(names = "--html", paramLabel = "FILE", description = "Write one self-contained HTML report (tables, SVG charts; opens offline, prints well).")
+        Path html;
+
+        @Option(names = "--json", paramLabel = "FILE", description = "Write every figure as JSON.")
+        Path json;
+
+        @Option(names = "--svg", paramLabel = "DIR", description = "Write each chart as its own SVG file into DIR.")
+        Path svgDir;
+
+        /** Writes what was asked for, and says where on stderr. */
+        void write(Report report, Object results, Map<String, Object> settings) throws IOException {
+            if (json != null) {
+                var doc = new LinkedHashMap<String, Object>();
+                doc.put("experiment", report.experiment);
+                doc.put("command", report.command);
+                doc.put("machine", report.machine);
+                doc.put("settings", settings);
+                doc.put("results", results);
+                doc.put("charts", report.charts.stream().map(c -> Map.of("id", c.id(), "title", c.title(),
+                        "series", c.series().stream().map(s -> Map.of("name", s.name(), "points", s.points().size())).toList())).toList());
+                writeFile(json, JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build().writeValueAsString(doc));
+                Progress.say("JSON: " + json.toAbsolutePath());
+            }
+            if (html != null) {
+                writeFile(html, report.html());
+                Progress.say("HTML report: " + html.toAbsolutePath());
+            }
+            if (svgDir != null) {
+                Files.createDirectories(svgDir);
+                for (var c : report.charts) {
+                    Path f = svgDir.resolve(report.experiment + "-" + c.id() + ".svg");
+                    writeFile(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + c.svg());
+                    Progress.say("SVG: " + f.toAbsolutePath());
+                }
+            }
+        }
+
+        static void writeFile(Path file, String text) throws IOException {
+            Path parent = file.toAbsolutePath().getParent();
+            if (parent != null) Files.createDirectories(parent);
+            Files.writeString(file, text);
+        }
+    }
+
+    /** What every experiment shares: the report files, the command line, progress, and the servers it started. */
+    abstract static class Experiment implements Callable<Integer> {
+        @CommandLine.Mixin
+        ReportFiles files = new ReportFiles();
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override public final Integer call() throws Exception {
+            Procs.installShutdownHook();
+            var report = new Report(spec.name(), commandLine(spec));
+            try {
+                run(report);
+            } finally {
+                Procs.stopAll();
+            }
+            System.out.print(report.text());
+            return report.exitCode;
+        }
+
+        abstract void run(Report report) throws Exception;
+
+        /** The command as a user would type it again: `./jbang Compare.java SUBCOMMAND ARGS...`. */
+        static String commandLine(CommandLine.Model.CommandSpec spec) {
+            var args = spec.commandLine().getParseResult().originalArgs();
+            return "./jbang Compare.java " + args.stream().map(a -> a.matches("[\\w./:=,@%+-]+") ? a : "'" + a.replace("'", "'\\''") + "'")
+                    .collect(Collectors.joining(" "));
+        }
+
+        /** Starts one of our servers (its own JVM, JBang's launch excluded) and waits for its ready line. */
+        static Proc startServer(String name, Script script, List<String> args) throws Exception {
+            var proc = Procs.start(name, Launch.direct(script, Launch.jvmOptions(List.of()), args), false);
+            proc.awaitReady(Duration.ofSeconds(180));
+            return proc;
+        }
+
+        /** "a,b:c" split at commas, blanks dropped. */
+        static List<String> list(String csv) {
+            return Arrays.stream(csv.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
+        }
+    }
+
+    // ---------------------------------------------------------------- architectures (seed 002)
+
+    @Command(name = "architectures", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+            description = {"Seed 002's experiment: every server model x /io and /cpu x N simultaneous one-shot requests "
+                    + "(LoadTest's burst). Prints the total time per N as a table per task, with what the figures show; "
+                    + "--html draws a line chart per task (x: N, y: total time, one line per model).",
+                    "Default run: about a minute and a half on 2 cores."})
+    static final class Architectures extends Experiment {
+        /** The modes of each HTTP server, simplest first (the servers' own Mode enums; tests/ExperimentsTest.java checks they match). */
+        static final Map<Script, List<String>> MODES = Map.of(
+                Script.SIMPLE, List.of("single", "pool", "virtual"),
+                Script.THREADED, List.of("sequential", "thread", "pool", "virtual", "nio", "processes"));
+
+        @Option(names = "--servers", paramLabel = "LIST", description = "Comma-separated: simple, threaded (every mode of it), or simple:MODE, threaded:MODE.")
+        String servers = "simple,threaded";
+
+        @Option(names = "--concurrency", split = ",", paramLabel = "N", description = "Numbers of simultaneous requests.")
+        List<Integer> concurrency = new ArrayList<>(List.of(1, 2, 4, 8, 16, 32));
+
+        @Option(names = "--tasks", paramLabel = "LIST", description = "Comma-separated: io, cpu.")
+        String tasks = "io,cpu";
+
+        @Option(names = "--io-ms", description = "Milliseconds each /io request waits (I/O-bound: sleeps, burns no CPU).")
+        int ioMs = 200;
+
+        @Option(names = "--cpu-n", description = "Each /cpu request counts the primes up to this n (CPU-bound; 1000000 is about 80 ms of one core here).")
+        int cpuN = 1_000_000;
+
+        @Option(names = "--timeout", converter = DurationConverter.class, description = "How long one request may take before it counts as failed.")
+        Duration timeout = Duration.ofSeconds(120);
+
+        /** One figure: N simultaneous requests of one task to one server. */
+        record Figure(String server, String mode, String task, String path, int concurrency, double totalMs, int failed) {}
+
+        @Override void run(Report report) throws Exception {
+            var chosen = parseServers(servers);
+            var taskList = list(tasks);
+            for (String t : taskList) if (!t.equals("io") && !t.equals("cpu")) throw Failure.usage("--tasks: unknown task " + t + " (io, cpu)");
+            if (taskList.isEmpty()) throw Failure.usage("--tasks: none given (io, cpu)");
+            if (concurrency.isEmpty() || concurrency.stream().anyMatch(n -> n < 1 || n > 10_000))
+                throw Failure.usage("--concurrency: each N must be 1..10000: " + concurrency);
+            if (ioMs < 0 || ioMs > 10_000) throw Failure.usage("--io-ms: " + ioMs + " (0..10000, the servers' limit)");
+            if (cpuN < 0 || cpuN > 10_000_000) throw Failure.usage("--cpu-n: " + cpuN + " (0..10000000, the servers' limit)");
+            var ns = concurrency.stream().distinct().sorted().toList();
+            var figures = new ArrayList<Figure>();
+            int k = 0;
+            for (var s : chosen) {
+                k++;
+                String label = s.script().serverName + " " + s.mode();
+                Progress.say("architectures: starting " + label + " (" + k + " of " + chosen.size() + ")");
+                var proc = startServer(s.script().command + ":" + s.mode(), s.script(), List.of("-p", "0", "-q", "-m", s.mode()));
+                try {
+                    int port = proc.port();
+                    // Warm-up, unmeasured: the JIT compiles the request path before the first figure.
+                    LoadTest.burst("127.0.0.1", port, "/cpu?n=" + Math.min(cpuN, 100_000), 4, timeout, null);
+                    LoadTest.burst("127.0.0.1", port, "/io?ms=1", 4, timeout, null);
+                    for (String task : taskList) {
+                        String path = task.equals("io") ? "/io?ms=" + ioMs : "/cpu?n=" + cpuN;
+                        for (int n : ns) {
+                            var r = LoadTest.burst("127.0.0.1", port, path, n, timeout, null);
+                            int failed = (int) r.requests().stream().filter(q -> q.status() != 200).count();
+                            figures.add(new Figure(s.script().serverName, s.mode(), task, path, n, r.totalMs(), failed));
+                            Progress.say("architectures: %s %s x %d: %.0f ms%s".formatted(label, path, n, r.totalMs(),
+                                    failed > 0 ? ", " + failed + " failed (" + firstError(r) + ")" : ""));
+                        }
+                    }
+                } finally {
+                    proc.stop();
+                }
+            }
+            report.title = "Server architectures: N simultaneous requests";
+            report.intro = ("Each server model gets N simultaneous one-shot requests (a new connection each, all released "
+                    + "at once, LoadTest's burst) and the table shows the total time until the last answer, in ms. "
+                    + "/io?ms=%d waits %d ms without using the CPU (a slow database); /cpu?n=%d counts primes, "
+                    + "about the same time of pure CPU work. Each server is started alone, in its own JVM (%s), "
+                    + "warmed up with 8 unmeasured requests.").formatted(ioMs, ioMs, cpuN, String.join(" ", Launch.DEFAULT_JVM_OPTIONS));
+            for (String task : taskList) {
+                var of = figures.stream().filter(f -> f.task().equals(task)).toList();
+                String path = of.getFirst().path();
+                var table = new Table(concat("server", ns.stream().map(n -> "N=" + n).toList()).toArray(String[]::new));
+                var series = new ArrayList<Svg.Series>();
+                for (var s : chosen) {
+                    var row = of.stream().filter(f -> f.server().equals(s.script().serverName) && f.mode().equals(s.mode())).toList();
+                    String name = s.script().serverName + " " + s.mode();
+                    table.row(row.stream().anyMatch(f -> f.failed() > 0) ? "!" : null,
+                            concat(name, row.stream().map(f -> "%.0f".formatted(f.totalMs()) + (f.failed() > 0 ? " (" + f.failed() + " failed)" : "")).toList()));
+                    series.add(new Svg.Series(name, row.stream().map(f -> new Svg.Point(f.concurrency(), f.totalMs())).toList()));
+                }
+                String title = (task.equals("io") ? "I/O-bound task " : "CPU-bound task ") + path;
+                report.section(title + ": total time (ms) of N simultaneous requests", table, summary(task, of, ns), List.of(
+                        new Chart(task, title, Svg.lineChart(title + ": total time of N simultaneous requests",
+                                report.command, "concurrent requests (N)", "total time (ms)", series), series)));
+            }
+            if (figures.stream().anyMatch(f -> f.failed() > 0)) {
+                report.note("! marks a row with failed requests (see the progress lines on stderr): its times are not comparable.");
+                report.exitCode = 1;
+            }
+            files.write(report, figures, Map.of("servers", chosen.stream().map(s -> s.script().command + ":" + s.mode()).toList(),
+                    "concurrency", ns, "tasks", taskList, "ioMs", ioMs, "cpuN", cpuN, "jvmOptions", Launch.DEFAULT_JVM_OPTIONS));
+        }
+
+        static String firstError(LoadTest.BurstResult r) {
+            return r.requests().stream().filter(q -> q.status() != 200)
+                    .map(q -> q.error() != null ? q.error() : "status " + q.status()).findFirst().orElse("");
+        }
+
+        record Chosen(Script script, String mode) {}
+
+        static List<Chosen> parseServers(String csv) {
+            var out = new ArrayList<Chosen>();
+            for (String item : list(csv)) {
+                String[] nm = item.split(":", 2);
+                Script script = Arrays.stream(Script.values()).filter(s -> s.command.equals(nm[0]) && MODES.containsKey(s)).findFirst()
+                        .orElseThrow(() -> Failure.usage("--servers: unknown server " + nm[0] + " (simple, threaded, simple:MODE, threaded:MODE)"));
+                var modes = MODES.get(script);
+                if (nm.length == 1) {
+                    modes.forEach(m -> out.add(new Chosen(script, m)));
+                } else if (modes.contains(nm[1])) {
+                    out.add(new Chosen(script, nm[1]));
+                } else {
+                    throw Failure.usage("--servers: " + script.serverName + " has no mode " + nm[1] + " (" + String.join(", ", modes) + ")");
+                }
+            }
+            if (out.isEmpty()) throw Failure.usage("--servers: none given");
+            return out.stream().distinct().toList();
+        }
+
+        /** Two or three sentences, made from the figures, that say what the chart shows. */
+        static List<String> summary(String task, List<Figure> figures, List<Integer> ns) {
+            int first = ns.getFirst(), last = ns.getLast();
+            var byModel = new LinkedHashMap<String, List<Figure>>();
+            figures.forEach(f -> byModel.computeIfAbsent(f.server() + " " + f.mode(), x -> new ArrayList<>()).add(f));
+            var linear = new ArrayList<String>();
+            var flat = new ArrayList<String>();
+            var between = new ArrayList<String>();
+            double spread = (double) last / first;
+            for (var e : byModel.entrySet()) {
+                double growth = at(e.getValue(), last) / Math.max(1e-9, at(e.getValue(), first));
+                if (growth >= 0.6 * spread) linear.add(e.getKey());
+                else if (growth <= Math.max(2.5, spread * 0.1)) flat.add(e.getKey());
+                else between.add(e.getKey() + " (x%.1f)".formatted(growth));
+            }
+            var best = figures.stream().filter(f -> f.concurrency() == last).min(Comparator.comparingDouble(Figure::totalMs)).orElseThrow();
+            var worst = figures.stream().filter(f -> f.concurrency() == last).max(Comparator.comparingDouble(Figure::totalMs)).orElseThrow();
+            var out = new ArrayList<String>();
+            if (ns.size() < 2) {
+                out.add("Only N=%d was measured: fastest %s %s (%.0f ms), slowest %s %s (%.0f ms).".formatted(last,
+                        best.server(), best.mode(), best.totalMs(), worst.server(), worst.mode(), worst.totalMs()));
+                return out;
+            }
+            if (task.equals("io")) {
+                if (!linear.isEmpty())
+                    out.add("%s grew linearly with N (from %d to %d requests, about x%.0f in time): %s one request at a time."
+                            .formatted(join(linear), first, last, spread, linear.size() == 1 ? "it serves" : "they serve"));
+                if (!flat.isEmpty())
+                    out.add("%s stayed nearly flat: %d waiting requests overlap, because a blocked request holds a thread "
+                            .formatted(join(flat), last) + "(or virtual thread, or a timer on an event loop) and no CPU.");
+                if (!between.isEmpty())
+                    out.add("%s grew less than linearly from N=%d to N=%d: a fixed number of workers takes the requests in turns."
+                            .formatted(join(between), first, last));
+            } else {
+                // CPU work grows with N on every model; what differs is whether it is spread over the cores.
+                int cores = Runtime.getRuntime().availableProcessors();
+                var serial = new ArrayList<String>();
+                var spreadOut = new ArrayList<String>();
+                for (var e : byModel.entrySet()) {
+                    double one = at(e.getValue(), first) / first;
+                    (at(e.getValue(), last) >= 0.75 * last * one ? serial : spreadOut).add(e.getKey());
+                }
+                if (!serial.isEmpty())
+                    out.add("%s took about %d times one request's time for %d requests: %s one request at a time, on one core."
+                            .formatted(join(serial), last / first, last, serial.size() == 1 ? "it computes" : "they compute"));
+                if (!spreadOut.isEmpty())
+                    out.add("%s took clearly less than that: %s the requests over the %d cores.".formatted(join(spreadOut),
+                            spreadOut.size() == 1 ? "it spreads" : "they spread", cores));
+                double oneBest = figures.stream().filter(f -> f.concurrency() == first).mapToDouble(Figure::totalMs).min().orElse(0) / first;
+                double bound = last * oneBest / cores;
+                out.add((best.totalMs() >= 0.9 * bound
+                        ? "No model beats the core count: the fastest at N=%d, %s %s, took %.0f ms, against %.0f ms if %d requests of about %.0f ms each shared %d cores perfectly."
+                        : "The fastest at N=%d, %s %s, took %.0f ms, under the %.0f ms that %d requests of about %.0f ms each need on %d cores: requests this short are mostly noise (raise --cpu-n).")
+                        .formatted(last, best.server(), best.mode(), best.totalMs(), bound, last, oneBest, cores));
+            }
+            if (out.size() < 2)
+                out.add("At N=%d the fastest was %s %s (%.0f ms) and the slowest %s %s (%.0f ms).".formatted(last, best.server(),
+                        best.mode(), best.totalMs(), worst.server(), worst.mode(), worst.totalMs()));
+            return out;
+        }
+
+        static double at(List<Figure> fs, int n) {
+            return fs.stream().filter(f -> f.concurrency() == n).mapToDouble(Figure::totalMs).findFirst().orElse(Double.NaN);
+        }
+
+        static String join(List<String> names) {
+            if (names.size() == 1) return names.getFirst();
+            return String.join(", ", names.subList(0, names.size() - 1)) + " and " + names.getLast();
+        }
+    }
+
+    // ---------------------------------------------------------------- echo-race (seed 004)
+
+    @Command(name = "echo-race", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+            description = {"Seed 004's race: N connections at once, each echoing S random bytes, against every EchoServer "
+                    + "mode, with EchoClient's engine (and the C epoll server and client from tests/c when gcc is present). "
+                    + "Total time, p99 latency, the server's CPU time and failed connections, as a table and a bar chart."})
+    static final class EchoRace extends Experiment {
+        @Option(names = {"-n", "--connections"}, description = "Connections per round, all at once.")
+        int connections = 10_000;
+
+        @Option(names = {"-s", "--size"}, description = "Random bytes sent, and expected back, on each connection.")
+        int size = 100;
+
+        @Option(names = "--modes", paramLabel = "LIST", description = "EchoServer modes, comma-separated.")
+        String modes = "thread,nio,async,virtual";
+
+        @Option(names = "--client-mode", description = "How EchoClient waits: virtual (a virtual thread per connection) or nio (one Selector).")
+        String clientMode = "nio";
+
+        @Option(names = "--warmup", description = "Unmeasured rounds against each server first (the JIT compiles its hot path).")
+        int warmup = 1;
+
+        @Option(names = "--no-c", description = "Leave out the C epoll server and client even when gcc is present.")
+        boolean noC;
+
+        @Option(names = "--timeout", converter = DurationConverter.class, description = "How long a connect, or a wait for the echo, may take.")
+        Duration timeout = Duration.ofSeconds(10);
+
+        /** One measured round: a client against a server. Latency in ms, server CPU in ms (-1: not measurable). */
+        record Round(String server, String client, int connections, int size, double totalMs, double p99Ms, double serverCpuMs,
+                     long failed, Map<String, Long> failures) {}
+
+        static final List<String> SERVER_MODES = List.of("thread", "nio", "async", "virtual");
+
+        private int nextSource = 10;
+
+        @Override void run(Report report) throws Exception {
+            var modeList = list(modes);
+            for (String m : modeList) if (!SERVER_MODES.contains(m)) throw Failure.usage("--modes: EchoServer has no mode " + m + " (" + String.join(", ", SERVER_MODES) + ")");
+            if (modeList.isEmpty()) throw Failure.usage("--modes: none given");
+            if (connections < 1 || connections > 60_000) throw Failure.usage("-n: " + connections + " (1..60000)");
+            if (size < 1 || size > 1 << 20) throw Failure.usage("-s: " + size + " (1..1048576 bytes)");
+            if (warmup < 0 || warmup > 10) throw Failure.usage("--warmup: " + warmup + " (0..10)");
+            var echoMode = Arrays.stream(EchoClient.Mode.values()).filter(m -> m.name().equals(clientMode)).findFirst()
+                    .orElseThrow(() -> Failure.usage("--client-mode: " + clientMode + " (virtual, nio)"));
+            Path cDir = noC ? null : compileC();
+            try {
+                var servers = new ArrayList<String>();
+                if (cDir != null) servers.add("C epoll");
+                modeList.forEach(m -> servers.add("EchoServer " + m));
+                String javaClient = "EchoClient " + echoMode;
+                var clients = new ArrayList<>(List.of(javaClient));
+                if (cDir != null) clients.add("C epoll");
+                var rounds = new ArrayList<Round>();
+                for (String server : servers) {
+                    Progress.say("echo-race: starting " + server);
+                    var proc = server.equals("C epoll")
+                            ? startC(cDir)
+                            : startServer("echo:" + server, Script.ECHO, List.of("-p", "0", "-q", "-m", server.substring("EchoServer ".length())));
+                    try {
+                        int port = proc.port();
+                        for (int w = 0; w < warmup; w++) javaRound(server, javaClient, echoMode, port, proc);
+                        for (String client : clients) {
+                            var r = client.equals("C epoll") ? cRound(server, cDir, port, proc) : javaRound(server, client, echoMode, port, proc);
+                            rounds.add(r);
+                            Progress.say("echo-race: %s -> %s: %.1f ms, p99 %.1f ms, server CPU %s, %d failed".formatted(client, server,
+                                    r.totalMs(), r.p99Ms(), r.serverCpuMs() < 0 ? "-" : "%.0f ms".formatted(r.serverCpuMs()), r.failed()));
+                        }
+                    } finally {
+                        proc.stop();
+                    }
+                }
+                report.title = "Echo race: %,d connections x %d bytes".formatted(connections, size);
+                report.intro = ("Every client opens %,d connections at once, sends %d random bytes on each, reads them back, "
+                        + "checks them byte for byte and closes. Total time runs from the first connect to the last close, "
+                        + "measured inside the client (no JVM start-up in it); p99 is the latency of one connection, "
+                        + "connect to verified echo; server CPU is the server process's user+system time during the "
+                        + "round (from /proc, 10 ms resolution). Each server ran %d unmeasured round(s) first. Every "
+                        + "round connects from a fresh loopback address (127.0.0.10 and up), so no round inherits the "
+                        + "ports an earlier one left in TIME_WAIT.").formatted(connections, size, warmup)
+                        + (cDir == null ? (noC ? " The C pair was left out (--no-c)." : " gcc was not found, so the C epoll pair from tests/c is not in the race.") : "");
+                var table = new Table("server", "client", "total ms", "p99 ms", "server CPU ms", "failed");
+                for (var r : rounds) {
+                    table.row(r.failed() > 0 ? "!" : null, List.of(r.server(), r.client(), "%.1f".formatted(r.totalMs()),
+                            "%.1f".formatted(r.p99Ms()), r.serverCpuMs() < 0 ? "-" : "%.0f".formatted(r.serverCpuMs()),
+                            r.failed() + (r.failures().isEmpty() ? "" : " " + r.failures())));
+                }
+                var total = bars(rounds, servers, clients, Round::totalMs);
+                var p99 = bars(rounds, servers, clients, Round::p99Ms);
+                report.section("Total time, p99 latency, server CPU, failed connections", table, echoSummary(rounds, javaClient), List.of(
+                        new Chart("total", "Total time", Svg.barChart("Echo race: total time of %,d connections (ms)".formatted(connections),
+                                report.command, "total time (ms)", servers, total), total),
+                        new Chart("p99", "p99 latency", Svg.barChart("Echo race: p99 latency of one connection (ms)",
+                                report.command, "p99 latency (ms)", servers, p99), p99)));
+                if (rounds.stream().anyMatch(r -> r.failed() > 0)) {
+                    report.note("! marks a round with failed connections (kinds in brackets): its times are not comparable.");
+                    report.exitCode = 1;
+                }
+                files.write(report, rounds, Map.of("connections", connections, "size", size, "servers", servers, "clients", clients,
+                        "warmupRounds", warmup, "jvmOptions", Launch.DEFAULT_JVM_OPTIONS));
+            } finally {
+                if (cDir != null) deleteTree(cDir);
+            }
+        }
+
+        /** One bar series per client, one bar per server it raced. */
+        static List<Svg.Series> bars(List<Round> rounds, List<String> servers, List<String> clients, java.util.function.ToDoubleFunction<Round> value) {
+            var out = new ArrayList<Svg.Series>();
+            for (String c : clients) {
+                var points = new ArrayList<Svg.Point>();
+                for (int i = 0; i < servers.size(); i++) {
+                    String s = servers.get(i);
+                    int x = i;
+                    rounds.stream().filter(r -> r.server().equals(s) && r.client().equals(c)).findFirst()
+                            .ifPresent(r -> points.add(new Svg.Point(x, value.applyAsDouble(r))));
+                }
+                out.add(new Svg.Series(c, points));
+            }
+            return out;
+        }
+
+        static List<String> echoSummary(List<Round> rounds, String javaClient) {
+            var out = new ArrayList<String>();
+            var java = rounds.stream().filter(r -> r.client().equals(javaClient) && r.failed() == 0).sorted(Comparator.comparingDouble(Round::totalMs)).toList();
+            if (java.size() >= 2) {
+                out.add("Against %s the fastest server was %s (%.0f ms), the slowest %s (%.0f ms, x%.2f).".formatted(javaClient,
+                        java.getFirst().server(), java.getFirst().totalMs(), java.getLast().server(), java.getLast().totalMs(),
+                        java.getLast().totalMs() / java.getFirst().totalMs()));
+            }
+            var cpu = rounds.stream().filter(r -> r.serverCpuMs() >= 0 && r.client().equals(javaClient)).sorted(Comparator.comparingDouble(Round::serverCpuMs)).toList();
+            if (cpu.size() >= 2) {
+                out.add("The cheapest server in CPU was %s (%.0f ms of CPU for the round), the dearest %s (%.0f ms): "
+                        .formatted(cpu.getFirst().server(), cpu.getFirst().serverCpuMs(), cpu.getLast().server(), cpu.getLast().serverCpuMs())
+                        + "on a 2-core machine the client competes for the same cores, so CPU is the fairer figure.");
+            }
+            long failed = rounds.stream().mapToLong(Round::failed).sum();
+            out.add(failed == 0 ? "No connection failed." : failed + " connections failed: see the table for the kinds.");
+            return out;
+        }
+
+        /** A measured round of EchoClient's engine, in this JVM, from the next fresh loopback address. */
+        Round javaRound(String server, String client, EchoClient.Mode mode, int port, Proc proc) throws Exception {
+            var echo = new EchoClient();
+            echo.mode = mode;
+            echo.quiet = true;
+            var config = new EchoClient.Config(new InetSocketAddress("127.0.0.1", port), InetAddress.getByName(nextSource()),
+                    connections, size, connections, (int) timeout.toMillis());
+            double cpuBefore = Cpu.treeMs(proc.process.toHandle());
+            var round = echo.run(config);
+            double cpuAfter = Cpu.treeMs(proc.process.toHandle());
+            var r = echo.report(config, round, EchoClient.Limits.read(), 0);
+            return new Round(server, client, connections, size, r.totalMs(), r.latencyUs().p99() / 1000, cpuBefore < 0 ? -1 : cpuAfter - cpuBefore,
+                    r.failed(), r.failures());
+        }
+
+        private static final Pattern C_RESULT = Pattern.compile("total time = ([0-9.]+) ms.* p99 = ([0-9.]+) µs.*failed = (\\d+)(.*)");
+
+        /** A measured round of the C epoll client (tests/c/echo_client.c). */
+        Round cRound(String server, Path cDir, int port, Proc proc) throws Exception {
+            var cmd = List.of(cDir.resolve("echo_client").toString(), "-p", String.valueOf(port), "-n", String.valueOf(connections),
+                    "-s", String.valueOf(size), "-t", String.valueOf(timeout.toMillis()), "-S", nextSource());
+            double cpuBefore = Cpu.treeMs(proc.process.toHandle());
+            var p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+            Procs.track(p);
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor();
+            double cpuAfter = Cpu.treeMs(proc.process.toHandle());
+            Matcher m = C_RESULT.matcher(out);
+            if (!m.find()) throw Failure.of("the C echo client printed no result: " + out.strip());
+            var failures = new LinkedHashMap<String, Long>();
+            for (String kind : m.group(4).split(",")) {
+                var km = Pattern.compile("\\s*(.+?) = (\\d+)").matcher(kind);
+                if (km.matches()) failures.put(km.group(1), Long.parseLong(km.group(2)));
+            }
+            return new Round(server, "C epoll", connections, size, Double.parseDouble(m.group(1)), Double.parseDouble(m.group(2)) / 1000,
+                    cpuBefore < 0 ? -1 : cpuAfter - cpuBefore, Long.parseLong(m.group(3)), failures);
+        }
+
+        /** 127.0.0.10, .11, ...: a fresh loopback address per round (127.0.0.0/8 is all loopback). */
+        String nextSource() {
+            if (nextSource > 254) throw Failure.of("out of fresh loopback source addresses (fewer --modes or --warmup)");
+            return "127.0.0." + nextSource++;
+        }
+
+        /** The C pair compiled with gcc -O2 into a temporary folder, or null when gcc is not there. */
+        static Path compileC() throws Exception {
+            if (!onPath("gcc")) return null;
+            Path dir = Files.createTempDirectory("echo-race-c-");
+            for (String name : List.of("echo_server", "echo_client")) {
+                var p = new ProcessBuilder("gcc", "-O2", "-o", dir.resolve(name).toString(), Home.dir().resolve("tests/c/" + name + ".c").toString())
+                        .redirectErrorStream(true).start();
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                if (p.waitFor() != 0) {
+                    deleteTree(dir);
+                    throw Failure.of("gcc could not compile tests/c/" + name + ".c:\n" + out.strip());
+                }
+            }
+            return dir;
+        }
+
+        static Proc startC(Path cDir) throws Exception {
+            var proc = Procs.start("c-epoll", new Launch(List.of(cDir.resolve("echo_server").toString(), "-p", "0"), false), false);
+            proc.awaitReady(Duration.ofSeconds(30));
+            return proc;
+        }
+    }
+
+    // ---------------------------------------------------------------- prime-race (seed 001)
+
+    @Command(name = "prime-race", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+            description = {"Seed 001's demonstration, per model: PrimeEchoServer's demo client opens three connections, "
+                    + "LongPrime (seconds of trial division) first, then Echo and SmallPrime. When each answer arrived, as "
+                    + "a table and a timeline per model: where Echo waits for LongPrime, the model blocks."})
+    static final class PrimeRace extends Experiment {
+        static final List<String> MODES = List.of("sequential", "thread", "pool", "nio", "async", "virtual");
+        static final List<String> DEFAULT_RUNS = List.of("sequential", "thread", "pool", "nio", "async", "virtual",
+                "nio:no-offload", "async:no-offload", "virtual:no-offload");
+
+        @Option(names = "--modes", paramLabel = "LIST", description = "Comma-separated MODE or MODE:no-offload (prime checks on the thread that read the request).")
+        String modes = String.join(",", DEFAULT_RUNS);
+
+        @Option(names = "--timeout", description = "Seconds the demo client waits for an answer.")
+        int timeoutS = 120;
+
+        /** One answer as the demo client printed it: milliseconds from the client's start to its arrival. */
+        record Arrival(String name, String payload, String reply, long ms, int order) {}
+
+        /** One model's run; blocked when Echo came back later than half of LongPrime's time. */
+        record Run(String mode, boolean offload, boolean noOffloadFlag, List<Arrival> arrivals, boolean blocked) {
+            String label() { return mode + (noOffloadFlag ? " --no-offload" : ""); }
+        }
+
+        private static final Pattern LINE = Pattern.compile("^(\\w+)\\s+(\\S+)\\s+->\\s+(.*?)\\s+(\\d+) ms$");
+
+        @Override void run(Report report) throws Exception {
+            var specs = list(modes);
+            if (specs.isEmpty()) throw Failure.usage("--modes: none given");
+            for (String s : specs) {
+                String[] mo = s.split(":", 2);
+                if (!MODES.contains(mo[0]) || (mo.length == 2 && !mo[1].equals("no-offload")))
+                    throw Failure.usage("--modes: " + s + " (MODE or MODE:no-offload; modes: " + String.join(", ", MODES) + ")");
+            }
+            if (timeoutS < 1) throw Failure.usage("--timeout: " + timeoutS + " (at least 1 second)");
+            var runs = new ArrayList<Run>();
+            for (String s : specs) {
+                String[] mo = s.split(":", 2);
+                boolean offload = mo.length == 1 ? !List.of("sequential", "thread", "pool").contains(mo[0]) : false;
+                var args = new ArrayList<>(List.of("-p", "0", "-q", "-m", mo[0]));
+                if (mo.length == 2) args.add("--no-offload");
+                Progress.say("prime-race: starting PrimeEchoServer -m " + mo[0] + (mo.length == 2 ? " --no-offload" : ""));
+                var server = startServer("prime:" + s, Script.PRIME, args);
+                try {
+                    var client = Procs.start("prime-client", Launch.direct(Script.PRIME, Launch.jvmOptions(List.of()),
+                            List.of("client", "-p", String.valueOf(server.port()), "--timeout", String.valueOf(timeoutS))), false);
+                    int exit = client.waitForExit();
+                    awaitOutputEnd(client);
+                    client.stop();
+                    var arrivals = new ArrayList<Arrival>();
+                    List<String> lines;
+                    synchronized (client.last) {
+                        lines = new ArrayList<>(client.last);
+                    }
+                    var printed = new ArrayList<Matcher>();
+                    for (String l : lines) {
+                        Matcher m = LINE.matcher(l.strip());
+                        if (m.matches()) printed.add(m);
+                    }
+                    if (exit != 0 || printed.size() != 3) throw Failure.of("the demo client against -m " + s + " ended with exit " + exit + client.lastLines(10));
+                    // Ordered by the time each answer arrived (the client prints two answers that arrive together
+                    // in either order).
+                    printed.sort(Comparator.comparingLong(m -> Long.parseLong(m.group(4))));
+                    for (var m : printed) arrivals.add(new Arrival(m.group(1), m.group(2), m.group(3), Long.parseLong(m.group(4)), arrivals.size() + 1));
+                    // Blocked: Echo, which needs no computation, waited for most of LongPrime's (on a model that does not
+                    // block it comes back in milliseconds; on one that blocks, right around LongPrime's answer).
+                    var run = new Run(mo[0], offload, mo.length == 2, arrivals, arrivalOf(arrivals, "Echo").ms() * 2 > arrivalOf(arrivals, "LongPrime").ms());
+                    runs.add(run);
+                    Progress.say("prime-race: %s: %s".formatted(run.label(), arrivals.stream().map(a -> a.name() + " " + a.ms() + " ms").collect(Collectors.joining(", "))));
+                } finally {
+                    server.stop();
+                }
+            }
+            report.title = "Prime race: does a long computation block the others?";
+            report.intro = "For each model, PrimeEchoServer's demo client (./jbang PrimeEchoServer.java client) opens three "
+                    + "connections: LongPrime (P2305843009213693951, seconds of deliberately slow trial division) first, then, "
+                    + "once it is sent, Echo and SmallPrime (P7) at once. Each time is from the client's start to that answer. "
+                    + "A model that does not block answers Echo and SmallPrime at once and LongPrime last; one that blocks "
+                    + "makes them wait for LongPrime.";
+            var table = new Table("model", "offload", "LongPrime ms", "Echo ms", "SmallPrime ms", "order of arrival", "Echo waited?");
+            var charts = new ArrayList<Chart>();
+            double maxMs = runs.stream().flatMap(r -> r.arrivals().stream()).mapToLong(Arrival::ms).max().orElse(1);
+            for (var r : runs) {
+                table.row(null, List.of(r.mode(), r.offload() ? "on" : "off", ms(r, "LongPrime"), ms(r, "Echo"), ms(r, "SmallPrime"),
+                        r.arrivals().stream().map(Arrival::name).collect(Collectors.joining(" > ")), r.blocked() ? "yes: blocked" : "no"));
+                var series = List.of(new Svg.Series(r.label(), r.arrivals().stream()
+                        .sorted(Comparator.comparingInt(a -> Client.ORDER.indexOf(a.name())))
+                        .map(a -> new Svg.Point(Client.ORDER.indexOf(a.name()), a.ms())).toList()));
+                String id = r.mode() + (r.noOffloadFlag() ? "-no-offload" : "");
+                charts.add(new Chart(id, r.label(), Svg.timeline("PrimeEchoServer -m " + r.label() + (r.blocked() ? ": blocked" : ": not blocked"),
+                        report.command, Client.ORDER, series.getFirst(), maxMs), series));
+            }
+            var blocked = runs.stream().filter(Run::blocked).map(Run::label).toList();
+            var free = runs.stream().filter(r -> !r.blocked()).map(Run::label).toList();
+            var summary = new ArrayList<String>();
+            if (!blocked.isEmpty())
+                summary.add("Blocked: " + Architectures.join(blocked) + ". Echo came back only after LongPrime, because the one "
+                        + "thread that serves every connection (or the event loop) was busy dividing.");
+            if (!free.isEmpty())
+                summary.add("Not blocked: " + Architectures.join(free) + ". Echo and SmallPrime came back at once, LongPrime last: "
+                        + "the long check ran on a thread of its own (a connection's thread, a pool worker, or the prime pool).");
+            report.section("When each answer arrived (ms from the client's start)", table, summary, charts);
+            files.write(report, runs, Map.of("runs", specs, "longPrime", "P2305843009213693951", "jvmOptions", Launch.DEFAULT_JVM_OPTIONS));
+        }
+
+        /** Waits until Proc's reader has taken the last line of a process that printed no ready line (it has ended). */
+        static void awaitOutputEnd(Proc p) throws InterruptedException {
+            try {
+                p.ready.get(10, TimeUnit.SECONDS);
+            } catch (ExecutionException endOfOutput) {
+                // the reader completes `ready` exceptionally once the output has ended: every line is in
+            } catch (TimeoutException e) {
+                throw Failure.of(p.name + ": its output did not end 10 s after it exited");
+            }
+        }
+
+        /** The demo client's three jobs in the order it sends them. */
+        static final class Client {
+            static final List<String> ORDER = List.of("LongPrime", "Echo", "SmallPrime");
+        }
+
+        static Arrival arrivalOf(List<Arrival> arrivals, String name) {
+            return arrivals.stream().filter(a -> a.name().equals(name)).findFirst()
+                    .orElseThrow(() -> Failure.of("the demo client printed no " + name + " line"));
+        }
+
+        static String ms(Run r, String name) { return String.valueOf(arrivalOf(r.arrivals(), name).ms()); }
+    }
+
+    // ---------------------------------------------------------------- the report: text, HTML, charts
+
+    /** A chart as drawn, with the series it was drawn from (tests compare these with the SVG's elements). */
+    record Chart(String id, String title, String svg, List<Svg.Series> series) {}
+
+    /** An experiment's findings: sections of a table, sentences and charts; printed as text and written as HTML. */
+    static final class Report {
+        final String experiment, command;
+        final Map<String, Object> machine = Machine.describe();
+        final List<Chart> charts = new ArrayList<>();
+        private final List<Section> sections = new ArrayList<>();
+        private final List<String> notes = new ArrayList<>();
+        String title = "", intro = "";
+        int exitCode = 0;
+
+        record Section(String heading, Table table, List<String> sentences, List<Chart> charts) {}
+
+        Report(String experiment, String command) {
+            this.experiment = experiment;
+            this.command = command;
+        }
+
+        void section(String heading, Table table, List<String> sentences, List<Chart> sectionCharts) {
+            sections.add(new Section(heading, table, sentences, sectionCharts));
+            charts.addAll(sectionCharts);
+        }
+
+        void note(String text) { notes.add(text); }
+
+        String text() {
+            var sb = new StringBuilder();
+            sb.append(title).append("\n\n");
+            for (var s : sections) {
+                sb.append(s.heading()).append('\n').append(s.table());
+                for (String line : s.sentences()) sb.append("  ").append(line).append('\n');
+                sb.append('\n');
+            }
+            notes.forEach(n -> sb.append(n).append('\n'));
+            sb.append(footerText()).append('\n');
+            return sb.toString();
+        }
+
+        String footerText() {
+            return "%s; %s cores (%s), %s memory, %s; JDK %s; load average before %s; servers unpinned. Command: %s".formatted(
+                    machine.get("date"), machine.get("cores"), machine.get("cpu"), machine.get("memory"), machine.get("kernel"),
+                    machine.get("jdk"), machine.get("loadAverage"), command);
+        }
+
+        /** One self-contained page: no script, no font or image from anywhere; prints on A4 or Letter. */
+        String html() {
+            var b = new StringBuilder();
+            b.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>").append(esc(title)).append("</title>\n")
+                    .append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<style>\n").append(CSS).append("</style>\n</head>\n<body>\n")
+                    .append("<h1>").append(esc(title)).append("</h1>\n<p class=\"intro\">").append(esc(intro)).append("</p>\n");
+            for (var s : sections) {
+                b.append("<section>\n<h2>").append(esc(s.heading())).append("</h2>\n").append(htmlTable(s.table()));
+                for (var c : s.charts()) b.append("<figure id=\"chart-").append(esc(c.id())).append("\">").append(c.svg()).append("</figure>\n");
+                if (!s.sentences().isEmpty()) {
+                    b.append("<div class=\"reading\">");
+                    s.sentences().forEach(line -> b.append("<p>").append(esc(line)).append("</p>"));
+                    b.append("</div>\n");
+                }
+                b.append("</section>\n");
+            }
+            notes.forEach(n -> b.append("<p class=\"note\">").append(esc(n)).append("</p>\n"));
+            b.append("<footer><p>").append(esc("%s. Machine: %s cores (%s), %s memory, %s. JDK %s. Load average before the run: %s. Servers unpinned.".formatted(
+                    machine.get("date"), machine.get("cores"), machine.get("cpu"), machine.get("memory"), machine.get("kernel"),
+                    machine.get("jdk"), machine.get("loadAverage")))).append("</p>\n<p>Command: <code>").append(esc(command))
+                    .append("</code></p></footer>\n</body>\n</html>\n");
+            return b.toString();
+        }
+
+        static String htmlTable(Table t) {
+            var b = new StringBuilder("<table>\n<thead><tr>");
+            boolean marks = t.marks.stream().anyMatch(m -> !m.isEmpty());
+            if (marks) b.append("<th></th>");
+            t.header.forEach(h -> b.append("<th>").append(esc(h)).append("</th>"));
+            b.append("</tr></thead>\n<tbody>\n");
+            for (int r = 0; r < t.rows.size(); r++) {
+                b.append("<tr>");
+                if (marks) b.append("<td class=\"mark\">").append(esc(t.marks.get(r))).append("</td>");
+                var row = t.rows.get(r);
+                for (int i = 0; i < row.size(); i++) {
+                    String c = row.get(i);
+                    boolean number = i > 0 && !c.isEmpty() && (Character.isDigit(c.charAt(0)) || c.equals("-"));
+                    b.append(number ? "<td class=\"num\">" : "<td>").append(esc(c)).append("</td>");
+                }
+                b.append("</tr>\n");
+            }
+            return b.append("</tbody>\n</table>\n").toString();
+        }
+
+        static final String CSS = """
+                body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2733; background: #fff;
+                       max-width: 62rem; margin: 0 auto; padding: 1.5rem; }
+                h1 { font-size: 1.5rem; border-bottom: 2px solid #b0452a; padding-bottom: .3rem; }
+                h2 { font-size: 1.15rem; margin-top: 2rem; }
+                table { border-collapse: collapse; margin: .5rem 0 1rem; font-variant-numeric: tabular-nums; }
+                th, td { border-bottom: 1px solid #d8dde3; padding: .25rem .6rem; text-align: left; }
+                th { background: #f3f5f7; }
+                td.num { text-align: right; }
+                td.mark { color: #b0452a; font-weight: bold; }
+                figure { margin: .5rem 0; }
+                figure svg { max-width: 100%; height: auto; }
+                .reading p { margin: .3rem 0; }
+                .note { color: #b0452a; }
+                footer { margin-top: 2rem; border-top: 1px solid #d8dde3; color: #4d5661; font-size: .85rem; }
+                code { font-family: ui-monospace, monospace; font-size: .85em; word-break: break-all; }
+                @media print {
+                  body { max-width: none; padding: 0; font-size: 11pt; }
+                  section, figure, table { break-inside: avoid; page-break-inside: avoid; }
+                  h2 { break-after: avoid; page-break-after: avoid; }
+                }
+                """;
+    }
+
+    /** The machine a report was measured on, for its footer and its JSON. */
+    static final class Machine {
+        static Map<String, Object> describe() {
+            var m = new LinkedHashMap<String, Object>();
+            m.put("date", DateTimeFormatter.ISO_INSTANT.format(Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)));
+            m.put("cores", Runtime.getRuntime().availableProcessors());
+            m.put("cpu", firstValue(Path.of("/proc/cpuinfo"), "model name").orElse(System.getProperty("os.arch")));
+            m.put("memory", firstValue(Path.of("/proc/meminfo"), "MemTotal")
+                    .map(v -> "%.1f GiB".formatted(Long.parseLong(v.replaceAll("\\D", "")) / 1024.0 / 1024.0)).orElse("?"));
+            m.put("kernel", System.getProperty("os.name") + " " + System.getProperty("os.version"));
+            m.put("jdk", System.getProperty("java.vendor") + " " + Runtime.version());
+            m.put("loadAverage", read(Path.of("/proc/loadavg")).map(l -> String.join(" ", Arrays.asList(l.split(" ")).subList(0, 3))).orElse("?"));
+            return m;
+        }
+
+        static Optional<String> firstValue(Path file, String key) {
+            return read(file).flatMap(text -> text.lines().filter(l -> l.startsWith(key))
+                    .map(l -> l.substring(l.indexOf(':') + 1).strip()).findFirst());
+        }
+
+        static Optional<String> read(Path file) {
+            try {
+                return Optional.of(Files.readString(file).strip());
+            } catch (IOException e) {
+                return Optional.empty();
+            }
+        }
+    }
+
+    /** CPU time of a process and everything it started, from /proc/PID/stat (user + system). */
+    static final class Cpu {
+        /** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
+        static final double TICKS_PER_SECOND = 100;
+
+        /** Milliseconds of CPU used so far by the process and its live descendants; -1 when /proc cannot tell. */
+        static double treeMs(ProcessHandle root) {
+            double total = 0;
+            var all = new ArrayList<ProcessHandle>();
+            all.add(root);
+            root.descendants().forEach(all::add);
+            for (var h : all) {
+                try {
+                    String stat = Files.readString(Path.of("/proc/" + h.pid() + "/stat"));
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    total += (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 1000 / TICKS_PER_SECOND;   // utime, stime
+                } catch (IOException | RuntimeException e) {
+                    if (h == root) return -1;
+                }
+            }
+            return total;
+        }
+    }
+
+    /** Charts drawn as inline SVG: every series a <g class="series">, every point or bar an element with its data. */
+    static final class Svg {
+        record Point(double x, double y) {}
+
+        record Series(String name, List<Point> points) {}
+
+        /** Colours and dash patterns that stay apart on screen and on a black-and-white printout. */
+        static final String[] COLOURS = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"};
+        static final String[] DASHES = {"", "6 3", "2 3", "8 3 2 3", "", "6 3", "2 3", "8 3 2 3", "", "6 3"};
+        static final int W = 760, LEFT = 70, RIGHT = 200, TOP = 48, BOTTOM = 56;
+
+        /** Lines over N on an evenly spaced axis of the x values (1, 2, 4, ... reads like the seed's charts). */
+        static String lineChart(String title, String command, String xLabel, String yLabel, List<Series> series) {
+            int h = 420, plotW = W - LEFT - RIGHT, plotH = h - TOP - BOTTOM;
+            var xs = series.stream().flatMap(s -> s.points().stream()).map(Point::x).distinct().sorted().toList();
+            double yMax = niceMax(series.stream().flatMap(s -> s.points().stream()).mapToDouble(Point::y).max().orElse(1));
+            var b = open("line", title, command, h, series.size());
+            axes(b, yLabel, yMax, plotW, plotH);
+            for (int i = 0; i < xs.size(); i++) {
+                double x = LEFT + (xs.size() == 1 ? plotW / 2.0 : i * plotW / (double) (xs.size() - 1));
+                b.append(text(x, TOP + plotH + 18, "middle", 12, fmt(xs.get(i))));
+            }
+            b.append(text(LEFT + plotW / 2.0, h - 12, "middle", 12, xLabel));
+            for (int s = 0; s < series.size(); s++) {
+                var ser = series.get(s);
+                String colour = COLOURS[s % COLOURS.length];
+                b.append("<g class=\"series\" data-series=\"").append(esc(ser.name())).append("\">");
+                var path = new StringBuilder();
+                var dots = new StringBuilder();
+                for (var p : ser.points()) {
+                    int i = xs.indexOf(p.x());
+                    double x = LEFT + (xs.size() == 1 ? plotW / 2.0 : i * plotW / (double) (xs.size() - 1));
+                    double y = TOP + plotH - p.y() / yMax * plotH;
+                    path.append(path.isEmpty() ? "M" : " L").append(f1(x)).append(' ').append(f1(y));
+                    dots.append("<circle class=\"point\" cx=\"%s\" cy=\"%s\" r=\"3.5\" fill=\"%s\" data-x=\"%s\" data-y=\"%s\"><title>%s, N=%s: %s ms</title></circle>"
+                            .formatted(f1(x), f1(y), colour, fmt(p.x()), f1(p.y()), esc(ser.name()), fmt(p.x()), f1(p.y())));
+                }
+                b.append("<path d=\"").append(path).append("\" fill=\"none\" stroke=\"").append(colour).append("\" stroke-width=\"2\"")
+                        .append(DASHES[s % DASHES.length].isEmpty() ? "" : " stroke-dasharray=\"" + DASHES[s % DASHES.length] + "\"").append("/>")
+                        .append(dots).append("</g>\n");
+                legend(b, s, ser.name(), colour, true);
+            }
+            return b.append("</svg>").toString();
+        }
+
+        /** Grouped bars: one group per category, one bar per series (a point's x is the category's index). */
+        static String barChart(String title, String command, String yLabel, List<String> categories, List<Series> series) {
+            int h = 400, plotW = W - LEFT - RIGHT, plotH = h - TOP - BOTTOM;
+            double yMax = niceMax(series.stream().flatMap(s -> s.points().stream()).mapToDouble(Point::y).max().orElse(1));
+            var b = open("bar", title, command, h, series.size());
+            axes(b, yLabel, yMax, plotW, plotH);
+            double group = plotW / (double) Math.max(1, categories.size());
+            double bar = Math.min(36, group * 0.8 / Math.max(1, series.size()));
+            for (int c = 0; c < categories.size(); c++) b.append(text(LEFT + group * (c + 0.5), TOP + plotH + 18, "middle", 12, categories.get(c)));
+            for (int s = 0; s < series.size(); s++) {
+                var ser = series.get(s);
+                String colour = COLOURS[s % COLOURS.length];
+                b.append("<g class=\"series\" data-series=\"").append(esc(ser.name())).append("\">");
+                for (var p : ser.points()) {
+                    int c = (int) p.x();
+                    double x = LEFT + group * (c + 0.5) - bar * series.size() / 2 + s * bar;
+                    double y = TOP + plotH - p.y() / yMax * plotH;
+                    b.append("<rect class=\"bar\" x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\" stroke=\"#333\" stroke-width=\".5\" data-category=\"%s\" data-value=\"%s\"><title>%s on %s: %s ms</title></rect>"
+                            .formatted(f1(x), f1(y), f1(bar - 2), f1(TOP + plotH - y), colour, esc(categories.get(c)), f1(p.y()),
+                                    esc(ser.name()), esc(categories.get(c)), f1(p.y())));
+                    b.append(text(x + (bar - 2) / 2, y - 4, "middle", 10, "%.0f".formatted(p.y())));
+                }
+                b.append("</g>\n");
+                legend(b, s, ser.name(), colour, false);
+            }
+            return b.append("</svg>").toString();
+        }
+
+        /** One horizontal bar per job, from the client's start to the arrival of its answer, on a shared time axis. */
+        static String timeline(String title, String command, List<String> jobs, Series arrivals, double maxMs) {
+            int rowH = 30, h = TOP + jobs.size() * rowH + BOTTOM, left = 100, plotW = W - left - 60, plotH = jobs.size() * rowH;
+            double xMax = niceMax(maxMs);
+            var b = open("timeline", title, command, h, 1);
+            for (int t = 0; t <= 5; t++) {
+                double x = left + plotW * t / 5.0;
+                b.append("<line x1=\"%s\" y1=\"%d\" x2=\"%s\" y2=\"%d\" stroke=\"#e1e5ea\"/>".formatted(f1(x), TOP, f1(x), TOP + plotH));
+                b.append(text(x, TOP + plotH + 16, "middle", 11, fmt(xMax * t / 5)));
+            }
+            b.append(text(left + plotW / 2.0, h - 12, "middle", 12, "ms from the client's start to the answer"));
+            b.append("<g class=\"series\" data-series=\"").append(esc(arrivals.name())).append("\">");
+            for (var p : arrivals.points()) {
+                int row = (int) p.x();
+                double y = TOP + row * rowH + 5, w = Math.max(1, p.y() / xMax * plotW);
+                String colour = COLOURS[row % COLOURS.length];
+                b.append(text(left - 6, y + 15, "end", 12, jobs.get(row)));
+                b.append("<rect class=\"bar\" x=\"%d\" y=\"%s\" width=\"%s\" height=\"%d\" fill=\"%s\" data-category=\"%s\" data-value=\"%s\"><title>%s: %s ms</title></rect>"
+                        .formatted(left, f1(y), f1(w), rowH - 10, colour, esc(jobs.get(row)), fmt(p.y()), esc(jobs.get(row)), fmt(p.y())));
+                b.append(text(left + w + 4, y + 15, "start", 11, fmt(p.y()) + " ms"));
+            }
+            return b.append("</g>\n</svg>").toString();
+        }
+
+        private static StringBuilder open(String kind, String title, String command, int h, int seriesCount) {
+            var b = new StringBuilder();
+            b.append("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" data-kind=\"%s\" data-series-count=\"%d\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\" role=\"img\">"
+                    .formatted(kind, seriesCount, W, h, W, h));
+            b.append("<title>").append(esc(title)).append("</title>");
+            b.append("<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>");
+            b.append(text(W / 2.0, 20, "middle", 15, title).replace("<text ", "<text font-weight=\"bold\" "));
+            b.append(text(W / 2.0, 36, "middle", 10, chartCommand(command)).replace("<text ", "<text fill=\"#555\" "));
+            return b;
+        }
+
+        /** The command under a chart's title: without --html/--json/--svg (they change no figure), cut to fit the width. */
+        static String chartCommand(String command) {
+            String c = command.replaceAll(" --(html|json|svg)[ =]('[^']*'|\\S+)", "");
+            return c.length() <= 130 ? c : c.substring(0, 127) + "...";
+        }
+
+        private static void axes(StringBuilder b, String yLabel, double yMax, int plotW, int plotH) {
+            for (int t = 0; t <= 5; t++) {
+                double y = TOP + plotH - plotH * t / 5.0;
+                b.append("<line x1=\"%d\" y1=\"%s\" x2=\"%d\" y2=\"%s\" stroke=\"%s\"/>".formatted(LEFT, f1(y), LEFT + plotW, f1(y), t == 0 ? "#333" : "#e1e5ea"));
+                b.append(text(LEFT - 6, y + 4, "end", 11, fmt(yMax * t / 5)));
+            }
+            b.append("<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>".formatted(LEFT, TOP, LEFT, TOP + plotH));
+            b.append("<text x=\"16\" y=\"%s\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 16 %s)\">%s</text>"
+                    .formatted(f1(TOP + plotH / 2.0), f1(TOP + plotH / 2.0), esc(yLabel)));
+        }
+
+        private static void legend(StringBuilder b, int s, String name, String colour, boolean line) {
+            double x = W - RIGHT + 16, y = TOP + 8 + s * 20;
+            b.append(line
+                    ? "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"%s\" stroke-width=\"2\"%s/>".formatted(f1(x), f1(y), f1(x + 22), f1(y), colour,
+                    DASHES[s % DASHES.length].isEmpty() ? "" : " stroke-dasharray=\"" + DASHES[s % DASHES.length] + "\"")
+                    : "<rect x=\"%s\" y=\"%s\" width=\"16\" height=\"10\" fill=\"%s\"/>".formatted(f1(x), f1(y - 5), colour));
+            b.append(text(x + 28, y + 4, "start", 11, name));
+        }
+
+        private static String text(double x, double y, String anchor, int size, String s) {
+            return "<text x=\"%s\" y=\"%s\" text-anchor=\"%s\" font-size=\"%d\">%s</text>".formatted(f1(x), f1(y), anchor, size, esc(s));
+        }
+
+        /** The first round number (1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten) at or above v, for the axis. */
+        static double niceMax(double v) {
+            if (!(v > 0)) return 1;
+            double p = Math.pow(10, Math.floor(Math.log10(v)));
+            for (double m : new double[]{1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10}) if (m * p >= v) return m * p;
+            return 10 * p;
+        }
+
+        static String f1(double v) { return String.format(Locale.ROOT, "%.1f", v); }
+
+        static String fmt(double v) { return v == Math.rint(v) ? String.valueOf((long) v) : String.format(Locale.ROOT, "%.1f", v); }
+    }
+
+    /** Text for HTML and SVG: &, <, >, " escaped. */
+    static String esc(String s) {
+        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
+    }
+
+    static List<String> concat(String first, List<String> rest) {
+        var all = new ArrayList<String>();
+        all.add(first);
+        all.addAll(rest);
+        return all;
+    }
+
+    static boolean onPath(String command) {
+        return Arrays.stream(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator))
+                .anyMatch(d -> !d.isEmpty() && Files.isExecutable(Path.of(d, command)));
+    }
+
+    static void deleteTree(Path root) {
+        try (var files = Files.walk(root)) {
+            files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            System.err.println("[compare] could not delete " + root + ": " + e.getMessage());
+        }
+    }
     // ---- end of Experiments (issue 11) ----
 
     // ================================================================ the HTTP contract, defined once
