@@ -218,11 +218,30 @@ public class Compare implements Callable<Integer> {
             var parsed = sides.stream().map(Side::parse).toList();
             var fixture = Contract.Fixture.create();
             try {
+                // Every side at once: the checks mostly wait (a 2 s slow request, closes), so this takes the time of one.
+                parsed.stream().parallel().forEach(Side::prepare);
+                var started = new ArrayList<CompletableFuture<Contract.Report>>();
+                try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+                    for (var side : parsed) {
+                        started.add(CompletableFuture.supplyAsync(() -> {
+                            Progress.say("starting " + side.spec());
+                            try (var running = side.start(fixture, Launch.jvmOptions(jvmOptions), Pinning.OFF)) {
+                                return checkContract(running, fixture);
+                            } catch (Failure f) {
+                                throw f;
+                            } catch (Exception e) {
+                                throw new CompletionException(e);
+                            }
+                        }, pool));
+                    }
+                }
                 var reports = new ArrayList<Contract.Report>();
-                for (var side : parsed) {
-                    Progress.say("starting " + side.spec());
-                    try (var running = side.start(fixture, Launch.jvmOptions(jvmOptions), Pinning.OFF)) {
-                        reports.add(checkContract(running, fixture));
+                for (var f : started) {
+                    try {
+                        reports.add(f.join());
+                    } catch (CompletionException e) {
+                        if (e.getCause() instanceof Failure failure) throw failure;
+                        throw e;
                     }
                 }
                 System.out.print(Contract.table(reports));
@@ -1633,13 +1652,27 @@ public class Compare implements Callable<Integer> {
         /** simple[:MODE] or threaded[:MODE], started through the launcher's cached java command. */
         record Ours(String spec, Script script, String mode) implements Side {
             @Override public Running start(Contract.Fixture fixture, List<String> jvmOptions, Pinning pinning) throws Exception {
-                var args = new ArrayList<>(List.of("-p", "0", "-q", "--root", fixture.root().toString(), "--directory", fixture.uploads().toString()));
+                var args = new ArrayList<>(List.of("-p", "0", "-q", "--root", fixture.root().toString()));
                 if (mode != null) args.addAll(List.of("-m", mode));
                 var launch = Launch.direct(script, jvmOptions, args);
-                var proc = Procs.start(spec, pinning.server(launch), false);
+                var withDirectory = new ArrayList<>(args);
+                withDirectory.addAll(List.of("--directory", fixture.uploads().toString()));
+                var proc = Procs.start(spec, pinning.server(Launch.direct(script, jvmOptions, withDirectory)), false);
                 proc.awaitReady(Duration.ofSeconds(180));
                 String label = script.serverName + " (" + (mode == null ? proc.readyMode() : mode) + ")";
-                return new Running(this, label, "127.0.0.1", proc.port(), proc, launch.viaJBang());
+                // The contract also checks that /files is 404 without --directory: a second instance, started when asked.
+                var extras = new CopyOnWriteArrayList<Proc>();
+                Callable<Integer> withoutDirectory = () -> {
+                    synchronized (extras) {
+                        if (extras.isEmpty()) {
+                            var p = Procs.start(spec + " without --directory", pinning.server(launch), false);
+                            extras.add(p);
+                            p.awaitReady(Duration.ofSeconds(180));
+                        }
+                        return extras.getFirst().port();
+                    }
+                };
+                return new Running(this, label, "127.0.0.1", proc.port(), proc, false, withoutDirectory, extras);
             }
         }
 
@@ -1651,7 +1684,7 @@ public class Compare implements Callable<Integer> {
                 } catch (IOException e) {
                     throw Failure.of("side " + spec + ": " + e.getMessage() + " (is a server running there?)");
                 }
-                return new Running(this, spec, uri.getHost(), uri.getPort(), null, false);
+                return new Running(this, spec, uri.getHost(), uri.getPort(), null, false, null, List.of());
             }
         }
 
@@ -1663,13 +1696,14 @@ public class Compare implements Callable<Integer> {
                 var launch = new Launch(List.of("sh", "-c", line), false);
                 var proc = Procs.start(spec, pinning.server(launch), false);
                 proc.awaitPort(port, Duration.ofSeconds(60));
-                return new Running(this, command.split("\\s+")[0] + " (cmd)", "127.0.0.1", port, proc, false);
+                return new Running(this, command.split("\\s+")[0] + " (cmd)", "127.0.0.1", port, proc, false, null, List.of());
             }
         }
     }
 
     /** A side that is up: where it listens, and the process tree Compare started for it (null for a URL). */
-    record Running(Side side, String label, String host, int port, Proc proc, boolean startupIncludesJBang) implements AutoCloseable {
+    record Running(Side side, String label, String host, int port, Proc proc, boolean startupIncludesJBang,
+                   Callable<Integer> withoutDirectory, List<Proc> extras) implements AutoCloseable {
         URI uri(String path) { return URI.create("http://" + host + ":" + port + path); }
 
         boolean rootIsFixture() { return !(side instanceof Side.Url) && !(side instanceof Side.Command c && !c.command().contains("{root}")); }
@@ -1686,6 +1720,7 @@ public class Compare implements Callable<Integer> {
                 @Override public Contract.Fixture fixture() { return root; }
                 @Override public boolean servesConnectionsConcurrently() { return !"sequential".equals(mode); }
                 @Override public Boolean slowRequestBlocksOthers() { return mode == null ? null : BLOCKING_MODES.contains(mode); }
+                @Override public int portWithoutDirectory() throws Exception { return withoutDirectory == null ? -1 : withoutDirectory.call(); }
             };
         }
 
@@ -1693,6 +1728,7 @@ public class Compare implements Callable<Integer> {
         static final Set<String> BLOCKING_MODES = Set.of("single", "sequential");
 
         @Override public void close() {
+            extras.forEach(Proc::stop);
             if (proc != null) proc.stop();
         }
     }
@@ -2092,8 +2128,10 @@ public class Compare implements Callable<Integer> {
 
     /** Progress lines on stderr: phase, side, run k of n. The result goes to stdout. */
     static final class Progress {
+        private static final long T0 = System.nanoTime();
+
         static void say(String s) {
-            System.err.println("[compare] " + s);
+            System.err.printf(Locale.ROOT, "[compare %5.1fs] %s%n", (System.nanoTime() - T0) / 1e9, s);
         }
     }
 
