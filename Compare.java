@@ -80,6 +80,7 @@ public class Compare implements Callable<Integer> {
             return 2;
         });
         cli.setExecutionExceptionHandler((e, c, p) -> {
+            if (Procs.stopping) return 130;
             if (e instanceof Failure f) {
                 System.err.println("Error: " + f.getMessage());
                 return f.exitCode;
@@ -197,6 +198,7 @@ public class Compare implements Callable<Integer> {
             // Whichever ends first (it crashed, or someone stopped it) takes the other with it.
             var first = CompletableFuture.anyOf(simple.process.onExit(), threaded.process.onExit()).get();
             var ended = first == simple.process ? simple : threaded;
+            if (Procs.stopping) return 0;
             Procs.stopAll();
             throw Failure.of(ended.name + " stopped (exit " + ended.process.exitValue() + ")" + ended.lastLines(5));
         }
@@ -301,13 +303,17 @@ public class Compare implements Callable<Integer> {
         @Option(names = "--json", paramLabel = "FILE", description = "Write every figure and every run as JSON.")
         Path json;
 
+        @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
         @Override public Integer call() throws Exception {
             Procs.installShutdownHook();
             if (quick) {
-                concurrency = List.of(16);
-                runs = 2;
-                duration = Duration.ofMillis(500);
-                warmup = Duration.ofMillis(150);
+                // --quick changes the defaults only: an option given beside it still counts.
+                var given = spec.commandLine().getParseResult();
+                if (!given.hasMatchedOption("--concurrency")) concurrency = List.of(16);
+                if (!given.hasMatchedOption("--runs")) runs = 2;
+                if (!given.hasMatchedOption("--duration")) duration = Duration.ofMillis(500);
+                if (!given.hasMatchedOption("--warmup")) warmup = Duration.ofMillis(150);
             }
             if (runs < 1) throw Failure.usage("--runs must be at least 1: " + runs);
             if (concurrency.isEmpty() || concurrency.stream().anyMatch(c -> c < 1)) throw Failure.usage("--concurrency needs counts of at least 1: " + concurrency);
@@ -397,6 +403,7 @@ public class Compare implements Callable<Integer> {
                 }
                 var peakA = Sample.peak(a);
                 var peakB = Sample.peak(b);
+                if (Procs.stopping) return 130;
                 var report = new Report(this, reports, paths, runs, rate, equalPath, equalConnections, peakA, peakB, notes, Machine.now());
                 System.out.print(report.text());
                 if (opts.json != null) report.writeJson(opts.json);
@@ -1938,10 +1945,17 @@ public class Compare implements Callable<Integer> {
         private static final Set<Proc> LIVE = ConcurrentHashMap.newKeySet();
         private static final Set<Process> HELPERS = ConcurrentHashMap.newKeySet();
         private static final AtomicBoolean HOOKED = new AtomicBoolean();
+        /** Set once Ctrl-C (or SIGTERM) began the shutdown: what fails after that is the stop, not an error to report. */
+        static volatile boolean stopping;
         private static final boolean SETSID = Files.isExecutable(Path.of("/usr/bin/setsid")) || Files.isExecutable(Path.of("/bin/setsid"));
 
         static void installShutdownHook() {
-            if (HOOKED.compareAndSet(false, true)) Runtime.getRuntime().addShutdownHook(new Thread(Procs::stopAll, "stop-servers"));
+            if (HOOKED.compareAndSet(false, true)) {
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    stopping = true;
+                    stopAll();
+                }, "stop-servers"));
+            }
         }
 
         /** Starts the command in its own process group (setsid): Ctrl-C reaches Compare, which stops it in order. */
