@@ -46,6 +46,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
+import java.util.stream.Stream;
 import java.util.zip.GZIPInputStream;
 
 @Command(name = "Compare", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
@@ -79,12 +80,14 @@ public class Compare implements Callable<Integer> {
             return 2;
         });
         cli.setExecutionExceptionHandler((e, c, p) -> {
+            if (Procs.stopping) return 130;
             if (e instanceof Failure f) {
                 System.err.println("Error: " + f.getMessage());
                 return f.exitCode;
             }
             throw e;
         });
+        ARGS = args.clone();
         return cli.execute(withDefaultSubcommand(args));
     }
 
@@ -99,7 +102,7 @@ public class Compare implements Callable<Integer> {
         return all.toArray(String[]::new);
     }
 
-    @Override public Integer call() {
+    @Override public Integer call() throws Exception {
         return new Race().call();
     }
 
@@ -195,6 +198,7 @@ public class Compare implements Callable<Integer> {
             // Whichever ends first (it crashed, or someone stopped it) takes the other with it.
             var first = CompletableFuture.anyOf(simple.process.onExit(), threaded.process.onExit()).get();
             var ended = first == simple.process ? simple : threaded;
+            if (Procs.stopping) return 0;
             Procs.stopAll();
             throw Failure.of(ended.name + " stopped (exit " + ended.process.exitValue() + ")" + ended.lastLines(5));
         }
@@ -216,20 +220,46 @@ public class Compare implements Callable<Integer> {
             var parsed = sides.stream().map(Side::parse).toList();
             var fixture = Contract.Fixture.create();
             try {
-                var results = new ArrayList<Contract.Report>();
-                for (var side : parsed) {
-                    Progress.say("starting " + side.spec());
-                    try (var running = side.start(fixture, Launch.jvmOptions(jvmOptions), Pinning.OFF)) {
-                        Progress.say("checking " + running.label());
-                        results.add(Contract.check(running.site(fixture)));
+                // Every side at once: the checks mostly wait (a 2 s slow request, closes), so this takes the time of one.
+                parsed.stream().parallel().forEach(Side::prepare);
+                var started = new ArrayList<CompletableFuture<Contract.Report>>();
+                try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+                    for (var side : parsed) {
+                        started.add(CompletableFuture.supplyAsync(() -> {
+                            Progress.say("starting " + side.spec());
+                            try (var running = side.start(fixture, Launch.jvmOptions(jvmOptions), Pinning.OFF)) {
+                                return checkContract(running, fixture);
+                            } catch (Failure f) {
+                                throw f;
+                            } catch (Exception e) {
+                                throw new CompletionException(e);
+                            }
+                        }, pool));
                     }
                 }
-                System.out.print(Contract.table(parsed.stream().map(Side::spec).toList(), results));
-                return results.stream().allMatch(Contract.Report::passed) ? 0 : 1;
+                var reports = new ArrayList<Contract.Report>();
+                for (var f : started) {
+                    try {
+                        reports.add(f.join());
+                    } catch (CompletionException e) {
+                        if (e.getCause() instanceof Failure failure) throw failure;
+                        throw e;
+                    }
+                }
+                System.out.print(Contract.table(reports));
+                return reports.stream().allMatch(Contract.Report::passed) ? 0 : 1;
             } finally {
                 fixture.delete();
             }
         }
+    }
+
+    /** The contract checks against one running side, with a progress line per check. */
+    static Contract.Report checkContract(Running running, Contract.Fixture fixture) {
+        int[] n = {0};
+        int total = Contract.CHECKS.size();
+        return Contract.check(running.side().spec(), running.site(fixture),
+                o -> Progress.say("contract " + running.label() + ": " + (++n[0]) + "/" + total + " " + o.check() + " " + o.verdict()));
     }
 
     // ================================================================ compare: the A/B race
@@ -273,10 +303,486 @@ public class Compare implements Callable<Integer> {
         @Option(names = "--json", paramLabel = "FILE", description = "Write every figure and every run as JSON.")
         Path json;
 
-        @Override public Integer call() {
-            throw Failure.of("compare: not written yet");
+        @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+        @Override public Integer call() throws Exception {
+            Procs.installShutdownHook();
+            if (quick) {
+                // --quick changes the defaults only: an option given beside it still counts.
+                var given = spec.commandLine().getParseResult();
+                if (!given.hasMatchedOption("--concurrency")) concurrency = List.of(16);
+                if (!given.hasMatchedOption("--runs")) runs = 2;
+                if (!given.hasMatchedOption("--duration")) duration = Duration.ofMillis(500);
+                if (!given.hasMatchedOption("--warmup")) warmup = Duration.ofMillis(150);
+            }
+            if (runs < 1) throw Failure.usage("--runs must be at least 1: " + runs);
+            if (concurrency.isEmpty() || concurrency.stream().anyMatch(c -> c < 1)) throw Failure.usage("--concurrency needs counts of at least 1: " + concurrency);
+            if (rate < 0) throw Failure.usage("--rate must not be negative: " + rate);
+            if (!staticPath.startsWith("/")) throw Failure.usage("--static must be a path starting with /: " + staticPath);
+            var sideA = Side.parse(a);
+            var sideB = Side.parse(b);
+            var machineAtStart = Machine.now();
+            var pinning = Pinning.choose(pin);
+            pinning.pinSelf();
+            var jvm = Launch.jvmOptions(jvmOptions);
+            var fixture = Contract.Fixture.create();
+            try {
+                // The java commands of both scripts first (JBang compiles here when needed), so start-up is only the JVM's.
+                Stream.of(sideA, sideB).parallel().forEach(Side::prepare);
+                Progress.say("start-up: A " + sideA.spec());
+                try (var runA = sideA.start(fixture, jvm, pinning)) {
+                    var sampleA = Sample.afterStart(runA);
+                    Progress.say("start-up: B " + sideB.spec());
+                    try (var runB = sideB.start(fixture, jvm, pinning)) {
+                        var sampleB = Sample.afterStart(runB);
+                        var race = new Race.Run(this, runA, runB, sampleA, sampleB, pinning, jvm, machineAtStart);
+                        return race.all(fixture);
+                    }
+                }
+            } finally {
+                fixture.delete();
+            }
+        }
+
+        /** One comparison, phase by phase: contract, warm-up, closed loop, equal load, cost; then the table. */
+        record Run(Race opts, Running a, Running b, Sample startA, Sample startB, Pinning pinning, List<String> jvm, Machine machineAtStart) {
+            int all(Contract.Fixture fixture) throws Exception {
+                // Contract: both sides at once (the checks mostly wait), each with its own progress lines.
+                Progress.say("contract: " + Contract.CHECKS.size() + " checks on A and B");
+                var reportA = CompletableFuture.supplyAsync(() -> checkContract(a, fixture));
+                var reportB = CompletableFuture.supplyAsync(() -> checkContract(b, fixture));
+                var reports = List.of(reportA.join(), reportB.join());
+                var notes = new ArrayList<String>();
+                for (var r : reports) {
+                    if (!r.passed()) notes.add("side " + r.side() + " fails " + r.count(Contract.Verdict.FAIL) + " contract check(s): see `test` for the reasons");
+                }
+
+                // Race only the paths both sides answer with 2xx.
+                var paths = new ArrayList<String>();
+                for (String path : List.of("/health", opts.staticPath)) {
+                    int sa = probe(a, path), sb = probe(b, path);
+                    if (sa / 100 == 2 && sb / 100 == 2) paths.add(path);
+                    else notes.add("GET " + path + " not raced: A answered " + sa + ", B answered " + sb + " (only paths both answer with 2xx are raced)");
+                }
+                if (paths.isEmpty()) throw Failure.of("no path both sides answer with 2xx: nothing to race");
+
+                var runs = new ArrayList<RunRecord>();
+                // Warm-up: the JIT and the caches of both servers, once per path, unmeasured.
+                for (String path : paths) {
+                    for (var side : List.of(a, b)) {
+                        Progress.say("warm-up: GET " + path + ", " + key(side) + " " + side.label());
+                        load(side, path, 16, opts.warmup.multipliedBy(4), 0);
+                    }
+                }
+                // Closed loop: A B A B ..., so that a change of the machine's load hits both sides alike.
+                int total = paths.size() * opts.concurrency.size() * opts.runs * 2, done = 0;
+                for (String path : paths) {
+                    for (int c : opts.concurrency) {
+                        for (int k = 1; k <= opts.runs; k++) {
+                            for (var side : List.of(a, b)) {
+                                Progress.say("throughput GET " + path + " c=" + c + ": run " + k + " of " + opts.runs + ", " + key(side) + " "
+                                        + side.label() + " (" + (++done) + "/" + total + ")");
+                                runs.add(measure(side, path, c, k, 0));
+                            }
+                        }
+                    }
+                }
+                // Equal load: the same fixed rate for both, open loop, latency from each request's intended start.
+                String equalPath = paths.getFirst();
+                int equalConnections = Collections.max(opts.concurrency);
+                double rate = opts.rate > 0 ? opts.rate : Math.floor(0.5 * Math.min(best(runs, "A", equalPath), best(runs, "B", equalPath)));
+                if (rate >= 1) {
+                    for (int k = 1; k <= opts.runs; k++) {
+                        for (var side : List.of(a, b)) {
+                            Progress.say("equal load GET " + equalPath + " at " + fmtInt(rate) + " req/s: run " + k + " of " + opts.runs + ", " + key(side) + " " + side.label());
+                            runs.add(measure(side, equalPath, equalConnections, k, rate));
+                        }
+                    }
+                } else {
+                    notes.add("no equal-load run: the slower side's throughput was too low to halve");
+                }
+                var peakA = Sample.peak(a);
+                var peakB = Sample.peak(b);
+                if (Procs.stopping) return 130;
+                var report = new Report(this, reports, paths, runs, rate, equalPath, equalConnections, peakA, peakB, notes, Machine.now());
+                System.out.print(report.text());
+                if (opts.json != null) report.writeJson(opts.json);
+                return 0;
+            }
+
+            String key(Running side) { return side == a ? "A" : "B"; }
+
+            /** The status of one GET (any failure to get an answer is 0). */
+            static int probe(Running side, String path) {
+                try {
+                    return Wire.exchange(side.port(), "GET " + path + " HTTP/1.1\r\nHost: " + side.host() + "\r\nConnection: close\r\n\r\n").status();
+                } catch (IOException e) {
+                    return 0;
+                }
+            }
+
+            LoadTest.Result load(Running side, String path, int connections, Duration d, double rate) throws IOException, InterruptedException {
+                var config = LoadTest.Config.of(side.uri(path)).withConnections(connections).withDuration(d).withWarmup(Duration.ZERO)
+                        .withTimeout(Duration.ofSeconds(5));
+                return LoadTest.run(rate > 0 ? config.withRate(rate) : config);
+            }
+
+            /** One measured run: an unmeasured warm-up, then the run with the server tree's CPU time read before and after. */
+            RunRecord measure(Running side, String path, int c, int k, double rate) throws IOException, InterruptedException {
+                if (!opts.warmup.isZero()) load(side, path, c, opts.warmup, rate);
+                double cpu0 = Sample.cpuMs(side.proc());
+                var r = load(side, path, c, opts.duration, rate);
+                double cpu1 = Sample.cpuMs(side.proc());
+                long ok = r.status().entrySet().stream().filter(e -> e.getKey() / 100 == 2).mapToLong(Map.Entry::getValue).sum();
+                double cpuUs = r.requests() > 0 ? (cpu1 - cpu0) * 1000 / r.requests() : Double.NaN;
+                var service = r.serviceTime();
+                return new RunRecord(key(side), path, rate > 0 ? "open" : "closed", c, k, rate, r.rps(), r.latency().p50(), r.latency().p99(),
+                        r.latency().p999(), service == null ? Double.NaN : service.p50(), service == null ? Double.NaN : service.p99(),
+                        cpuUs, r.requests(), r.requests() - ok, r.errors().total(), r.generatorSaturated(), r.generatorCpuUsPerRequest());
+            }
+
+            /** The best median requests/s of a side on a path over the connection counts. */
+            static double best(List<RunRecord> runs, String side, String path) {
+                return runs.stream().filter(r -> r.side().equals(side) && r.path().equals(path) && r.loop().equals("closed"))
+                        .collect(Collectors.groupingBy(RunRecord::connections, Collectors.mapping(RunRecord::rps, Collectors.toList())))
+                        .values().stream().mapToDouble(v -> Stats.median(v.stream().mapToDouble(Double::doubleValue).toArray())).max().orElse(0);
+            }
         }
     }
+
+    /** One measured run of one side, as the JSON lists it. NaN where a side has no such figure (a URL has no CPU). */
+    record RunRecord(String side, String path, String loop, int connections, int run, double targetRps, double rps,
+                     double p50Ms, double p99Ms, double p999Ms, double serviceP50Ms, double serviceP99Ms,
+                     double serverCpuUsPerRequest, long requests, long non2xx, long errors, boolean generatorSaturated,
+                     double generatorCpuUsPerRequest) {}
+
+    /** A figure of the table: the values of A's runs and of B's runs. */
+    record Figure(String name, String unit, double[] a, double[] b) {
+        double ratio() { return Stats.median(b) / Stats.median(a); }
+
+        /** The 95% interval of the ratio, bootstrapped over the runs; null with fewer than 2 runs a side. */
+        double[] interval() { return a.length < 2 || b.length < 2 ? null : Stats.bootstrapRatio(a, b); }
+
+        boolean withinNoise() {
+            double[] ci = interval();
+            return ci != null && ci[0] <= 1.0 && ci[1] >= 1.0;
+        }
+
+        String ratioCell() {
+            double r = ratio();
+            if (Double.isNaN(r) || Double.isInfinite(r)) return "-";
+            double[] ci = interval();
+            if (ci == null) return fmtRatio(r) + "× (one sample)";
+            if (withinNoise()) return "≈ 1 (within noise)";
+            return fmtRatio(r) + "× (" + fmtRatio(ci[0]) + "–" + fmtRatio(ci[1]) + ")";
+        }
+
+        String cell(double[] v) {
+            if (v.length == 0 || Double.isNaN(Stats.median(v))) return "-";
+            String m = fmt(Stats.median(v), unit);
+            return v.length == 1 ? m : m + " (" + fmt(Stats.min(v), unit) + "–" + fmt(Stats.max(v), unit) + ")";
+        }
+    }
+
+    /** What one side cost: start-up, resident memory of its process tree, CPU time. NaN for a side Compare did not start. */
+    record Sample(double startupMs, double rssMb) {
+        static Sample afterStart(Running r) {
+            if (r.proc() == null) return new Sample(Double.NaN, Double.NaN);
+            return new Sample(r.proc().startupMs(), procSum(r.proc(), "VmRSS:") / 1024.0);
+        }
+
+        static Sample peak(Running r) {
+            return new Sample(Double.NaN, r.proc() == null ? Double.NaN : procSum(r.proc(), "VmHWM:") / 1024.0);
+        }
+
+        /** CPU time (user + system) of the process and all its descendants, in ms, from /proc/PID/stat. */
+        static double cpuMs(Proc p) {
+            if (p == null) return Double.NaN;
+            long ticks = 0;
+            for (var h : tree(p)) {
+                try {
+                    String stat = Files.readString(Path.of("/proc/" + h.pid() + "/stat"));
+                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);   // utime, stime (fields 14 and 15)
+                } catch (IOException | RuntimeException gone) {
+                    // the process ended between listing and reading
+                }
+            }
+            return ticks * 1000.0 / CLOCK_TICKS;
+        }
+
+        /** The sum of a /proc/PID/status field (kB) over the process tree. */
+        static long procSum(Proc p, String field) {
+            long kb = 0;
+            for (var h : tree(p)) {
+                try {
+                    for (String l : Files.readAllLines(Path.of("/proc/" + h.pid() + "/status"))) {
+                        if (l.startsWith(field)) kb += Long.parseLong(l.substring(field.length()).strip().split("\\s+")[0]);
+                    }
+                } catch (IOException | RuntimeException gone) {
+                    // the process ended between listing and reading
+                }
+            }
+            return kb;
+        }
+
+        static List<ProcessHandle> tree(Proc p) {
+            var all = new ArrayList<ProcessHandle>();
+            all.add(p.process.toHandle());
+            p.process.toHandle().descendants().forEach(all::add);
+            return all;
+        }
+
+        /** USER_HZ: 100 on every Linux this runs on (the kernel's ABI, independent of CONFIG_HZ). */
+        static final double CLOCK_TICKS = 100;
+    }
+
+    /** Median, spread, and a bootstrap interval for a ratio of medians. */
+    static final class Stats {
+        static double median(double[] v) {
+            if (v.length == 0) return Double.NaN;
+            double[] s = v.clone();
+            Arrays.sort(s);
+            return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        }
+
+        static double min(double[] v) { return Arrays.stream(v).min().orElse(Double.NaN); }
+
+        static double max(double[] v) { return Arrays.stream(v).max().orElse(Double.NaN); }
+
+        /** 2.5th and 97.5th percentiles of median(B*)/median(A*) over resamples of the runs (fixed seed: reproducible). */
+        static double[] bootstrapRatio(double[] a, double[] b) {
+            var rnd = new Random(42);
+            int n = 4000;
+            double[] ratios = new double[n];
+            for (int i = 0; i < n; i++) ratios[i] = median(resample(b, rnd)) / median(resample(a, rnd));
+            Arrays.sort(ratios);
+            return new double[]{ratios[(int) (0.025 * (n - 1))], ratios[(int) Math.ceil(0.975 * (n - 1))]};
+        }
+
+        private static double[] resample(double[] v, Random rnd) {
+            double[] r = new double[v.length];
+            for (int i = 0; i < v.length; i++) r[i] = v[rnd.nextInt(v.length)];
+            return r;
+        }
+    }
+
+    /** The machine as the footer names it: cores, memory, kernel, load average, JDK. */
+    record Machine(Instant at, int cores, long memoryMb, String kernel, String loadAverage, String jdk) {
+        static Machine now() {
+            long memMb = 0;
+            try {
+                for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                    if (l.startsWith("MemTotal:")) memMb = Long.parseLong(l.replaceAll("\\D", "")) / 1024;
+                }
+            } catch (IOException | RuntimeException e) {
+                memMb = ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize() >> 20;
+            }
+            String load;
+            try {
+                String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+                load = f[0] + " " + f[1] + " " + f[2];
+            } catch (IOException | RuntimeException e) {
+                load = String.format(Locale.ROOT, "%.2f", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+            }
+            return new Machine(Instant.now(), Runtime.getRuntime().availableProcessors(), memMb,
+                    System.getProperty("os.name") + " " + System.getProperty("os.version"), load,
+                    System.getProperty("java.vm.vendor") + " " + System.getProperty("java.runtime.version"));
+        }
+    }
+
+    /** The result of a comparison: the A/B table, the verdict, the warnings, the footer; and the same as JSON. */
+    record Report(Race.Run run, List<Contract.Report> contract, List<String> paths, List<RunRecord> runs, double equalRate,
+                  String equalPath, int equalConnections, Sample peakA, Sample peakB, List<String> notes, Machine machineAtEnd) {
+
+        List<Figure> figures() {
+            var f = new ArrayList<Figure>();
+            f.add(new Figure("start-up to ready line", "ms", one(run.startA().startupMs()), one(run.startB().startupMs())));
+            f.add(new Figure("idle RSS of the process tree", "MB", one(run.startA().rssMb()), one(run.startB().rssMb())));
+            for (String path : paths) {
+                for (int c : run.opts().concurrency) {
+                    String at = "GET " + path + " c=" + c;
+                    f.add(new Figure(at + " throughput", "req/s", values("A", path, "closed", c, RunRecord::rps), values("B", path, "closed", c, RunRecord::rps)));
+                    f.add(new Figure(at + " latency p50", "ms", values("A", path, "closed", c, RunRecord::p50Ms), values("B", path, "closed", c, RunRecord::p50Ms)));
+                    f.add(new Figure(at + " latency p99", "ms", values("A", path, "closed", c, RunRecord::p99Ms), values("B", path, "closed", c, RunRecord::p99Ms)));
+                    f.add(new Figure(at + " server CPU per request", "µs", values("A", path, "closed", c, RunRecord::serverCpuUsPerRequest), values("B", path, "closed", c, RunRecord::serverCpuUsPerRequest)));
+                }
+            }
+            if (equalRate >= 1) {
+                String at = "equal load " + fmtInt(equalRate) + " req/s GET " + equalPath;
+                f.add(new Figure(at + " p50 (corrected)", "ms", values("A", equalPath, "open", equalConnections, RunRecord::p50Ms), values("B", equalPath, "open", equalConnections, RunRecord::p50Ms)));
+                f.add(new Figure(at + " p99 (corrected)", "ms", values("A", equalPath, "open", equalConnections, RunRecord::p99Ms), values("B", equalPath, "open", equalConnections, RunRecord::p99Ms)));
+                f.add(new Figure(at + " p99.9 (corrected)", "ms", values("A", equalPath, "open", equalConnections, RunRecord::p999Ms), values("B", equalPath, "open", equalConnections, RunRecord::p999Ms)));
+            }
+            f.add(new Figure("peak RSS of the process tree", "MB", one(peakA.rssMb()), one(peakB.rssMb())));
+            return f;
+        }
+
+        static double[] one(double v) { return Double.isNaN(v) ? new double[0] : new double[]{v}; }
+
+        double[] values(String side, String path, String loop, int c, java.util.function.ToDoubleFunction<RunRecord> f) {
+            return runs.stream().filter(r -> r.side().equals(side) && r.path().equals(path) && r.loop().equals(loop) && r.connections() == c)
+                    .mapToDouble(f).filter(v -> !Double.isNaN(v)).toArray();
+        }
+
+        String text() {
+            var t = new Table("figure", "A: " + run.a().label(), "B: " + run.b().label(), "B/A (95% interval)");
+            t.row("contract checks passed", passed(contract.get(0)), passed(contract.get(1)), "");
+            for (var f : figures()) t.row(f.name() + " (" + f.unit() + ")", f.cell(f.a()), f.cell(f.b()), f.ratioCell());
+            var sb = new StringBuilder(t.toString()).append('\n');
+            sb.append(verdict()).append('\n');
+            long saturated = runs.stream().filter(RunRecord::generatorSaturated).count();
+            if (saturated > 0) {
+                sb.append("Warning: LoadTest reported itself saturated in ").append(saturated).append(" of ").append(runs.size())
+                        .append(" runs: there the generator, not the server, was the limit (see \"generator_saturated\" in --json).\n");
+            }
+            long failed = runs.stream().filter(r -> r.errors() > 0 || r.non2xx() > 0).count();
+            if (failed > 0) sb.append("Warning: ").append(failed).append(" runs had errors or non-2xx answers (see --json).\n");
+            for (String n : notes) sb.append("Note: ").append(n).append('\n');
+            sb.append('\n').append(footer());
+            return sb.toString();
+        }
+
+        static String passed(Contract.Report r) {
+            return r.count(Contract.Verdict.PASS) + "/" + (r.outcomes().size() - r.count(Contract.Verdict.SKIP));
+        }
+
+        /** One sentence in words, on /health (or the first raced path) at the highest connection count. */
+        String verdict() {
+            String path = paths.getFirst();
+            int c = Collections.max(run.opts().concurrency);
+            String at = "GET " + path + " c=" + c;
+            var figs = figures();
+            Figure rps = figs.stream().filter(f -> f.name().equals(at + " throughput")).findFirst().orElseThrow();
+            Figure cpu = figs.stream().filter(f -> f.name().equals(at + " server CPU per request")).findFirst().orElseThrow();
+            String A = run.a().label(), B = run.b().label();
+            var sb = new StringBuilder("Verdict: ");
+            if (rps.withinNoise()) {
+                sb.append(B).append(" and ").append(A).append(" answered ").append("GET ").append(path)
+                        .append(" at the same rate within noise (").append(c).append(" connections)");
+            } else {
+                double[] ci = rps.interval();
+                sb.append(B).append(" answered GET ").append(path).append(" at ").append(fmtRatio(rps.ratio())).append("×")
+                        .append(ci == null ? "" : " (" + fmtRatio(ci[0]) + "–" + fmtRatio(ci[1]) + ")")
+                        .append(" the rate of ").append(A).append(" (").append(c).append(" connections)");
+            }
+            double cr = cpu.ratio();
+            if (!Double.isNaN(cr) && !Double.isInfinite(cr)) {
+                sb.append(cpu.withinNoise() ? ", at about the same CPU per request (within noise)" : ", at " + fmtRatio(cr) + "× its CPU per request");
+            }
+            return sb.append('.').toString();
+        }
+
+        String footer() {
+            var m = run.machineAtStart();
+            var o = run.opts();
+            var sb = new StringBuilder();
+            sb.append("Date: ").append(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'").withZone(ZoneOffset.UTC).format(m.at()))
+                    .append("; machine: ").append(m.cores()).append(" cores, ").append(m.memoryMb() / 1024.0 > 10 ? String.format(Locale.ROOT, "%.0f", m.memoryMb() / 1024.0) : String.format(Locale.ROOT, "%.1f", m.memoryMb() / 1024.0))
+                    .append(" GiB, ").append(m.kernel()).append("; load average ").append(m.loadAverage()).append(" at start, ")
+                    .append(machineAtEnd.loadAverage()).append(" at end\n");
+            sb.append("JDK: ").append(m.jdk()).append(" (the servers' JVMs and LoadTest's)\n");
+            sb.append("JVM options of both servers: ").append(String.join(" ", run.jvm())).append(" (not applied to URL and cmd: sides)\n");
+            sb.append("Start-up: from the spawn of the server's own JVM to its ready line").append(
+                    run.a().startupIncludesJBang() || run.b().startupIncludesJBang() ? " (includes JBang's launch)" : "; JBang's compile and launch excluded (Compare spawns the java command JBang would run)")
+                    .append("; a cmd: side until its port accepts connections\n");
+            sb.append("CPU pinning: ").append(run.pinning().note()).append('\n');
+            sb.append("Load: LoadTest's engine in-process (nio, 1 thread); closed loop at ").append(o.concurrency).append(" connections, ")
+                    .append(o.runs).append(" runs of ").append(fmtDuration(o.duration)).append(" per side after ").append(fmtDuration(o.warmup))
+                    .append(" of warm-up each, A and B alternating; equal load: open loop, ").append(equalConnections).append(" connections\n");
+            sb.append("Command: ").append(commandLine()).append('\n');
+            return sb.toString();
+        }
+
+        void writeJson(Path file) throws IOException {
+            var root = new LinkedHashMap<String, Object>();
+            root.put("command", commandLine());
+            var m = run.machineAtStart();
+            root.put("machine", Map.of("date", m.at().toString(), "cores", m.cores(), "memory_mb", m.memoryMb(), "kernel", m.kernel(),
+                    "load_average_start", m.loadAverage(), "load_average_end", machineAtEnd.loadAverage(), "jdk", m.jdk()));
+            root.put("jvm_options", run.jvm());
+            root.put("pinning", run.pinning().note());
+            var sides = new LinkedHashMap<String, Object>();
+            for (var e : List.of(Map.entry("A", run.a()), Map.entry("B", run.b()))) {
+                var s = new LinkedHashMap<String, Object>();
+                var start = e.getKey().equals("A") ? run.startA() : run.startB();
+                var peak = e.getKey().equals("A") ? peakA : peakB;
+                var rep = contract.get(e.getKey().equals("A") ? 0 : 1);
+                s.put("spec", e.getValue().side().spec());
+                s.put("label", e.getValue().label());
+                s.put("url", e.getValue().uri("/").toString());
+                s.put("startup_ms", num(start.startupMs()));
+                s.put("idle_rss_mb", num(start.rssMb()));
+                s.put("peak_rss_mb", num(peak.rssMb()));
+                s.put("contract", Map.of("passed", rep.count(Contract.Verdict.PASS), "failed", rep.count(Contract.Verdict.FAIL),
+                        "skipped", rep.count(Contract.Verdict.SKIP), "checks", rep.outcomes().stream().map(x -> Map.of("check", x.check(), "verdict", x.verdict().name(), "detail", x.detail())).toList()));
+                sides.put(e.getKey(), s);
+            }
+            root.put("sides", sides);
+            root.put("paths", paths);
+            root.put("equal_load", Map.of("rate", num(equalRate), "path", equalPath, "connections", equalConnections));
+            var figs = new ArrayList<Map<String, Object>>();
+            for (var f : figures()) {
+                var x = new LinkedHashMap<String, Object>();
+                x.put("figure", f.name());
+                x.put("unit", f.unit());
+                x.put("a", stats(f.a()));
+                x.put("b", stats(f.b()));
+                x.put("ratio", num(f.ratio()));
+                double[] ci = f.interval();
+                x.put("ratio_interval", ci == null ? null : List.of(num(ci[0]), num(ci[1])));
+                x.put("within_noise", f.withinNoise());
+                figs.add(x);
+            }
+            root.put("figures", figs);
+            root.put("runs", runs.stream().map(r -> {
+                var x = new LinkedHashMap<String, Object>();
+                x.put("side", r.side()); x.put("path", r.path()); x.put("loop", r.loop()); x.put("connections", r.connections());
+                x.put("run", r.run()); x.put("target_rps", num(r.targetRps())); x.put("rps", num(r.rps()));
+                x.put("p50_ms", num(r.p50Ms())); x.put("p99_ms", num(r.p99Ms())); x.put("p999_ms", num(r.p999Ms()));
+                x.put("service_p50_ms", num(r.serviceP50Ms())); x.put("service_p99_ms", num(r.serviceP99Ms()));
+                x.put("server_cpu_us_per_request", num(r.serverCpuUsPerRequest())); x.put("requests", r.requests());
+                x.put("non_2xx", r.non2xx()); x.put("errors", r.errors()); x.put("generator_saturated", r.generatorSaturated());
+                x.put("generator_cpu_us_per_request", num(r.generatorCpuUsPerRequest()));
+                return x;
+            }).toList());
+            root.put("verdict", verdict());
+            root.put("notes", notes);
+            Files.writeString(file, Contract.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n");
+        }
+
+        static Map<String, Object> stats(double[] v) {
+            var x = new LinkedHashMap<String, Object>();
+            x.put("median", num(Stats.median(v)));
+            x.put("min", num(Stats.min(v)));
+            x.put("max", num(Stats.max(v)));
+            x.put("values", Arrays.stream(v).boxed().toList());
+            return x;
+        }
+
+        static Double num(double v) { return Double.isNaN(v) || Double.isInfinite(v) ? null : v; }
+    }
+
+    /** The command line as typed (for footers and JSON). */
+    static volatile String[] ARGS = new String[0];
+
+    static String commandLine() {
+        return "./jbang Compare.java " + Arrays.stream(ARGS).map(x -> x.matches("[\\w./:=,@%+-]+") ? x : "'" + x.replace("'", "'\\''") + "'").collect(Collectors.joining(" "));
+    }
+
+    static String fmt(double v, String unit) {
+        return switch (unit) {
+            case "req/s" -> fmtInt(v);
+            case "MB" -> String.format(Locale.ROOT, "%.1f", v);
+            default -> v < 10 ? String.format(Locale.ROOT, "%.2f", v) : v < 100 ? String.format(Locale.ROOT, "%.1f", v) : fmtInt(v);
+        };
+    }
+
+    static String fmtInt(double v) { return String.format(Locale.ROOT, "%,.0f", v); }
+
+    static String fmtRatio(double r) { return String.format(Locale.ROOT, r >= 10 ? "%.0f" : "%.2f", r); }
+
+    static String fmtDuration(Duration d) { return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms"; }
 
     // ---- Experiments (issue 11) ----
     // Each seed's lesson as one command that starts the servers itself, prints a table, and draws the chart:
@@ -1258,28 +1764,77 @@ public class Compare implements Callable<Integer> {
 
     // ================================================================ the HTTP contract, defined once
 
-    /** The checks of the README's HTTP contract as data: Compare's `test` and tests/HttpContract.java run these. */
-    static final class Contract {
-        /** One result of a check against a side. */
-        record Outcome(String check, Verdict verdict, String detail) {}
+    /**
+     * The checks of the README's HTTP contract, as data: each is a name, a line a reader understands, and a body that
+     * talks raw bytes to a server and fails with what it sent and what came back. Compare's `test` and `compare` run
+     * them against any side; tests/HttpContract.java turns the same list into JUnit tests for every mode of both
+     * servers. There is no second copy.
+     */
+    public static final class Contract {
+        private Contract() {}
 
-        enum Verdict { PASS, FAIL, SKIP }
+        /** A check: its name (the test's name in the suite), what it pins down, and how. */
+        public record Check(String name, String what, Body body) {}
 
-        /** All outcomes for one side. */
-        record Report(String label, List<Outcome> outcomes) {
-            boolean passed() { return outcomes.stream().noneMatch(o -> o.verdict == Verdict.FAIL); }
+        public interface Body { void run(Site site) throws Exception; }
 
-            long count(Verdict v) { return outcomes.stream().filter(o -> o.verdict == v).count(); }
+        /** A check that cannot say anything about this side (the reason says why); not a failure. */
+        public static final class Skip extends RuntimeException {
+            public Skip(String reason) { super(reason, null, false, false); }
         }
 
-        /** The contract's web root: files the static checks rely on, in a temporary folder. */
-        record Fixture(Path base, Path root, Path outside, Path uploads) {
-            static Fixture create() throws IOException {
+        /** A check that failed: the message says what was sent and what came back. */
+        public static final class CheckFailed extends AssertionError {
+            CheckFailed(String message) { super(message); }
+        }
+
+        /** What a check needs to know about the server it talks to. */
+        public interface Site {
+            int port();
+
+            /** The value of "server" in /health; null: any non-blank string. */
+            default String expectedServer() { return null; }
+
+            /** The value of "mode" in /health; null: any non-blank string. */
+            default String expectedMode() { return null; }
+
+            /** The web root holds the contract's files (Fixture), and --directory is its uploads folder; null: unknown root. */
+            default Fixture fixture() { return null; }
+
+            default boolean servesConnectionsConcurrently() { return true; }
+
+            /** Whether one slow request delays requests on other connections; null: unknown (that check is skipped). */
+            default Boolean slowRequestBlocksOthers() { return null; }
+
+            /** The port of the same server started without --directory; -1: none (that check is skipped). */
+            default int portWithoutDirectory() throws Exception { return -1; }
+        }
+
+        /** The contract's web root: the files the static checks rely on, in a temporary folder. */
+        public record Fixture(Path base, Path root, Path outside, Path uploads) {
+            public static Fixture create() throws IOException {
                 Path base = Files.createTempDirectory("contract-");
-                return new Fixture(base, base.resolve("www"), base.resolve("outside"), base.resolve("uploads"));
+                var f = new Fixture(base, base.resolve("www"), base.resolve("outside"), base.resolve("uploads"));
+                Path root = f.root;
+                Files.createDirectories(root.resolve("docs"));
+                Files.createDirectories(f.outside);
+                Files.createDirectories(f.uploads);
+                Files.writeString(root.resolve("index.html"), "<!DOCTYPE html><html><head><title>Test root</title></head><body>" + "hello ".repeat(100) + "</body></html>");
+                Files.writeString(root.resolve("docs/index.html"), "<html><body>nested page</body></html>");
+                Files.writeString(root.resolve("style.css"), "body { color: red; }\n".repeat(20));
+                Files.writeString(root.resolve("app.js"), "console.log('hi');\n");
+                Files.writeString(root.resolve("logo.svg"), "<svg xmlns=\"http://www.w3.org/2000/svg\"></svg>");
+                Files.writeString(root.resolve("data.json"), "{\"a\":1}");
+                Files.writeString(root.resolve("note.txt"), "plain text\n");
+                Files.write(root.resolve("blob.bin"), new byte[]{0, 1, 2, (byte) 255});
+                Files.writeString(root.resolve(".hidden"), "SECRET-HIDDEN");
+                Files.writeString(f.outside.resolve("secret.txt"), "SECRET-OUTSIDE");
+                Files.createSymbolicLink(root.resolve("link-out"), f.outside.resolve("secret.txt"));
+                Files.createSymbolicLink(root.resolve("dir-out"), f.outside);
+                return f;
             }
 
-            void delete() {
+            public void delete() {
                 try (var files = Files.walk(base)) {
                     files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
                 } catch (IOException e) {
@@ -1288,18 +1843,747 @@ public class Compare implements Callable<Integer> {
             }
         }
 
-        /** What a check needs to know about the server it talks to. */
-        interface Site {
-            int port();
+        /** One result of a check against a side. */
+        public record Outcome(String check, Verdict verdict, String detail) {}
+
+        public enum Verdict { PASS, FAIL, SKIP }
+
+        /** All outcomes for one side. */
+        public record Report(String side, List<Outcome> outcomes) {
+            public boolean passed() { return outcomes.stream().noneMatch(o -> o.verdict == Verdict.FAIL); }
+
+            public long count(Verdict v) { return outcomes.stream().filter(o -> o.verdict == v).count(); }
         }
 
-        static Report check(Site site) {
-            return new Report(String.valueOf(site.port()), List.of());
+        /** Runs one check: PASS, FAIL with the reason, or SKIP with the reason. */
+        public static Outcome run(Check c, Site site) {
+            try {
+                c.body.run(site);
+                return new Outcome(c.name, Verdict.PASS, "");
+            } catch (Skip s) {
+                return new Outcome(c.name, Verdict.SKIP, s.getMessage());
+            } catch (AssertionError | Exception e) {
+                return new Outcome(c.name, Verdict.FAIL, e instanceof AssertionError ? e.getMessage() : e.toString());
+            }
         }
 
-        static String table(List<String> sides, List<Report> reports) {
-            return "";
+        public static Report check(String side, Site site, Consumer<Outcome> each) {
+            var out = new ArrayList<Outcome>();
+            for (var c : CHECKS) {
+                var o = run(c, site);
+                out.add(o);
+                if (each != null) each.accept(o);
+            }
+            return new Report(side, out);
         }
+
+        /** The PASS/FAIL table: one row per check, one column per side; `≠` marks a row where the sides differ. */
+        public static String table(List<Report> reports) {
+            var header = new ArrayList<String>(List.of("check"));
+            reports.forEach(r -> header.add(r.side));
+            var t = new Table(header.toArray(String[]::new));
+            for (int i = 0; i < CHECKS.size(); i++) {
+                int row = i;
+                var cells = new ArrayList<String>(List.of(CHECKS.get(i).what));
+                var verdicts = reports.stream().map(r -> r.outcomes.get(row).verdict).toList();
+                verdicts.forEach(v -> cells.add(v.name()));
+                t.row(reports.size() > 1 && new HashSet<>(verdicts).size() > 1 ? "≠" : null, cells);
+            }
+            var totals = new ArrayList<String>(List.of("passed"));
+            reports.forEach(r -> totals.add(r.count(Verdict.PASS) + "/" + (r.outcomes.size() - r.count(Verdict.SKIP))));
+            t.row(null, totals);
+            var sb = new StringBuilder(t.toString());
+            for (var r : reports) {
+                for (var o : r.outcomes) {
+                    if (o.verdict != Verdict.PASS) sb.append(o.verdict).append(" ").append(r.side).append(": ").append(o.check).append(": ").append(oneLine(o.detail)).append('\n');
+                }
+            }
+            return sb.toString();
+        }
+
+        static String oneLine(String s) {
+            String l = s == null ? "" : s.replace("\r", "\\r").replace("\n", "\\n");
+            return l.length() > 400 ? l.substring(0, 400) + "..." : l;
+        }
+
+        // ---------------------------------------------------------------- the checks, in the README's order
+
+        public static final List<Check> CHECKS = List.of(
+                new Check("rootServesIndexHtmlWithValidators", "GET / serves index.html, exact length, ETag, Last-Modified", Contract::rootServesIndexHtmlWithValidators),
+                new Check("contentTypeFollowsTheExtension", "Content-Type follows the extension", Contract::contentTypeFollowsTheExtension),
+                new Check("headSendsTheHeadersOfGetAndNoBody", "HEAD: the headers of GET, no body", Contract::headSendsTheHeadersOfGetAndNoBody),
+                new Check("matchingValidatorsGive304WithoutBody", "If-None-Match / If-Modified-Since give 304", Contract::matchingValidatorsGive304WithoutBody),
+                new Check("aDirectoryServesItsIndexAndRedirectsWithoutSlash", "a directory: its index, 301 without slash", Contract::aDirectoryServesItsIndexAndRedirectsWithoutSlash),
+                new Check("nothingOutsideTheRootIsServed", "traversal, hidden files, symlinks out: 404", Contract::nothingOutsideTheRootIsServed),
+                new Check("gzipWhenAcceptEncodingAllowsIt", "gzip when Accept-Encoding allows it", Contract::gzipWhenAcceptEncodingAllowsIt),
+                new Check("healthSaysWhoIsAnswering", "GET /health says who answers", Contract::healthSaysWhoIsAnswering),
+                new Check("createReturns201WithLocationAndTheItemCanBeRead", "POST /api/create: 201, Location, item listed", Contract::createReturns201WithLocationAndTheItemCanBeRead),
+                new Check("createRejectsBadInputWithAReason", "POST /api/create: 400/413/415 with a reason", Contract::createRejectsBadInputWithAReason),
+                new Check("concurrentCreatesGetUniqueIdsAndNoneIsLost", "200 concurrent creates: unique ids, none lost", Contract::concurrentCreatesGetUniqueIdsAndNoneIsLost),
+                new Check("chunkedRequestBodyIsAccepted", "a chunked request body", Contract::chunkedRequestBodyIsAccepted),
+                new Check("expect100ContinueIsAnsweredBeforeTheBody", "Expect: 100-continue", Contract::expect100ContinueIsAnsweredBeforeTheBody),
+                new Check("apiEchoReturnsTheJsonItReceived", "POST /api/echo returns the JSON", Contract::apiEchoReturnsTheJsonItReceived),
+                new Check("echoReturnsThePercentDecodedText", "GET /echo/{text}, percent-decoded", Contract::echoReturnsThePercentDecodedText),
+                new Check("userAgentIsEchoedAndRequired", "GET /user-agent, 400 without one", Contract::userAgentIsEchoedAndRequired),
+                new Check("filesAreWrittenAndReadInTheDirectoryOnly", "/files/{name}: written, read, no escape", Contract::filesAreWrittenAndReadInTheDirectoryOnly),
+                new Check("filesAre404WithoutADirectory", "/files without --directory: 404", Contract::filesAre404WithoutADirectory),
+                new Check("ioAndCpuTasksAnswerWithTheirResult", "/io and /cpu answer, 400 on bad input", Contract::ioAndCpuTasksAnswerWithTheirResult),
+                new Check("aSlowRequestBlocksOthersOnlyWhereTheModelSaysSo", "a slow request blocks others only where the model says so", Contract::aSlowRequestBlocksOthersOnlyWhereTheModelSaysSo),
+                new Check("wrongMethodIs405WithAllowAndUnknownMethodIs501", "405 with Allow, 501 for unknown methods", Contract::wrongMethodIs405WithAllowAndUnknownMethodIs501),
+                new Check("badRequestsGet4xxAndTheServerKeepsServing", "malformed requests: 4xx, server goes on", Contract::badRequestsGet4xxAndTheServerKeepsServing),
+                new Check("connectionsAreKeptAliveUntilCloseIsAsked", "keep-alive until Connection: close", Contract::connectionsAreKeptAliveUntilCloseIsAsked));
+
+        static final JsonMapper JSON = JsonMapper.builder().build();
+
+        static Fixture needFixture(Site s) {
+            if (s.fixture() == null) throw new Skip("needs the contract's web root (a side Compare starts, or a cmd: side with {root})");
+            return s.fixture();
+        }
+
+        // ---------------------------------------------------------------- static files
+
+        static void rootServesIndexHtmlWithValidators(Site s) throws Exception {
+            needFixture(s);
+            var r = request(s, "GET", "/");
+            status(200, r, "GET /");
+            equal("text/html; charset=utf-8", r.header("Content-Type"), "GET / Content-Type: " + r);
+            expect(r.text().contains("<title>Test root</title>"), "GET / is the root's index.html: " + r);
+            equal(String.valueOf(r.body().length), r.header("Content-Length"), "Content-Length is exact");
+            expect(r.header("ETag") != null, "ETag: " + r);
+            expect(r.header("Last-Modified") != null, "Last-Modified: " + r);
+        }
+
+        static void contentTypeFollowsTheExtension(Site s) throws Exception {
+            needFixture(s);
+            Map<String, String> expected = new LinkedHashMap<>();
+            expected.put("/style.css", "text/css; charset=utf-8");
+            expected.put("/app.js", "text/javascript; charset=utf-8");
+            expected.put("/logo.svg", "image/svg+xml");
+            expected.put("/data.json", "application/json");
+            expected.put("/note.txt", "text/plain; charset=utf-8");
+            expected.put("/blob.bin", "application/octet-stream");
+            expected.put("/docs/", "text/html; charset=utf-8");
+            for (var e : expected.entrySet()) {
+                var r = request(s, "GET", e.getKey());
+                status(200, r, "GET " + e.getKey());
+                equal(e.getValue(), r.header("Content-Type"), "GET " + e.getKey() + " -> " + r);
+            }
+            expect(Arrays.equals(new byte[]{0, 1, 2, (byte) 255}, request(s, "GET", "/blob.bin").body()), "binary file byte for byte");
+        }
+
+        static void headSendsTheHeadersOfGetAndNoBody(Site s) throws Exception {
+            int length = request(s, "GET", "/index.html").body().length;
+            try (var c = new Wire(s.port())) {
+                c.send("HEAD /index.html HTTP/1.1\r\nHost: test\r\n\r\n");
+                var head = c.readHeadResponse();
+                status(200, head, "HEAD /index.html");
+                equal(String.valueOf(length), head.header("Content-Length"), "HEAD shows the length a GET gets");
+                // If the server had sent a body after the HEAD response, it would be read here as the next status line.
+                c.send("GET /health HTTP/1.1\r\nHost: test\r\n\r\n");
+                status(200, c.readResponse(), "GET /health after HEAD on the same connection");
+            }
+        }
+
+        static void matchingValidatorsGive304WithoutBody(Site s) throws Exception {
+            needFixture(s);
+            var first = request(s, "GET", "/style.css");
+            String etag = first.header("ETag"), lastModified = first.header("Last-Modified");
+            var byTag = request(s, "GET", "/style.css", "If-None-Match: " + etag);
+            status(304, byTag, "If-None-Match: " + etag);
+            equal(0, byTag.body().length, "304 has no body");
+            equal(etag, byTag.header("ETag"), "304 repeats the ETag");
+            status(304, request(s, "GET", "/style.css", "If-None-Match: \"other\", " + etag), "a list of tags");
+            status(304, request(s, "GET", "/style.css", "If-None-Match: *"), "If-None-Match: *");
+            status(304, request(s, "GET", "/style.css", "If-Modified-Since: " + lastModified), "If-Modified-Since = Last-Modified");
+            status(200, request(s, "GET", "/style.css", "If-None-Match: \"other\""), "a tag that does not match");
+            status(200, request(s, "GET", "/style.css", "If-Modified-Since: Mon, 01 Jan 1990 00:00:00 GMT"), "an old date");
+            status(200, request(s, "GET", "/style.css", "If-None-Match: \"other\"", "If-Modified-Since: " + lastModified),
+                    "If-Modified-Since is ignored when If-None-Match is present");
+        }
+
+        static void aDirectoryServesItsIndexAndRedirectsWithoutSlash(Site s) throws Exception {
+            needFixture(s);
+            var r = request(s, "GET", "/docs");
+            status(301, r, "GET /docs");
+            equal("/docs/", r.header("Location"), "Location of GET /docs");
+            var page = request(s, "GET", "/docs/");
+            status(200, page, "GET /docs/");
+            expect(page.text().contains("nested page"), "GET /docs/ serves docs/index.html: " + page);
+        }
+
+        static void nothingOutsideTheRootIsServed(Site s) throws Exception {
+            for (String target : List.of("/../outside/secret.txt", "/%2e%2e/outside/secret.txt", "/docs/%2E%2E/%2e%2e/outside/secret.txt",
+                    "/..%2foutside%2fsecret.txt", "/%2e%2e%2foutside%2fsecret.txt", "/docs/..%5c..%5coutside%5csecret.txt",
+                    "/.hidden", "/%2ehidden", "/link-out", "/dir-out/secret.txt", "/index.html%00.txt", "/no-such-file")) {
+                var r = request(s, "GET", target);
+                jsonError(404, r, "GET " + target);
+                expect(!r.text().contains("SECRET"), "GET " + target + " leaked: " + r);
+            }
+            status(200, request(s, "GET", "/health"), "still serving");
+        }
+
+        // ---------------------------------------------------------------- gzip
+
+        static void gzipWhenAcceptEncodingAllowsIt(Site s) throws Exception {
+            needFixture(s);
+            String plain = request(s, "GET", "/index.html").text();
+            Map<String, Boolean> cases = new LinkedHashMap<>();
+            cases.put("gzip", true);
+            cases.put("deflate, gzip;q=0.5, br", true);
+            cases.put("GZIP", true);
+            cases.put("*", true);
+            cases.put("gzip;q=0", false);
+            cases.put("gzip;q=0, *", false);
+            cases.put("identity", false);
+            cases.put("br, deflate", false);
+            cases.put("*;q=0", false);
+            for (var c : cases.entrySet()) {
+                var r = request(s, "GET", "/index.html", "Accept-Encoding: " + c.getKey());
+                String what = "Accept-Encoding: " + c.getKey();
+                status(200, r, what);
+                equal(c.getValue() ? "gzip" : null, r.header("Content-Encoding"), what + " -> " + r);
+                equal("Accept-Encoding", r.header("Vary"), what + ": Vary -> " + r);
+                equal(String.valueOf(r.body().length), r.header("Content-Length"), what + ": length of the bytes sent");
+                equal(plain, r.text(), what + ": same content");
+            }
+            var echo = request(s, "GET", "/echo/abc", "Accept-Encoding: gzip");
+            equal("gzip", echo.header("Content-Encoding"), "small text is gzipped too: " + echo);
+            equal("abc", echo.text(), "gunzipped /echo/abc");
+            var binary = request(s, "GET", "/blob.bin", "Accept-Encoding: gzip");
+            equal(null, binary.header("Content-Encoding"), "application/octet-stream is not compressed: " + binary);
+        }
+
+        // ---------------------------------------------------------------- /health and the JSON API
+
+        static void healthSaysWhoIsAnswering(Site s) throws Exception {
+            var r = request(s, "GET", "/health");
+            status(200, r, "GET /health");
+            equal("*", r.header("Access-Control-Allow-Origin"), "Access-Control-Allow-Origin of /health");
+            JsonNode h = json(r);
+            equal("ok", text(h, "status"), "status in " + r);
+            expectText(s.expectedServer(), text(h, "server"), "server in " + r);
+            expectText(s.expectedMode(), text(h, "mode"), "mode in " + r);
+            equal(s.port(), h.path("port").intValue(), "port in " + r);
+            expect(h.path("uptime_ms").isIntegralNumber() && h.get("uptime_ms").longValue() >= 0, "uptime_ms in " + r);
+        }
+
+        static void createReturns201WithLocationAndTheItemCanBeRead(Site s) throws Exception {
+            var r = post(s, "/api/create", "application/json; charset=utf-8", "{\"name\": \"Grüße\"}");
+            status(201, r, "POST /api/create");
+            JsonNode created = json(r);
+            long id = created.path("id").longValue();
+            equal("Grüße", text(created, "name"), "name in " + r);
+            equal("Resource created successfully", text(created, "message"), "message in " + r);
+            try {
+                Instant.parse(text(created, "created_at"));
+            } catch (RuntimeException e) {
+                throw new CheckFailed("created_at is not ISO-8601: " + r);
+            }
+            equal("/api/items/" + id, r.header("Location"), "Location of " + r);
+            JsonNode item = json(request(s, "GET", r.header("Location")));
+            equal(id, item.path("id").longValue(), "id of the item read back");
+            equal("Grüße", text(item, "name"), "name of the item read back");
+            equal(created.get("created_at"), item.get("created_at"), "created_at of the item read back");
+            boolean listed = false;
+            for (JsonNode i : json(request(s, "GET", "/api/items"))) listed |= i.path("id").longValue() == id;
+            expect(listed, "the new item is in /api/items");
+            jsonError(404, request(s, "GET", "/api/items/999999999"), "unknown id");
+            jsonError(404, request(s, "GET", "/api/items/abc"), "non-numeric id");
+        }
+
+        static void createRejectsBadInputWithAReason(Site s) throws Exception {
+            jsonError(400, post(s, "/api/create", "application/json", "{\"name\": "), "truncated JSON");
+            jsonError(400, post(s, "/api/create", "application/json", "{\"name\": \"a\"} trailing"), "trailing garbage");
+            jsonError(400, post(s, "/api/create", "application/json", ""), "empty body");
+            jsonError(400, post(s, "/api/create", "application/json", "{}"), "missing name");
+            jsonError(400, post(s, "/api/create", "application/json", "{\"name\": \"   \"}"), "blank name");
+            jsonError(400, post(s, "/api/create", "application/json", "{\"name\": 42}"), "name not a string");
+            jsonError(400, post(s, "/api/create", "application/json", "[\"name\"]"), "not an object");
+            jsonError(415, post(s, "/api/create", "text/plain", "{\"name\": \"a\"}"), "text/plain body");
+            jsonError(415, post(s, "/api/create", null, "{\"name\": \"a\"}"), "no Content-Type");
+            status(201, post(s, "/api/create", "application/vnd.test+json", "{\"name\": \"a\"}"), "a +json type is JSON");
+            String big = "{\"name\": \"" + "x".repeat(1_100_000) + "\"}";
+            jsonError(413, post(s, "/api/create", "application/json", big), "a body over 1 MiB");
+            // The same with a chunked body: no Content-Length to judge by, so the limit applies while reading.
+            try (var c = new Wire(s.port())) {
+                c.send("POST /api/create HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n");
+                byte[] chunk = ("100000\r\n" + "x".repeat(0x100000) + "\r\n").getBytes(StandardCharsets.ISO_8859_1);
+                try {
+                    c.send(chunk);
+                    c.send(chunk);
+                    c.send("0\r\n\r\n");
+                } catch (IOException serverClosedEarly) {
+                    // a server may answer 413 and close before reading everything: the response is still there to read
+                }
+                jsonError(413, c.readResponse(), "a chunked body over 1 MiB");
+            }
+            status(200, request(s, "GET", "/health"), "still serving");
+        }
+
+        static void concurrentCreatesGetUniqueIdsAndNoneIsLost(Site s) throws Exception {
+            if (!s.servesConnectionsConcurrently()) throw new Skip("one connection at a time");
+            List<Long> ids = concurrently(200, () -> {
+                var r = post(s, "/api/create", "application/json", "{\"name\": \"c\"}");
+                status(201, r, "concurrent POST /api/create");
+                return json(r).path("id").longValue();
+            });
+            equal(200, new HashSet<>(ids).size(), "200 creates, 200 distinct ids: " + ids);
+            Set<Long> listed = new HashSet<>();
+            for (JsonNode i : json(request(s, "GET", "/api/items"))) listed.add(i.path("id").longValue());
+            expect(listed.containsAll(ids), "every created item is listed");
+        }
+
+        static void chunkedRequestBodyIsAccepted(Site s) throws Exception {
+            try (var c = new Wire(s.port())) {
+                c.send("POST /api/create HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + "9\r\n{\"name\": \r\n8\r\n\"chunky\"\r\n1\r\n}\r\n0\r\n\r\n");
+                var r = c.readResponse();
+                status(201, r, "chunked POST /api/create");
+                equal("chunky", text(json(r), "name"), "name in " + r);
+            }
+        }
+
+        static void expect100ContinueIsAnsweredBeforeTheBody(Site s) throws Exception {
+            try (var c = new Wire(s.port())) {
+                c.send("POST /api/create HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 15\r\nExpect: 100-continue\r\n\r\n");
+                String interim = c.readUntil("\r\n\r\n");
+                expect(interim.startsWith("HTTP/1.1 100"), "100 Continue before the body: " + Wire.show(interim));
+                c.send("{\"name\": \"exp\"}");
+                status(201, c.readResponse(), "the final answer");
+            }
+        }
+
+        static void apiEchoReturnsTheJsonItReceived(Site s) throws Exception {
+            var r = post(s, "/api/echo", "application/json", "{\"a\": [1, 2, {\"b\": null}], \"s\": \"\\u00e9\"}");
+            status(200, r, "POST /api/echo");
+            equal(JSON.readTree("{\"received\": {\"a\": [1, 2, {\"b\": null}], \"s\": \"é\"}}"), json(r), "POST /api/echo body");
+            jsonError(400, post(s, "/api/echo", "application/json", "{nope"), "malformed JSON");
+            jsonError(415, post(s, "/api/echo", "text/plain", "{}"), "not JSON");
+        }
+
+        // ---------------------------------------------------------------- /echo, /user-agent, /files
+
+        static void echoReturnsThePercentDecodedText(Site s) throws Exception {
+            var r = request(s, "GET", "/echo/hello%20w%C3%B6rld+1");
+            status(200, r, "GET /echo/...");
+            equal("text/plain; charset=utf-8", r.header("Content-Type"), "Content-Type of " + r);
+            equal("hello wörld+1", r.text(), "GET /echo/hello%20w%C3%B6rld+1");
+            equal("", request(s, "GET", "/echo/").text(), "empty text");
+            // Only the status here: a server may refuse such a request-target before any handler runs (the JDK's does).
+            status(400, exchange(s, "GET /echo/%zz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"), "malformed percent-encoding");
+        }
+
+        static void userAgentIsEchoedAndRequired(Site s) throws Exception {
+            var r = request(s, "GET", "/user-agent", "User-Agent: foobar/1.2.3");
+            status(200, r, "GET /user-agent");
+            equal("text/plain; charset=utf-8", r.header("Content-Type"), "Content-Type of " + r);
+            equal("foobar/1.2.3", r.text(), "GET /user-agent");
+            jsonError(400, request(s, "GET", "/user-agent"), "no User-Agent");
+        }
+
+        static void filesAreWrittenAndReadInTheDirectoryOnly(Site s) throws Exception {
+            Fixture f = needFixture(s);
+            String name = "upload-" + s.port() + ".bin";
+            jsonError(404, request(s, "GET", "/files/" + name), "not written yet");
+            var created = post(s, "/files/" + name, "application/octet-stream", "some bytes\r\nmore");
+            status(201, created, "POST /files/" + name);
+            equal("some bytes\r\nmore", Files.isRegularFile(f.uploads().resolve(name)) ? Files.readString(f.uploads().resolve(name)) : null, "the body is on disk");
+            var read = request(s, "GET", "/files/" + name);
+            status(200, read, "GET /files/" + name);
+            equal("application/octet-stream", read.header("Content-Type"), "Content-Type of " + read);
+            equal("some bytes\r\nmore", new String(read.body(), StandardCharsets.ISO_8859_1), "GET /files/" + name);
+            for (String bad : List.of("..%2fescaped.txt", "%2e%2e", "..", "a%2fb", "..%5cescaped.txt", "x%00y")) {
+                status(400, post(s, "/files/" + bad, "application/octet-stream", "EVIL"), "POST /files/" + bad);
+            }
+            try (var files = Files.walk(f.base())) {
+                expect(files.filter(Files::isRegularFile).noneMatch(p -> {
+                    try { return Files.readString(p).equals("EVIL"); } catch (IOException e) { return false; }
+                }), "nothing written by a bad name");
+            }
+        }
+
+        static void filesAre404WithoutADirectory(Site s) throws Exception {
+            int p = s.portWithoutDirectory();
+            if (p < 0) throw new Skip("needs a second server started without --directory (the test suite starts one)");
+            jsonError(404, Wire.exchange(p, "GET /files/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"), "GET /files/x");
+            jsonError(404, Wire.exchange(p, "POST /files/x HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx"), "POST /files/x");
+        }
+
+        // ---------------------------------------------------------------- /io and /cpu
+
+        static void ioAndCpuTasksAnswerWithTheirResult(Site s) throws Exception {
+            JsonNode io = json(request(s, "GET", "/io?ms=20"));
+            equal("io", text(io, "task"), "task of /io");
+            equal(20, io.path("ms").intValue(), "ms of /io?ms=20");
+            expect(!text(io, "thread").isEmpty(), "thread of /io");
+            JsonNode cpu = json(request(s, "GET", "/cpu?n=100"));
+            equal(25, cpu.path("primes").intValue(), "25 primes up to 100");
+            equal(78498, json(request(s, "GET", "/cpu?n=1000000")).path("primes").intValue(), "78498 primes up to 10^6");
+            for (String bad : List.of("/io?ms=abc", "/io?ms=-1", "/io?ms=10001", "/cpu?n=x", "/cpu?n=10000001")) {
+                jsonError(400, request(s, "GET", bad), "GET " + bad);
+            }
+        }
+
+        static void aSlowRequestBlocksOthersOnlyWhereTheModelSaysSo(Site s) throws Exception {
+            if (!s.servesConnectionsConcurrently()) throw new Skip("one connection at a time");
+            Boolean blocks = s.slowRequestBlocksOthers();
+            if (blocks == null) throw new Skip("which models block is known for our servers' modes only");
+            // A slow /io request, then a fast one on another connection. Which answer comes first is the lesson.
+            // Nothing tells a client when the server has started the slow one, so a blocking model may, rarely,
+            // pick up the fast request first: that case is tried again (three times at most), never waited out.
+            for (int attempt = 1; ; attempt++) {
+                boolean fastWaitedForSlow = fastRequestWaitedForSlowOne(s);
+                if (!blocks) {
+                    expect(!fastWaitedForSlow, "a fast request must not wait for a slow one in this model");
+                    return;
+                }
+                if (fastWaitedForSlow) return;
+                expect(attempt < 3, "a fast request should wait for the slow one in this model, but was answered first 3 times");
+            }
+        }
+
+        /** True if, when the fast request's answer arrived, the slow request's answer had already come. */
+        static boolean fastRequestWaitedForSlowOne(Site s) throws Exception {
+            try (var slow = new Wire(s.port()); var fast = new Wire(s.port())) {
+                slow.send("GET /io?ms=2000 HTTP/1.1\r\nHost: test\r\n\r\n");
+                fast.send("GET /health HTTP/1.1\r\nHost: test\r\n\r\n");
+                status(200, fast.readResponse(), "the fast request");
+                boolean slowAlreadyAnswered = slow.available() > 0;
+                status(200, slow.readResponse(), "the slow request");
+                return slowAlreadyAnswered;
+            }
+        }
+
+        // ---------------------------------------------------------------- methods, errors, connections
+
+        static void wrongMethodIs405WithAllowAndUnknownMethodIs501(Site s) throws Exception {
+            Map<String, String> cases = new LinkedHashMap<>();
+            cases.put("POST /health", "GET, HEAD");
+            cases.put("GET /api/create", "POST");
+            cases.put("PUT /api/echo", "POST");
+            cases.put("DELETE /files/x", "GET, HEAD, POST");
+            cases.put("POST /index.html", "GET, HEAD");
+            for (var c : cases.entrySet()) {
+                String[] mt = c.getKey().split(" ");
+                var r = request(s, mt[0], mt[1], "Content-Length: 0");
+                jsonError(405, r, c.getKey());
+                equal(c.getValue(), r.header("Allow"), c.getKey() + " -> " + r);
+            }
+            var options = request(s, "OPTIONS", "/health");
+            status(204, options, "OPTIONS /health");
+            equal("GET, HEAD", options.header("Allow"), "Allow of OPTIONS /health");
+            jsonError(501, request(s, "BREW", "/health"), "BREW /health");
+            jsonError(404, request(s, "GET", "/no/such/path"), "unknown path");
+        }
+
+        static void badRequestsGet4xxAndTheServerKeepsServing(Site s) throws Exception {
+            Map<String, Integer> cases = new LinkedHashMap<>();
+            cases.put("GET /health HTTP/1.1\r\n\r\n", 400);                                  // no Host
+            cases.put("GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);            // two Hosts
+            cases.put("GET /health HTTP/1.1\r\nHost: a\r\nX-Bad: a\u0001b\r\n\r\n", 400);    // control character
+            cases.put("GET /health HTTP/3.0\r\nHost: a\r\n\r\n", 505);
+            cases.put("GET /health HTTP/1.1\r\nHost : a\r\n\r\n", 400);                       // space before colon
+            cases.put("POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400);
+            cases.put("POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+            cases.put("POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400); // bad chunk size
+            cases.put("POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip\r\n\r\n{}", 501);   // unknown coding
+            for (var c : cases.entrySet()) {
+                try (var conn = new Wire(s.port())) {
+                    conn.send(c.getKey());
+                    status(c.getValue(), conn.readResponse(), "sent " + Wire.show(c.getKey()));
+                }
+            }
+            // A client that sends half a request and vanishes must not take the server with it.
+            try (var conn = new Wire(s.port())) {
+                conn.send("POST /api/create HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"na");
+            }
+            try (var conn = new Wire(s.port())) {
+                conn.send("GET /hea");
+            }
+            status(200, request(s, "GET", "/health"), "still serving");
+        }
+
+        static void connectionsAreKeptAliveUntilCloseIsAsked(Site s) throws Exception {
+            try (var c = new Wire(s.port())) {
+                for (int i = 0; i < 3; i++) {
+                    c.send("GET /health HTTP/1.1\r\nHost: test\r\n\r\n");
+                    var r = c.readResponse();
+                    status(200, r, "request " + (i + 1) + " on one connection");
+                    expect(!"close".equals(r.header("Connection")), "request " + (i + 1) + " kept alive: " + r);
+                }
+                c.send("GET /health HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+                var last = c.readResponse();
+                status(200, last, "Connection: close");
+                equal("close", last.header("Connection"), "Connection: close is echoed");
+                expect(c.closedByPeer(Duration.ofSeconds(10)), "then the server closes the connection");
+            }
+            try (var c = new Wire(s.port())) {
+                c.send("GET /health HTTP/1.0\r\n\r\n");
+                status(200, c.readResponse(), "HTTP/1.0");
+                expect(c.closedByPeer(Duration.ofSeconds(10)), "HTTP/1.0 without keep-alive is closed after the response");
+            }
+        }
+
+        // ---------------------------------------------------------------- helpers of the checks
+
+        /** Sends a request (Host, the extra header lines, Connection: close) on a fresh connection; every answer has a Date. */
+        static Wire.Reply request(Site s, String method, String target, String... headerLines) throws IOException {
+            var sb = new StringBuilder(method + " " + target + " HTTP/1.1\r\nHost: test\r\n");
+            for (String h : headerLines) sb.append(h).append("\r\n");
+            String raw = sb.append("Connection: close\r\n\r\n").toString();
+            var r = exchange(s, raw);
+            expect(r.header("Date") != null, "every response has a Date header; sent " + Wire.show(raw) + " got " + r);
+            return r;
+        }
+
+        static Wire.Reply exchange(Site s, String raw) throws IOException { return Wire.exchange(s.port(), raw); }
+
+        static Wire.Reply post(Site s, String target, String contentType, String body) throws IOException {
+            byte[] b = body.getBytes(StandardCharsets.UTF_8);
+            String raw = "POST " + target + " HTTP/1.1\r\nHost: test\r\n" + (contentType == null ? "" : "Content-Type: " + contentType + "\r\n")
+                    + "Content-Length: " + b.length + "\r\nConnection: close\r\n\r\n" + new String(b, StandardCharsets.ISO_8859_1);
+            try (var c = new Wire(s.port())) {
+                try {
+                    c.send(raw);
+                } catch (IOException e) {
+                    // The server answered (413) and closed while the body was still going out: its answer is still to read.
+                }
+                return c.readResponse();
+            }
+        }
+
+        static void expect(boolean ok, String message) {
+            if (!ok) throw new CheckFailed(message);
+        }
+
+        static void equal(Object expected, Object actual, String what) {
+            if (!Objects.equals(expected, actual)) throw new CheckFailed(what + " ==> expected: <" + expected + "> but was: <" + actual + ">");
+        }
+
+        /** The expected text, or any non-blank text when nothing particular is expected. */
+        static void expectText(String expected, String actual, String what) {
+            if (expected != null) equal(expected, actual, what);
+            else expect(actual != null && !actual.isBlank(), what + ": a non-blank string expected");
+        }
+
+        static void status(int expected, Wire.Reply r, String what) {
+            if (r.status() != expected) throw new CheckFailed(what + " ==> expected status " + expected + " but was " + r);
+        }
+
+        /** An error answer: the status, and a JSON body {"error": "..."} with a non-empty reason. */
+        static void jsonError(int expected, Wire.Reply r, String what) {
+            status(expected, r, what);
+            expect(r.header("Content-Type") != null && r.header("Content-Type").startsWith("application/json"), what + ": error body must be JSON: " + r);
+            JsonNode error = parse(r, what).get("error");
+            expect(error != null && error.isString() && !error.stringValue().isBlank(), what + ": {\"error\": reason} expected: " + r);
+        }
+
+        static JsonNode json(Wire.Reply r) {
+            expect(r.header("Content-Type") != null && r.header("Content-Type").startsWith("application/json"), "JSON expected: " + r);
+            return parse(r, "JSON");
+        }
+
+        static JsonNode parse(Wire.Reply r, String what) {
+            try {
+                return JSON.readTree(r.text());
+            } catch (RuntimeException e) {
+                throw new CheckFailed(what + ": not JSON: " + r);
+            }
+        }
+
+        static String text(JsonNode n, String field) {
+            JsonNode v = n.get(field);
+            return v == null || !v.isString() ? null : v.stringValue();
+        }
+
+        /** Runs n tasks at once (each on its own virtual thread, all released together) and returns their results. */
+        static <T> List<T> concurrently(int n, Callable<T> task) throws Exception {
+            var start = new CountDownLatch(1);
+            try (var ex = Executors.newVirtualThreadPerTaskExecutor()) {
+                var futures = new ArrayList<Future<T>>();
+                for (int i = 0; i < n; i++) futures.add(ex.submit(() -> { start.await(); return task.call(); }));
+                start.countDown();
+                var out = new ArrayList<T>();
+                for (var f : futures) {
+                    try {
+                        out.add(f.get(120, TimeUnit.SECONDS));
+                    } catch (ExecutionException e) {
+                        if (e.getCause() instanceof AssertionError a) throw a;
+                        throw e;
+                    }
+                }
+                return out;
+            }
+        }
+    }
+
+    /** A raw HTTP/1.1 client connection to 127.0.0.1 for the contract's byte-level conversations. Every read times out. */
+    public static final class Wire implements AutoCloseable {
+        static final Duration READ_TIMEOUT = Duration.ofSeconds(20);
+        final Socket socket;
+        private final InputStream in;
+        private final OutputStream out;
+
+        public Wire(int port) throws IOException {
+            socket = new Socket();
+            socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
+            socket.setSoTimeout((int) READ_TIMEOUT.toMillis());
+            socket.setTcpNoDelay(true);
+            in = new BufferedInputStream(socket.getInputStream());
+            out = socket.getOutputStream();
+        }
+
+        /** A response as it came off the wire. Header names are case-insensitive. */
+        public record Reply(String version, int status, String reason, Map<String, List<String>> headers, byte[] body) {
+            public String header(String name) {
+                var v = headers.get(name);
+                return v == null ? null : String.join(", ", v);
+            }
+
+            /** The body as UTF-8, gunzipped first if Content-Encoding says gzip. */
+            public String text() {
+                try {
+                    byte[] b = "gzip".equalsIgnoreCase(header("Content-Encoding"))
+                            ? new GZIPInputStream(new ByteArrayInputStream(body)).readAllBytes() : body;
+                    return new String(b, StandardCharsets.UTF_8);
+                } catch (IOException e) {
+                    throw new Contract.CheckFailed("body says gzip but is not: " + show(body));
+                }
+            }
+
+            @Override public String toString() {
+                return version + " " + status + " " + reason + " " + headers + " body=" + show(body);
+            }
+        }
+
+        public static Reply exchange(int port, String rawRequest) throws IOException {
+            try (var c = new Wire(port)) {
+                c.send(rawRequest);
+                return rawRequest.startsWith("HEAD ") ? c.readHeadResponse() : c.readResponse();
+            }
+        }
+
+        public Wire send(String text) throws IOException { return send(text.getBytes(StandardCharsets.ISO_8859_1)); }
+
+        public Wire send(byte[] bytes) throws IOException {
+            out.write(bytes);
+            out.flush();
+            return this;
+        }
+
+        public int available() throws IOException { return in.available(); }
+
+        /** Bytes up to and including the first occurrence of the delimiter. */
+        public String readUntil(String delimiter) throws IOException {
+            var buf = new ByteArrayOutputStream();
+            byte[] d = delimiter.getBytes(StandardCharsets.ISO_8859_1);
+            while (true) {
+                int b = in.read();
+                if (b < 0) throw new EOFException("closed before '" + show(d) + "'; got: " + show(buf.toByteArray()));
+                buf.write(b);
+                byte[] sofar = buf.toByteArray();
+                if (sofar.length >= d.length && Arrays.equals(sofar, sofar.length - d.length, sofar.length, d, 0, d.length))
+                    return buf.toString(StandardCharsets.ISO_8859_1);
+            }
+        }
+
+        /** True if the peer closed the connection (EOF or reset) within the time given. */
+        public boolean closedByPeer(Duration within) throws IOException {
+            socket.setSoTimeout((int) within.toMillis());
+            try {
+                return in.read() < 0;
+            } catch (SocketTimeoutException e) {
+                return false;
+            } catch (IOException reset) {
+                return true;
+            }
+        }
+
+        public Reply readResponse() throws IOException { return readResponse(false); }
+
+        /** A response to HEAD: never a body, whatever the fields say. */
+        public Reply readHeadResponse() throws IOException { return readResponse(true); }
+
+        /** Status line, fields, then the body by Content-Length, chunked, or to EOF (RFC 9112 section 6.3). */
+        private Reply readResponse(boolean head) throws IOException {
+            String statusLine = line();
+            if (statusLine == null) throw new EOFException("connection closed before a status line");
+            String[] parts = statusLine.split(" ", 3);
+            if (parts.length < 2 || !parts[0].startsWith("HTTP/") || !parts[1].matches("\\d{3}"))
+                throw new IOException("not a status line: " + show(statusLine));
+            int status = Integer.parseInt(parts[1]);
+            var headers = new TreeMap<String, List<String>>(String.CASE_INSENSITIVE_ORDER);
+            for (String l; !(l = line()).isEmpty(); ) {
+                int colon = l.indexOf(':');
+                if (colon <= 0) throw new IOException("bad header line: " + show(l));
+                headers.computeIfAbsent(l.substring(0, colon), k -> new ArrayList<>()).add(l.substring(colon + 1).strip());
+            }
+            var r = new Reply(parts[0], status, parts.length > 2 ? parts[2] : "", headers, new byte[0]);
+            if (head || status / 100 == 1 || status == 204 || status == 304) return r;
+            byte[] body;
+            String te = r.header("Transfer-Encoding"), cl = r.header("Content-Length");
+            if (te != null && te.toLowerCase(Locale.ROOT).contains("chunked")) {
+                var buf = new ByteArrayOutputStream();
+                while (true) {
+                    String sizeLine = line();
+                    if (sizeLine == null) throw new EOFException("closed inside a chunked body");
+                    int semi = sizeLine.indexOf(';');
+                    int size = Integer.parseInt((semi >= 0 ? sizeLine.substring(0, semi) : sizeLine).strip(), 16);
+                    if (size == 0) {
+                        for (String t; (t = line()) != null && !t.isEmpty(); ) { }
+                        break;
+                    }
+                    buf.write(readExactly(size));
+                    if (!"".equals(line())) throw new IOException("chunk not followed by CRLF");
+                }
+                body = buf.toByteArray();
+            } else if (cl != null) {
+                body = readExactly(Integer.parseInt(cl.strip()));
+            } else {
+                body = in.readAllBytes();
+            }
+            return new Reply(r.version(), status, r.reason(), headers, body);
+        }
+
+        private byte[] readExactly(int n) throws IOException {
+            byte[] b = in.readNBytes(n);
+            if (b.length < n) throw new EOFException("wanted " + n + " bytes, got " + b.length + ": " + show(b));
+            return b;
+        }
+
+        /** A line ending in CRLF (returned without it); null at EOF before any byte. */
+        private String line() throws IOException {
+            var buf = new ByteArrayOutputStream();
+            for (int b; (b = in.read()) >= 0; ) {
+                if (b == '\n') {
+                    byte[] a = buf.toByteArray();
+                    int n = a.length > 0 && a[a.length - 1] == '\r' ? a.length - 1 : a.length;
+                    return new String(a, 0, n, StandardCharsets.ISO_8859_1);
+                }
+                buf.write(b);
+            }
+            if (buf.size() == 0) return null;
+            throw new EOFException("connection closed in the middle of a line: " + show(buf.toByteArray()));
+        }
+
+        /** Bytes shown with \r \n and non-printables escaped, cut at 300 characters: for failure messages. */
+        public static String show(byte[] b) {
+            var sb = new StringBuilder();
+            for (byte x : b) {
+                int c = x & 0xff;
+                if (sb.length() > 300) { sb.append("..."); break; }
+                switch (c) {
+                    case '\r' -> sb.append("\\r");
+                    case '\n' -> sb.append("\\n");
+                    default -> sb.append(c >= 32 && c < 127 ? String.valueOf((char) c) : String.format("\\x%02x", c));
+                }
+            }
+            return sb.toString();
+        }
+
+        public static String show(String s) { return show(s.getBytes(StandardCharsets.ISO_8859_1)); }
+
+        @Override public void close() throws IOException { socket.close(); }
     }
 
     // ================================================================ sides: what is compared
@@ -1309,6 +2593,11 @@ public class Compare implements Callable<Integer> {
         String spec();
 
         Running start(Contract.Fixture fixture, List<String> jvmOptions, Pinning pinning) throws Exception;
+
+        /** Work before the timed start (resolving, and if needed compiling, our scripts). */
+        default void prepare() {
+            if (this instanceof Ours o) JavaCommand.of(o.script());
+        }
 
         static Side parse(String spec) {
             if (spec.startsWith("cmd:")) {
@@ -1325,6 +2614,9 @@ public class Compare implements Callable<Integer> {
                 }
                 if (uri.getScheme().equals("https")) throw Failure.usage("side " + spec + ": https is not supported (http://HOST:PORT)");
                 if (uri.getHost() == null || uri.getPort() < 0) throw Failure.usage("side " + spec + ": a URL side needs a host and a port, http://HOST:PORT");
+                if (!List.of("127.0.0.1", "localhost", "[::1]").contains(uri.getHost())) {
+                    throw Failure.usage("side " + spec + ": Compare loads local servers only (http://127.0.0.1:PORT)");
+                }
                 return new Url(spec, uri);
             }
             String[] nm = spec.split(":", 2);
@@ -1341,13 +2633,27 @@ public class Compare implements Callable<Integer> {
         /** simple[:MODE] or threaded[:MODE], started through the launcher's cached java command. */
         record Ours(String spec, Script script, String mode) implements Side {
             @Override public Running start(Contract.Fixture fixture, List<String> jvmOptions, Pinning pinning) throws Exception {
-                var args = new ArrayList<>(List.of("-p", "0", "-q", "--root", fixture.root().toString(), "--directory", fixture.uploads().toString()));
+                var args = new ArrayList<>(List.of("-p", "0", "-q", "--root", fixture.root().toString()));
                 if (mode != null) args.addAll(List.of("-m", mode));
                 var launch = Launch.direct(script, jvmOptions, args);
-                var proc = Procs.start(spec, pinning.server(launch), false);
+                var withDirectory = new ArrayList<>(args);
+                withDirectory.addAll(List.of("--directory", fixture.uploads().toString()));
+                var proc = Procs.start(spec, pinning.server(Launch.direct(script, jvmOptions, withDirectory)), false);
                 proc.awaitReady(Duration.ofSeconds(180));
                 String label = script.serverName + " (" + (mode == null ? proc.readyMode() : mode) + ")";
-                return new Running(this, label, "127.0.0.1", proc.port(), proc, launch.viaJBang());
+                // The contract also checks that /files is 404 without --directory: a second instance, started when asked.
+                var extras = new CopyOnWriteArrayList<Proc>();
+                Callable<Integer> withoutDirectory = () -> {
+                    synchronized (extras) {
+                        if (extras.isEmpty()) {
+                            var p = Procs.start(spec + " without --directory", pinning.server(launch), false);
+                            extras.add(p);
+                            p.awaitReady(Duration.ofSeconds(180));
+                        }
+                        return extras.getFirst().port();
+                    }
+                };
+                return new Running(this, label, "127.0.0.1", proc.port(), proc, false, withoutDirectory, extras);
             }
         }
 
@@ -1359,7 +2665,7 @@ public class Compare implements Callable<Integer> {
                 } catch (IOException e) {
                     throw Failure.of("side " + spec + ": " + e.getMessage() + " (is a server running there?)");
                 }
-                return new Running(this, spec, uri.getHost(), uri.getPort(), null, false);
+                return new Running(this, spec, uri.getHost(), uri.getPort(), null, false, null, List.of());
             }
         }
 
@@ -1371,22 +2677,39 @@ public class Compare implements Callable<Integer> {
                 var launch = new Launch(List.of("sh", "-c", line), false);
                 var proc = Procs.start(spec, pinning.server(launch), false);
                 proc.awaitPort(port, Duration.ofSeconds(60));
-                return new Running(this, command.split("\\s+")[0] + " (cmd)", "127.0.0.1", port, proc, false);
+                return new Running(this, command.split("\\s+")[0] + " (cmd)", "127.0.0.1", port, proc, false, null, List.of());
             }
         }
     }
 
     /** A side that is up: where it listens, and the process tree Compare started for it (null for a URL). */
-    record Running(Side side, String label, String host, int port, Proc proc, boolean startupIncludesJBang) implements AutoCloseable {
+    record Running(Side side, String label, String host, int port, Proc proc, boolean startupIncludesJBang,
+                   Callable<Integer> withoutDirectory, List<Proc> extras) implements AutoCloseable {
         URI uri(String path) { return URI.create("http://" + host + ":" + port + path); }
 
         boolean rootIsFixture() { return !(side instanceof Side.Url) && !(side instanceof Side.Command c && !c.command().contains("{root}")); }
 
+        /** What the contract checks may expect of this side. */
         Contract.Site site(Contract.Fixture fixture) {
-            return () -> port;
+            String server = side instanceof Side.Ours o ? o.script().serverName : null;
+            String mode = side instanceof Side.Ours o && proc != null ? proc.readyMode() : null;
+            Contract.Fixture root = rootIsFixture() ? fixture : null;
+            return new Contract.Site() {
+                @Override public int port() { return port; }
+                @Override public String expectedServer() { return server; }
+                @Override public String expectedMode() { return mode; }
+                @Override public Contract.Fixture fixture() { return root; }
+                @Override public boolean servesConnectionsConcurrently() { return !"sequential".equals(mode); }
+                @Override public Boolean slowRequestBlocksOthers() { return mode == null ? null : BLOCKING_MODES.contains(mode); }
+                @Override public int portWithoutDirectory() throws Exception { return withoutDirectory == null ? -1 : withoutDirectory.call(); }
+            };
         }
 
+        /** The modes of our servers in which one slow request holds up the others (one thread serves everyone). */
+        static final Set<String> BLOCKING_MODES = Set.of("single", "sequential");
+
         @Override public void close() {
+            extras.forEach(Proc::stop);
             if (proc != null) proc.stop();
         }
     }
@@ -1596,10 +2919,17 @@ public class Compare implements Callable<Integer> {
         private static final Set<Proc> LIVE = ConcurrentHashMap.newKeySet();
         private static final Set<Process> HELPERS = ConcurrentHashMap.newKeySet();
         private static final AtomicBoolean HOOKED = new AtomicBoolean();
+        /** Set once Ctrl-C (or SIGTERM) began the shutdown: what fails after that is the stop, not an error to report. */
+        static volatile boolean stopping;
         private static final boolean SETSID = Files.isExecutable(Path.of("/usr/bin/setsid")) || Files.isExecutable(Path.of("/bin/setsid"));
 
         static void installShutdownHook() {
-            if (HOOKED.compareAndSet(false, true)) Runtime.getRuntime().addShutdownHook(new Thread(Procs::stopAll, "stop-servers"));
+            if (HOOKED.compareAndSet(false, true)) {
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                    stopping = true;
+                    stopAll();
+                }, "stop-servers"));
+            }
         }
 
         /** Starts the command in its own process group (setsid): Ctrl-C reaches Compare, which stops it in order. */
@@ -1786,8 +3116,10 @@ public class Compare implements Callable<Integer> {
 
     /** Progress lines on stderr: phase, side, run k of n. The result goes to stdout. */
     static final class Progress {
+        private static final long T0 = System.nanoTime();
+
         static void say(String s) {
-            System.err.println("[compare] " + s);
+            System.err.printf(Locale.ROOT, "[compare %5.1fs] %s%n", (System.nanoTime() - T0) / 1e9, s);
         }
     }
 
