@@ -303,6 +303,9 @@ public class Compare implements Callable<Integer> {
         @Option(names = "--json", paramLabel = "FILE", description = "Write every figure and every run as JSON.")
         Path json;
 
+        @Option(names = "--html", paramLabel = "FILE", description = "Write one self-contained HTML report (table, chart; opens offline, prints well).")
+        Path html;
+
         @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
         @Override public Integer call() throws Exception {
@@ -407,6 +410,7 @@ public class Compare implements Callable<Integer> {
                 var report = new Report(this, reports, paths, runs, rate, equalPath, equalConnections, peakA, peakB, notes, Machine.now());
                 System.out.print(report.text());
                 if (opts.json != null) report.writeJson(opts.json);
+                if (opts.html != null) ExperimentReport.writeCompareHtml(opts.html, report);
                 return 0;
             }
 
@@ -805,7 +809,7 @@ public class Compare implements Callable<Integer> {
         Path svgDir;
 
         /** Writes what was asked for, and says where on stderr. */
-        void write(Report report, Object results, Map<String, Object> settings) throws IOException {
+        void write(ExperimentReport report, Object results, Map<String, Object> settings) throws IOException {
             if (json != null) {
                 var doc = new LinkedHashMap<String, Object>();
                 doc.put("experiment", report.experiment);
@@ -849,7 +853,7 @@ public class Compare implements Callable<Integer> {
 
         @Override public final Integer call() throws Exception {
             Procs.installShutdownHook();
-            var report = new Report(spec.name(), commandLine(spec));
+            var report = new ExperimentReport(spec.name(), commandLine());
             try {
                 run(report);
             } finally {
@@ -859,14 +863,7 @@ public class Compare implements Callable<Integer> {
             return report.exitCode;
         }
 
-        abstract void run(Report report) throws Exception;
-
-        /** The command as a user would type it again: `./jbang Compare.java SUBCOMMAND ARGS...`. */
-        static String commandLine(CommandLine.Model.CommandSpec spec) {
-            var args = spec.commandLine().getParseResult().originalArgs();
-            return "./jbang Compare.java " + args.stream().map(a -> a.matches("[\\w./:=,@%+-]+") ? a : "'" + a.replace("'", "'\\''") + "'")
-                    .collect(Collectors.joining(" "));
-        }
+        abstract void run(ExperimentReport report) throws Exception;
 
         /** Starts one of our servers (its own JVM, JBang's launch excluded) and waits for its ready line. */
         static Proc startServer(String name, Script script, List<String> args) throws Exception {
@@ -915,7 +912,7 @@ public class Compare implements Callable<Integer> {
         /** One figure: N simultaneous requests of one task to one server. */
         record Figure(String server, String mode, String task, String path, int concurrency, double totalMs, int failed) {}
 
-        @Override void run(Report report) throws Exception {
+        @Override void run(ExperimentReport report) throws Exception {
             var chosen = parseServers(servers);
             var taskList = list(tasks);
             for (String t : taskList) if (!t.equals("io") && !t.equals("cpu")) throw Failure.usage("--tasks: unknown task " + t + " (io, cpu)");
@@ -1115,7 +1112,7 @@ public class Compare implements Callable<Integer> {
 
         private int nextSource = 10;
 
-        @Override void run(Report report) throws Exception {
+        @Override void run(ExperimentReport report) throws Exception {
             var modeList = list(modes);
             for (String m : modeList) if (!SERVER_MODES.contains(m)) throw Failure.usage("--modes: EchoServer has no mode " + m + " (" + String.join(", ", SERVER_MODES) + ")");
             if (modeList.isEmpty()) throw Failure.usage("--modes: none given");
@@ -1226,11 +1223,11 @@ public class Compare implements Callable<Integer> {
             echo.quiet = true;
             var config = new EchoClient.Config(new InetSocketAddress("127.0.0.1", port), InetAddress.getByName(nextSource()),
                     connections, size, connections, (int) timeout.toMillis());
-            double cpuBefore = Cpu.treeMs(proc.process.toHandle());
+            double cpuBefore = Sample.cpuMs(proc);
             var round = echo.run(config);
-            double cpuAfter = Cpu.treeMs(proc.process.toHandle());
+            double cpuAfter = Sample.cpuMs(proc);
             var r = echo.report(config, round, EchoClient.Limits.read(), 0);
-            return new Round(server, client, connections, size, r.totalMs(), r.latencyUs().p99() / 1000, cpuBefore < 0 ? -1 : cpuAfter - cpuBefore,
+            return new Round(server, client, connections, size, r.totalMs(), r.latencyUs().p99() / 1000, Double.isNaN(cpuBefore) ? -1 : cpuAfter - cpuBefore,
                     r.failed(), r.failures());
         }
 
@@ -1240,12 +1237,12 @@ public class Compare implements Callable<Integer> {
         Round cRound(String server, Path cDir, int port, Proc proc) throws Exception {
             var cmd = List.of(cDir.resolve("echo_client").toString(), "-p", String.valueOf(port), "-n", String.valueOf(connections),
                     "-s", String.valueOf(size), "-t", String.valueOf(timeout.toMillis()), "-S", nextSource());
-            double cpuBefore = Cpu.treeMs(proc.process.toHandle());
+            double cpuBefore = Sample.cpuMs(proc);
             var p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
             Procs.track(p);
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             p.waitFor();
-            double cpuAfter = Cpu.treeMs(proc.process.toHandle());
+            double cpuAfter = Sample.cpuMs(proc);
             Matcher m = C_RESULT.matcher(out);
             if (!m.find()) throw Failure.of("the C echo client printed no result: " + out.strip());
             var failures = new LinkedHashMap<String, Long>();
@@ -1254,7 +1251,7 @@ public class Compare implements Callable<Integer> {
                 if (km.matches()) failures.put(km.group(1), Long.parseLong(km.group(2)));
             }
             return new Round(server, "C epoll", connections, size, Double.parseDouble(m.group(1)), Double.parseDouble(m.group(2)) / 1000,
-                    cpuBefore < 0 ? -1 : cpuAfter - cpuBefore, Long.parseLong(m.group(3)), failures);
+                    Double.isNaN(cpuBefore) ? -1 : cpuAfter - cpuBefore, Long.parseLong(m.group(3)), failures);
         }
 
         /** 127.0.0.10, .11, ...: a fresh loopback address per round (127.0.0.0/8 is all loopback). */
@@ -1313,7 +1310,7 @@ public class Compare implements Callable<Integer> {
 
         private static final Pattern LINE = Pattern.compile("^(\\w+)\\s+(\\S+)\\s+->\\s+(.*?)\\s+(\\d+) ms$");
 
-        @Override void run(Report report) throws Exception {
+        @Override void run(ExperimentReport report) throws Exception {
             var specs = list(modes);
             if (specs.isEmpty()) throw Failure.usage("--modes: none given");
             for (String s : specs) {
@@ -1422,9 +1419,12 @@ public class Compare implements Callable<Integer> {
     record Chart(String id, String title, String svg, List<Svg.Series> series) {}
 
     /** An experiment's findings: sections of a table, sentences and charts; printed as text and written as HTML. */
-    static final class Report {
+    static final class ExperimentReport {
         final String experiment, command;
-        final Map<String, Object> machine = Machine.describe();
+        final Machine machineAtStart = Machine.now();
+        final Map<String, Object> machine = Map.of("date", machineAtStart.at().toString(), "cores", machineAtStart.cores(),
+                "memory_mb", machineAtStart.memoryMb(), "kernel", machineAtStart.kernel(), "load_average", machineAtStart.loadAverage(),
+                "jdk", machineAtStart.jdk());
         final List<Chart> charts = new ArrayList<>();
         private final List<Section> sections = new ArrayList<>();
         private final List<String> notes = new ArrayList<>();
@@ -1433,7 +1433,7 @@ public class Compare implements Callable<Integer> {
 
         record Section(String heading, Table table, List<String> sentences, List<Chart> charts) {}
 
-        Report(String experiment, String command) {
+        ExperimentReport(String experiment, String command) {
             this.experiment = experiment;
             this.command = command;
         }
@@ -1444,6 +1444,42 @@ public class Compare implements Callable<Integer> {
         }
 
         void note(String text) { notes.add(text); }
+
+        /** The footer as text; `compare` hands in its own (pinning, JVM options, start-up rules). */
+        String footer;
+
+        /**
+         * `compare --html FILE`: the A/B table, the throughput per path and connection count as a bar chart (medians
+         * of the runs), the verdict and the warnings, with compare's own footer. Called once, from Race.Run.all.
+         */
+        static void writeCompareHtml(Path file, Report r) throws IOException {
+            var page = new ExperimentReport("compare", commandLine());
+            page.title = "Compare: " + r.run().a().label() + " (A) vs " + r.run().b().label() + " (B)";
+            page.intro = r.verdict();
+            var t = new Table("figure", "A: " + r.run().a().label(), "B: " + r.run().b().label(), "B/A (95% interval)");
+            t.row("contract checks passed", Report.passed(r.contract().get(0)), Report.passed(r.contract().get(1)), "");
+            var categories = new ArrayList<String>();
+            var a = new ArrayList<Svg.Point>();
+            var b = new ArrayList<Svg.Point>();
+            for (var f : r.figures()) {
+                t.row(f.name() + " (" + f.unit() + ")", f.cell(f.a()), f.cell(f.b()), f.ratioCell());
+                if (!f.name().endsWith(" throughput")) continue;
+                int x = categories.size();
+                categories.add(f.name().substring(0, f.name().length() - " throughput".length()));
+                if (f.a().length > 0) a.add(new Svg.Point(x, Stats.median(f.a())));
+                if (f.b().length > 0) b.add(new Svg.Point(x, Stats.median(f.b())));
+            }
+            var series = List.of(new Svg.Series("A: " + r.run().a().label(), a), new Svg.Series("B: " + r.run().b().label(), b));
+            String title = "Throughput, median of the runs (req/s)";
+            var sentences = new ArrayList<String>();
+            String text = r.text();
+            text.lines().filter(l -> l.startsWith("Warning: ") || l.startsWith("Note: ")).forEach(sentences::add);
+            page.section("A/B table", t, sentences, List.of(new Chart("throughput", title,
+                    Svg.barChart(title, page.command, "requests/s", categories, series), series)));
+            page.footer = r.footer().strip().replace("\n", ". ");
+            ReportFiles.writeFile(file, page.html());
+            Progress.say("HTML report: " + file.toAbsolutePath());
+        }
 
         String text() {
             var sb = new StringBuilder();
@@ -1459,9 +1495,11 @@ public class Compare implements Callable<Integer> {
         }
 
         String footerText() {
-            return "%s; %s cores (%s), %s memory, %s; JDK %s; load average before %s; servers unpinned. Command: %s".formatted(
-                    machine.get("date"), machine.get("cores"), machine.get("cpu"), machine.get("memory"), machine.get("kernel"),
-                    machine.get("jdk"), machine.get("loadAverage"), command);
+            if (footer != null) return footer.contains(" Command: ") ? footer : footer + " Command: " + command;
+            var m = machineAtStart;
+            return "%s; machine: %d cores, %.1f GiB, %s; JDK %s; load average %s at start; servers unpinned, JVM options %s. Command: %s".formatted(
+                    DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'").withZone(ZoneOffset.UTC).format(m.at()), m.cores(),
+                    m.memoryMb() / 1024.0, m.kernel(), m.jdk(), m.loadAverage(), String.join(" ", Launch.DEFAULT_JVM_OPTIONS), command);
         }
 
         /** One self-contained page: no script, no font or image from anywhere; prints on A4 or Letter. */
@@ -1481,9 +1519,8 @@ public class Compare implements Callable<Integer> {
                 b.append("</section>\n");
             }
             notes.forEach(n -> b.append("<p class=\"note\">").append(esc(n)).append("</p>\n"));
-            b.append("<footer><p>").append(esc("%s. Machine: %s cores (%s), %s memory, %s. JDK %s. Load average before the run: %s. Servers unpinned.".formatted(
-                    machine.get("date"), machine.get("cores"), machine.get("cpu"), machine.get("memory"), machine.get("kernel"),
-                    machine.get("jdk"), machine.get("loadAverage")))).append("</p>\n<p>Command: <code>").append(esc(command))
+            String footer = footerText();
+            b.append("<footer><p>").append(esc(footer.substring(0, footer.indexOf(" Command: ")))).append("</p>\n<p>Command: <code>").append(esc(command))
                     .append("</code></p></footer>\n</body>\n</html>\n");
             return b.toString();
         }
@@ -1532,59 +1569,6 @@ public class Compare implements Callable<Integer> {
                 """;
     }
 
-    /** The machine a report was measured on, for its footer and its JSON. */
-    static final class Machine {
-        static Map<String, Object> describe() {
-            var m = new LinkedHashMap<String, Object>();
-            m.put("date", DateTimeFormatter.ISO_INSTANT.format(Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)));
-            m.put("cores", Runtime.getRuntime().availableProcessors());
-            m.put("cpu", firstValue(Path.of("/proc/cpuinfo"), "model name").orElse(System.getProperty("os.arch")));
-            m.put("memory", firstValue(Path.of("/proc/meminfo"), "MemTotal")
-                    .map(v -> "%.1f GiB".formatted(Long.parseLong(v.replaceAll("\\D", "")) / 1024.0 / 1024.0)).orElse("?"));
-            m.put("kernel", System.getProperty("os.name") + " " + System.getProperty("os.version"));
-            m.put("jdk", System.getProperty("java.vendor") + " " + Runtime.version());
-            m.put("loadAverage", read(Path.of("/proc/loadavg")).map(l -> String.join(" ", Arrays.asList(l.split(" ")).subList(0, 3))).orElse("?"));
-            return m;
-        }
-
-        static Optional<String> firstValue(Path file, String key) {
-            return read(file).flatMap(text -> text.lines().filter(l -> l.startsWith(key))
-                    .map(l -> l.substring(l.indexOf(':') + 1).strip()).findFirst());
-        }
-
-        static Optional<String> read(Path file) {
-            try {
-                return Optional.of(Files.readString(file).strip());
-            } catch (IOException e) {
-                return Optional.empty();
-            }
-        }
-    }
-
-    /** CPU time of a process and everything it started, from /proc/PID/stat (user + system). */
-    static final class Cpu {
-        /** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
-        static final double TICKS_PER_SECOND = 100;
-
-        /** Milliseconds of CPU used so far by the process and its live descendants; -1 when /proc cannot tell. */
-        static double treeMs(ProcessHandle root) {
-            double total = 0;
-            var all = new ArrayList<ProcessHandle>();
-            all.add(root);
-            root.descendants().forEach(all::add);
-            for (var h : all) {
-                try {
-                    String stat = Files.readString(Path.of("/proc/" + h.pid() + "/stat"));
-                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                    total += (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 1000 / TICKS_PER_SECOND;   // utime, stime
-                } catch (IOException | RuntimeException e) {
-                    if (h == root) return -1;
-                }
-            }
-            return total;
-        }
-    }
-
     /** Charts drawn as inline SVG: every series a <g class="series">, every point or bar an element with its data. */
     static final class Svg {
         record Point(double x, double y) {}
@@ -1594,7 +1578,7 @@ public class Compare implements Callable<Integer> {
         /** Colours and dash patterns that stay apart on screen and on a black-and-white printout. */
         static final String[] COLOURS = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"};
         static final String[] DASHES = {"", "6 3", "2 3", "8 3 2 3", "", "6 3", "2 3", "8 3 2 3", "", "6 3"};
-        static final int W = 760, LEFT = 70, RIGHT = 200, TOP = 48, BOTTOM = 56;
+        static final int W = 800, LEFT = 70, RIGHT = 230, TOP = 48, BOTTOM = 56;
 
         /** Lines over N on an evenly spaced axis of the x values (1, 2, 4, ... reads like the seed's charts). */
         static String lineChart(String title, String command, String xLabel, String yLabel, List<Series> series) {
