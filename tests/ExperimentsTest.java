@@ -186,6 +186,33 @@ public class ExperimentsTest {
             }
         }
 
+        @Test void compareWritesItsTableAndThroughputChartAsHtml(@TempDir Path dir) throws Exception {
+            Path html = dir.resolve("compare.html");
+            try (var p = TestKit.ServerProcess.start("Compare.java", "compare", "--quick", "--runs", "1", "--duration", "200ms",
+                    "--warmup", "100ms", "--concurrency", "2", "--html", html.toString())) {
+                assertEquals(0, p.waitFor(Duration.ofMinutes(8)), p.output());
+                String text = Files.readString(html);
+                for (String outside : List.of("<script", "<link", "src=", "@import", "url("))
+                    assertFalse(text.contains(outside), "the report pulls nothing in (" + outside + ")");
+                assertEquals(List.of(), browser.open(html.toUri().toString()), "console errors");
+                // The same rows as the table on stdout: every figure line printed there is a row of the page's table.
+                var rows = browser.findAll("table tbody tr").stream().map(r -> r.findElements(org.openqa.selenium.By.tagName("td")).getFirst().getText()).toList();
+                for (String figure : List.of("contract checks passed", "GET /health c=2 throughput (req/s)", "peak RSS of the process tree (MB)")) {
+                    assertTrue(p.output().contains(figure), "stdout has " + figure);
+                    assertTrue(rows.contains(figure), "the page has " + figure + ": " + rows);
+                }
+                var charts = browser.findAll("svg.chart");
+                assertEquals(1, charts.size(), "the throughput chart");
+                var series = charts.getFirst().findElements(org.openqa.selenium.By.cssSelector("g.series"));
+                assertEquals(2, series.size(), "A and B");
+                long throughputRows = rows.stream().filter(r -> r.endsWith(" throughput (req/s)")).count();
+                for (var s : series)
+                    assertEquals(throughputRows, s.findElements(org.openqa.selenium.By.cssSelector(".bar")).size(), "a bar per raced path and count");
+                assertTrue(browser.find("footer").getText().contains("Command: ./jbang Compare.java compare --quick"), browser.find("footer").getText());
+                System.out.println("        screenshot " + browser.screenshot("experiments-compare"));
+            }
+        }
+
         /**
          * Opens the HTML report from the file system (no server: it must stand alone), checks it loads without console
          * errors, pulls in nothing, agrees with the JSON's list of charts, and keeps a screenshot. Returns its charts.
