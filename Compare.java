@@ -817,6 +817,7 @@ public class Compare implements Callable<Integer> {
                 doc.put("machine", report.machine);
                 doc.put("settings", settings);
                 doc.put("results", results);
+                doc.put("notes", report.notes);
                 doc.put("charts", report.charts.stream().map(c -> Map.of("id", c.id(), "title", c.title(),
                         "series", c.series().stream().map(s -> Map.of("name", s.name(), "points", s.points().size())).toList())).toList());
                 writeFile(json, JsonMapper.builder().enable(SerializationFeature.INDENT_OUTPUT).build().writeValueAsString(doc));
@@ -859,6 +860,12 @@ public class Compare implements Callable<Integer> {
             } finally {
                 Procs.stopAll();
             }
+            var m = report.machineAtStart;
+            double load = Double.parseDouble(m.loadAverage().split(" ")[0]);
+            if (load > m.cores())
+                report.note("The load average was %s on %d cores when this started: other work shared the CPU, so these figures are noisy (the CPU-bound ones most). Run it on a quiet machine for figures to keep."
+                        .formatted(m.loadAverage().split(" ")[0], m.cores()));
+            files.write(report, report.results, report.settings);
             System.out.print(report.text());
             return report.exitCode;
         }
@@ -975,7 +982,7 @@ public class Compare implements Callable<Integer> {
                 report.note("! marks a row with failed requests (see the progress lines on stderr): its times are not comparable.");
                 report.exitCode = 1;
             }
-            files.write(report, figures, Map.of("servers", chosen.stream().map(s -> s.script().command + ":" + s.mode()).toList(),
+            report.data(figures, Map.of("servers", chosen.stream().map(s -> s.script().command + ":" + s.mode()).toList(),
                     "concurrency", ns, "tasks", taskList, "ioMs", ioMs, "cpuN", cpuN, "jvmOptions", Launch.DEFAULT_JVM_OPTIONS));
         }
 
@@ -1092,8 +1099,8 @@ public class Compare implements Callable<Integer> {
         @Option(names = "--modes", paramLabel = "LIST", description = "EchoServer modes, comma-separated.")
         String modes = "thread,nio,async,virtual";
 
-        @Option(names = "--client-mode", description = "How EchoClient waits: virtual (a virtual thread per connection) or nio (one Selector).")
-        String clientMode = "nio";
+        @Option(names = "--client-mode", description = "How EchoClient waits: ${COMPLETION-CANDIDATES} (virtual: a virtual thread per connection; nio: one Selector).")
+        EchoClient.Mode clientMode = EchoClient.Mode.nio;
 
         @Option(names = "--warmup", description = "Unmeasured rounds against each server first (the JIT compiles its hot path).")
         int warmup = 1;
@@ -1119,8 +1126,7 @@ public class Compare implements Callable<Integer> {
             if (connections < 1 || connections > 60_000) throw Failure.usage("-n: " + connections + " (1..60000)");
             if (size < 1 || size > 1 << 20) throw Failure.usage("-s: " + size + " (1..1048576 bytes)");
             if (warmup < 0 || warmup > 10) throw Failure.usage("--warmup: " + warmup + " (0..10)");
-            var echoMode = Arrays.stream(EchoClient.Mode.values()).filter(m -> m.name().equals(clientMode)).findFirst()
-                    .orElseThrow(() -> Failure.usage("--client-mode: " + clientMode + " (virtual, nio)"));
+            var echoMode = clientMode;
             Path cDir = noC ? null : compileC();
             try {
                 var servers = new ArrayList<String>();
@@ -1174,7 +1180,7 @@ public class Compare implements Callable<Integer> {
                     report.note("! marks a round with failed connections (kinds in brackets): its times are not comparable.");
                     report.exitCode = 1;
                 }
-                files.write(report, rounds, Map.of("connections", connections, "size", size, "servers", servers, "clients", clients,
+                report.data(rounds, Map.of("connections", connections, "size", size, "servers", servers, "clients", clients,
                         "warmupRounds", warmup, "jvmOptions", Launch.DEFAULT_JVM_OPTIONS));
             } finally {
                 if (cDir != null) deleteTree(cDir);
@@ -1367,7 +1373,7 @@ public class Compare implements Callable<Integer> {
             var charts = new ArrayList<Chart>();
             double maxMs = runs.stream().flatMap(r -> r.arrivals().stream()).mapToLong(Arrival::ms).max().orElse(1);
             for (var r : runs) {
-                table.row(null, List.of(r.mode(), r.offload() ? "on" : "off", ms(r, "LongPrime"), ms(r, "Echo"), ms(r, "SmallPrime"),
+                table.row(null, List.of(r.label(), r.offload() ? "on" : "off", ms(r, "LongPrime"), ms(r, "Echo"), ms(r, "SmallPrime"),
                         r.arrivals().stream().map(Arrival::name).collect(Collectors.joining(" > ")), r.blocked() ? "yes: blocked" : "no"));
                 var series = List.of(new Svg.Series(r.label(), r.arrivals().stream()
                         .sorted(Comparator.comparingInt(a -> Client.ORDER.indexOf(a.name())))
@@ -1386,7 +1392,7 @@ public class Compare implements Callable<Integer> {
                 summary.add("Not blocked: " + Architectures.join(free) + ". Echo and SmallPrime came back at once, LongPrime last: "
                         + "the long check ran on a thread of its own (a connection's thread, a pool worker, or the prime pool).");
             report.section("When each answer arrived (ms from the client's start)", table, summary, charts);
-            files.write(report, runs, Map.of("runs", specs, "longPrime", "P2305843009213693951", "jvmOptions", Launch.DEFAULT_JVM_OPTIONS));
+            report.data(runs, Map.of("runs", specs, "longPrime", "P2305843009213693951", "jvmOptions", Launch.DEFAULT_JVM_OPTIONS));
         }
 
         /** Waits until Proc's reader has taken the last line of a process that printed no ready line (it has ended). */
@@ -1444,6 +1450,15 @@ public class Compare implements Callable<Integer> {
         }
 
         void note(String text) { notes.add(text); }
+
+        /** What --json writes besides the machine and the command: every figure, and the settings that made them. */
+        Object results = List.of();
+        Map<String, Object> settings = Map.of();
+
+        void data(Object results, Map<String, Object> settings) {
+            this.results = results;
+            this.settings = settings;
+        }
 
         /** The footer as text; `compare` hands in its own (pinning, JVM options, start-up rules). */
         String footer;
