@@ -808,8 +808,16 @@ public class Compare implements Callable<Integer> {
         @Option(names = "--svg", paramLabel = "DIR", description = "Write each chart as its own SVG file into DIR.")
         Path svgDir;
 
-        /** Writes what was asked for, and says where on stderr. */
-        void write(ExperimentReport report, Object results, Map<String, Object> settings) throws IOException {
+        /** Writes what was asked for, and says where on stderr; a file that cannot be written is one Error: line. */
+        void write(ExperimentReport report, Object results, Map<String, Object> settings) {
+            try {
+                writeAll(report, results, settings);
+            } catch (IOException | UncheckedIOException e) {
+                throw Failure.of("cannot write the report: " + e.getClass().getSimpleName() + " " + e.getMessage() + " (check the path given to --html, --json or --svg)");
+            }
+        }
+
+        private void writeAll(ExperimentReport report, Object results, Map<String, Object> settings) throws IOException {
             if (json != null) {
                 var doc = new LinkedHashMap<String, Object>();
                 doc.put("experiment", report.experiment);
@@ -865,8 +873,9 @@ public class Compare implements Callable<Integer> {
             if (load > m.cores())
                 report.note("The load average was %s on %d cores when this started: other work shared the CPU, so these figures are noisy (the CPU-bound ones most). Run it on a quiet machine for figures to keep."
                         .formatted(m.loadAverage().split(" ")[0], m.cores()));
-            files.write(report, report.results, report.settings);
             System.out.print(report.text());
+            System.out.flush();
+            files.write(report, report.results, report.settings);
             return report.exitCode;
         }
 

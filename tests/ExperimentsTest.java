@@ -20,6 +20,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.WebElement;
 import tools.jackson.databind.JsonNode;
@@ -31,6 +32,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -85,10 +87,33 @@ public class ExperimentsTest {
             }
         }
 
+        @Test void aReportThatCannotBeWrittenIsOneErrorLineAfterTheTable() {
+            var err = new java.io.ByteArrayOutputStream();
+            var out = new java.io.ByteArrayOutputStream();
+            var savedErr = System.err;
+            var savedOut = System.out;
+            int exit;
+            System.setErr(new java.io.PrintStream(err, true));
+            System.setOut(new java.io.PrintStream(out, true));
+            try {
+                exit = Compare.execute("architectures", "--servers", "threaded:virtual", "--tasks", "io", "--io-ms", "1",
+                        "--concurrency", "1", "--html", "/proc/no-such-dir/report.html");
+            } finally {
+                System.setErr(savedErr);
+                System.setOut(savedOut);
+            }
+            assertEquals(1, exit, err.toString());
+            assertTrue(out.toString().contains("ThreadedHttpServer virtual"), "the table is printed first: " + out);
+            String last = err.toString().strip().lines().reduce((a, b) -> b).orElse("");
+            assertTrue(last.startsWith("Error: cannot write the report") && last.contains("/proc/no-such-dir/report.html"), err.toString());
+        }
+
         static List<String> names(Enum<?>[] values) { return Arrays.stream(values).map(Enum::name).toList(); }
     }
 
+    /** Each test runs a whole experiment, and the first one may compile Compare.java: more than the kit's 120 s. */
     @TestInstance(TestInstance.Lifecycle.PER_CLASS)
+    @Timeout(value = 8, unit = TimeUnit.MINUTES)
     public static class Reports {
         Browser browser;
 
