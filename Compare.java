@@ -2022,7 +2022,7 @@ public class Compare implements Callable<Integer> {
                 if (now.equals(stamps)) continue;
                 stamps = now;
                 Progress.say("change seen: restarting " + s.file);
-                server.stop();
+                if (server != null) server.stop();   // null while the last edit did not compile
                 var build = JavaCommand.jbang("build", s.path().toString());
                 if (build.exit() != 0) {
                     System.err.println(build.output().strip());
