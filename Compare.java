@@ -51,7 +51,7 @@ import java.util.zip.GZIPInputStream;
 @Command(name = "Compare", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
         version = "Compare 1.0",
         description = {"Starts servers, checks them side by side and races them fairly. The default subcommand is `compare`.",
-                "A SIDE is simple[:MODE], threaded[:MODE] (started by Compare through ./jbang), http://HOST:PORT (already "
+                "A SIDE is simple[:MODE], threaded[:MODE] (started by Compare: the java command ./jbang would run), http://HOST:PORT (already "
                         + "running) or cmd:COMMAND (any command with {port} in it; {root} is the contract's web root)."},
         subcommands = {
                 Compare.Simple.class, Compare.Threaded.class, Compare.Prime.class, Compare.Echo.class,
