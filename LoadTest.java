@@ -38,11 +38,11 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 import tools.jackson.databind.json.JsonMapper;
 
+import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.net.ConnectException;
@@ -61,7 +61,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -69,6 +68,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -77,6 +77,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -448,7 +449,7 @@ public class LoadTest {
                 try (reader) {
                     while (reader.hasNext()) {
                         var h = (Histogram) reader.nextIntervalHistogram();
-                        if (h != null && java.util.Objects.equals(h.getTag(), tag)) sum.add(h);
+                        if (h != null && Objects.equals(h.getTag(), tag)) sum.add(h);
                     }
                 }
             }
@@ -1224,7 +1225,7 @@ public class LoadTest {
         /** Parks until the deadline; false if the run was stopped meanwhile. */
         private boolean sleepUntil(long deadline) {
             long left;
-            while (!e.stopped && (left = deadline - System.nanoTime()) > 0) java.util.concurrent.locks.LockSupport.parkNanos(left);
+            while (!e.stopped && (left = deadline - System.nanoTime()) > 0) LockSupport.parkNanos(left);
             return !e.stopped;
         }
 
@@ -1251,7 +1252,7 @@ public class LoadTest {
                 }
             }
             Thread t = thread;
-            if (t != null) java.util.concurrent.locks.LockSupport.unpark(t);
+            if (t != null) LockSupport.unpark(t);
         }
     }
 
@@ -1343,7 +1344,7 @@ public class LoadTest {
                         selector.select(onReady, wait / 1_000_000);
                     } else if (selector.selectNow(onReady) == 0 && wait > 0) {
                         // Less than a millisecond to the next due request: select() cannot wait that precisely.
-                        java.util.concurrent.locks.LockSupport.parkNanos(Math.min(wait, 50_000));
+                        LockSupport.parkNanos(Math.min(wait, 50_000));
                     }
                     if (before - e.startNs >= 0) idleNs += (firstReadyNs != 0 ? firstReadyNs : System.nanoTime()) - before;
                 }
@@ -1659,7 +1660,7 @@ public class LoadTest {
 
     /** send's escapes: \r \n \t \\ and \xHH; anything else after a backslash is an error. */
     static byte[] unescape(String s) {
-        var out = new java.io.ByteArrayOutputStream();
+        var out = new ByteArrayOutputStream();
         for (int i = 0; i < s.length(); i++) {
             char ch = s.charAt(i);
             if (ch != '\\') {
