@@ -65,7 +65,7 @@ public class CompareTest {
         String out = run.output();
         for (String s : List.of("A: SimpleHttpServer (pool)", "B: ThreadedHttpServer (nio)", "B/A (95% interval)",
                 "contract checks passed", "GET /health c=16 throughput (req/s)", "GET /index.html c=16 latency p99 (ms)",
-                "server CPU per request", "p99.9 (corrected)", "peak RSS", "Verdict: ", "JVM options of both servers: -XX:+UseSerialGC",
+                "server CPU per request", "p99.9, corrected", "peak RSS", "Verdict: ", "JVM options of both servers: -XX:+UseSerialGC",
                 "CPU pinning: ", "JBang's compile and launch excluded", "Command: ./jbang Compare.java compare --a simple:pool")) {
             assertTrue(out.contains(s), "the report shows '" + s + "':\n" + out);
         }
