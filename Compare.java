@@ -52,7 +52,7 @@ import java.util.zip.GZIPInputStream;
 @Command(name = "Compare", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
         version = "Compare 1.0",
         description = {"Starts servers, checks them side by side and races them fairly. The default subcommand is `compare`.",
-                "A SIDE is simple[:MODE], threaded[:MODE] (started by Compare through ./jbang), http://HOST:PORT (already "
+                "A SIDE is simple[:MODE], threaded[:MODE] (started by Compare: the java command ./jbang would run), http://HOST:PORT (already "
                         + "running) or cmd:COMMAND (any command with {port} in it; {root} is the contract's web root)."},
         subcommands = {
                 Compare.Simple.class, Compare.Threaded.class, Compare.Prime.class, Compare.Echo.class,
@@ -428,7 +428,13 @@ public class Compare implements Callable<Integer> {
             LoadTest.Result load(Running side, String path, int connections, Duration d, double rate) throws IOException, InterruptedException {
                 var config = LoadTest.Config.of(side.uri(path)).withConnections(connections).withDuration(d).withWarmup(Duration.ZERO)
                         .withTimeout(Duration.ofSeconds(5));
-                return LoadTest.run(rate > 0 ? config.withRate(rate) : config);
+                try {
+                    return LoadTest.run(rate > 0 ? config.withRate(rate) : config);
+                } catch (IOException e) {
+                    // The side went away in the middle of the race (it crashed, or someone stopped it).
+                    throw Failure.of(side.label() + " stopped answering: " + e.getMessage()
+                            + (side.proc() == null ? "" : side.proc().process.isAlive() ? "" : side.proc().lastLines(10)));
+                }
             }
 
             /** One measured run: an unmeasured warm-up, then the run with the server tree's CPU time read before and after. */
@@ -614,9 +620,9 @@ public class Compare implements Callable<Integer> {
             }
             if (equalRate >= 1) {
                 String at = "equal load " + fmtInt(equalRate) + " req/s GET " + equalPath;
-                f.add(new Figure(at + " p50 (corrected)", "ms", values("A", equalPath, "open", equalConnections, RunRecord::p50Ms), values("B", equalPath, "open", equalConnections, RunRecord::p50Ms)));
-                f.add(new Figure(at + " p99 (corrected)", "ms", values("A", equalPath, "open", equalConnections, RunRecord::p99Ms), values("B", equalPath, "open", equalConnections, RunRecord::p99Ms)));
-                f.add(new Figure(at + " p99.9 (corrected)", "ms", values("A", equalPath, "open", equalConnections, RunRecord::p999Ms), values("B", equalPath, "open", equalConnections, RunRecord::p999Ms)));
+                f.add(new Figure(at + ": p50, corrected", "ms", values("A", equalPath, "open", equalConnections, RunRecord::p50Ms), values("B", equalPath, "open", equalConnections, RunRecord::p50Ms)));
+                f.add(new Figure(at + ": p99, corrected", "ms", values("A", equalPath, "open", equalConnections, RunRecord::p99Ms), values("B", equalPath, "open", equalConnections, RunRecord::p99Ms)));
+                f.add(new Figure(at + ": p99.9, corrected", "ms", values("A", equalPath, "open", equalConnections, RunRecord::p999Ms), values("B", equalPath, "open", equalConnections, RunRecord::p999Ms)));
             }
             f.add(new Figure("peak RSS of the process tree", "MB", one(peakA.rssMb()), one(peakB.rssMb())));
             return f;
@@ -3004,7 +3010,7 @@ public class Compare implements Callable<Integer> {
                 if (now.equals(stamps)) continue;
                 stamps = now;
                 Progress.say("change seen: restarting " + s.file);
-                server.stop();
+                if (server != null) server.stop();   // null while the last edit did not compile
                 var build = JavaCommand.jbang("build", s.path().toString());
                 if (build.exit() != 0) {
                     System.err.println(build.output().strip());
@@ -3124,7 +3130,7 @@ public class Compare implements Callable<Integer> {
 
     /** Progress lines on stderr: phase, side, run k of n. The result goes to stdout. */
     static final class Progress {
-        private static final long T0 = System.nanoTime();
+        private static final long T0 = System.nanoTime() - ManagementFactory.getRuntimeMXBean().getUptime() * 1_000_000;
 
         static void say(String s) {
             System.err.printf(Locale.ROOT, "[compare %5.1fs] %s%n", (System.nanoTime() - T0) / 1e9, s);

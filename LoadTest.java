@@ -38,11 +38,11 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 import tools.jackson.databind.json.JsonMapper;
 
+import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.net.ConnectException;
@@ -61,7 +61,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.AbstractMap;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -69,6 +68,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.SortedMap;
 import java.util.TreeMap;
@@ -77,6 +77,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -448,7 +449,7 @@ public class LoadTest {
                 try (reader) {
                     while (reader.hasNext()) {
                         var h = (Histogram) reader.nextIntervalHistogram();
-                        if (h != null && java.util.Objects.equals(h.getTag(), tag)) sum.add(h);
+                        if (h != null && Objects.equals(h.getTag(), tag)) sum.add(h);
                     }
                 }
             }
@@ -725,17 +726,22 @@ public class LoadTest {
                     case UNTIL_CLOSE -> i = end;
                     case DONE -> { return i; }
                     default -> {
-                        // A line-based state: gather the line, then act on it.
-                        byte b = a[i++];
-                        if (b != '\n') {
-                            if (lineLength == MAX_LINE) return malformed("a line longer than " + MAX_LINE + " bytes");
-                            line[lineLength++] = b;
-                            continue;
+                        // A line-based state: find the line's end and act on the line where it lies; only a line
+                        // split between two reads is copied (into `line`).
+                        int nl = indexOf(a, i, end, (byte) '\n');
+                        int piece = (nl < 0 ? end : nl) - i;
+                        if (lineLength + piece > MAX_LINE) return malformed("a line longer than " + MAX_LINE + " bytes");
+                        if (nl < 0 || lineLength > 0) {
+                            System.arraycopy(a, i, line, lineLength, piece);
+                            lineLength += piece;
                         }
-                        int n = lineLength > 0 && line[lineLength - 1] == '\r' ? lineLength - 1 : lineLength;
+                        if (nl < 0) return NEED_MORE;
+                        byte[] l = lineLength > 0 ? line : a;
+                        int o = lineLength > 0 ? 0 : i, n = lineLength > 0 ? lineLength : piece;
+                        if (n > 0 && l[o + n - 1] == '\r') n--;
                         lineLength = 0;
-                        int r = onLine(n);
-                        if (r == MALFORMED) return MALFORMED;
+                        i = nl + 1;
+                        if (onLine(l, o, n) == MALFORMED) return MALFORMED;
                         if (state == State.DONE) return i;
                     }
                 }
@@ -753,16 +759,17 @@ public class LoadTest {
             return MALFORMED;
         }
 
-        private int onLine(int n) {
+        /** One line (without its CRLF) at l[o, o+n). */
+        private int onLine(byte[] l, int o, int n) {
             switch (state) {
                 case STATUS_LINE -> {
                     // HTTP/1.x SP 3DIGIT [SP reason]
-                    if (n < 12 || line[0] != 'H' || line[1] != 'T' || line[2] != 'T' || line[3] != 'P' || line[4] != '/'
-                            || line[5] != '1' || line[6] != '.' || !digit(line[7]) || line[8] != ' '
-                            || !digit(line[9]) || !digit(line[10]) || !digit(line[11]) || (n > 12 && line[12] != ' '))
-                        return malformed("not a status line: " + text(0, Math.min(n, 60)));
-                    http10 = line[7] == '0';
-                    status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+                    if (n < 12 || l[o] != 'H' || l[o + 1] != 'T' || l[o + 2] != 'T' || l[o + 3] != 'P' || l[o + 4] != '/'
+                            || l[o + 5] != '1' || l[o + 6] != '.' || !digit(l[o + 7]) || l[o + 8] != ' '
+                            || !digit(l[o + 9]) || !digit(l[o + 10]) || !digit(l[o + 11]) || (n > 12 && l[o + 12] != ' '))
+                        return malformed("not a status line: " + text(l, o, Math.min(n, 60)));
+                    http10 = l[o + 7] == '0';
+                    status = (l[o + 9] - '0') * 100 + (l[o + 10] - '0') * 10 + (l[o + 11] - '0');
                     if (status < 100) return malformed("status code below 100: " + status);
                     state = State.HEADERS;
                     headerBytes = 0;
@@ -772,39 +779,39 @@ public class LoadTest {
                     if (headerBytes > MAX_HEADER_BYTES) return malformed("a header section over " + MAX_HEADER_BYTES + " bytes");
                     if (n == 0) return state == State.TRAILERS ? done(0) : endOfHeaders();
                     if (state == State.TRAILERS) return 0;
-                    int colon = indexOf(line, 0, n, (byte) ':');
-                    if (colon <= 0 || line[colon - 1] == ' ' || line[colon - 1] == '\t')
-                        return malformed("not a header field: " + text(0, Math.min(n, 60)));
-                    int v = colon + 1, e = n;
-                    while (v < e && (line[v] == ' ' || line[v] == '\t')) v++;
-                    while (e > v && (line[e - 1] == ' ' || line[e - 1] == '\t')) e--;
-                    if (nameIs(CONTENT_LENGTH, colon)) {
+                    int colon = indexOf(l, o, o + n, (byte) ':');
+                    if (colon <= o || l[colon - 1] == ' ' || l[colon - 1] == '\t')
+                        return malformed("not a header field: " + text(l, o, Math.min(n, 60)));
+                    int v = colon + 1, e = o + n, nameLength = colon - o;
+                    while (v < e && (l[v] == ' ' || l[v] == '\t')) v++;
+                    while (e > v && (l[e - 1] == ' ' || l[e - 1] == '\t')) e--;
+                    if (nameIs(l, o, nameLength, CONTENT_LENGTH)) {
                         long cl = 0;
                         if (v == e) return malformed("an empty Content-Length");
                         for (int k = v; k < e; k++) {
-                            if (!digit(line[k]) || k - v > 15) return malformed("a bad Content-Length: " + text(v, e - v));
-                            cl = cl * 10 + (line[k] - '0');
+                            if (!digit(l[k]) || k - v > 15) return malformed("a bad Content-Length: " + text(l, v, e - v));
+                            cl = cl * 10 + (l[k] - '0');
                         }
                         if (contentLength >= 0 && contentLength != cl) return malformed("two different Content-Length values");
                         contentLength = cl;
-                    } else if (nameIs(TRANSFER_ENCODING, colon)) {
+                    } else if (nameIs(l, o, nameLength, TRANSFER_ENCODING)) {
                         // chunked must be the last coding (RFC 9112 §6.1); anything else this parser cannot frame.
-                        chunked = e - v >= CHUNKED.length && equalsIgnoreCase(line, e - CHUNKED.length, CHUNKED);
-                        if (!chunked) return malformed("a transfer coding other than chunked: " + text(v, e - v));
-                    } else if (nameIs(CONNECTION, colon)) {
-                        if (containsIgnoreCase(line, v, e, CLOSE)) close = true;
-                        if (containsIgnoreCase(line, v, e, KEEP_ALIVE)) keepAliveAsked = true;
+                        chunked = e - v >= CHUNKED.length && equalsIgnoreCase(l, e - CHUNKED.length, CHUNKED);
+                        if (!chunked) return malformed("a transfer coding other than chunked: " + text(l, v, e - v));
+                    } else if (nameIs(l, o, nameLength, CONNECTION)) {
+                        if (containsIgnoreCase(l, v, e, CLOSE)) close = true;
+                        if (containsIgnoreCase(l, v, e, KEEP_ALIVE)) keepAliveAsked = true;
                     }
                 }
                 case CHUNK_SIZE -> {
                     long size = 0;
-                    int k = 0, digits = 0;
-                    while (k < n && hex(line[k]) >= 0) {
+                    int k = o, digits = 0, e = o + n;
+                    while (k < e && hex(l[k]) >= 0) {
                         if (++digits > 15) return malformed("a chunk size over 15 hex digits");
-                        size = size * 16 + hex(line[k++]);
+                        size = size * 16 + hex(l[k++]);
                     }
-                    while (k < n && (line[k] == ' ' || line[k] == '\t')) k++;
-                    if (digits == 0 || (k < n && line[k] != ';')) return malformed("not a chunk size line: " + text(0, Math.min(n, 40)));
+                    while (k < e && (l[k] == ' ' || l[k] == '\t')) k++;
+                    if (digits == 0 || (k < e && l[k] != ';')) return malformed("not a chunk size line: " + text(l, o, Math.min(n, 40)));
                     if (size == 0) {
                         state = State.TRAILERS;
                         headerBytes = 0;
@@ -849,12 +856,16 @@ public class LoadTest {
             return 0;
         }
 
-        private boolean nameIs(byte[] lower, int length) {
-            return length == lower.length && equalsIgnoreCase(line, 0, lower);
+        private static boolean nameIs(byte[] l, int o, int length, byte[] lower) {
+            return length == lower.length && equalsIgnoreCase(l, o, lower);
         }
 
         private static boolean equalsIgnoreCase(byte[] a, int from, byte[] lower) {
-            for (int k = 0; k < lower.length; k++) if ((a[from + k] | 0x20) != lower[k] && a[from + k] != lower[k]) return false;
+            for (int k = 0; k < lower.length; k++) {
+                int x = a[from + k];
+                if (x >= 'A' && x <= 'Z') x += 'a' - 'A';
+                if (x != lower[k]) return false;
+            }
             return true;
         }
 
@@ -877,7 +888,7 @@ public class LoadTest {
             return -1;
         }
 
-        private String text(int from, int n) { return new String(line, from, n, StandardCharsets.ISO_8859_1); }
+        private static String text(byte[] l, int from, int n) { return new String(l, from, n, StandardCharsets.ISO_8859_1); }
     }
 
     /**
@@ -996,7 +1007,10 @@ public class LoadTest {
                 } catch (FileNotFoundException e) {
                     throw new IOException("cannot write the --hdr log: " + c.hdrLog() + " (" + e.getMessage() + ")");
                 }
+                startLog(log, System.currentTimeMillis() + TimeUnit.NANOSECONDS.toMillis(startNs - System.nanoTime()));
             }
+            // The CPU time of the measured part: from here without a warm-up, from the warm-up's end with one.
+            long cpuAtStart = c.warmup().isZero() ? cpu.getProcessCpuTime() : -1;
             var threads = new ArrayList<Thread>();
             List<NioEventLoop> loops = new ArrayList<>();
             switch (c.mode()) {
@@ -1024,16 +1038,13 @@ public class LoadTest {
             var latency = new Histogram(3);
             var service = new Histogram(3);
             boolean interrupted = false;
-            long cpuAtStart = -1, lastTick = startNs, stoppedAt = -1;
-            long nextTick = startNs;   // the first tick marks the end of the warm-up; then one a second
+            long lastTick = startNs, stoppedAt = -1;
+            long nextTick = cpuAtStart < 0 ? startNs : startNs + TimeUnit.SECONDS.toNanos(1);   // then one a second
             try {
                 while (!done.await(Math.max(0, nextTick - System.nanoTime()), TimeUnit.NANOSECONDS)) {
                     long now = System.nanoTime();
                     if (cpuAtStart < 0) {
-                        cpuAtStart = cpu.getProcessCpuTime();
-                        if (log != null) startLog(log);
-                        for (Lane l : lanes) l.discard();   // nothing before the start counts (the workers record nothing then)
-                        lastTick = startNs;
+                        cpuAtStart = cpu.getProcessCpuTime();   // the warm-up is over (workers record nothing before)
                         nextTick = startNs + TimeUnit.SECONDS.toNanos(1);
                         continue;
                     }
@@ -1077,12 +1088,12 @@ public class LoadTest {
             return result;
         }
 
-        private void startLog(HistogramLogWriter log) {
-            long nowMs = System.currentTimeMillis();
+        /** The log's header; interval times are seconds since startMs, the end of the warm-up. */
+        private void startLog(HistogramLogWriter log, long startMs) {
             log.outputLogFormatVersion();
             log.outputComment("LoadTest " + target.url() + ": latency in microseconds" + (open ? " (tag service: service time)" : ""));
-            log.outputStartTime(nowMs);
-            log.setBaseTime(nowMs);
+            log.outputStartTime(startMs);
+            log.setBaseTime(startMs);
             log.outputLegend();
         }
 
@@ -1130,11 +1141,6 @@ public class LoadTest {
             this.service = service;
             latencyIntervals = latency;
             serviceIntervals = service;
-        }
-
-        void discard() {
-            latencyIntervals.getIntervalHistogram();
-            serviceIntervals.getIntervalHistogram();
         }
     }
 
@@ -1224,7 +1230,7 @@ public class LoadTest {
         /** Parks until the deadline; false if the run was stopped meanwhile. */
         private boolean sleepUntil(long deadline) {
             long left;
-            while (!e.stopped && (left = deadline - System.nanoTime()) > 0) java.util.concurrent.locks.LockSupport.parkNanos(left);
+            while (!e.stopped && (left = deadline - System.nanoTime()) > 0) LockSupport.parkNanos(left);
             return !e.stopped;
         }
 
@@ -1251,7 +1257,7 @@ public class LoadTest {
                 }
             }
             Thread t = thread;
-            if (t != null) java.util.concurrent.locks.LockSupport.unpark(t);
+            if (t != null) LockSupport.unpark(t);
         }
     }
 
@@ -1343,7 +1349,7 @@ public class LoadTest {
                         selector.select(onReady, wait / 1_000_000);
                     } else if (selector.selectNow(onReady) == 0 && wait > 0) {
                         // Less than a millisecond to the next due request: select() cannot wait that precisely.
-                        java.util.concurrent.locks.LockSupport.parkNanos(Math.min(wait, 50_000));
+                        LockSupport.parkNanos(Math.min(wait, 50_000));
                     }
                     if (before - e.startNs >= 0) idleNs += (firstReadyNs != 0 ? firstReadyNs : System.nanoTime()) - before;
                 }
@@ -1659,7 +1665,7 @@ public class LoadTest {
 
     /** send's escapes: \r \n \t \\ and \xHH; anything else after a backslash is an error. */
     static byte[] unescape(String s) {
-        var out = new java.io.ByteArrayOutputStream();
+        var out = new ByteArrayOutputStream();
         for (int i = 0; i < s.length(); i++) {
             char ch = s.charAt(i);
             if (ch != '\\') {

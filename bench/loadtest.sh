@@ -20,44 +20,13 @@ source bench/lib.sh
 need wrk wrk
 need hey hey
 need ab apache2-utils
-need nginx nginx-light
 need python3 python3
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 if [ "$(nproc)" -ge 2 ]; then SERVER_CPU=(taskset -c 0); CLIENT_CPU=(taskset -c 1); pinned="nginx on CPU 0, each tool on CPU 1"
 else SERVER_CPU=(); CLIENT_CPU=(); pinned="not pinned (1 core)"; fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# nginx with its own config in $work: one worker, no access log, the same JSON at /health as ThreadedHttpServer's.
-nginx_port=$(free_port)
-cat >"$work/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-user root;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $work/body; proxy_temp_path $work/proxy; fastcgi_temp_path $work/fastcgi;
-  uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location = /health {
-      default_type application/json;
-      return 200 '{"status":"ok","server":"nginx","mode":"worker","port":$nginx_port,"uptime_ms":123456}';
-    }
-  }
-}
-EOF
-"${SERVER_CPU[@]}" "$NGINX" -p "$work" -c "$work/nginx.conf" 2>"$work/nginx.out" &
-pids+=("$!")
-URL="http://127.0.0.1:$nginx_port/health"
-for _ in $(seq 1 50); do curl -sf -o /dev/null "$URL" && break; sleep 0.1; done
-curl -sf -o /dev/null "$URL" || { echo "Error: nginx did not start:" >&2; cat "$work/nginx.out" "$work/nginx-error.log" >&2; exit 1; }
+start_nginx "${SERVER_CPU[@]}"
+URL="http://127.0.0.1:$NGINX_PORT/health"
 
 # Compile LoadTest once, outside the measured runs.
 ./jbang LoadTest.java --help >/dev/null
@@ -99,7 +68,7 @@ run_tool() {
   esac
 }
 
-echo "# $(nproc) cores, $(uname -sr), JDK $(jdk_version), $("$NGINX" -v 2>&1 | cut -d' ' -f3), $pinned"
+echo "# $(nproc) cores, $(uname -sr), JDK $(jdk_version), $(nginx_version), $pinned"
 echo "# $CONNECTIONS keep-alive connections, ${SECONDS_PER_RUN}s per run, median of $RUNS interleaved runs; GET $URL"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 wrk -t1 -c"$CONNECTIONS" -d1s "$URL" >/dev/null   # nginx warm-up

@@ -65,7 +65,7 @@ public class CompareTest {
         String out = run.output();
         for (String s : List.of("A: SimpleHttpServer (pool)", "B: ThreadedHttpServer (nio)", "B/A (95% interval)",
                 "contract checks passed", "GET /health c=16 throughput (req/s)", "GET /index.html c=16 latency p99 (ms)",
-                "server CPU per request", "p99.9 (corrected)", "peak RSS", "Verdict: ", "JVM options of both servers: -XX:+UseSerialGC",
+                "server CPU per request", "p99.9, corrected", "peak RSS", "Verdict: ", "JVM options of both servers: -XX:+UseSerialGC",
                 "CPU pinning: ", "JBang's compile and launch excluded", "Command: ./jbang Compare.java compare --a simple:pool")) {
             assertTrue(out.contains(s), "the report shows '" + s + "':\n" + out);
         }
@@ -204,6 +204,31 @@ public class CompareTest {
         @Override public void close() throws IOException { socket.close(); }
     }
 
+    // ---------------------------------------------------------------- --watch
+
+    @Test void watchRestartsOnSaveAndKeepsWatchingThroughACompileError(@TempDir Path dir) throws Exception {
+        // A copy of the scripts, so that the test can save (and break) one of them.
+        Path root = TestKit.projectRoot();
+        for (String f : List.of("jbang", "Compare.java", "LoadTest.java", "SimpleHttpServer.java")) {
+            Files.copy(root.resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+        }
+        Path script = dir.resolve("SimpleHttpServer.java");
+        String source = Files.readString(script);
+        var run = CompareRun.startIn(dir, "simple", "--watch", "-p", "0", "-q", "--root", root.resolve("www").toString());
+        started.add(run);
+        run.awaitOutput("Listening on http://127.0.0.1:", 1, Duration.ofSeconds(240));
+        Files.writeString(script, source + "\n// saved again\n");
+        run.awaitOutput("Listening on http://127.0.0.1:", 2, Duration.ofSeconds(240));
+        Files.writeString(script, source + "\nBROKEN\n");
+        run.awaitOutput("SimpleHttpServer.java does not compile; still watching", Duration.ofSeconds(240));
+        assertTrue(run.output().contains("error: "), "the compiler's error is shown:\n" + run.output());
+        Files.writeString(script, source);
+        run.awaitOutput("Listening on http://127.0.0.1:", 3, Duration.ofSeconds(240));
+        run.signal("INT");
+        run.waitFor();
+        assertFalse(run.output().contains("Exception"), run.output());
+    }
+
     // ---------------------------------------------------------------- both, errors
 
     @Test void bothServesOnTwoPortsUntilCtrlC() throws Exception {
@@ -265,10 +290,10 @@ public class CompareTest {
         private final StringBuffer output = new StringBuffer();
         private final Thread reader;
 
-        private CompareRun(String... args) throws IOException {
-            var cmd = new ArrayList<>(List.of(TestKit.projectRoot().resolve("jbang").toString(), "Compare.java"));
+        private CompareRun(Path folder, String... args) throws IOException {
+            var cmd = new ArrayList<>(List.of(folder.resolve("jbang").toString(), "Compare.java"));
             cmd.addAll(List.of(args));
-            var pb = new ProcessBuilder(cmd).directory(TestKit.projectRoot().toFile()).redirectErrorStream(true);
+            var pb = new ProcessBuilder(cmd).directory(folder.toFile()).redirectErrorStream(true);
             pb.environment().put("COMPARE_TEST_TAG", tag);
             process = pb.start();
             reader = Thread.ofPlatform().daemon().start(() -> {
@@ -285,21 +310,32 @@ public class CompareTest {
             });
         }
 
-        static CompareRun start(String... args) throws IOException { return new CompareRun(args); }
+        static CompareRun start(String... args) throws IOException { return new CompareRun(TestKit.projectRoot(), args); }
+
+        static CompareRun startIn(Path folder, String... args) throws IOException { return new CompareRun(folder, args); }
 
         String output() { return output.toString(); }
 
-        void awaitOutput(String text, Duration timeout) throws InterruptedException {
+        void awaitOutput(String text, Duration timeout) throws InterruptedException { awaitOutput(text, 1, timeout); }
+
+        /** Waits until the text has appeared n times in the output (or fails once the timeout passes or the process ended). */
+        void awaitOutput(String text, int n, Duration timeout) throws InterruptedException {
             long deadline = System.nanoTime() + timeout.toNanos();
             synchronized (output) {
-                while (output.indexOf(text) < 0) {
+                while (count(text) < n) {
                     long left = deadline - System.nanoTime();
-                    if (left <= 0 || !process.isAlive() && output.indexOf(text) < 0 && !reader.isAlive()) {
-                        throw new AssertionError("no '" + text + "'; output:\n" + output);
+                    if (left <= 0 || !reader.isAlive() && count(text) < n) {
+                        throw new AssertionError(n + " x '" + text + "' expected; output:\n" + output);
                     }
                     TimeUnit.NANOSECONDS.timedWait(output, Math.min(left, TimeUnit.SECONDS.toNanos(1)));
                 }
             }
+        }
+
+        int count(String text) {
+            int c = 0;
+            for (int i = output.indexOf(text); i >= 0; i = output.indexOf(text, i + 1)) c++;
+            return c;
         }
 
         int waitFor() throws Exception {

@@ -337,6 +337,7 @@ public class LoadTestTest {
                     else latency.add(h);
                 }
             }
+            assertEquals(r.requests(), r.status().values().stream().mapToLong(Long::longValue).sum(), "every answer is in the histogram");
             assertEquals(r.requests(), latency.getTotalCount(), "the log adds up to the report");
             assertEquals(r.requests(), service.getTotalCount());
             assertEquals(r.latency().max(), latency.getMaxValue() / 1e3, 0.01 * r.latency().max() + 0.002);
@@ -354,6 +355,23 @@ public class LoadTestTest {
         return LoadTest.ResponseParser.NEED_MORE;
     }
 
+    /** The same response fed whole, byte by byte, and cut in two at every position: the parser must agree. */
+    static int feedEveryWay(String response, boolean head) {
+        byte[] b = response.getBytes(StandardCharsets.ISO_8859_1);
+        var p = new LoadTest.ResponseParser();
+        p.reset(head);
+        int whole = p.feed(b, 0, b.length);
+        p.reset(head);
+        assertEquals(whole, feedByteByByte(p, response), "byte by byte vs whole: " + TestKit.show(response));
+        for (int cut = 1; cut < b.length; cut++) {
+            p.reset(head);
+            int r = p.feed(b, 0, cut);
+            if (r == LoadTest.ResponseParser.NEED_MORE) r = p.feed(b, cut, b.length - cut);
+            assertEquals(whole, r, "cut at " + cut + ": " + TestKit.show(response));
+        }
+        return whole;
+    }
+
     @Test
     void parserRejectsWhatItCannotFrame() {
         var bad = List.of("HTTP/2 200 OK\r\n\r\n", "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nNo colon\r\n\r\n",
@@ -361,6 +379,7 @@ public class LoadTestTest {
                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", "HTTP/1.1 200 OK\r\nX: " + "a".repeat(9000) + "\r\n\r\n");
         for (String s : bad) {
+            assertEquals(LoadTest.ResponseParser.MALFORMED, feedEveryWay(s, false), TestKit.show(s));
             var p = new LoadTest.ResponseParser();
             p.reset(false);
             assertEquals(LoadTest.ResponseParser.MALFORMED, feedByteByByte(p, s), "should be malformed: " + TestKit.show(s));
@@ -377,6 +396,11 @@ public class LoadTestTest {
         p.reset(false);
         String chunked = "HTTP/1.1 200 OK\r\ntransfer-encoding: CHUNKED\r\nConnection: close\r\n\r\n1\r\na\r\n0\r\n\r\n";
         assertEquals(chunked.length(), feedByteByByte(p, chunked));
+        assertEquals(chunked.length(), feedEveryWay(chunked, false));
+        String nginx = "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/json\r\nContent-Length: 11\r\n"
+                + "Connection: keep-alive\r\n\r\n{\"a\":\"ok\"}\n";
+        assertEquals(nginx.length(), feedEveryWay(nginx, false));
+        assertEquals(nginx.length() - 11, feedEveryWay(nginx, true), "HEAD: the answer ends with its header section");
         assertTrue(p.close, "Connection: close seen");
         assertEquals(200, p.status);
         p.reset(false);
