@@ -803,7 +803,7 @@ public class Compare implements Callable<Integer> {
     // --json FILE every figure, --svg DIR each chart as its own file. The servers run unpinned on purpose: how a
     // model uses every core is part of what these experiments show.
 
-    /** The report files every experiment (and `compare`) can write. */
+    /** The report files every experiment can write (`compare` has its own --json, and --html through writeCompareHtml). */
     static final class ReportFiles {
         @Option(names = "--html", paramLabel = "FILE", description = "Write one self-contained HTML report (tables, SVG charts; opens offline, prints well).")
         Path html;
