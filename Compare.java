@@ -1583,7 +1583,7 @@ public class Compare implements Callable<Integer> {
                 table { border-collapse: collapse; margin: .5rem 0 1rem; font-variant-numeric: tabular-nums; }
                 th, td { border-bottom: 1px solid #d8dde3; padding: .25rem .6rem; text-align: left; }
                 th { background: #f3f5f7; }
-                td.num { text-align: right; }
+                td.num { text-align: right; white-space: nowrap; }
                 td.mark { color: #b0452a; font-weight: bold; }
                 figure { margin: .5rem 0; }
                 figure svg { max-width: 100%; height: auto; }
