@@ -1,6 +1,7 @@
 # What the bench/*.sh scripts share (each one sources this file from the project root): a work folder and the
 # servers it started, both cleaned up on exit or Ctrl-C; starting a server and reading its port from its ready line;
-# stopping one; the CPU time a process has used; medians; installing a missing Debian package; the JDK's version.
+# stopping one; the CPU time a process has used; medians; installing a missing Debian package; the JDK's version;
+# nginx as the baseline server.
 
 work=$(mktemp -d); chmod 755 "$work"   # 755: nginx's worker reads its files here
 pids=()
@@ -67,3 +68,46 @@ jdk_version() {
   home=$(JBANG_LAUNCHER_VERBOSE=1 ./jbang --version 2>&1 >/dev/null | sed -nE 's/^\[launcher\] JDK //p' | head -n1)
   "$home/bin/java" -version 2>&1 | sed -nE '1s/.*"(.*)".*/\1/p'
 }
+
+# start_nginx [CPU-PINNING-PREFIX...]: nginx with its own config in $work (one worker, no access log, www/ as root,
+# the same small JSON at /health as the Java servers), run under the given prefix (e.g. taskset -c 0). Sets
+# NGINX_PORT and NGINX_PID (the master; its one worker does the serving) once /health answers.
+start_nginx() {
+  need nginx nginx-light
+  need python3 python3
+  local nginx port
+  nginx=$(command -v nginx || echo /usr/sbin/nginx)
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cat >"$work/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+user root;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  include /etc/nginx/mime.types;
+  client_body_temp_path $work/body; proxy_temp_path $work/proxy; fastcgi_temp_path $work/fastcgi;
+  uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$port;
+    root $PWD/www;
+    location = /health {
+      default_type application/json;
+      return 200 '{"status":"ok","server":"nginx","mode":"worker","port":$port,"uptime_ms":123456}';
+    }
+  }
+}
+EOF
+  "$@" "$nginx" -p "$work" -c "$work/nginx.conf" 2>"$work/nginx.out" &
+  NGINX_PID=$!; NGINX_PORT=$port
+  pids+=("$NGINX_PID")
+  for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/health" && return; sleep 0.1; done
+  echo "Error: nginx did not start:" >&2; cat "$work/nginx.out" "$work/nginx-error.log" >&2; exit 1
+}
+
+# nginx_version: e.g. nginx/1.22.1
+nginx_version() { "$(command -v nginx || echo /usr/sbin/nginx)" -v 2>&1 | cut -d' ' -f3; }

@@ -19,45 +19,11 @@ STATIC=/index.html
 
 source bench/lib.sh
 need wrk wrk
-need nginx nginx-light
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+start_nginx
+nginx_pid=$NGINX_PID; nginx_port=$NGINX_PORT   # wrk_run's CPU column for nginx (the master) is not read
+curl -sf -o /dev/null "http://127.0.0.1:$nginx_port$STATIC" || { echo "Error: nginx does not serve $STATIC" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# nginx with its own config in $work: one worker, no access log, the same JSON at /health, www/ as root.
-nginx_port=$(free_port)
-cat >"$work/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-user root;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  include /etc/nginx/mime.types;
-  client_body_temp_path $work/body; proxy_temp_path $work/proxy; fastcgi_temp_path $work/fastcgi;
-  uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    root $PWD/www;
-    location = /health {
-      default_type application/json;
-      return 200 '{"status":"ok","server":"nginx","mode":"worker","port":$nginx_port,"uptime_ms":123456}';
-    }
-  }
-}
-EOF
-"$NGINX" -p "$work" -c "$work/nginx.conf" 2>"$work/nginx.out" &
-nginx_pid=$!   # the master process; its one worker does the serving, so wrk_run's CPU column for nginx is not read
-pids+=("$nginx_pid")
-
-for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/health" && break; sleep 0.1; done
-curl -sf -o /dev/null "http://127.0.0.1:$nginx_port$STATIC" || { echo "Error: nginx did not start:" >&2; cat "$work/nginx.out" "$work/nginx-error.log" >&2; exit 1; }
-
-echo "# $(nproc) cores, $(uname -sr), JDK $(jdk_version), $("$NGINX" -v 2>&1 | cut -d' ' -f3)"
+echo "# $(nproc) cores, $(uname -sr), JDK $(jdk_version), $(nginx_version)"
 echo "# wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s --latency, keep-alive; median of $RUNS alternating runs; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-10s %-12s %10s %9s | %10s %9s | %6s %6s\n' mode url nginx_rps nginx_p99 ours_rps ours_p99 rps/ p99/
 for mode in "${MODES[@]}"; do

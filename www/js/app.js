@@ -1,4 +1,4 @@
-// Asks /health who is serving this page, and posts the form to /api/create with fetch().
+// Asks /health who is serving this page, posts the form to /api/create with fetch(), and lists GET /api/items.
 async function showServer() {
   try {
     const response = await fetch('/health');
@@ -8,6 +8,24 @@ async function showServer() {
     document.getElementById('port').textContent = health.port;
   } catch (e) {
     document.getElementById('server').textContent = 'an unknown server (/health failed: ' + e + ')';
+  }
+}
+
+// The list is rebuilt from what the server says, never from what this page sent: it shows what was stored.
+async function showItems() {
+  const list = document.getElementById('items');
+  try {
+    const response = await fetch('/api/items');
+    const items = await response.json();
+    list.replaceChildren(...items.map(item => {
+      const li = document.createElement('li');
+      li.dataset.id = item.id;
+      li.textContent = '#' + item.id + ' ' + item.name;
+      return li;
+    }));
+    document.getElementById('count').textContent = items.length + (items.length === 1 ? ' item' : ' items');
+  } catch (e) {
+    list.replaceChildren(document.createTextNode('GET /api/items failed: ' + e));
   }
 }
 
@@ -23,7 +41,9 @@ async function create(event) {
   document.getElementById('result').textContent =
     response.status + ' ' + response.statusText + '\n' +
     'Location: ' + (response.headers.get('Location') || '-') + '\n\n' + text;
+  await showItems();
 }
 
 document.getElementById('create').addEventListener('submit', create);
 showServer();
+showItems();

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Benchmark: is LoadTest ever the bottleneck? Against one nginx (1 worker process, a small JSON at /health, as in
+# bench/threaded-http-server.sh), with the same CONNECTIONS keep-alive connections for every tool, in the same run:
+# LoadTest in both modes (nio: one event-loop thread like wrk -t1; virtual: a virtual thread per connection),
+# wrk -t1, hey and ab -k. The tools take turns RUNS times (interleaved, so a change in the machine's load hits them
+# all alike); the table shows each tool's median requests/s, p50 and p99, and the ratios to wrk's medians.
+# Target (issue 8): LoadTest's best mode >= 0.9x wrk's requests/s, p50 within 25% of wrk's.
+#
+#   bench/loadtest.sh [SECONDS=5] [RUNS=3] [CONNECTIONS=50]
+#
+# With 2 or more cores, nginx is pinned to CPU 0 and every load generator to CPU 1 (taskset), so each tool gets the
+# same single core and the server the other. LoadTest runs with --warmup 2s (its JIT compiles the hot path first;
+# nginx and the C tools need none). ab reports whole milliseconds only. Installs wrk, hey, apache2-utils (ab) and
+# nginx-light (Debian packages) when missing. Targets 127.0.0.1 only; stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_RUN=${1:-5}; RUNS=${2:-3}; CONNECTIONS=${3:-50}
+
+source bench/lib.sh
+need wrk wrk
+need hey hey
+need ab apache2-utils
+need python3 python3
+
+if [ "$(nproc)" -ge 2 ]; then SERVER_CPU=(taskset -c 0); CLIENT_CPU=(taskset -c 1); pinned="nginx on CPU 0, each tool on CPU 1"
+else SERVER_CPU=(); CLIENT_CPU=(); pinned="not pinned (1 core)"; fi
+
+start_nginx "${SERVER_CPU[@]}"
+URL="http://127.0.0.1:$NGINX_PORT/health"
+
+# Compile LoadTest once, outside the measured runs.
+./jbang LoadTest.java --help >/dev/null
+
+# ms VALUE: wrk's "1.23ms" / "812.00us" / "1.01s" in milliseconds.
+ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v+0 }
+                              else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000 } else print v }'; }
+
+# Each run_TOOL prints "requests_per_second p50_ms p99_ms".
+run_wrk() {
+  "${CLIENT_CPU[@]}" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "$URL" >"$work/wrk.out"
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec:/ {print $2}' "$work/wrk.out")
+  p50=$(ms "$(awk '$1=="50%" {print $2}' "$work/wrk.out")"); p99=$(ms "$(awk '$1=="99%" {print $2}' "$work/wrk.out")")
+  grep -E 'Non-2xx|Socket errors' "$work/wrk.out" >&2 || true
+  echo "$rps $p50 $p99"
+}
+run_loadtest() {
+  "${CLIENT_CPU[@]}" ./jbang LoadTest.java -q --json -m "$1" -c "$CONNECTIONS" -d "${SECONDS_PER_RUN}s" --warmup 2s "$URL" >"$work/lt.json"
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); e=sum(r["errors"].values())
+if e: print("[bench] LoadTest errors:", r["errors"], file=sys.stderr)
+if r["generator_saturated"]: print("[bench] LoadTest says: generator saturated", file=sys.stderr)
+print(r["rps"], r["latency_ms"]["p50"], r["latency_ms"]["p99"])' "$work/lt.json"
+}
+run_hey() {
+  "${CLIENT_CPU[@]}" hey -z "${SECONDS_PER_RUN}s" -c "$CONNECTIONS" "$URL" >"$work/hey.out"
+  awk '/Requests\/sec:/ {rps=$2} $1=="50%%" || $1=="50%" {p50=$3*1000} $1=="99%" {p99=$3*1000} END {print rps, p50, p99}' "$work/hey.out"
+}
+run_ab() {
+  "${CLIENT_CPU[@]}" ab -q -k -c "$CONNECTIONS" -t "$SECONDS_PER_RUN" -n 100000000 "$URL" >"$work/ab.out" 2>&1
+  awk '/Requests per second:/ {rps=$4} $1=="50%" {p50=$2} $1=="99%" {p99=$2} END {print rps, p50, p99}' "$work/ab.out"
+}
+
+TOOLS=(wrk loadtest-nio loadtest-virtual hey ab)
+run_tool() {
+  case "$1" in
+    wrk) run_wrk ;; loadtest-nio) run_loadtest nio ;; loadtest-virtual) run_loadtest virtual ;;
+    hey) run_hey ;; ab) run_ab ;;
+  esac
+}
+
+echo "# $(nproc) cores, $(uname -sr), JDK $(jdk_version), $(nginx_version), $pinned"
+echo "# $CONNECTIONS keep-alive connections, ${SECONDS_PER_RUN}s per run, median of $RUNS interleaved runs; GET $URL"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+wrk -t1 -c"$CONNECTIONS" -d1s "$URL" >/dev/null   # nginx warm-up
+for t in "${TOOLS[@]}"; do : >"$work/$t"; done
+for r in $(seq 1 "$RUNS"); do
+  for t in "${TOOLS[@]}"; do run_tool "$t" >>"$work/$t"; done
+done
+wrk_rps=$(cut -d' ' -f1 "$work/wrk" | median); wrk_p50=$(cut -d' ' -f2 "$work/wrk" | median)
+printf '%-17s %10s %9s %9s | %8s %8s\n' tool req/s p50_ms p99_ms rps/wrk p50/wrk
+for t in "${TOOLS[@]}"; do
+  rps=$(cut -d' ' -f1 "$work/$t" | median); p50=$(cut -d' ' -f2 "$work/$t" | median); p99=$(cut -d' ' -f3 "$work/$t" | median)
+  printf '%-17s %10.0f %9.3f %9.3f | %8.2f %8.2f\n' "$t" "$rps" "$p50" "$p99" \
+    "$(awk -v a="$rps" -v b="$wrk_rps" 'BEGIN {print a / b}')" "$(awk -v a="$p50" -v b="$wrk_p50" 'BEGIN {print (b > 0 ? a / b : 0)}')"
+done
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

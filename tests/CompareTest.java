@@ -1,0 +1,385 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 25+
+//SOURCES TestKit.java
+//DEPS tools.jackson.core:jackson-databind:3.3.0
+//DESCRIPTION Tests of Compare.java as its users run it: compare, test, both, every kind of side, errors, Ctrl-C.
+
+// Each test runs `./jbang Compare.java ...` as a real process with a tag in its environment; every process Compare
+// starts inherits the tag, so after Compare has ended a scan of /proc proves that none of them is left. Durations are
+// tiny (a rough answer is all a test needs: the figures are checked for being there and consistent, never for speed).
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+import java.io.*;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.*;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+public class CompareTest {
+    public static void main(String[] args) {
+        TestKit.run("CompareTest", CompareTest.class);
+    }
+
+    static final JsonMapper JSON = JsonMapper.builder().build();
+    /** Tiny runs: enough to produce every figure, far too short to mean anything. */
+    static final List<String> TINY = List.of("--quick", "--duration", "200ms", "--warmup", "50ms");
+
+    final List<CompareRun> started = new ArrayList<>();
+
+    /** After every test: Compare has ended, and no process it started (they all carry its tag) is left. */
+    @AfterEach void nothingIsLeft() throws Exception {
+        for (var r : started) {
+            r.close();
+            assertEquals(List.of(), r.taggedPids(), "processes of Compare left after the test:\n" + r.output());
+        }
+    }
+
+    CompareRun compare(String... args) throws IOException {
+        var r = CompareRun.start(args);
+        started.add(r);
+        return r;
+    }
+
+    // ---------------------------------------------------------------- compare
+
+    @Test void compareQuickPrintsTheAbTableAndWritesEveryFigureAndRunAsJson(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("out.json");
+        var args = new ArrayList<>(List.of("compare", "--a", "simple:pool", "--b", "threaded:nio", "--json", json.toString()));
+        args.addAll(TINY);
+        var run = compare(args.toArray(String[]::new));
+        assertEquals(0, run.waitFor(), run.output());
+        String out = run.output();
+        for (String s : List.of("A: SimpleHttpServer (pool)", "B: ThreadedHttpServer (nio)", "B/A (95% interval)",
+                "contract checks passed", "GET /health c=16 throughput (req/s)", "GET /index.html c=16 latency p99 (ms)",
+                "server CPU per request", "p99.9, corrected", "peak RSS", "Verdict: ", "JVM options of both servers: -XX:+UseSerialGC",
+                "CPU pinning: ", "JBang's compile and launch excluded", "Command: ./jbang Compare.java compare --a simple:pool")) {
+            assertTrue(out.contains(s), "the report shows '" + s + "':\n" + out);
+        }
+        assertTrue(out.contains("throughput GET /health c=16: run 2 of 2, B ThreadedHttpServer (nio)"), "progress names phase, side, run k of n:\n" + out);
+
+        JsonNode root = JSON.readTree(json.toFile());
+        for (String side : List.of("A", "B")) {
+            JsonNode s = root.get("sides").get(side);
+            assertTrue(s.get("startup_ms").doubleValue() > 0, "start-up of " + side + ": " + s);
+            assertTrue(s.get("idle_rss_mb").doubleValue() > 0 && s.get("peak_rss_mb").doubleValue() >= s.get("idle_rss_mb").doubleValue() * 0.5, s.toString());
+            assertEquals(23, s.get("contract").get("passed").intValue(), "every check passes on " + side + ": " + s.get("contract"));
+        }
+        // 2 paths x 1 concurrency x 2 runs x 2 sides closed loop, then 2 runs x 2 sides at equal load, alternating A B.
+        JsonNode runs = root.get("runs");
+        assertEquals(12, runs.size(), runs.toString());
+        for (int i = 0; i < runs.size(); i++) {
+            JsonNode r = runs.get(i);
+            assertEquals(i % 2 == 0 ? "A" : "B", r.get("side").stringValue(), "runs alternate A B A B: " + runs);
+            assertTrue(r.get("requests").longValue() > 0 && r.get("errors").longValue() == 0 && r.get("non_2xx").longValue() == 0, r.toString());
+            assertTrue(r.get("server_cpu_us_per_request").doubleValue() >= 0, r.toString());
+        }
+        double rate = root.get("equal_load").get("rate").doubleValue();
+        for (int i = 8; i < 12; i++) {
+            assertEquals("open", runs.get(i).get("loop").stringValue());
+            assertEquals(rate, runs.get(i).get("target_rps").doubleValue(), "both sides get the same offered load");
+        }
+        JsonNode throughput = figure(root, "GET /health c=16 throughput");
+        assertEquals(2, throughput.get("a").get("values").size());
+        double ratio = throughput.get("b").get("median").doubleValue() / throughput.get("a").get("median").doubleValue();
+        assertEquals(ratio, throughput.get("ratio").doubleValue(), 1e-9, "ratio is B's median over A's");
+        JsonNode ci = throughput.get("ratio_interval");
+        assertTrue(ci.get(0).doubleValue() <= ratio && ratio <= ci.get(1).doubleValue() || throughput.get("within_noise").booleanValue(), throughput.toString());
+        assertEquals(ci.get(0).doubleValue() <= 1 && ci.get(1).doubleValue() >= 1, throughput.get("within_noise").booleanValue(), "within noise = interval holds 1");
+        assertTrue(out.contains(throughput.get("within_noise").booleanValue() ? "≈ 1 (within noise)" : "×"), out);
+    }
+
+    static JsonNode figure(JsonNode root, String name) {
+        for (JsonNode f : root.get("figures")) if (f.get("figure").stringValue().equals(name)) return f;
+        throw new AssertionError("no figure " + name + " in " + root.get("figures"));
+    }
+
+    @Test void aUrlSideAndACmdSideRaceOnlyThePathsBothAnswer(@TempDir Path dir) throws Exception {
+        try (var server = TestKit.ServerProcess.start("SimpleHttpServer.java", "-p", "0", "-q")) {
+            int port = server.port();
+            Path json = dir.resolve("out.json");
+            var args = new ArrayList<>(List.of("compare", "--a", "http://127.0.0.1:" + port,
+                    "--b", "cmd:python3 -m http.server {port} --bind 127.0.0.1 --directory www", "--json", json.toString()));
+            args.addAll(TINY);
+            var run = compare(args.toArray(String[]::new));
+            assertEquals(0, run.waitFor(), run.output());
+            String out = run.output();
+            assertTrue(out.contains("Note: GET /health not raced: A answered 200, B answered 404"), out);
+            assertTrue(out.contains("GET /index.html c=16 throughput"), out);
+            JsonNode root = JSON.readTree(json.toFile());
+            assertTrue(root.get("sides").get("A").get("startup_ms").isNull(), "a URL side has no start-up: " + root.get("sides"));
+            assertTrue(root.get("sides").get("A").get("idle_rss_mb").isNull(), "nor memory: " + root.get("sides"));
+            assertTrue(root.get("sides").get("B").get("startup_ms").doubleValue() > 0, root.get("sides").toString());
+            assertTrue(root.get("sides").get("B").get("contract").get("failed").intValue() > 0, "Python's http.server is not our contract");
+            assertEquals(List.of("/index.html"), JSON.convertValue(root.get("paths"), List.class));
+            assertEquals(200, TestKit.exchange(port, "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status(),
+                    "a URL side is left running: Compare did not start it");
+        }
+    }
+
+    @Test void ctrlCInTheMiddleOfARaceStopsEveryServer() throws Exception {
+        var run = compare("compare", "--duration", "3s", "--runs", "3", "--concurrency", "4");
+        run.awaitOutput("throughput GET /health c=4: run 1 of 3", Duration.ofSeconds(240));
+        var servers = ProcessHandle.of(run.process.pid()).orElseThrow().descendants().toList();
+        assertTrue(servers.size() >= 2, "both servers run under Compare: " + servers);
+        run.signal("INT");
+        int code = run.waitFor();
+        assertNotEquals(0, code, run.output());
+        for (var h : servers) assertFalse(h.isAlive(), "server " + h.pid() + " " + h.info().commandLine().orElse("") + " still runs");
+    }
+
+    // ---------------------------------------------------------------- test
+
+    @Test void testPassesAgainstEveryModeOfBothServers() throws Exception {
+        var run = compare("test", "simple:single", "simple:pool", "simple:virtual", "threaded:sequential", "threaded:thread",
+                "threaded:pool", "threaded:virtual", "threaded:nio", "threaded:processes");
+        assertEquals(0, run.waitFor(), run.output());
+        String table = run.output();
+        assertTrue(table.contains("check ") && table.contains("threaded:processes"), table);
+        assertFalse(table.contains("FAIL"), table);
+        assertTrue(table.lines().anyMatch(l -> l.strip().startsWith("passed") && l.contains("23/23") && l.contains("21/21")), table);
+    }
+
+    @Test void testFailsAgainstAWrongServerAndMarksTheRowsThatDiffer() throws Exception {
+        try (var wrong = new WrongServer()) {
+            var run = compare("test", "simple", "http://127.0.0.1:" + wrong.port());
+            assertEquals(1, run.waitFor(), run.output());
+            String out = run.output();
+            var healthRow = out.lines().filter(l -> l.contains("GET /health says who answers")).findFirst().orElseThrow();
+            assertTrue(healthRow.startsWith("≠") && healthRow.contains("PASS") && healthRow.contains("FAIL"), healthRow);
+            assertTrue(out.contains("FAIL http://127.0.0.1:" + wrong.port() + ": healthSaysWhoIsAnswering: "), "each failure says why:\n" + out);
+            var keepAlive = out.lines().filter(l -> l.contains("keep-alive until Connection: close")).findFirst().orElseThrow();
+            assertTrue(keepAlive.contains("FAIL"), keepAlive);
+            assertTrue(out.lines().anyMatch(l -> l.startsWith("SKIP http://") && l.contains("needs the contract's web root")), out);
+        }
+    }
+
+    /** Answers every request with the same 200 "ok" (no Date, no JSON, no keep-alive) and closes: wrong in every way. */
+    static final class WrongServer implements AutoCloseable {
+        final ServerSocket socket;
+
+        WrongServer() throws IOException {
+            socket = new ServerSocket(0, 512, InetAddress.getLoopbackAddress());
+            Thread.ofVirtual().start(this::serve);
+        }
+
+        int port() { return socket.getLocalPort(); }
+
+        void serve() {
+            try (var ex = Executors.newVirtualThreadPerTaskExecutor()) {
+                while (true) {
+                    Socket c = socket.accept();
+                    ex.submit(() -> answer(c));
+                }
+            } catch (IOException closed) {
+                // close() ends the accept loop
+            }
+        }
+
+        static void answer(Socket c) {
+            try (c) {
+                c.setSoTimeout(5000);
+                var in = c.getInputStream();
+                int matched = 0;
+                for (int b; matched < 4 && (b = in.read()) >= 0; ) matched = b == "\r\n\r\n".charAt(matched) ? matched + 1 : (b == '\r' ? 1 : 0);
+                c.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".getBytes(StandardCharsets.ISO_8859_1));
+            } catch (IOException e) {
+                // a client that went away
+            }
+        }
+
+        @Override public void close() throws IOException { socket.close(); }
+    }
+
+    // ---------------------------------------------------------------- --watch
+
+    @Test void watchRestartsOnSaveAndKeepsWatchingThroughACompileError(@TempDir Path dir) throws Exception {
+        // A copy of the scripts, so that the test can save (and break) one of them.
+        Path root = TestKit.projectRoot();
+        for (String f : List.of("jbang", "Compare.java", "LoadTest.java", "SimpleHttpServer.java")) {
+            Files.copy(root.resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
+        }
+        Path script = dir.resolve("SimpleHttpServer.java");
+        String source = Files.readString(script);
+        var run = CompareRun.startIn(dir, "simple", "--watch", "-p", "0", "-q", "--root", root.resolve("www").toString());
+        started.add(run);
+        run.awaitOutput("Listening on http://127.0.0.1:", 1, Duration.ofSeconds(240));
+        Files.writeString(script, source + "\n// saved again\n");
+        run.awaitOutput("Listening on http://127.0.0.1:", 2, Duration.ofSeconds(240));
+        Files.writeString(script, source + "\nBROKEN\n");
+        run.awaitOutput("SimpleHttpServer.java does not compile; still watching", Duration.ofSeconds(240));
+        assertTrue(run.output().contains("error: "), "the compiler's error is shown:\n" + run.output());
+        Files.writeString(script, source);
+        run.awaitOutput("Listening on http://127.0.0.1:", 3, Duration.ofSeconds(240));
+        run.signal("INT");
+        run.waitFor();
+        assertFalse(run.output().contains("Exception"), run.output());
+    }
+
+    // ---------------------------------------------------------------- both, errors
+
+    @Test void bothServesOnTwoPortsUntilCtrlC() throws Exception {
+        int p1 = freePort(), p2 = freePort();
+        var run = compare("both", "--simple-port", String.valueOf(p1), "--threaded-port", String.valueOf(p2));
+        run.awaitOutput("Both are running", Duration.ofSeconds(240));
+        assertTrue(run.output().contains("SimpleHttpServer:   http://127.0.0.1:" + p1 + "/"), run.output());
+        assertTrue(run.output().contains("ThreadedHttpServer: http://127.0.0.1:" + p2 + "/"), run.output());
+        assertTrue(TestKit.exchange(p1, "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").text().contains("\"SimpleHttpServer\""));
+        assertTrue(TestKit.exchange(p2, "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").text().contains("\"ThreadedHttpServer\""));
+        run.signal("INT");
+        run.waitFor();
+        for (int p : List.of(p1, p2)) {
+            assertThrows(IOException.class, () -> new Socket("127.0.0.1", p).close(), "port " + p + " is closed: its server was stopped");
+        }
+        assertFalse(run.output().contains("Error: "), "Ctrl-C is not an error:\n" + run.output());
+    }
+
+    @Test void badSidesAreOneErrorLineWithExitCode2Or1() throws Exception {
+        record Case(List<String> args, int exit, String error) {}
+        int closed = freePort();
+        for (var c : List.of(
+                new Case(List.of("compare", "--a", "nginx"), 2, "Error: unknown side: nginx"),
+                new Case(List.of("test", "cmd:python3 -m http.server"), 2, "Error: side cmd:python3 -m http.server: a cmd: side needs {port}"),
+                new Case(List.of("test", "prime"), 2, "Error: side prime: PrimeEchoServer does not speak HTTP"),
+                new Case(List.of("compare", "--runs", "0"), 2, "Error: --runs must be at least 1"),
+                new Case(List.of("test", "http://127.0.0.1:" + closed), 1, "Error: side http://127.0.0.1:" + closed + ": Connection refused"),
+                new Case(List.of("test", "simple:turbo"), 2, "Error: simple:turbo: ")) ) {
+            var run = compare(c.args.toArray(String[]::new));
+            assertEquals(c.exit, run.waitFor(), c.args + "\n" + run.output());
+            var errors = run.output().lines().filter(l -> l.startsWith("Error: ")).toList();
+            assertEquals(1, errors.size(), c.args + ": one Error: line\n" + run.output());
+            assertTrue(errors.getFirst().startsWith(c.error), c.args + ": " + errors.getFirst());
+        }
+    }
+
+    @Test void aTakenPortInBothIsAnErrorAndTheOtherServerIsStopped() throws Exception {
+        try (var taken = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            var run = compare("both", "--simple-port", String.valueOf(taken.getLocalPort()), "--threaded-port", String.valueOf(freePort()));
+            assertEquals(1, run.waitFor(), run.output());
+            var errors = run.output().lines().filter(l -> l.startsWith("Error: ")).toList();
+            assertEquals(1, errors.size(), run.output());
+            assertTrue(errors.getFirst().startsWith("Error: simple: cannot listen on 127.0.0.1:" + taken.getLocalPort()), errors.getFirst());
+        }
+    }
+
+    static int freePort() throws IOException {
+        try (var s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    // ---------------------------------------------------------------- Compare as a process
+
+    /** `./jbang Compare.java args...` from the project root, tagged so that every process it starts can be found. */
+    static final class CompareRun implements AutoCloseable {
+        final Process process;
+        final String tag = "compare-test-" + UUID.randomUUID();
+        private final StringBuffer output = new StringBuffer();
+        private final Thread reader;
+
+        private CompareRun(Path folder, String... args) throws IOException {
+            var cmd = new ArrayList<>(List.of(folder.resolve("jbang").toString(), "Compare.java"));
+            cmd.addAll(List.of(args));
+            var pb = new ProcessBuilder(cmd).directory(folder.toFile()).redirectErrorStream(true);
+            pb.environment().put("COMPARE_TEST_TAG", tag);
+            process = pb.start();
+            reader = Thread.ofPlatform().daemon().start(() -> {
+                try (var r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                    for (String l; (l = r.readLine()) != null; ) {
+                        synchronized (output) {
+                            output.append(l).append('\n');
+                            output.notifyAll();
+                        }
+                    }
+                } catch (IOException ignored) {
+                    // the process ended
+                }
+            });
+        }
+
+        static CompareRun start(String... args) throws IOException { return new CompareRun(TestKit.projectRoot(), args); }
+
+        static CompareRun startIn(Path folder, String... args) throws IOException { return new CompareRun(folder, args); }
+
+        String output() { return output.toString(); }
+
+        void awaitOutput(String text, Duration timeout) throws InterruptedException { awaitOutput(text, 1, timeout); }
+
+        /** Waits until the text has appeared n times in the output (or fails once the timeout passes or the process ended). */
+        void awaitOutput(String text, int n, Duration timeout) throws InterruptedException {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            synchronized (output) {
+                while (count(text) < n) {
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0 || !reader.isAlive() && count(text) < n) {
+                        throw new AssertionError(n + " x '" + text + "' expected; output:\n" + output);
+                    }
+                    TimeUnit.NANOSECONDS.timedWait(output, Math.min(left, TimeUnit.SECONDS.toNanos(1)));
+                }
+            }
+        }
+
+        int count(String text) {
+            int c = 0;
+            for (int i = output.indexOf(text); i >= 0; i = output.indexOf(text, i + 1)) c++;
+            return c;
+        }
+
+        int waitFor() throws Exception {
+            if (!process.waitFor(300, TimeUnit.SECONDS)) throw new TimeoutException("Compare still running:\n" + output);
+            reader.join(10_000);
+            return process.exitValue();
+        }
+
+        void signal(String signal) throws Exception {
+            new ProcessBuilder("kill", "-" + signal, String.valueOf(process.pid())).inheritIO().start().waitFor();
+        }
+
+        /** Live processes (not zombies) whose environment holds this run's tag. */
+        List<Long> taggedPids() {
+            var out = new ArrayList<Long>();
+            byte[] needle = ("COMPARE_TEST_TAG=" + tag).getBytes(StandardCharsets.UTF_8);
+            File[] procs = new File("/proc").listFiles((d, n) -> n.chars().allMatch(Character::isDigit));
+            for (File p : procs == null ? new File[0] : procs) {
+                try {
+                    byte[] env = Files.readAllBytes(p.toPath().resolve("environ"));
+                    if (indexOf(env, needle) >= 0) out.add(Long.parseLong(p.getName()));
+                } catch (IOException | RuntimeException gone) {
+                    // ended, or not ours to read
+                }
+            }
+            return out;
+        }
+
+        static int indexOf(byte[] hay, byte[] needle) {
+            outer:
+            for (int i = 0; i + needle.length <= hay.length; i++) {
+                for (int j = 0; j < needle.length; j++) if (hay[i + j] != needle[j]) continue outer;
+                return i;
+            }
+            return -1;
+        }
+
+        /** Compare itself is done by now in a passing test; if a test failed early, it is stopped here (never left running). */
+        @Override public void close() throws Exception {
+            if (process.isAlive()) {
+                signal("TERM");
+                if (!process.waitFor(30, TimeUnit.SECONDS)) process.destroyForcibly();
+            }
+            process.waitFor(30, TimeUnit.SECONDS);
+        }
+    }
+}

@@ -1,0 +1,618 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 25+
+//SOURCES TestKit.java
+//SOURCES ../LoadTest.java
+//DESCRIPTION Tests of LoadTest: real servers, servers that misbehave on purpose, open-loop correction, burst, send, CLI.
+
+// LoadTest's engine is run in-process against real servers on 127.0.0.1: ThreadedHttpServer and SimpleHttpServer as
+// real processes, and small servers in this file that misbehave on purpose (a wrong Content-Length, a chunked body
+// cut short, a reset mid-response, a stall, only 503s, a close after every response). Each fault must be counted
+// under its own name and the run must finish. A fixed-rate run against a server that freezes once for a second
+// must show the freeze in the corrected latency and much less of it in the service time. Both modes get the same
+// conversations. The command lines (run, burst, send, errors, Ctrl-C) are run as real processes.
+
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.HistogramLogReader;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+public class LoadTestTest {
+    public static void main(String[] args) { TestKit.run("LoadTestTest", LoadTestTest.class); }
+
+    /** One ThreadedHttpServer process (nio mode) for the tests that need the real thing. */
+    static TestKit.ServerProcess threaded;
+
+    @BeforeAll
+    static void startThreadedHttpServer() throws IOException { threaded = TestKit.ServerProcess.start("ThreadedHttpServer.java", "-p", "0", "-q", "-m", "nio"); }
+
+    @AfterAll
+    static void stopThreadedHttpServer() { threaded.close(); }
+
+    static LoadTest.Config config(int port, String path, LoadTest.Mode mode) {
+        return LoadTest.Config.of(URI.create("http://127.0.0.1:" + port + path)).withMode(mode).withConnections(4)
+                .withTimeout(Duration.ofSeconds(5));
+    }
+
+    static LoadTest.Errors errors(long connect, long read, long write, long timeout, long reset, long malformed) {
+        return new LoadTest.Errors(connect, read, write, timeout, reset, malformed);
+    }
+
+    // ---------------------------------------------------------------- against the project's real servers
+
+    @ParameterizedTest
+    @EnumSource(LoadTest.Mode.class)
+    void countsEveryRequestAgainstThreadedHttpServer(LoadTest.Mode mode) throws Exception {
+        var r = LoadTest.run(config(threaded.port(), "/health", mode).withConnections(8).withRequests(2000));
+        assertEquals(2000, r.requests(), "every one of -n requests is measured: " + r);
+        assertEquals(Map.of(200, 2000L), r.status());
+        assertEquals(0, r.errors().total(), r.errors().toString());
+        assertTrue(r.latency().p50() > 0 && r.latency().p50() <= r.latency().p99() && r.latency().p99() <= r.latency().max(), r.latency().toString());
+        assertNull(r.serviceTime(), "closed loop has no separate service time");
+        assertFalse(r.openLoop());
+        assertTrue(r.bytesPerS() > 0);
+    }
+
+    @Test
+    void roundRobinsUrlsAgainstSimpleHttpServer() throws Exception {
+        try (var server = TestKit.ServerProcess.start("SimpleHttpServer.java", "-p", "0", "-q")) {
+            int port = server.port();
+            var c = new LoadTest.Config(List.of(URI.create("http://127.0.0.1:" + port + "/health"),
+                    URI.create("http://127.0.0.1:" + port + "/no-such-page")), 2, 1, LoadTest.Mode.nio, null, 100,
+                    Duration.ZERO, 0, true, "GET", List.of(Map.entry("X-Test", "1")), new byte[0], Duration.ofSeconds(5), null, null);
+            var r = LoadTest.run(c);
+            assertEquals(100, r.requests());
+            assertEquals(50L, r.status().get(200), "half the requests went to /health: " + r.status());
+            assertEquals(50L, r.status().get(404), "half to the missing page: " + r.status());
+            assertEquals(0, r.errors().total());
+        }
+    }
+
+    // ---------------------------------------------------------------- servers that misbehave on purpose
+
+    /** A tiny HTTP server on 127.0.0.1:0: reads each request head and lets `answer` reply (or misbehave). */
+    static final class FaultyServer implements AutoCloseable {
+        interface Answer { void reply(Socket s, OutputStream out, int requestIndex) throws Exception; }
+
+        final ServerSocket listener;
+        final AtomicInteger connections = new AtomicInteger();
+        final AtomicInteger requests = new AtomicInteger();
+        final List<String> received = new CopyOnWriteArrayList<>();
+
+        FaultyServer(Answer answer) throws IOException {
+            listener = new ServerSocket(0, 200, InetAddress.getLoopbackAddress());
+            Thread.ofVirtual().start(() -> {
+                while (!listener.isClosed()) {
+                    Socket s;
+                    try {
+                        s = listener.accept();
+                    } catch (IOException e) {
+                        return;
+                    }
+                    connections.incrementAndGet();
+                    Thread.ofVirtual().start(() -> serve(s, answer));
+                }
+            });
+        }
+
+        int port() { return listener.getLocalPort(); }
+
+        private void serve(Socket s, Answer answer) {
+            try (s) {
+                s.setTcpNoDelay(true);
+                InputStream in = s.getInputStream();
+                OutputStream out = s.getOutputStream();
+                while (true) {
+                    String head = readHead(in);
+                    if (head == null) return;
+                    received.add(head);
+                    answer.reply(s, out, requests.getAndIncrement());
+                    if (s.isClosed()) return;
+                }
+            } catch (Exception e) {
+                // The client went away, or the answer closed the socket on purpose.
+            }
+        }
+
+        /** The request head up to the blank line (no bodies in these tests); null at EOF. */
+        static String readHead(InputStream in) throws IOException {
+            var b = new ByteArrayOutputStream();
+            int c, state = 0;
+            while ((c = in.read()) >= 0) {
+                b.write(c);
+                state = (c == '\r' && (state == 0 || state == 2)) || (c == '\n' && (state == 1 || state == 3)) ? state + 1 : 0;
+                if (state == 4) return b.toString(StandardCharsets.ISO_8859_1);
+            }
+            return null;
+        }
+
+        static void write(OutputStream out, String s) throws IOException {
+            out.write(s.getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+        }
+
+        @Override public void close() throws IOException { listener.close(); }
+    }
+
+    static final String OK = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+    @ParameterizedTest
+    @EnumSource(LoadTest.Mode.class)
+    void wrongContentLengthIsMalformed(LoadTest.Mode mode) throws Exception {
+        // Content-Length says 2, five bytes follow: the three extra bytes cannot start a response.
+        try (var server = new FaultyServer((s, out, i) -> FaultyServer.write(out, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhello"))) {
+            var r = LoadTest.run(config(server.port(), "/", mode).withRequests(100));
+            assertEquals(errors(0, 0, 0, 0, 0, 100), r.errors(), "every response is malformed, nothing else");
+            assertEquals(0, r.requests());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(LoadTest.Mode.class)
+    void chunkedBodyCutShortIsMalformed(LoadTest.Mode mode) throws Exception {
+        try (var server = new FaultyServer((s, out, i) -> {
+            FaultyServer.write(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
+            s.close();
+        })) {
+            var r = LoadTest.run(config(server.port(), "/", mode).withRequests(100));
+            assertEquals(errors(0, 0, 0, 0, 0, 100), r.errors());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(LoadTest.Mode.class)
+    void resetMidResponseIsReset(LoadTest.Mode mode) throws Exception {
+        try (var server = new FaultyServer((s, out, i) -> {
+            FaultyServer.write(out, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc");
+            s.setSoLinger(true, 0);   // close with RST
+            s.close();
+        })) {
+            var r = LoadTest.run(config(server.port(), "/", mode).withRequests(100));
+            assertEquals(errors(0, 0, 0, 0, 100, 0), r.errors());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(LoadTest.Mode.class)
+    void aStallLongerThanTheTimeoutIsATimeout(LoadTest.Mode mode) throws Exception {
+        // The server holds every request 1 s; the client gives up after 200 ms, counts a timeout and reconnects.
+        try (var server = new FaultyServer((s, out, i) -> {
+            Thread.sleep(1000);
+            FaultyServer.write(out, OK);
+        })) {
+            var r = LoadTest.run(config(server.port(), "/", mode).withRequests(8).withTimeout(Duration.ofMillis(200)));
+            assertEquals(errors(0, 0, 0, 8, 0, 0), r.errors());
+            assertEquals(0, r.requests());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(LoadTest.Mode.class)
+    void onlyServiceUnavailableIsCountedByStatus(LoadTest.Mode mode) throws Exception {
+        try (var server = new FaultyServer((s, out, i) -> FaultyServer.write(out,
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nRetry-After: 1\r\n\r\n"))) {
+            var r = LoadTest.run(config(server.port(), "/", mode).withRequests(200));
+            assertEquals(Map.of(503, 200L), r.status());
+            assertEquals(0, r.errors().total());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(LoadTest.Mode.class)
+    void connectionCloseIsHonouredByReconnecting(LoadTest.Mode mode) throws Exception {
+        try (var server = new FaultyServer((s, out, i) -> {
+            FaultyServer.write(out, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+            s.close();
+        })) {
+            var r = LoadTest.run(config(server.port(), "/", mode).withRequests(200));
+            assertEquals(Map.of(200, 200L), r.status());
+            assertEquals(0, r.errors().total(), r.errors().toString());
+            assertTrue(server.connections.get() >= 200, "one connection per request: " + server.connections.get());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(LoadTest.Mode.class)
+    void chunkedAndHttp10AnswersAreParsed(LoadTest.Mode mode) throws Exception {
+        // Alternately: chunked with an extension and a trailer after a 100 Continue, and HTTP/1.0 delimited by close.
+        try (var server = new FaultyServer((s, out, i) -> {
+            if (i % 2 == 0) {
+                FaultyServer.write(out, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        + "3;x=y\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: 1\r\n\r\n");
+            } else {
+                FaultyServer.write(out, "HTTP/1.0 201 Created\r\n\r\nbody until close");
+                s.close();
+            }
+        })) {
+            var r = LoadTest.run(config(server.port(), "/", mode).withConnections(1).withRequests(50));
+            assertEquals(0, r.errors().total(), r.errors().toString());
+            assertEquals(Map.of(200, 25L, 201, 25L), r.status());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(LoadTest.Mode.class)
+    void refusedConnectionFailsBeforeTheRun(LoadTest.Mode mode) throws Exception {
+        int port;
+        try (var s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        var e = assertThrows(IOException.class, () -> LoadTest.run(config(port, "/", mode).withRequests(10)));
+        assertTrue(e.getMessage().contains("cannot connect"), e.getMessage());
+    }
+
+    @ParameterizedTest
+    @EnumSource(LoadTest.Mode.class)
+    void aServerThatDiesMidRunIsCountedAndTheRunFinishes(LoadTest.Mode mode) throws Exception {
+        // The server answers 50 requests, then stops listening: the rest are connect (or read) errors, not a crash.
+        var server = new FaultyServer((s, out, i) -> {
+            FaultyServer.write(out, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+            s.close();
+        });
+        try (var closing = server) {
+            // The progress callback comes once a second: the first one stops the server.
+            var r = LoadTest.run(config(server.port(), "/", mode).withDuration(Duration.ofMillis(1500)).withProgress(p -> {
+                try {
+                    closing.close();
+                } catch (IOException ignored) {
+                    // closed already
+                }
+            }));
+            assertTrue(r.requests() > 0, "answers came before the server stopped");
+            assertTrue(r.errors().connect() > 0, "refused connects after it stopped: " + r.errors());
+            assertTrue(r.errors().connect() < 100, "a refused port does not spin (100 ms back-off): " + r.errors());
+        }
+    }
+
+    // ---------------------------------------------------------------- open loop: coordinated omission corrected
+
+    @ParameterizedTest
+    @EnumSource(LoadTest.Mode.class)
+    void aFreezeShowsInCorrectedLatencyAndMuchLessInServiceTime(LoadTest.Mode mode) throws Exception {
+        // The server answers at once, except that the 100th request freezes every connection for one second.
+        var freeze = new ReentrantLock();
+        try (var server = new FaultyServer((s, out, i) -> {
+            freeze.lock();
+            try {
+                if (i == 100) Thread.sleep(1000);
+            } finally {
+                freeze.unlock();
+            }
+            FaultyServer.write(out, OK);
+        })) {
+            var r = LoadTest.run(config(server.port(), "/", mode).withRate(200).withDuration(Duration.ofSeconds(3)));
+            assertTrue(r.openLoop());
+            assertEquals(0, r.errors().total(), r.errors().toString());
+            // About 200 of the ~600 requests were due during the freeze: their corrected latency includes their wait.
+            assertTrue(r.latency().p99() >= 800, "the freeze shows in the corrected p99: " + r.latency());
+            assertTrue(r.latency().max() >= 950, "the frozen request waited the whole second: " + r.latency());
+            // Only the 4 requests in flight when it froze waited in the server: the service time hides the rest.
+            assertTrue(r.serviceTime().p99() < r.latency().p99() / 2,
+                    "service time p99 " + r.serviceTime().p99() + " vs corrected " + r.latency().p99());
+            assertTrue(r.serviceTime().p90() < r.latency().p90(), r.serviceTime() + " vs " + r.latency());
+            assertEquals(200, r.targetRps());
+        }
+    }
+
+    @Test
+    void hdrLogHoldsEveryMeasuredRequest(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        try (var server = new FaultyServer((s, out, i) -> FaultyServer.write(out, OK))) {
+            Path log = dir.resolve("run.hlog");
+            var r = LoadTest.run(config(server.port(), "/", LoadTest.Mode.nio).withRate(500)
+                    .withDuration(Duration.ofMillis(1500)).withHdrLog(log));
+            var latency = new Histogram(3);
+            var service = new Histogram(3);
+            try (var reader = new HistogramLogReader(log.toFile())) {
+                while (reader.hasNext()) {
+                    var h = (Histogram) reader.nextIntervalHistogram();
+                    if (h == null) continue;
+                    if ("service".equals(h.getTag())) service.add(h);
+                    else latency.add(h);
+                }
+            }
+            assertEquals(r.requests(), r.status().values().stream().mapToLong(Long::longValue).sum(), "every answer is in the histogram");
+            assertEquals(r.requests(), latency.getTotalCount(), "the log adds up to the report");
+            assertEquals(r.requests(), service.getTotalCount());
+            assertEquals(r.latency().max(), latency.getMaxValue() / 1e3, 0.01 * r.latency().max() + 0.002);
+        }
+    }
+
+    // ---------------------------------------------------------------- the parser on its own, byte by byte
+
+    static int feedByteByByte(LoadTest.ResponseParser p, String response) {
+        byte[] b = response.getBytes(StandardCharsets.ISO_8859_1);
+        for (int i = 0; i < b.length; i++) {
+            int r = p.feed(b, i, 1);
+            if (r != LoadTest.ResponseParser.NEED_MORE) return r;
+        }
+        return LoadTest.ResponseParser.NEED_MORE;
+    }
+
+    /** The same response fed whole, byte by byte, and cut in two at every position: the parser must agree. */
+    static int feedEveryWay(String response, boolean head) {
+        byte[] b = response.getBytes(StandardCharsets.ISO_8859_1);
+        var p = new LoadTest.ResponseParser();
+        p.reset(head);
+        int whole = p.feed(b, 0, b.length);
+        p.reset(head);
+        assertEquals(whole, feedByteByByte(p, response), "byte by byte vs whole: " + TestKit.show(response));
+        for (int cut = 1; cut < b.length; cut++) {
+            p.reset(head);
+            int r = p.feed(b, 0, cut);
+            if (r == LoadTest.ResponseParser.NEED_MORE) r = p.feed(b, cut, b.length - cut);
+            assertEquals(whole, r, "cut at " + cut + ": " + TestKit.show(response));
+        }
+        return whole;
+    }
+
+    @Test
+    void parserRejectsWhatItCannotFrame() {
+        var bad = List.of("HTTP/2 200 OK\r\n\r\n", "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nNo colon\r\n\r\n",
+                "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", "HTTP/1.1 200 OK\r\nX: " + "a".repeat(9000) + "\r\n\r\n");
+        for (String s : bad) {
+            assertEquals(LoadTest.ResponseParser.MALFORMED, feedEveryWay(s, false), TestKit.show(s));
+            var p = new LoadTest.ResponseParser();
+            p.reset(false);
+            assertEquals(LoadTest.ResponseParser.MALFORMED, feedByteByByte(p, s), "should be malformed: " + TestKit.show(s));
+            assertNotNull(p.error);
+        }
+    }
+
+    @Test
+    void parserFramesBodiesByLengthChunksAndHead() {
+        var p = new LoadTest.ResponseParser();
+        p.reset(true);
+        String head = "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n";
+        assertEquals(head.length(), feedByteByByte(p, head), "a HEAD answer has no body whatever Content-Length says");
+        p.reset(false);
+        String chunked = "HTTP/1.1 200 OK\r\ntransfer-encoding: CHUNKED\r\nConnection: close\r\n\r\n1\r\na\r\n0\r\n\r\n";
+        assertEquals(chunked.length(), feedByteByByte(p, chunked));
+        assertEquals(chunked.length(), feedEveryWay(chunked, false));
+        String nginx = "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: application/json\r\nContent-Length: 11\r\n"
+                + "Connection: keep-alive\r\n\r\n{\"a\":\"ok\"}\n";
+        assertEquals(nginx.length(), feedEveryWay(nginx, false));
+        assertEquals(nginx.length() - 11, feedEveryWay(nginx, true), "HEAD: the answer ends with its header section");
+        assertTrue(p.close, "Connection: close seen");
+        assertEquals(200, p.status);
+        p.reset(false);
+        String noContent = "HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n";
+        assertEquals(noContent.length(), feedByteByByte(p, noContent));
+        p.reset(false);
+        assertEquals(LoadTest.ResponseParser.NEED_MORE, feedByteByByte(p, "HTTP/1.1 200 OK\r\n\r\nuntil close"));
+        assertTrue(p.endOfStream(), "no length: the close ends the body");
+        assertTrue(p.close);
+    }
+
+    // ---------------------------------------------------------------- burst and send, in the seed's formats
+
+    static final Pattern BURST_LINE = Pattern.compile("http://127\\.0\\.0\\.1:\\d+(/\\S*) - Status Code: (\\d{3}), took (\\d+\\.\\d{2}) ms");
+
+    @Test
+    void burstPrintsEachRequestThenTheTotalInTheSeedsFormat() throws Exception {
+        try (var burst = TestKit.ServerProcess.start("LoadTest.java", "burst", "-i", "-nc", "3", "127.0.0.1", String.valueOf(threaded.port()))) {
+            assertEquals(0, burst.waitFor(Duration.ofSeconds(60)), burst.output());
+            List<String> lines = lines(burst);
+            assertEquals(4, lines.size(), burst.output());
+            for (String l : lines.subList(0, 3)) {
+                var m = BURST_LINE.matcher(l);
+                assertTrue(m.matches(), "seed format: " + l);
+                assertEquals("/io", m.group(1));
+                assertEquals("200", m.group(2));
+                assertTrue(Double.parseDouble(m.group(3)) >= 1000, "/io sleeps 1 s by default: " + l);
+            }
+            assertTrue(lines.get(3).matches("Total time taken \\d+\\.\\d{2} ms"), lines.get(3));
+        }
+    }
+
+    @Test
+    void burstAgainstAOneAtATimeServerShowsTheQueue() throws Exception {
+        // This server answers one request at a time, each after 150 ms: each answer comes after the one before it.
+        var oneAtATime = new ReentrantLock();
+        try (var server = new FaultyServer((s, out, i) -> {
+            oneAtATime.lock();
+            try {
+                Thread.sleep(150);
+                FaultyServer.write(out, OK);
+            } finally {
+                oneAtATime.unlock();
+            }
+        })) {
+            var printed = Collections.synchronizedList(new ArrayList<LoadTest.BurstRequest>());
+            var r = LoadTest.burst("127.0.0.1", server.port(), "/io", 3, Duration.ofSeconds(20), printed::add);
+            assertEquals(3, r.requests().size());
+            assertEquals(r.requests(), printed, "each was reported as it finished, in finishing order");
+            for (var b : r.requests()) assertEquals(200, b.status(), String.valueOf(b));
+            for (int i = 1; i < 3; i++) {
+                assertTrue(r.requests().get(i).finishedNanos() > r.requests().get(i - 1).finishedNanos(), r.requests().toString());
+            }
+            assertEquals(List.of("GET /io HTTP/1.1\r\nHost: 127.0.0.1:" + server.port() + "\r\nConnection: close\r\n\r\n"),
+                    List.copyOf(new java.util.HashSet<>(server.received)), "three one-shot requests");
+            assertTrue(r.totalMs() >= r.requests().getLast().ms() - 0.01);
+        }
+    }
+
+    /** A LoadTest command line run as a process, with stdout kept byte for byte and stderr apart. */
+    record Raw(int exit, byte[] stdout, String stderr) {}
+
+    static Raw raw(String... args) throws Exception {
+        var cmd = new ArrayList<String>(List.of(TestKit.projectRoot().resolve("jbang").toString(), "LoadTest.java"));
+        cmd.addAll(List.of(args));
+        Path err = Files.createTempFile("loadtest", ".err");
+        try {
+            var p = new ProcessBuilder(cmd).directory(TestKit.projectRoot().toFile()).redirectError(err.toFile()).start();
+            byte[] out = p.getInputStream().readAllBytes();
+            int exit = p.waitFor();
+            return new Raw(exit, out, Files.readString(err));
+        } finally {
+            Files.deleteIfExists(err);
+        }
+    }
+
+    @Test
+    void sendWritesTheEscapedBytesAddsTheBlankLineAndPrintsTheRawAnswer() throws Exception {
+        try (var server = new FaultyServer((s, out, i) -> FaultyServer.write(out, OK))) {
+            var r = raw("send", "127.0.0.1", String.valueOf(server.port()), "GET /\\x41b HTTP/1.1\\r\\nHost: x\\tx");
+            assertEquals(0, r.exit(), r.stderr());
+            assertEquals(List.of("GET /Ab HTTP/1.1\r\nHost: x\tx\r\n\r\n"), server.received, "escapes decoded, blank line added");
+            assertTrue(r.stderr().contains("Note: the request had no blank line"), r.stderr());
+            assertEquals(OK, new String(r.stdout(), StandardCharsets.ISO_8859_1), "the raw answer, byte for byte");
+        }
+    }
+
+    @Test
+    void sendKeepOpenShowsPipelinedAnswersUntilTheServerCloses() throws Exception {
+        try (var server = new FaultyServer((s, out, i) -> {
+            FaultyServer.write(out, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n" + (i == 0 ? "a1" : "b2"));
+            if (i == 1) s.close();
+        })) {
+            try (var send = TestKit.ServerProcess.start("LoadTest.java", "send", "--keep-open", "127.0.0.1", String.valueOf(server.port()),
+                    "GET /1 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nGET /2 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")) {
+                assertEquals(0, send.waitFor(Duration.ofSeconds(60)), send.output());
+                assertTrue(send.output().contains("a1") && send.output().contains("b2"), "both answers: " + TestKit.show(send.output()));
+                assertFalse(send.output().contains("Note: the request had no blank line"));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- the command line
+
+    static TestKit.ServerProcess loadTest(String... args) throws IOException {
+        var all = new ArrayList<String>();
+        all.add("LoadTest.java");
+        all.addAll(List.of(args));
+        return TestKit.ServerProcess.start(all.toArray(String[]::new));
+    }
+
+    /** The lines a process printed, without JBang's own. */
+    static List<String> lines(TestKit.ServerProcess p) { return p.output().lines().filter(l -> !l.startsWith("[jbang]")).toList(); }
+
+    @Test
+    void badInputIsOneErrorLineAndExitStatusTwo() throws Exception {
+        String[][] cases = {{"ftp://x/"}, {"--no-such-option", "http://127.0.0.1:1/"}, {"-R", "0", "http://127.0.0.1:1/"},
+                {"-c", "0", "http://127.0.0.1:1/"}, {"-d", "ten", "http://127.0.0.1:1/"}, {"https://127.0.0.1:1/"},
+                {"-H", "no colon", "http://127.0.0.1:1/"}, {"http://127.0.0.1:1/", "http://127.0.0.1:2/"}, {"http://[bad/"},
+                {"send", "127.0.0.1", "1", "bad \\q escape"}, {"burst", "-nc", "2", "127.0.0.1", "1"}};
+        for (String[] args : cases) {
+            var r = cli(args);
+            assertEquals(2, r.exit(), List.of(args) + ": " + r);
+            assertEquals(1, r.err().size(), List.of(args) + ": " + r);
+            assertTrue(r.err().getFirst().startsWith("Error: "), r.toString());
+        }
+    }
+
+    /** LoadTest's command line run in this JVM: exit status, stdout, stderr. */
+    record Cli(int exit, String out, List<String> err) {}
+
+    static synchronized Cli cli(String... args) {
+        var savedOut = System.out;
+        var savedErr = System.err;
+        var out = new ByteArrayOutputStream();
+        var err = new ByteArrayOutputStream();
+        System.setOut(new java.io.PrintStream(out, true, StandardCharsets.UTF_8));
+        System.setErr(new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            int exit = LoadTest.execute(args);
+            return new Cli(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8).lines().toList());
+        } finally {
+            System.setOut(savedOut);
+            System.setErr(savedErr);
+        }
+    }
+
+    @Test
+    void aRefusedConnectionIsOneErrorLineAndExitStatusOne() throws Exception {
+        int port;
+        try (var s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        var r = cli("-d", "1s", "http://127.0.0.1:" + port + "/");
+        assertEquals(1, r.exit(), r.toString());
+        assertEquals(1, r.err().size(), r.toString());
+        assertTrue(r.err().getFirst().startsWith("Error: cannot connect to 127.0.0.1:" + port), r.toString());
+    }
+
+    @Test
+    void tooFewOpenFilesIsRefusedBeforeConnecting() throws Exception {
+        var pb = new ProcessBuilder("bash", "-c", "ulimit -n 300 && exec ./jbang LoadTest.java -c 1000 -d 1s http://127.0.0.1:1/")
+                .directory(TestKit.projectRoot().toFile()).redirectErrorStream(true);
+        var p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(1, p.waitFor(), out);
+        assertTrue(out.contains("Error: open files limit too low: 300 for 1000 connections"), out);
+    }
+
+    @Test
+    void jsonHasTheDocumentedShapeAndAllFailedExitsOne() throws Exception {
+        try (var server = new FaultyServer((s, out, i) -> FaultyServer.write(out, "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"))) {
+            var r = cli("--json", "-c", "2", "-n", "50", "-R", "1000", "http://127.0.0.1:" + server.port() + "/x");
+            assertEquals(1, r.exit(), "no request succeeded: " + r);
+            JsonNode j = JsonMapper.builder().build().readTree(r.out());
+            assertEquals(List.of("url", "loop", "connections", "duration_s", "requests", "rps", "target_rps", "bytes_per_s",
+                    "latency_ms", "service_time_ms", "status", "errors", "generator_cpu_us_per_request", "generator_saturated"),
+                    List.copyOf(j.propertyNames()));
+            assertEquals(List.of("p50", "p75", "p90", "p99", "p999", "p9999", "max", "mean"), List.copyOf(j.get("latency_ms").propertyNames()));
+            assertEquals(List.of("connect", "read", "write", "timeout", "reset", "malformed"), List.copyOf(j.get("errors").propertyNames()));
+            assertEquals("open", j.get("loop").asString());
+            assertEquals(50, j.get("status").get("503").asInt());
+            assertEquals(1000.0, j.get("target_rps").asDouble());
+            assertEquals("http://127.0.0.1:" + server.port() + "/x", j.get("url").asString());
+        }
+    }
+
+    @Test
+    void closedLoopJsonHasNoServiceTimeAndAShortRunNoProgressLine() throws Exception {
+        try (var server = new FaultyServer((s, out, i) -> FaultyServer.write(out, OK))) {
+            var r = cli("--json", "-c", "2", "-d", "1s", "http://127.0.0.1:" + server.port() + "/");
+            assertEquals(0, r.exit(), r.toString());
+            JsonNode j = JsonMapper.builder().build().readTree(r.out());
+            assertEquals("closed", j.get("loop").asString());
+            assertFalse(j.has("service_time_ms"));
+            assertEquals(List.of(), r.err(), "no progress line for a run of 2 s or less");
+        }
+    }
+
+    @Test
+    void ctrlCStopsTheRunAndStillPrintsTheReport() throws Exception {
+        try (var server = new FaultyServer((s, out, i) -> FaultyServer.write(out, OK))) {
+            try (var p = loadTest("-c", "2", "-R", "100", "-d", "60s", "http://127.0.0.1:" + server.port() + "/")) {
+                p.awaitOutput("progress: ", Duration.ofSeconds(60));   // the run is under way
+                p.terminate();
+                String out = p.output();
+                assertTrue(out.contains("Requests/sec:"), "the report of what was measured: " + out);
+                assertTrue(out.contains("Status codes: 200:"), out);
+                assertTrue(out.contains("open loop at 100 req/s"), out);
+                assertTrue(out.contains("service time"), out);
+                assertTrue(out.contains("(target 100.00)"), out);
+            }
+        }
+    }
+}
