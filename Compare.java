@@ -730,7 +730,9 @@ public class Compare implements Callable<Integer> {
             }
             root.put("sides", sides);
             root.put("paths", paths);
-            root.put("equal_load", Map.of("rate", num(equalRate), "path", equalPath, "connections", equalConnections));
+            var equal = new LinkedHashMap<String, Object>();  // num() may be null, which Map.of refuses
+            equal.put("rate", num(equalRate)); equal.put("path", equalPath); equal.put("connections", equalConnections);
+            root.put("equal_load", equal);
             var figs = new ArrayList<Map<String, Object>>();
             for (var f : figures()) {
                 var x = new LinkedHashMap<String, Object>();
@@ -740,7 +742,7 @@ public class Compare implements Callable<Integer> {
                 x.put("b", stats(f.b()));
                 x.put("ratio", num(f.ratio()));
                 double[] ci = f.interval();
-                x.put("ratio_interval", ci == null ? null : List.of(num(ci[0]), num(ci[1])));
+                x.put("ratio_interval", ci == null ? null : Arrays.asList(num(ci[0]), num(ci[1])));  // null where unbounded (List.of refuses null)
                 x.put("within_noise", f.withinNoise());
                 figs.add(x);
             }
@@ -1858,7 +1860,9 @@ public class Compare implements Callable<Integer> {
         }
 
         /** One result of a check against a side. */
-        public record Outcome(String check, Verdict verdict, String detail) {}
+        public record Outcome(String check, Verdict verdict, String detail) {
+            public Outcome { detail = detail == null ? "" : detail; }  // an exception without a message
+        }
 
         public enum Verdict { PASS, FAIL, SKIP }
 

@@ -8,10 +8,11 @@
 // ThreadedHttpServer: the HTTP contract (README) served from the socket up. One byte-level parser (RequestParser,
 // fed from a ByteBuffer), one router (App) and one response writer are shared by six concurrency models (-m):
 //   sequential  one connection at a time             thread   a platform thread per connection
-//   pool        -w threads that each accept           virtual  a virtual thread per connection (the default)
-//   nio         one Selector loop does all socket I/O; blocking handlers run on -w worker threads
+//   pool        -w threads that each accept           virtual  a virtual thread per connection
+//   nio         one Selector loop does all socket I/O; blocking handlers run on -w worker threads (the default:
+//               the fastest here, see the README's JVM section for why not virtual)
 //   processes   -w worker JVMs, each one event loop, share the port with SO_REUSEPORT (nginx's design)
-// Run:    ./jbang ThreadedHttpServer.java                   (http://127.0.0.1:3000/, mode virtual)
+// Run:    ./jbang ThreadedHttpServer.java                   (http://127.0.0.1:3000/, mode nio)
 //         ./jbang ThreadedHttpServer.java -m nio -p 0       (any free port; the ready line says which)
 //         THS_MODE=pool ./jbang ThreadedHttpServer.java     (every option also from THS_* or --config FILE)
 // Watch:  in another terminal, `curl -s localhost:3000/io?ms=3000 &` then `curl -i localhost:3000/health`:
@@ -72,7 +73,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
     String bind = "127.0.0.1";
 
     @Option(names = {"-m", "--mode"}, description = "Concurrency model: ${COMPLETION-CANDIDATES} (trade-offs below).")
-    Mode mode = Mode.virtual;
+    Mode mode = Mode.nio;
 
     @Option(names = {"-w", "--workers"}, description = "Threads in pool mode, worker threads in nio mode, worker JVMs in processes mode.")
     int workers = DEFAULT_WORKERS;
@@ -202,8 +203,8 @@ public class ThreadedHttpServer implements Callable<Integer> {
         sequential("one connection at a time: simplest; one slow client stalls all"),
         thread("a platform thread per client: concurrent; ~1 MB of stack each"),
         pool("-w threads: bounded cost; client w+1 waits until one leaves"),
-        virtual("a virtual thread per client: blocking code that scales (default)"),
-        nio("one Selector loop, -w workers for slow routes: fewest threads"),
+        virtual("a virtual thread per client: blocking code that scales"),
+        nio("one Selector loop, -w workers for slow routes: fewest threads, fastest (default)"),
         processes("-w JVMs share the port: a crash takes one; no shared memory");
 
         final String tradeOff;
