@@ -3113,7 +3113,7 @@ public class Compare implements Callable<Integer> {
 
     // ================================================================ small infrastructure
 
-    /** The project folder (the one holding ./jbang and Compare.java): COMPARE_HOME, or the current folder or a parent. */
+    /** The project folder (the one holding ./jbang and Compare.java): COMPARE_HOME, the folder ./jbang started Compare.java from, or the current folder or a parent. */
     static final class Home {
         private static volatile Path dir;
 
@@ -3122,13 +3122,16 @@ public class Compare implements Callable<Integer> {
             String env = System.getenv("COMPARE_HOME");
             var candidates = new ArrayList<Path>();
             if (env != null && !env.isBlank()) candidates.add(Path.of(env));
+            // The launcher (./jbang) says which script it started: its folder is the project, from any current folder.
+            String script = System.getenv("JBANG_LAUNCHER_SCRIPT");
+            if (script != null && script.endsWith("Compare.java")) candidates.add(Path.of(script).toAbsolutePath().getParent());
             for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) candidates.add(p);
             for (Path p : candidates) {
                 if (Files.isRegularFile(p.resolve("jbang")) && Files.isRegularFile(p.resolve("Compare.java"))) {
                     return dir = p.toAbsolutePath().normalize();
                 }
             }
-            throw Failure.usage("cannot find the project folder (the one with ./jbang and Compare.java): run from inside it, or set COMPARE_HOME");
+            throw Failure.usage("cannot find the project folder (the one with ./jbang and Compare.java): start Compare with the project's ./jbang, run it from inside the project, or set COMPARE_HOME");
         }
     }
 

@@ -153,6 +153,13 @@ public class CompareTest {
         assertTrue(table.lines().anyMatch(l -> l.strip().startsWith("passed") && l.contains("23/23") && l.contains("21/21")), table);
     }
 
+    @Test void compareFindsItsScriptsFromAnyCurrentFolder(@TempDir Path elsewhere) throws Exception {
+        var run = CompareRun.startFrom(elsewhere, "test", "simple:single");
+        started.add(run);
+        assertEquals(0, run.waitFor(), run.output());
+        assertTrue(run.output().lines().anyMatch(l -> l.strip().startsWith("passed") && l.contains("23/23")), run.output());
+    }
+
     @Test void testFailsAgainstAWrongServerAndMarksTheRowsThatDiffer() throws Exception {
         try (var wrong = new WrongServer()) {
             var run = compare("test", "simple", "http://127.0.0.1:" + wrong.port());
@@ -209,7 +216,7 @@ public class CompareTest {
     @Test void watchRestartsOnSaveAndKeepsWatchingThroughACompileError(@TempDir Path dir) throws Exception {
         // A copy of the scripts, so that the test can save (and break) one of them.
         Path root = TestKit.projectRoot();
-        for (String f : List.of("jbang", "Compare.java", "LoadTest.java", "SimpleHttpServer.java")) {
+        for (String f : List.of("jbang", "Compare.java", "LoadTest.java", "EchoClient.java", "SimpleHttpServer.java")) {  // Compare and its //SOURCES
             Files.copy(root.resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
         }
         Path script = dir.resolve("SimpleHttpServer.java");
@@ -290,10 +297,10 @@ public class CompareTest {
         private final StringBuffer output = new StringBuffer();
         private final Thread reader;
 
-        private CompareRun(Path folder, String... args) throws IOException {
-            var cmd = new ArrayList<>(List.of(folder.resolve("jbang").toString(), "Compare.java"));
+        private CompareRun(Path folder, Path cwd, String... args) throws IOException {
+            var cmd = new ArrayList<>(List.of(folder.resolve("jbang").toString(), folder.resolve("Compare.java").toString()));
             cmd.addAll(List.of(args));
-            var pb = new ProcessBuilder(cmd).directory(folder.toFile()).redirectErrorStream(true);
+            var pb = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true);
             pb.environment().put("COMPARE_TEST_TAG", tag);
             process = pb.start();
             reader = Thread.ofPlatform().daemon().start(() -> {
@@ -310,9 +317,12 @@ public class CompareTest {
             });
         }
 
-        static CompareRun start(String... args) throws IOException { return new CompareRun(TestKit.projectRoot(), args); }
+        static CompareRun start(String... args) throws IOException { return new CompareRun(TestKit.projectRoot(), TestKit.projectRoot(), args); }
 
-        static CompareRun startIn(Path folder, String... args) throws IOException { return new CompareRun(folder, args); }
+        static CompareRun startIn(Path folder, String... args) throws IOException { return new CompareRun(folder, folder, args); }
+
+        /** The project's ./jbang Compare.java, started with another current folder, as a user elsewhere would. */
+        static CompareRun startFrom(Path cwd, String... args) throws IOException { return new CompareRun(TestKit.projectRoot(), cwd, args); }
 
         String output() { return output.toString(); }
 
