@@ -17,6 +17,7 @@ import java.nio.file.StandardWatchEventKinds;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -242,7 +243,7 @@ public class LauncherTest {
                     boolean aot = ManagementFactory.getRuntimeMXBean().getInputArguments().stream().anyMatch(s -> s.startsWith("-XX:AOTCache="));
                     System.out.println("aot=" + aot);
                 } }
-                """);
+                """ + "// " + UUID.randomUUID() + ": JBang's build folder (and so the AOT cache) follows the content; a fresh one per run\n");
         var first = verbose(script);
         assertTrue(first.out().contains("aot=false"), first.out());
         var second = verbose(script);   // the fast path starts the training (the slow path may have, too)
