@@ -2,7 +2,7 @@
 //JAVA 25+
 //DEPS info.picocli:picocli:4.7.7
 //DEPS tools.jackson.core:jackson-databind:3.3.0
-//JAVA_OPTIONS -XX:+UseSerialGC -Xms8m -Xmx512m -Djbang.launcher.aot=SimpleHttpServer
+//JAVA_OPTIONS -XX:+UseSerialGC -XX:CompileThresholdScaling=10 -Xms8m -Xmx512m -Djbang.launcher.aot=SimpleHttpServer
 //DESCRIPTION The JDK's own HTTP server (com.sun.net.httpserver) serving www/ and a small JSON API, in three models.
 
 // SimpleHttpServer: what the JDK gives you for free. com.sun.net.httpserver parses HTTP/1.1, keeps connections
@@ -286,7 +286,10 @@ public class SimpleHttpServer implements Callable<Integer> {
 
     // ---------------------------------------------------------------- the application: routes of the HTTP contract
 
-    static final JsonMapper JSON = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+    /** Jackson, in a holder class: loaded by the first JSON body, not at start-up (about 8 MB less RSS at the ready line). */
+    static final class Jackson {
+        static final JsonMapper JSON = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+    }
     static final String JSON_TYPE = "application/json";
     static final String TEXT_TYPE = "text/plain; charset=utf-8";
     static final List<String> GET_HEAD = List.of("GET", "HEAD");
@@ -583,7 +586,7 @@ public class SimpleHttpServer implements Callable<Integer> {
             byte[] body = readBody(ex);
             if (body.length == 0) throw new HttpError(400, "malformed JSON: empty body");
             try {
-                return JSON.readTree(body);
+                return Jackson.JSON.readTree(body);
             } catch (JacksonException e) {
                 throw new HttpError(400, "malformed JSON: " + e.getOriginalMessage());
             }
@@ -638,7 +641,7 @@ public class SimpleHttpServer implements Callable<Integer> {
 
         // ------------------------------------------------------------ writing responses
 
-        static Response json(int status, Object value) { return Response.of(status, JSON_TYPE, JSON.writeValueAsBytes(value)); }
+        static Response json(int status, Object value) { return Response.of(status, JSON_TYPE, Jackson.JSON.writeValueAsBytes(value)); }
 
         static Response error(int status, String reason) { return json(status, new ErrorBody(reason)); }
 
