@@ -204,7 +204,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         thread("a platform thread per client: concurrent; ~1 MB of stack each"),
         pool("-w threads: bounded cost; client w+1 waits until one leaves"),
         virtual("a virtual thread per client: blocking code that scales"),
-        nio("one Selector loop, -w workers for slow routes: fewest threads, fastest (default)"),
+        nio("one Selector loop + -w workers: fewest threads, fastest (default)"),
         processes("-w JVMs share the port: a crash takes one; no shared memory");
 
         final String tradeOff;
