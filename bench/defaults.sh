@@ -105,20 +105,27 @@ gcc -O2 -o "$work/echo_server" tests/c/echo_server.c && gcc -O2 -o "$work/echo_c
 start c-epoll "$work/echo_server" -p 0
 next_source=10
 : >"$work/echo"
-# total_ms KIND: one round from the next loopback source address; prints its total time in ms ("nan" on failure)
+# total_ms KIND SOURCE: one round from that loopback source address; prints its total time in ms ("nan" on failure)
 total_ms() {
-  local src="127.0.12.$next_source"   # 127.0.12.x: not the addresses bench/echo.sh uses
-  next_source=$((next_source + 2))   # EchoClient's warm-up round connects from the address after its own
-  [ "$next_source" -lt 255 ] || { echo "Error: out of loopback source addresses (lower RUNS)" >&2; exit 1; }
   case $1 in
-    c) "$work/echo_client" -p "$PORT" -S "$src" | sed -nE 's/.*total time = ([0-9.]+) ms.*failed = 0.*/\1/p' | grep . || echo nan;;
-    default) ./jbang EchoClient.java -p "$PORT" --source "$src" --json -q 2>&1 | sed -nE 's/.*"totalMs":([0-9.E]+).*"failed":0,.*/\1/p' | grep . || echo nan;;
-    previous) ./jbang EchoClient.java -p "$PORT" --source "$src" -m virtual --warmup 0 --json -q 2>&1 \
+    c) "$work/echo_client" -p "$PORT" -S "$2" | sed -nE 's/.*total time = ([0-9.]+) ms.*failed = 0.*/\1/p' | grep . || echo nan;;
+    default) ./jbang EchoClient.java -p "$PORT" --source "$2" --json -q 2>&1 | sed -nE 's/.*"totalMs":([0-9.E]+).*"failed":0,.*/\1/p' | grep . || echo nan;;
+    previous) ./jbang EchoClient.java -p "$PORT" --source "$2" -m virtual --warmup 0 --json -q 2>&1 \
                 | sed -nE 's/.*"totalMs":([0-9.E]+).*"failed":0,.*/\1/p' | grep . || echo nan;;
   esac
 }
-for c in c c; do total_ms "$c" >/dev/null; done   # the server's warm-up
-for _ in $(seq 1 "$RUNS"); do echo "$(total_ms c) $(total_ms default) $(total_ms previous)" >>"$work/echo"; done
+# source_address: sets SRC to the next fresh loopback address, 127.0.12.x (not the addresses bench/echo.sh uses), so that no
+# round meets the ports an earlier one left in TIME_WAIT; EchoClient's warm-up round takes the address after its own.
+# (Set here, in this shell: a counter bumped inside $(...) would not survive the subshell.)
+source_address() {
+  SRC="127.0.12.$next_source"; next_source=$((next_source + 2))
+  [ "$next_source" -lt 255 ] || { echo "Error: out of loopback source addresses (lower RUNS)" >&2; exit 1; }
+}
+for _ in 1 2; do source_address; total_ms c "$SRC" >/dev/null; done   # the server's warm-up
+for _ in $(seq 1 "$RUNS"); do
+  source_address; cm=$(total_ms c "$SRC"); source_address; dm=$(total_ms default "$SRC"); source_address; pm=$(total_ms previous "$SRC")
+  echo "$cm $dm $pm" >>"$work/echo"
+done
 stop "$PID"
 c=$(cut -d' ' -f1 "$work/echo" | median); e=$(cut -d' ' -f2 "$work/echo" | median); p=$(cut -d' ' -f3 "$work/echo" | median)
 echo "EchoClient, 10,000 connections x 100 bytes against the C epoll server (median of $RUNS alternating runs):"

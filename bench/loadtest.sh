@@ -8,6 +8,14 @@
 #
 #   bench/loadtest.sh [SECONDS=5] [RUNS=3] [CONNECTIONS=50]
 #
+# The "cycle" column is mean latency x requests/s / connections: the share of each connection's time that the
+# tool's latency covers. In a closed loop every connection is always either waiting for an answer or waiting for the
+# tool to send its next request, so 1.00 means the latency covers the whole cycle (Little's law) and 0.50 means half
+# of each connection's time was spent in the tool before the write, where no clock runs. At CONNECTIONS=50 both
+# tools fill their one core, and wrk's loop settles into either of two orders (its p50 about 0.3 ms or 0.7 ms here,
+# cycle 0.5 or 1.0): a p50 there compares the tools' loops as much as their clocks. So a second table compares the
+# p50 over ONE connection, where nothing queues in either tool and the figure is the round trip itself.
+#
 # With 2 or more cores, nginx is pinned to CPU 0 and every load generator to CPU 1 (taskset), so each tool gets the
 # same single core and the server the other. LoadTest runs with --warmup 2s (its JIT compiles the hot path first;
 # nginx and the C tools need none). ab reports whole milliseconds only. Installs wrk, hey, apache2-utils (ab) and
@@ -35,52 +43,64 @@ URL="http://127.0.0.1:$NGINX_PORT/health"
 ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v+0 }
                               else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000 } else print v }'; }
 
-# Each run_TOOL prints "requests_per_second p50_ms p99_ms".
+# Each run_TOOL CONNECTIONS prints "requests_per_second p50_ms p99_ms mean_ms".
 run_wrk() {
-  "${CLIENT_CPU[@]}" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency "$URL" >"$work/wrk.out"
-  local rps p50 p99
+  "${CLIENT_CPU[@]}" wrk -t1 -c"$1" -d"${SECONDS_PER_RUN}s" --latency "$URL" >"$work/wrk.out"
+  local rps p50 p99 mean
   rps=$(awk '/Requests\/sec:/ {print $2}' "$work/wrk.out")
   p50=$(ms "$(awk '$1=="50%" {print $2}' "$work/wrk.out")"); p99=$(ms "$(awk '$1=="99%" {print $2}' "$work/wrk.out")")
+  mean=$(ms "$(awk '$1=="Latency" {print $2; exit}' "$work/wrk.out")")
   grep -E 'Non-2xx|Socket errors' "$work/wrk.out" >&2 || true
-  echo "$rps $p50 $p99"
+  echo "$rps $p50 $p99 $mean"
 }
 run_loadtest() {
-  "${CLIENT_CPU[@]}" ./jbang LoadTest.java -q --json -m "$1" -c "$CONNECTIONS" -d "${SECONDS_PER_RUN}s" --warmup 2s "$URL" >"$work/lt.json"
+  "${CLIENT_CPU[@]}" ./jbang LoadTest.java -q --json -m "$1" -c "$2" -d "${SECONDS_PER_RUN}s" --warmup 2s "$URL" >"$work/lt.json"
   python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); e=sum(r["errors"].values())
 if e: print("[bench] LoadTest errors:", r["errors"], file=sys.stderr)
 if r["generator_saturated"]: print("[bench] LoadTest says: generator saturated", file=sys.stderr)
-print(r["rps"], r["latency_ms"]["p50"], r["latency_ms"]["p99"])' "$work/lt.json"
+l=r["latency_ms"]; print(r["rps"], l["p50"], l["p99"], l["mean"])' "$work/lt.json"
 }
 run_hey() {
-  "${CLIENT_CPU[@]}" hey -z "${SECONDS_PER_RUN}s" -c "$CONNECTIONS" "$URL" >"$work/hey.out"
-  awk '/Requests\/sec:/ {rps=$2} $1=="50%%" || $1=="50%" {p50=$3*1000} $1=="99%" {p99=$3*1000} END {print rps, p50, p99}' "$work/hey.out"
+  "${CLIENT_CPU[@]}" hey -z "${SECONDS_PER_RUN}s" -c "$1" "$URL" >"$work/hey.out"
+  awk '/Requests\/sec:/ {rps=$2} /Average:/ && !mean {mean=$2*1000} $1=="50%" {p50=$3*1000} $1=="99%" {p99=$3*1000}
+       END {print rps, p50, p99, mean}' "$work/hey.out"
 }
-run_ab() {
-  "${CLIENT_CPU[@]}" ab -q -k -c "$CONNECTIONS" -t "$SECONDS_PER_RUN" -n 100000000 "$URL" >"$work/ab.out" 2>&1
-  awk '/Requests per second:/ {rps=$4} $1=="50%" {p50=$2} $1=="99%" {p99=$2} END {print rps, p50, p99}' "$work/ab.out"
+run_ab() {   # its mean: the "Total" row of "Connection Times (ms)"
+  "${CLIENT_CPU[@]}" ab -q -k -c "$1" -t "$SECONDS_PER_RUN" -n 100000000 "$URL" >"$work/ab.out" 2>&1
+  awk '/Requests per second:/ {rps=$4} $1=="50%" {p50=$2} $1=="99%" {p99=$2} $1=="Total:" {mean=$3} END {print rps, p50, p99, mean}' "$work/ab.out"
 }
 
-TOOLS=(wrk loadtest-nio loadtest-virtual hey ab)
-run_tool() {
+run_tool() {   # TOOL CONNECTIONS
   case "$1" in
-    wrk) run_wrk ;; loadtest-nio) run_loadtest nio ;; loadtest-virtual) run_loadtest virtual ;;
-    hey) run_hey ;; ab) run_ab ;;
+    wrk) run_wrk "$2" ;; loadtest-nio) run_loadtest nio "$2" ;; loadtest-virtual) run_loadtest virtual "$2" ;;
+    hey) run_hey "$2" ;; ab) run_ab "$2" ;;
   esac
 }
 
+# table CONNECTIONS TOOL...: RUNS interleaved turns of the tools, then their medians and the ratios to wrk's.
+table() {
+  local c=$1; shift
+  local t r rps p50 p99 mean wrk_rps wrk_p50
+  for t in "$@"; do : >"$work/$t.$c"; done
+  for r in $(seq 1 "$RUNS"); do
+    for t in "$@"; do run_tool "$t" "$c" >>"$work/$t.$c"; done
+  done
+  wrk_rps=$(cut -d' ' -f1 "$work/wrk.$c" | median); wrk_p50=$(cut -d' ' -f2 "$work/wrk.$c" | median)
+  printf '%-17s %10s %9s %9s %6s | %8s %8s\n' "c=$c" req/s p50_ms p99_ms cycle rps/wrk p50/wrk
+  for t in "$@"; do
+    rps=$(cut -d' ' -f1 "$work/$t.$c" | median); p50=$(cut -d' ' -f2 "$work/$t.$c" | median)
+    p99=$(cut -d' ' -f3 "$work/$t.$c" | median); mean=$(cut -d' ' -f4 "$work/$t.$c" | median)
+    printf '%-17s %10.0f %9.3f %9.3f %6.2f | %8.2f %8.2f\n' "$t" "$rps" "$p50" "$p99" \
+      "$(awk -v m="$mean" -v x="$rps" -v c="$c" 'BEGIN {print m / 1000 * x / c}')" \
+      "$(awk -v a="$rps" -v b="$wrk_rps" 'BEGIN {print a / b}')" "$(awk -v a="$p50" -v b="$wrk_p50" 'BEGIN {print (b > 0 ? a / b : 0)}')"
+  done
+  for t in wrk loadtest-nio; do echo "  $t p50 (ms) and cycle, run by run: $(awk -v c="$c" '{printf "%s%.3f/%.2f", (NR > 1 ? ", " : ""), $2, $4 / 1000 * $1 / c}' "$work/$t.$c")"; done
+}
+
 echo "# $(nproc) cores, $(uname -sr), JDK $(jdk_version), $(nginx_version), $pinned"
-echo "# $CONNECTIONS keep-alive connections, ${SECONDS_PER_RUN}s per run, median of $RUNS interleaved runs; GET $URL"
+echo "# ${SECONDS_PER_RUN}s per run, median of $RUNS interleaved runs, keep-alive; GET $URL"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 wrk -t1 -c"$CONNECTIONS" -d1s "$URL" >/dev/null   # nginx warm-up
-for t in "${TOOLS[@]}"; do : >"$work/$t"; done
-for r in $(seq 1 "$RUNS"); do
-  for t in "${TOOLS[@]}"; do run_tool "$t" >>"$work/$t"; done
-done
-wrk_rps=$(cut -d' ' -f1 "$work/wrk" | median); wrk_p50=$(cut -d' ' -f2 "$work/wrk" | median)
-printf '%-17s %10s %9s %9s | %8s %8s\n' tool req/s p50_ms p99_ms rps/wrk p50/wrk
-for t in "${TOOLS[@]}"; do
-  rps=$(cut -d' ' -f1 "$work/$t" | median); p50=$(cut -d' ' -f2 "$work/$t" | median); p99=$(cut -d' ' -f3 "$work/$t" | median)
-  printf '%-17s %10.0f %9.3f %9.3f | %8.2f %8.2f\n' "$t" "$rps" "$p50" "$p99" \
-    "$(awk -v a="$rps" -v b="$wrk_rps" 'BEGIN {print a / b}')" "$(awk -v a="$p50" -v b="$wrk_p50" 'BEGIN {print (b > 0 ? a / b : 0)}')"
-done
+table "$CONNECTIONS" wrk loadtest-nio loadtest-virtual hey ab
+table 1 wrk loadtest-nio
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
