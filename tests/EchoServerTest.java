@@ -253,6 +253,22 @@ public class EchoServerTest {
     }
 
     @Test
+    void echoClientWarmsUpWithAsManyConnectionsInFlightAsItMeasures() throws Exception {
+        try (var server = server(EchoServer.Mode.virtual)) {
+            String port = String.valueOf(server.port());
+            var all = launch("EchoClient.java", "-p", port, "-n", "2500");   // all 2,500 at once: so is the warm-up
+            assertEquals(0, all.code(), all.out());
+            assertTrue(all.out().contains("warm-up round 1: 2500 connections, 0 failed"), all.out());
+            var few = launch("EchoClient.java", "-p", port, "-n", "2500", "-c", "10");   // 10 at once: 2,000 suffice
+            assertEquals(0, few.code(), few.out());
+            assertTrue(few.out().contains("warm-up round 1: 2000 connections, 0 failed"), few.out());
+            var none = launch("EchoClient.java", "-p", port, "-n", "50", "--warmup", "0");
+            assertEquals(0, none.code(), none.out());
+            assertFalse(none.out().contains("warm-up"), none.out());
+        }
+    }
+
+    @Test
     void echoClientRefusesToStartWhenTheOpenFilesLimitIsBelowItsConcurrency() throws Exception {
         var r = launchWithShell("ulimit -n 300 && exec ./jbang EchoClient.java -n 1000 -p 9");
         assertEquals(1, r.code(), r.out());
