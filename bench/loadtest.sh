@@ -65,9 +65,9 @@ run_hey() {
   awk '/Requests\/sec:/ {rps=$2} /Average:/ && !mean {mean=$2*1000} $1=="50%" {p50=$3*1000} $1=="99%" {p99=$3*1000}
        END {print rps, p50, p99, mean}' "$work/hey.out"
 }
-run_ab() {   # its mean: the "Total" row of "Connection Times (ms)"
+run_ab() {   # no mean: ab's are whole milliseconds ("-")
   "${CLIENT_CPU[@]}" ab -q -k -c "$1" -t "$SECONDS_PER_RUN" -n 100000000 "$URL" >"$work/ab.out" 2>&1
-  awk '/Requests per second:/ {rps=$4} $1=="50%" {p50=$2} $1=="99%" {p99=$2} $1=="Total:" {mean=$3} END {print rps, p50, p99, mean}' "$work/ab.out"
+  awk '/Requests per second:/ {rps=$4} $1=="50%" {p50=$2} $1=="99%" {p99=$2} END {print rps, p50, p99, "-"}' "$work/ab.out"
 }
 
 run_tool() {   # TOOL CONNECTIONS
@@ -90,8 +90,8 @@ table() {
   for t in "$@"; do
     rps=$(cut -d' ' -f1 "$work/$t.$c" | median); p50=$(cut -d' ' -f2 "$work/$t.$c" | median)
     p99=$(cut -d' ' -f3 "$work/$t.$c" | median); mean=$(cut -d' ' -f4 "$work/$t.$c" | median)
-    printf '%-17s %10.0f %9.3f %9.3f %6.2f | %8.2f %8.2f\n' "$t" "$rps" "$p50" "$p99" \
-      "$(awk -v m="$mean" -v x="$rps" -v c="$c" 'BEGIN {print m / 1000 * x / c}')" \
+    printf '%-17s %10.0f %9.3f %9.3f %6s | %8.2f %8.2f\n' "$t" "$rps" "$p50" "$p99" \
+      "$(awk -v m="$mean" -v x="$rps" -v c="$c" 'BEGIN {if (m ~ /^[0-9.]+$/) printf "%.2f", m / 1000 * x / c; else print "-"}')" \
       "$(awk -v a="$rps" -v b="$wrk_rps" 'BEGIN {print a / b}')" "$(awk -v a="$p50" -v b="$wrk_p50" 'BEGIN {print (b > 0 ? a / b : 0)}')"
   done
   for t in wrk loadtest-nio; do echo "  $t p50 (ms) and cycle, run by run: $(awk -v c="$c" '{printf "%s%.3f/%.2f", (NR > 1 ? ", " : ""), $2, $4 / 1000 * $1 / c}' "$work/$t.$c")"; done
