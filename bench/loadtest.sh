@@ -95,6 +95,11 @@ table() {
       "$(awk -v a="$rps" -v b="$wrk_rps" 'BEGIN {print a / b}')" "$(awk -v a="$p50" -v b="$wrk_p50" 'BEGIN {print (b > 0 ? a / b : 0)}')"
   done
   for t in wrk loadtest-nio; do echo "  $t p50 (ms) and cycle, run by run: $(awk -v c="$c" '{printf "%s%.3f/%.2f", (NR > 1 ? ", " : ""), $2, $4 / 1000 * $1 / c}' "$work/$t.$c")"; done
+  # issue 8's target, for LoadTest nio: requests/s >= 0.9x wrk's, p50 within 25% of wrk's
+  awk -v c="$c" -v r="$(cut -d' ' -f1 "$work/loadtest-nio.$c" | median)" -v p="$(cut -d' ' -f2 "$work/loadtest-nio.$c" | median)" \
+      -v wr="$wrk_rps" -v wp="$wrk_p50" 'BEGIN {
+    printf "  target at c=%s: req/s %.2fx wrk (>= 0.9x: %s), p50 %.2fx wrk (0.75x to 1.25x: %s)\n", c, r / wr,
+      (r / wr >= 0.9 ? "met" : "NOT met"), p / wp, (p / wp >= 0.75 && p / wp <= 1.25 ? "met" : "NOT met") }'
 }
 
 echo "# $(nproc) cores, $(uname -sr), JDK $(jdk_version), $(nginx_version), $pinned"
