@@ -109,10 +109,13 @@ next_source=10
 total_ms() {
   case $1 in
     c) "$work/echo_client" -p "$PORT" -S "$2" | sed -nE 's/.*total time = ([0-9.]+) ms.*failed = 0.*/\1/p' | grep . || echo nan;;
-    default) ./jbang EchoClient.java -p "$PORT" --source "$2" --json -q 2>&1 | sed -nE 's/.*"totalMs":([0-9.E]+).*"failed":0,.*/\1/p' | grep . || echo nan;;
-    previous) ./jbang EchoClient.java -p "$PORT" --source "$2" -m virtual --warmup 0 --json -q 2>&1 \
-                | sed -nE 's/.*"totalMs":([0-9.E]+).*"failed":0,.*/\1/p' | grep . || echo nan;;
+    default) java_total_ms "$2";;
+    previous) java_total_ms "$2" -m virtual --warmup 0;;
   esac
+}
+# java_total_ms SOURCE [OPTION...]: one `./jbang EchoClient.java` round with those options; its total ms ("nan" on failure)
+java_total_ms() {
+  ./jbang EchoClient.java -p "$PORT" --source "$1" "${@:2}" --json -q 2>&1 | sed -nE 's/.*"totalMs":([0-9.E]+).*"failed":0,.*/\1/p' | grep . || echo nan
 }
 # source_address: sets SRC to the next fresh loopback address, 127.0.12.x (not the addresses bench/echo.sh uses), so that no
 # round meets the ports an earlier one left in TIME_WAIT; EchoClient's warm-up round takes the address after its own.

@@ -77,27 +77,35 @@ run_tool() {   # TOOL CONNECTIONS
   esac
 }
 
+# cycle MEAN_MS REQUESTS_PER_SECOND CONNECTIONS: the share of each connection's time its latency covers ("-" without a mean).
+cycle() { awk -v m="$1" -v x="$2" -v c="$3" 'BEGIN {if (m ~ /^[0-9.]+$/) printf "%.2f", m / 1000 * x / c; else print "-"}'; }
+# col FILE N: the median of column N of FILE.
+col() { cut -d' ' -f"$2" "$1" | median; }
+
 # table CONNECTIONS TOOL...: RUNS interleaved turns of the tools, then their medians and the ratios to wrk's.
 table() {
   local c=$1; shift
-  local t r rps p50 p99 mean wrk_rps wrk_p50
+  local t r f rps p50 p99 mean wrk_rps wrk_p50 lt_rps lt_p50 runs
   for t in "$@"; do : >"$work/$t.$c"; done
   for r in $(seq 1 "$RUNS"); do
     for t in "$@"; do run_tool "$t" "$c" >>"$work/$t.$c"; done
   done
-  wrk_rps=$(cut -d' ' -f1 "$work/wrk.$c" | median); wrk_p50=$(cut -d' ' -f2 "$work/wrk.$c" | median)
+  wrk_rps=$(col "$work/wrk.$c" 1); wrk_p50=$(col "$work/wrk.$c" 2)
   printf '%-17s %10s %9s %9s %6s | %8s %8s\n' "c=$c" req/s p50_ms p99_ms cycle rps/wrk p50/wrk
   for t in "$@"; do
-    rps=$(cut -d' ' -f1 "$work/$t.$c" | median); p50=$(cut -d' ' -f2 "$work/$t.$c" | median)
-    p99=$(cut -d' ' -f3 "$work/$t.$c" | median); mean=$(cut -d' ' -f4 "$work/$t.$c" | median)
-    printf '%-17s %10.0f %9.3f %9.3f %6s | %8.2f %8.2f\n' "$t" "$rps" "$p50" "$p99" \
-      "$(awk -v m="$mean" -v x="$rps" -v c="$c" 'BEGIN {if (m ~ /^[0-9.]+$/) printf "%.2f", m / 1000 * x / c; else print "-"}')" \
+    f="$work/$t.$c"
+    rps=$(col "$f" 1); p50=$(col "$f" 2); p99=$(col "$f" 3); mean=$(col "$f" 4)
+    [ "$t" = loadtest-nio ] && { lt_rps=$rps; lt_p50=$p50; }
+    printf '%-17s %10.0f %9.3f %9.3f %6s | %8.2f %8.2f\n' "$t" "$rps" "$p50" "$p99" "$(cycle "$mean" "$rps" "$c")" \
       "$(awk -v a="$rps" -v b="$wrk_rps" 'BEGIN {print a / b}')" "$(awk -v a="$p50" -v b="$wrk_p50" 'BEGIN {print (b > 0 ? a / b : 0)}')"
   done
-  for t in wrk loadtest-nio; do echo "  $t p50 (ms) and cycle, run by run: $(awk -v c="$c" '{printf "%s%.3f/%.2f", (NR > 1 ? ", " : ""), $2, $4 / 1000 * $1 / c}' "$work/$t.$c")"; done
+  for t in wrk loadtest-nio; do
+    runs=""
+    while read -r rps p50 p99 mean; do runs+="${runs:+, }$(printf '%.3f' "$p50")/$(cycle "$mean" "$rps" "$c")"; done <"$work/$t.$c"
+    echo "  $t p50 (ms) and cycle, run by run: $runs"
+  done
   # issue 8's target, for LoadTest nio: requests/s >= 0.9x wrk's, p50 within 25% of wrk's
-  awk -v c="$c" -v r="$(cut -d' ' -f1 "$work/loadtest-nio.$c" | median)" -v p="$(cut -d' ' -f2 "$work/loadtest-nio.$c" | median)" \
-      -v wr="$wrk_rps" -v wp="$wrk_p50" 'BEGIN {
+  awk -v c="$c" -v r="$lt_rps" -v p="$lt_p50" -v wr="$wrk_rps" -v wp="$wrk_p50" 'BEGIN {
     printf "  target at c=%s: req/s %.2fx wrk (>= 0.9x: %s), p50 %.2fx wrk (0.75x to 1.25x: %s)\n", c, r / wr,
       (r / wr >= 0.9 ? "met" : "NOT met"), p / wp, (p / wp >= 0.75 && p / wp <= 1.25 ? "met" : "NOT met") }'
 }
