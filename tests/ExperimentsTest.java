@@ -15,6 +15,7 @@
 // must load without console errors, and every chart must have one series per measured line and one point (or bar)
 // per figure, carrying the figure's value. Screenshots of each report: target/screenshots/experiments-*.png
 // (or $SCREENSHOT_DIR). Run: tests/run Experiments
+// Needs: chromium chromedriver gcc
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

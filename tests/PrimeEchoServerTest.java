@@ -9,6 +9,7 @@
 // (ready line, --help, bad flags, port in use, Ctrl-C, the log, running out of file descriptors) is tested on the
 // script as a subprocess. The slow check of 2^61-1 (about 3 s) runs once per offloaded mode, while an echo on
 // another connection must come back before it is done.
+// Needs: prlimit
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

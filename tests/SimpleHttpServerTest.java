@@ -8,6 +8,7 @@
 
 // The HTTP contract (tests/HttpContract.java) runs against in-process servers in single, pool and virtual mode;
 // Process starts ./jbang SimpleHttpServer.java as a user would, to pin the ready line, errors and Ctrl-C.
+// Needs: prlimit
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

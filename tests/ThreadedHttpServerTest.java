@@ -8,6 +8,7 @@
 // Every conversation runs against every concurrency model (an in-process server per mode, port 0), except the few
 // that need two connections at once, which skip `sequential`. Raw requests are text blocks with explicit \r\n.
 // Run: tests/run ThreadedHttpServer   (or ./jbang tests/ThreadedHttpServerTest.java)
+// Needs: prlimit
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
