@@ -7,6 +7,7 @@
 // Each test runs `./jbang Compare.java ...` as a real process with a tag in its environment; every process Compare
 // starts inherits the tag, so after Compare has ended a scan of /proc proves that none of them is left. Durations are
 // tiny (a rough answer is all a test needs: the figures are checked for being there and consistent, never for speed).
+// Needs: python3
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

@@ -13,8 +13,9 @@
 // Each experiment runs as its users run it (./jbang Compare.java ...), with tiny sizes, writing --json and --html.
 // The table on stdout, the JSON figures and the HTML report must agree: the report is opened in headless Chromium,
 // must load without console errors, and every chart must have one series per measured line and one point (or bar)
-// per figure, carrying the figure's value. Screenshots of each report: target/screenshots/experiments-*.png
+// per figure, drawn where the figure belongs: its position read in the browser against the chart's own axis ticks. Screenshots of each report: target/screenshots/experiments-*.png
 // (or $SCREENSHOT_DIR). Run: tests/run Experiments
+// Needs: chromium chromedriver gcc
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -135,26 +136,36 @@ public class ExperimentsTest {
             for (String row : List.of("SimpleHttpServer single", "ThreadedHttpServer virtual"))
                 assertEquals(2, ran.output().lines().filter(l -> l.startsWith(row)).count(), row + " in both tables:\n" + ran.output());
             assertTrue(ran.output().contains("N=1") && ran.output().contains("N=4"), ran.output());
-            // A server that runs one request at a time cannot answer 4 requests that each wait 50 ms in under 200 ms.
-            assertTrue(figure(results, "SimpleHttpServer", "single", "io", 4) >= 200, "sequential /io: " + results);
-
             var charts = openReport(ran, "experiments-architectures");
             assertEquals(2, charts.size(), "a line chart per task");
             for (var chart : charts) {
-                String task = chart.getDomAttribute("data-kind").equals("line") ? null : "?";
-                assertNull(task, "a line chart");
+                assertEquals("line", chart.getDomAttribute("data-kind"), "a line chart");
+                String task = chart.findElement(org.openqa.selenium.By.tagName("title")).getAttribute("textContent").contains("/io") ? "io" : "cpu";
                 var series = chart.findElements(org.openqa.selenium.By.cssSelector("g.series"));
                 assertEquals(2, series.size(), "a line per server");
+                // What is drawn: each point sits at its N's tick on the x axis and at its figure's height on the
+                // y axis, both read off the chart's own tick labels; the axes say what they measure.
+                var y = Axis.values(chart);
+                var x = Axis.categories(chart, y.pixel(0));
+                assertTrue(axisTitle(chart, true).contains("(ms)"), "the y axis says its unit: " + axisTitle(chart, true));
+                assertTrue(axisTitle(chart, false).contains("(N)"), "the x axis says it is N: " + axisTitle(chart, false));
                 for (var s : series) {
+                    String name = s.getDomAttribute("data-series");
+                    String[] serverAndMode = name.split(" ");
+                    assertTrue(chart.getAttribute("textContent").contains(name), "the legend names " + name);
                     var points = s.findElements(org.openqa.selenium.By.cssSelector(".point"));
-                    assertEquals(3, points.size(), "a point per N in " + s.getDomAttribute("data-series"));
+                    assertEquals(3, points.size(), "a point per N in " + name);
+                    var seen = new java.util.TreeSet<Integer>();
+                    for (var p : points) {
+                        int n = Integer.parseInt(x.nameAt(attr(p, "cx")));
+                        seen.add(n);
+                        double ms = figure(results, serverAndMode[0], serverAndMode[1], task, n);
+                        assertEquals(y.pixel(ms), attr(p, "cy"), 1, name + " " + task + " N=" + n + ": " + ms + " ms drawn at the wrong height");
+                        y.assertCovers(ms);
+                    }
+                    assertEquals(java.util.Set.of(1, 2, 4), seen, "one point at each N's tick");
                 }
             }
-            // Every point carries a figure of the JSON (rounded to 0.1 ms), and every figure is drawn.
-            var drawn = browser.findAll("svg.chart .point").stream().map(p -> Double.parseDouble(p.getDomAttribute("data-y"))).sorted().toList();
-            var measured = new ArrayList<Double>();
-            results.forEach(f -> measured.add(Math.round(f.get("totalMs").asDouble() * 10) / 10.0));
-            assertEquals(measured.stream().sorted().toList(), drawn, "the points are the JSON's figures");
             assertFalse(browser.findAll(".reading p").isEmpty(), "sentences under the charts");
         }
 
@@ -179,11 +190,28 @@ public class ExperimentsTest {
                 assertEquals(clients, chart.findElements(org.openqa.selenium.By.cssSelector("g.series")).size(), "a series per client");
                 assertEquals(rounds.size(), chart.findElements(org.openqa.selenium.By.cssSelector(".bar")).size(), "a bar per round");
             }
-            var totals = charts.getFirst().findElements(org.openqa.selenium.By.cssSelector(".bar")).stream()
-                    .map(b -> Double.parseDouble(b.getDomAttribute("data-value"))).sorted().toList();
-            var measured = new ArrayList<Double>();
-            rounds.forEach(r -> measured.add(Math.round(r.get("totalMs").asDouble() * 10) / 10.0));
-            assertEquals(measured.stream().sorted().toList(), totals, "the bars are the JSON's total times");
+            // What is drawn: each bar stands on the zero line, reaches its figure's height on the y axis read off the
+            // chart's tick labels, and stands in the group of its server's label; its series is its client.
+            for (int i = 0; i < 2; i++) {
+                var chart = charts.get(i);
+                String field = i == 0 ? "totalMs" : "p99Ms";
+                assertTrue(axisTitle(chart, true).contains("(ms)"), "the y axis says its unit: " + axisTitle(chart, true));
+                var y = Axis.values(chart);
+                var serverLabels = Axis.categories(chart, y.pixel(0));
+                for (var s : chart.findElements(org.openqa.selenium.By.cssSelector("g.series"))) {
+                    String client = s.getDomAttribute("data-series");
+                    for (var bar : s.findElements(org.openqa.selenium.By.cssSelector(".bar"))) {
+                        String server = serverLabels.nameAt(attr(bar, "x") + attr(bar, "width") / 2);
+                        var round = java.util.stream.StreamSupport.stream(rounds.spliterator(), false)
+                                .filter(r -> r.get("server").asString().equals(server) && r.get("client").asString().equals(client))
+                                .findFirst().orElseThrow(() -> new AssertionError("no round for the bar of " + client + " under " + server));
+                        double ms = round.get(field).asDouble();
+                        assertEquals(y.pixel(0), attr(bar, "y") + attr(bar, "height"), 1, "the bar stands on the zero line");
+                        assertEquals(y.pixel(ms), attr(bar, "y"), 1, client + " on " + server + ": " + field + " " + ms + " drawn at the wrong height");
+                        y.assertCovers(ms);
+                    }
+                }
+            }
         }
 
         @Test void primeRaceShowsWhichModelBlocks(@TempDir Path dir) throws Exception {
@@ -204,9 +232,21 @@ public class ExperimentsTest {
             for (int i = 0; i < 2; i++) {
                 var bars = charts.get(i).findElements(org.openqa.selenium.By.cssSelector(".bar"));
                 assertEquals(3, bars.size(), "LongPrime, Echo, SmallPrime");
+                // What is drawn: each bar runs from the time axis' 0 tick to its arrival's time, read off the tick labels
+                // under the chart, on the row its job's label names.
+                var time = Axis.ticks(charts.get(i), "middle", false);
+                var rows = charts.get(i).findElements(org.openqa.selenium.By.cssSelector("text[text-anchor='end']"));
                 for (var a : runs.get(i).get("arrivals")) {
-                    assertTrue(bars.stream().anyMatch(b -> a.get("name").asString().equals(b.getDomAttribute("data-category"))
-                            && Double.parseDouble(b.getDomAttribute("data-value")) == a.get("ms").asDouble()), "a bar for " + a);
+                    var row = rows.stream().filter(t -> t.getAttribute("textContent").equals(a.get("name").asString())).toList();
+                    assertEquals(1, row.size(), "a row label for " + a);
+                    double rowY = attr(row.getFirst(), "y");
+                    var bar = bars.stream().filter(b -> attr(b, "y") < rowY && rowY < attr(b, "y") + attr(b, "height")).toList();
+                    assertEquals(1, bar.size(), "one bar on the row of " + a);
+                    double ms = a.get("ms").asDouble();
+                    assertEquals(time.pixel(0), attr(bar.getFirst(), "x"), 1, "the bar starts at 0 ms");
+                    assertEquals(Math.max(time.pixel(ms), time.pixel(0) + 1), attr(bar.getFirst(), "x") + attr(bar.getFirst(), "width"), 1,
+                            a + " drawn to the wrong time");
+                    time.assertCovers(ms);
                 }
             }
         }
@@ -261,6 +301,101 @@ public class ExperimentsTest {
             assertTrue(browser.find("footer").getText().contains("cores"), "and the machine");
             System.out.println("        screenshot " + browser.screenshot(name));
             return charts;
+        }
+
+        static double attr(WebElement e, String name) { return Double.parseDouble(e.getDomAttribute(name)); }
+
+        /** The text of the chart's y axis title (rotated) or x axis title (the lowest text under the plot). */
+        static String axisTitle(WebElement chart, boolean y) {
+            var texts = chart.findElements(org.openqa.selenium.By.tagName("text"));
+            if (y) return texts.stream().filter(t -> String.valueOf(t.getDomAttribute("transform")).contains("rotate(-90"))
+                    .map(t -> t.getAttribute("textContent")).findFirst().orElse("");
+            return texts.stream().max(java.util.Comparator.comparingDouble(t -> attr(t, "y"))).map(t -> t.getAttribute("textContent")).orElse("");
+        }
+
+        /**
+         * An axis as the chart draws it: its tick labels, each a value (or a name) and a pixel position, read from the
+         * SVG in the browser. A value axis maps a value to a pixel through its outermost ticks, once every tick has
+         * been checked to lie on that line (a linear scale from 0).
+         */
+        record Axis(List<String> names, List<Double> pixels) {
+            /**
+             * The value axis on the left: numbers right-aligned beside the plot, each beside a grid line (within 6 px:
+             * a label's baseline sits a little below its line), whose height is the value's position.
+             */
+            static Axis values(WebElement chart) {
+                var labels = ticks(chart, "end", true);
+                var grid = chart.findElements(org.openqa.selenium.By.tagName("line")).stream()
+                        .filter(l -> l.getDomAttribute("y1").equals(l.getDomAttribute("y2"))).map(l -> attr(l, "y1")).toList();
+                var pixels = new ArrayList<Double>();
+                for (double p : labels.pixels()) {
+                    var line = grid.stream().min(java.util.Comparator.comparingDouble(g -> Math.abs(g - p))).orElseThrow();
+                    assertTrue(Math.abs(line - p) <= 6, "the tick label at y=" + p + " has its grid line: " + grid);
+                    pixels.add(line);
+                }
+                return linear(new Axis(labels.names(), pixels));
+            }
+
+            /** Labels just under a plot whose zero line is at baseline: what names each position along the x axis. */
+            static Axis categories(WebElement chart, double baseline) {
+                var names = new ArrayList<String>();
+                var pixels = new ArrayList<Double>();
+                for (var t : chart.findElements(org.openqa.selenium.By.cssSelector("text[text-anchor='middle']"))) {
+                    double ty = attr(t, "y");
+                    if (ty > baseline && ty <= baseline + 30) {
+                        names.add(t.getAttribute("textContent"));
+                        pixels.add(attr(t, "x"));
+                    }
+                }
+                assertFalse(names.isEmpty(), "labels under the plot");
+                return new Axis(names, pixels);
+            }
+
+            /** The numeric tick labels with this text-anchor, at their y (a vertical axis) or x (a horizontal one). */
+            static Axis ticks(WebElement chart, String anchor, boolean vertical) {
+                var names = new ArrayList<String>();
+                var pixels = new ArrayList<Double>();
+                for (var t : chart.findElements(org.openqa.selenium.By.cssSelector("text[text-anchor='" + anchor + "']"))) {
+                    String text = t.getAttribute("textContent").strip();
+                    if (!text.matches("\\d+(\\.\\d+)?")) continue;
+                    names.add(text);
+                    pixels.add(attr(t, vertical ? "y" : "x"));
+                }
+                return linear(new Axis(names, pixels));
+            }
+
+            /** Checks that the axis starts at 0 and every tick lies on the line through the outermost two. */
+            static Axis linear(Axis axis) {
+                assertTrue(axis.names().size() >= 2, "at least two numeric ticks: " + axis);
+                assertEquals(0, axis.names().stream().mapToDouble(Double::parseDouble).min().orElseThrow(), "the axis starts at 0: " + axis);
+                for (int i = 0; i < axis.names().size(); i++)
+                    assertEquals(axis.pixel(axis.value(i)), axis.pixels().get(i), 0.6, "the tick '" + axis.names().get(i) + "' lies on a linear scale: " + axis);
+                return axis;
+            }
+
+            double value(int i) { return Double.parseDouble(names.get(i)); }
+
+            double pixel(double v) {
+                int lo = 0, hi = 0;
+                for (int i = 0; i < names.size(); i++) {
+                    if (value(i) < value(lo)) lo = i;
+                    if (value(i) > value(hi)) hi = i;
+                }
+                return pixels.get(lo) + (v - value(lo)) * (pixels.get(hi) - pixels.get(lo)) / (value(hi) - value(lo));
+            }
+
+            /** The value lies on the drawn scale: not beyond its last tick. */
+            void assertCovers(double v) {
+                double top = names.stream().mapToDouble(Double::parseDouble).max().orElseThrow();
+                assertTrue(v <= top, v + " beyond the axis' last tick " + top);
+            }
+
+            /** The name of the label nearest to this position. */
+            String nameAt(double pixel) {
+                int best = 0;
+                for (int i = 1; i < pixels.size(); i++) if (Math.abs(pixels.get(i) - pixel) < Math.abs(pixels.get(best) - pixel)) best = i;
+                return names.get(best);
+            }
         }
 
         static double figure(JsonNode results, String server, String mode, String task, int n) {

@@ -8,7 +8,8 @@
 // real processes, and small servers in this file that misbehave on purpose (a wrong Content-Length, a chunked body
 // cut short, a reset mid-response, a stall, only 503s, a close after every response). Each fault must be counted
 // under its own name and the run must finish. A fixed-rate run against a server that freezes once for a second
-// must show the freeze in the corrected latency and much less of it in the service time. Both modes get the same
+// must show the freeze in the corrected latency as much as it lasted, and in the service time only for the requests
+// in flight. Both modes get the same
 // conversations. The command lines (run, burst, send, errors, Ctrl-C) are run as real processes.
 
 import org.HdrHistogram.Histogram;
@@ -202,14 +203,18 @@ public class LoadTestTest {
     @ParameterizedTest
     @EnumSource(LoadTest.Mode.class)
     void aStallLongerThanTheTimeoutIsATimeout(LoadTest.Mode mode) throws Exception {
-        // The server holds every request 1 s; the client gives up after 200 ms, counts a timeout and reconnects.
+        // The server never answers while the run lasts; the client gives up after 200 ms, counts a timeout and
+        // reconnects. (Held on a latch, not a sleep: no machine is slow enough for an answer to come in time.)
+        var neverBefore = new java.util.concurrent.CountDownLatch(1);
         try (var server = new FaultyServer((s, out, i) -> {
-            Thread.sleep(1000);
+            neverBefore.await();
             FaultyServer.write(out, OK);
         })) {
             var r = LoadTest.run(config(server.port(), "/", mode).withRequests(8).withTimeout(Duration.ofMillis(200)));
             assertEquals(errors(0, 0, 0, 8, 0, 0), r.errors());
             assertEquals(0, r.requests());
+        } finally {
+            neverBefore.countDown();
         }
     }
 
@@ -295,29 +300,61 @@ public class LoadTestTest {
 
     @ParameterizedTest
     @EnumSource(LoadTest.Mode.class)
-    void aFreezeShowsInCorrectedLatencyAndMuchLessInServiceTime(LoadTest.Mode mode) throws Exception {
-        // The server answers at once, except that the 100th request freezes every connection for one second.
+    void aFreezeShowsInCorrectedLatencyAsMuchAsItLastedAndInServiceTimeOnlyForTheRequestsInFlight(LoadTest.Mode mode,
+            @org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        // The server answers at once, except that the 100th request freezes every connection for about one second;
+        // the server measures how long the freeze really lasted (F), which is the truth the report is checked against.
+        int rate = 200, connections = 4;
         var freeze = new ReentrantLock();
+        var frozenNanos = new java.util.concurrent.atomic.AtomicLong();
         try (var server = new FaultyServer((s, out, i) -> {
             freeze.lock();
             try {
-                if (i == 100) Thread.sleep(1000);
+                if (i == 100) {
+                    long t0 = System.nanoTime();
+                    Thread.sleep(1000);
+                    frozenNanos.set(System.nanoTime() - t0);
+                }
             } finally {
                 freeze.unlock();
             }
             FaultyServer.write(out, OK);
         })) {
-            var r = LoadTest.run(config(server.port(), "/", mode).withRate(200).withDuration(Duration.ofSeconds(3)));
+            Path log = dir.resolve("freeze.hlog");
+            var r = LoadTest.run(config(server.port(), "/", mode).withConnections(connections).withRate(rate)
+                    .withDuration(Duration.ofSeconds(3)).withHdrLog(log));
             assertTrue(r.openLoop());
+            assertEquals(rate, r.targetRps());
             assertEquals(0, r.errors().total(), r.errors().toString());
-            // About 200 of the ~600 requests were due during the freeze: their corrected latency includes their wait.
-            assertTrue(r.latency().p99() >= 800, "the freeze shows in the corrected p99: " + r.latency());
-            assertTrue(r.latency().max() >= 950, "the frozen request waited the whole second: " + r.latency());
-            // Only the 4 requests in flight when it froze waited in the server: the service time hides the rest.
-            assertTrue(r.serviceTime().p99() < r.latency().p99() / 2,
-                    "service time p99 " + r.serviceTime().p99() + " vs corrected " + r.latency().p99());
-            assertTrue(r.serviceTime().p90() < r.latency().p90(), r.serviceTime() + " vs " + r.latency());
-            assertEquals(200, r.targetRps());
+            double f = frozenNanos.get() / 1e9;
+            assertTrue(f >= 1, "the freeze happened: " + f);
+            var latency = new Histogram(3);
+            var service = new Histogram(3);
+            try (var reader = new HistogramLogReader(log.toFile())) {
+                while (reader.hasNext()) {
+                    var h = (Histogram) reader.nextIntervalHistogram();
+                    if (h != null) ("service".equals(h.getTag()) ? service : latency).add(h);
+                }
+            }
+            long halfSecondMicros = 500_000;
+            // A request due x seconds into the freeze is answered when it ends: its corrected latency is F - x. So
+            // those due in its first F - 0.5 s, rate * (F - 0.5) of them, took 0.5 s or more, and no others did.
+            // The tolerance is a count: 15% of the rate * F requests due during the freeze (the queue they formed
+            // drains in a moment after it). Measuring from the run's start instead would call far more of them slow;
+            // measuring from the send (no correction) would call only the few in flight.
+            long due = Math.round(rate * f), expected = Math.round(rate * (f - 0.5)), tolerance = Math.round(0.15 * due);
+            long slow = latency.getCountBetweenValues(halfSecondMicros, latency.getMaxValue());
+            System.out.printf("    freeze %.3f s, %s: %d corrected >= 500 ms (expected %d +- %d), %d served >= 500 ms%n", f, mode, slow, expected, tolerance,
+                    service.getCountBetweenValues(halfSecondMicros, service.getMaxValue()));
+            assertTrue(Math.abs(slow - expected) <= tolerance, "requests with a corrected latency >= 500 ms: " + slow
+                    + ", expected " + expected + " +- " + tolerance + " for a freeze of " + f + " s at " + rate + "/s; " + r.latency());
+            // The service time runs from the actual send: only the requests already sent when the server froze
+            // waited in it, at most one per connection, and the frozen one waited the whole freeze.
+            long slowServed = service.getCountBetweenValues(halfSecondMicros, service.getMaxValue());
+            assertTrue(slowServed >= 1 && slowServed <= connections, "service times >= 500 ms: " + slowServed
+                    + ", expected 1 to " + connections + " (the requests in flight); " + r.serviceTime());
+            assertTrue(r.latency().max() >= f * 1000 && r.serviceTime().max() >= f * 1000,
+                    "the frozen request waited the whole freeze (" + f + " s): " + r.latency() + " / " + r.serviceTime());
         }
     }
 
@@ -435,28 +472,50 @@ public class LoadTestTest {
 
     @Test
     void burstAgainstAOneAtATimeServerShowsTheQueue() throws Exception {
-        // This server answers one request at a time, each after 150 ms: each answer comes after the one before it.
+        // The server's side of a burst: all three requests arrive before it answers any (burst released them
+        // together, so they queue), then it answers one at a time, each with its own status (200, 201, 202), and
+        // the next only once burst has reported the one before: reporting as each finishes is then the only way
+        // the burst can complete. A waiting step that runs out writes 503 or says so, and the test fails.
+        int n = 3;
+        var events = new CopyOnWriteArrayList<String>();
+        var arrived = new java.util.concurrent.CountDownLatch(n);
+        var reported = new java.util.concurrent.Semaphore(0);
+        var answered = new AtomicInteger();
         var oneAtATime = new ReentrantLock();
         try (var server = new FaultyServer((s, out, i) -> {
+            events.add("arrived");
+            arrived.countDown();
+            if (!arrived.await(20, java.util.concurrent.TimeUnit.SECONDS)) {
+                FaultyServer.write(out, "HTTP/1.1 503 Not Queued\r\nContent-Length: 0\r\n\r\n");
+                s.close();
+                return;
+            }
             oneAtATime.lock();
             try {
-                Thread.sleep(150);
-                FaultyServer.write(out, OK);
+                int status = 200 + answered.getAndIncrement();
+                events.add("answered " + status);
+                FaultyServer.write(out, "HTTP/1.1 " + status + " Queued\r\nContent-Length: 2\r\n\r\nok");
+                s.close();
+                if (!reported.tryAcquire(20, java.util.concurrent.TimeUnit.SECONDS)) events.add("not reported: " + status);
             } finally {
                 oneAtATime.unlock();
             }
         })) {
             var printed = Collections.synchronizedList(new ArrayList<LoadTest.BurstRequest>());
-            var r = LoadTest.burst("127.0.0.1", server.port(), "/io", 3, Duration.ofSeconds(20), printed::add);
-            assertEquals(3, r.requests().size());
-            assertEquals(r.requests(), printed, "each was reported as it finished, in finishing order");
-            for (var b : r.requests()) assertEquals(200, b.status(), String.valueOf(b));
-            for (int i = 1; i < 3; i++) {
-                assertTrue(r.requests().get(i).finishedNanos() > r.requests().get(i - 1).finishedNanos(), r.requests().toString());
-            }
+            var r = LoadTest.burst("127.0.0.1", server.port(), "/io", n, Duration.ofSeconds(60), b -> {
+                printed.add(b);
+                reported.release();
+            });
+            assertEquals(List.of("arrived", "arrived", "arrived", "answered 200", "answered 201", "answered 202"), events,
+                    "every request of the burst was in the server's queue before the first answer");
+            assertEquals(List.of(200, 201, 202), printed.stream().map(LoadTest.BurstRequest::status).toList(),
+                    "each was reported as it finished, in the server's order: " + printed);
+            assertEquals(printed, r.requests(), "the result lists them in finishing order");
+            for (int k = 1; k < n; k++)
+                assertTrue(printed.get(k).ms() > printed.get(k - 1).ms(), "each waited for the one before it: " + printed);
+            assertEquals(printed.getLast().ms(), r.totalMs(), 0.01, "the total runs to the last finish");
             assertEquals(List.of("GET /io HTTP/1.1\r\nHost: 127.0.0.1:" + server.port() + "\r\nConnection: close\r\n\r\n"),
                     List.copyOf(new java.util.HashSet<>(server.received)), "three one-shot requests");
-            assertTrue(r.totalMs() >= r.requests().getLast().ms() - 0.01);
         }
     }
 

@@ -9,6 +9,7 @@
 // (ready line, --help, bad flags, port in use, Ctrl-C, the log, running out of file descriptors) is tested on the
 // script as a subprocess. The slow check of 2^61-1 (about 3 s) runs once per offloaded mode, while an echo on
 // another connection must come back before it is done.
+// Needs: prlimit
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -22,7 +23,6 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -208,20 +208,34 @@ public class PrimeEchoServerTest {
     }
 
     @ParameterizedTest @EnumSource(PrimeEchoServer.Mode.class)
-    void hundredConcurrentClients(PrimeEchoServer.Mode mode) throws Exception {
-        var ids = new AtomicInteger();
-        try (var server = start(mode)) {
-            var results = TestKit.concurrently(100, () -> {
-                String id = "client" + ids.incrementAndGet();
-                try (var c = connect(server)) {
+    void hundredConcurrentClientsAreEachServedOnTheirOwnConnectionAndLoggedOnce(PrimeEchoServer.Mode mode) throws Exception {
+        // Run as a process that logs: the server's own line per connection, not the test's bookkeeping, says which
+        // connections it served and what it saw on each.
+        try (var server = TestKit.ServerProcess.start("PrimeEchoServer.java", "-p", "0", "-m", mode.name())) {
+            int port = server.port();
+            var clientPorts = TestKit.concurrently(100, () -> {
+                try (var c = new TestKit.Conn(port)) {
+                    assertEquals('*', c.read(), "first byte after connect");
+                    String id = "client" + c.socket.getLocalPort();
                     var echo = new StringBuilder();
                     for (char ch : id.toCharArray()) echo.append((char) (ch + 1));
                     exchange(c, "^" + id + "$", echo.toString());
                     exchange(c, "^P7919$", "prime\n");
-                    return id;
+                    return c.socket.getLocalPort();
                 }
             });
-            assertEquals(100, results.stream().distinct().count());
+            var logged = new java.util.TreeMap<Integer, String>();
+            var line = Pattern.compile("127\\.0\\.0\\.1:(\\d+) closed after \\d+ ms, (\\d+ frames, \\d+ prime requests)");
+            for (int clientPort : clientPorts) {
+                server.awaitOutput("127.0.0.1:" + clientPort + " closed after", Duration.ofSeconds(20));
+            }
+            for (var m = line.matcher(server.output()); m.find(); ) {
+                String before = logged.put(Integer.parseInt(m.group(1)), m.group(2));
+                assertNull(before, "one line per connection, but port " + m.group(1) + " was logged twice:\n" + server.output());
+            }
+            assertEquals(new java.util.TreeSet<>(clientPorts), logged.keySet(), "the server logged exactly the 100 clients' connections");
+            for (var e : logged.entrySet())
+                assertEquals("2 frames, 1 prime requests", e.getValue(), "what the server saw on the connection from port " + e.getKey());
         }
     }
 
@@ -427,6 +441,89 @@ public class PrimeEchoServerTest {
             var lines = p.output().lines().filter(l -> !l.startsWith("[jbang]")).toList();
             assertEquals(1, lines.size(), p.output());
             assertTrue(lines.getFirst().startsWith("Error: ") && lines.getFirst().contains("bogus"), p.output());
+        }
+    }
+
+    // ---------------------------------------------------------------- the lessons, as the order of events they cause
+
+    /** No answer has arrived on this connection yet: nothing waits in its socket. */
+    static void nothingArrivedYet(TestKit.Conn c, String why) throws IOException {
+        assertEquals(0, c.socket.getInputStream().available(), why);
+    }
+
+    @Test
+    void sequentialASecondClientIsNotEvenGreetedWhileTheFirstHoldsTheConnection() throws Exception {
+        try (var server = start(PrimeEchoServer.Mode.sequential)) {
+            var first = connect(server);
+            try (var second = new TestKit.Conn(server.port())) {
+                // The kernel completed the second connect; the server is busy with the first, which it answers.
+                exchange(first, "^one$", "pof");
+                exchange(first, "^P7919$", "prime\n");
+                nothingArrivedYet(second, "one client at a time: no '*' for the second while the first is connected");
+                second.send("^two$");
+                exchange(first, "^three$", "uisff");
+                nothingArrivedYet(second, "the second's frame waits too, unread");
+                first.close();
+                // Only now is it accepted: its greeting, then the echo of the frame it sent long ago.
+                expect(second, "(connect) ^two$", "*uxp");
+            } finally {
+                first.close();
+            }
+        }
+    }
+
+    @Test
+    void poolTheClientBeyondTheWorkersIsGreetedOnlyWhenOneOfThemLeaves() throws Exception {
+        try (var server = start(PrimeEchoServer.Mode.pool, "-w", "2")) {
+            var first = connect(server);
+            var second = connect(server);
+            try (var third = new TestKit.Conn(server.port())) {
+                for (var c : List.of(first, second)) exchange(c, "^ab$", "bc");   // each holds one of the two threads
+                nothingArrivedYet(third, "client w+1 is not served while the first w are connected");
+                third.send("^cd$");
+                for (var c : List.of(first, second)) exchange(c, "^ab$", "bc");   // both threads still busy with them
+                nothingArrivedYet(third, "client w+1's frame waits, unread");
+                first.close();
+                expect(third, "(connect) ^cd$", "*de");
+                exchange(second, "^ab$", "bc");
+            } finally {
+                first.close();
+                second.close();
+            }
+        }
+    }
+
+    /**
+     * In virtual mode a check runs on the client's virtual thread, and trial division never blocks: with --no-offload
+     * it keeps its carrier thread. With as many long checks as there are carriers, an echo on another connection is
+     * answered only after a check ended; with the checks offloaded to their own pool it is answered while they all
+     * still run.
+     */
+    @ParameterizedTest(name = "offload={0}") @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+    void virtualNoOffloadLongChecksOnEveryCarrierHoldBackAnEchoOnAnotherConnection(boolean offload) throws Exception {
+        int carriers = Integer.getInteger("jdk.virtualThreadScheduler.parallelism", Runtime.getRuntime().availableProcessors());
+        try (var server = start(PrimeEchoServer.Mode.virtual, offload ? "--offload" : "--no-offload"); var fast = connect(server)) {
+            var slow = new java.util.ArrayList<TestKit.Conn>();
+            try {
+                for (int i = 0; i < carriers; i++) slow.add(connect(server));
+                for (var c : slow) c.send("^P" + LONG_PRIME + "$");
+                while (server.checksInProgress() < carriers) {   // as awaitCheckInProgress: the suite's timeout bounds it
+                    if (Thread.interrupted()) throw new InterruptedException("the checks did not all start");
+                    Thread.yield();
+                }
+                fast.setReadTimeout(Duration.ofSeconds(120));
+                exchange(fast, "^echo$", "fdip");
+                int stillChecking = server.checksInProgress();
+                if (offload) assertEquals(carriers, stillChecking, "offloaded: the echo came back while every check still ran");
+                else assertTrue(stillChecking < carriers, "--no-offload: every carrier was held by a check, so the echo "
+                        + "came back only after one ended; checks still running: " + stillChecking + " of " + carriers);
+                for (var c : slow) {
+                    c.setReadTimeout(Duration.ofSeconds(120));
+                    expect(c, "^P" + LONG_PRIME + "$", "prime\n");
+                }
+            } finally {
+                for (var c : slow) c.close();
+            }
         }
     }
 }

@@ -8,6 +8,7 @@
 
 // The HTTP contract (tests/HttpContract.java) runs against in-process servers in single, pool and virtual mode;
 // Process starts ./jbang SimpleHttpServer.java as a user would, to pin the ready line, errors and Ctrl-C.
+// Needs: prlimit
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.*;
 
 public class SimpleHttpServerTest {
     public static void main(String[] args) {
-        TestKit.run("SimpleHttpServerTest", Contract.class, Failures.class, Rfc9112.class, Process.class);
+        TestKit.run("SimpleHttpServerTest", Contract.class, Failures.class, Rfc9112.class, Process.class, Lessons.class);
     }
 
     /** Starts SimpleHttpServer in this JVM, with its options parsed by picocli exactly as from a command line. */
@@ -247,6 +248,176 @@ public class SimpleHttpServerTest {
                 assertTrue(m.find(), server.stdout());
                 assertTrue(Integer.parseInt(m.group(1)) < OPEN_FILES / 2, "the cap leaves room for files: " + server.stdout());
                 assertEquals("", server.stderr().lines().filter(l -> !l.startsWith("[jbang]")).collect(java.util.stream.Collectors.joining("\n")));
+            }
+        }
+    }
+
+    /**
+     * What the pool and the JDK server's limits teach, asserted as the order of events they cause. The limits are
+     * system properties the JDK reads once per JVM, so the two timed ones (request time, idle) get a process of their
+     * own with a short value; the others run in this JVM with the values SimpleHttpServer sets.
+     */
+    public static class Lessons {
+        static String health() { return "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"; }
+
+        /** Handler threads of an in-process pool server that are inside /io's sleep right now. */
+        static long poolWorkersInsideIo() {
+            return Thread.getAllStackTraces().entrySet().stream().filter(e -> e.getKey().getName().startsWith("pool-")
+                    && Arrays.stream(e.getValue()).anyMatch(f -> f.getMethodName().equals("io") && f.getClassName().endsWith("App"))).count();
+        }
+
+        @Test void poolARequestWaitsWhileEveryWorkerIsBusyAndIsAnsweredOnlyAfterOneIsFree() throws Exception {
+            try (var running = startInProcess("-p", "0", "-q", "-m", "pool", "-w", "2")) {
+                int port = running.port();
+                try (var slow1 = new TestKit.Conn(port); var slow2 = new TestKit.Conn(port); var quick = new TestKit.Conn(port)) {
+                    for (var c : List.of(slow1, slow2)) c.send("GET /io?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n");
+                    // Both workers are inside /io (their stacks say so): a condition the server brings about.
+                    while (poolWorkersInsideIo() < 2) {
+                        if (Thread.interrupted()) throw new InterruptedException("the two /io requests never both ran");
+                        Thread.onSpinWait();
+                    }
+                    quick.send(health());
+                    assertEquals(200, quick.readResponse().status());
+                    // Nothing read the slow answers before the quick one came: bytes waiting in a slow socket now are
+                    // the server's order.
+                    assertTrue(slow1.socket.getInputStream().available() > 0 || slow2.socket.getInputStream().available() > 0,
+                            "the quick request was answered only after a worker finished its /io");
+                    for (var c : List.of(slow1, slow2)) assertEquals(200, c.readResponse().status());
+                }
+            }
+        }
+
+        /** SimpleHttpServer as a process with these JDK server properties (-D before the script, as the header says). */
+        static TestKit.ServerProcess withProperties(String... properties) throws Exception {
+            var args = new ArrayList<>(List.of(properties));
+            args.addAll(List.of("SimpleHttpServer.java", "-p", "0", "-q"));
+            return TestKit.ServerProcess.start(args.toArray(String[]::new));
+        }
+
+        /** One byte, -1 at the end of the stream, or null if nothing came within the wait (the connection is open). */
+        static Integer readWithin(TestKit.Conn c, Duration wait) throws IOException {
+            c.setReadTimeout(wait);
+            try {
+                return c.read();
+            } catch (java.net.SocketTimeoutException nothingYet) {
+                return null;
+            } catch (java.net.SocketException reset) {
+                return -1;
+            }
+        }
+
+        @Test void aRequestHeadStillArrivingAfterTheRequestTimeIsCutOffWithoutAnAnswer() throws Exception {
+            // Request time 1 s, idle time left at 30 s: this client keeps sending, so only the request time can end it.
+            try (var server = withProperties("-Dsun.net.httpserver.maxReqTime=1")) {
+                int port = server.port();
+                boolean closed = false;
+                int lines = 0;
+                try (var c = new TestKit.Conn(port)) {
+                    c.send("GET /health HTTP/1.1\r\nHost: x\r\n");
+                    // The client's behaviour: a header line every 200 ms, a head that never ends (fewer lines than the
+                    // header-count limit allows).
+                    for (; lines < 60 && !closed; lines++) {
+                        Integer b = readWithin(c, Duration.ofMillis(200));
+                        if (b != null) {
+                            assertEquals(-1, b, "no answer to a head that has not ended");
+                            closed = true;
+                        } else {
+                            try {
+                                c.send("X-Slow-" + lines + ": 1\r\n");
+                            } catch (IOException reset) {
+                                closed = true;
+                            }
+                        }
+                    }
+                }
+                assertTrue(closed, "the server cut off a head still arriving after " + lines + " header lines");
+                assertEquals(200, TestKit.exchange(port, health()).status(), "and serves the next client");
+            }
+        }
+
+        @Test void anIdleKeepAliveConnectionIsClosedWhileABusyOneGoesOnBeingServed() throws Exception {
+            try (var server = withProperties("-Dsun.net.httpserver.idleInterval=2")) {
+                int port = server.port();
+                try (var quiet = new TestKit.Conn(port); var busy = new TestKit.Conn(port)) {
+                    quiet.send(health());
+                    assertEquals(200, quiet.readResponse().status());
+                    var events = new ArrayList<String>();
+                    // The busy client asks every 200 ms; the quiet one says nothing after its first answer.
+                    for (int i = 0; i < 75 && events.isEmpty(); i++) {
+                        busy.send(health());
+                        assertEquals(200, busy.readResponse().status(), "the busy connection is never idle");
+                        Integer b = readWithin(quiet, Duration.ofMillis(200));
+                        if (b != null) {
+                            assertEquals(-1, b, "nothing but a close on the quiet connection");
+                            events.add("quiet closed");
+                        }
+                    }
+                    busy.send(health());
+                    events.add("busy " + busy.readResponse().status());
+                    assertEquals(List.of("quiet closed", "busy 200"), events, "the idle limit closed only the idle connection");
+                }
+            }
+        }
+
+        @Test void aRequestWithMoreHeaderFieldsThanTheLimitIsClosedWithoutAnAnswerAndOneAtTheLimitIsServed() throws Exception {
+            try (var running = startInProcess("-p", "0", "-q")) {
+                int port = running.port();
+                int limit = Integer.parseInt(System.getProperty("sun.net.httpserver.maxReqHeaders"));
+                java.util.function.IntFunction<String> withFields = n -> "GET /health HTTP/1.1\r\nHost: x\r\n"
+                        + java.util.stream.IntStream.range(1, n).mapToObj(i -> "X-F" + i + ": v\r\n").collect(java.util.stream.Collectors.joining()) + "\r\n";
+                assertEquals(200, TestKit.exchange(port, withFields.apply(limit)).status(), limit + " fields are served");
+                try (var c = new TestKit.Conn(port)) {
+                    c.send(withFields.apply(limit + 1));
+                    byte[] answer;
+                    try {
+                        answer = c.readToEnd();
+                    } catch (java.net.SocketException reset) {
+                        answer = new byte[0];
+                    }
+                    assertEquals("", TestKit.show(answer), (limit + 1) + " fields: the JDK closes without an answer");
+                }
+                assertEquals(200, TestKit.exchange(port, health()).status(), "and serves the next client");
+            }
+        }
+
+        @Test void anUnreadBodyIsDrainedSoTheConnectionGoesOnButOneBeyondTheDrainLimitEndsIt() throws Exception {
+            try (var running = startInProcess("-p", "0", "-q", "--max-body", "1024")) {
+                int port = running.port();
+                int drain = Integer.parseInt(System.getProperty("sun.net.httpserver.drainAmount"));
+                String post = "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ";
+                // 1 MiB, within the drain limit: 413, the body is read and thrown away, and the connection serves on.
+                try (var c = new TestKit.Conn(port)) {
+                    int size = 1 << 20;
+                    var writer = Thread.ofVirtual().start(() -> {
+                        try {
+                            c.send(post + size + "\r\n\r\n");
+                            c.send(new byte[size]);
+                        } catch (IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    });
+                    assertEquals(413, c.readResponse().status());
+                    writer.join();
+                    c.send(health());
+                    assertEquals(200, c.readResponse().status(), "the drained connection answers its next request");
+                }
+                // Beyond the drain limit: 413, then the connection ends (a close, or a reset once the writer goes on).
+                try (var c = new TestKit.Conn(port)) {
+                    long size = drain + (1L << 20);
+                    var writer = Thread.ofVirtual().start(() -> {
+                        try {
+                            c.send(post + size + "\r\n\r\n");
+                            byte[] chunk = new byte[64 * 1024];
+                            for (long sent = 0; sent < size; sent += chunk.length) c.send(chunk);
+                        } catch (IOException expected) {
+                            // the server closed the connection once it had drained what it would
+                        }
+                    });
+                    assertEquals(413, c.readResponse().status());
+                    writer.join();
+                    assertEquals(-1, readWithin(c, Duration.ofSeconds(20)), "the connection ended after the drain limit");
+                }
+                assertEquals(200, TestKit.exchange(port, health()).status(), "and the server serves the next client");
             }
         }
     }

@@ -2,7 +2,7 @@
 //DEPS org.junit.platform:junit-platform-launcher:6.0.3
 
 // The small kit every test script shares (pulled in with `//SOURCES TestKit.java`):
-// - run(...) runs JUnit test classes, prints one line per test and ends with "Name: N passed, N failed";
+// - run(...) runs JUnit test classes, prints one line per test and ends with "Name: N passed, N failed, N skipped";
 // - Conn is a raw TCP client for byte-level conversations (HTTP or not), with a read timeout on every call;
 // - ServerProcess starts a script as a real subprocess and reads the port from its ready line.
 // Nothing here mocks a socket: every test talks to a real server on 127.0.0.1.
@@ -36,7 +36,11 @@ public final class TestKit {
 
     // ---------------------------------------------------------------- running tests
 
-    /** Runs the given JUnit classes, prints each result, ends with "name: N passed, N failed", exits 1 on failure. */
+    /**
+     * Runs the given JUnit classes, prints each result, ends with "name: N passed, N failed, N skipped", exits 1 on a
+     * failure. A skip is a test that says it does not apply (an aborted assumption, a disabled test): counted and
+     * shown, never a pass. A missing tool is not a skip: it is a failure that names the tool.
+     */
     public static void run(String name, Class<?>... classes) {
         var request = LauncherDiscoveryRequestBuilder.request()
                 .selectors(Arrays.stream(classes).map(c -> selectClass(c)).toList())
@@ -44,6 +48,7 @@ public final class TestKit {
                 .build();
         var passed = new AtomicInteger();
         var failed = new AtomicInteger();
+        var skipped = new AtomicInteger();
         var listener = new TestExecutionListener() {
             final Map<TestIdentifier, Long> started = new ConcurrentHashMap<>();
 
@@ -55,8 +60,10 @@ public final class TestKit {
                 String label = label(id);
                 switch (result.getStatus()) {
                     case SUCCESSFUL -> { passed.incrementAndGet(); System.out.printf("  ok    %s (%d ms)%n", label, ms); }
-                    case ABORTED -> System.out.printf("  skip  %s: %s%n", label,
-                            result.getThrowable().map(Throwable::getMessage).orElse(""));
+                    case ABORTED -> {
+                        skipped.incrementAndGet();
+                        System.out.printf("  skip  %s: %s%n", label, result.getThrowable().map(Throwable::getMessage).orElse(""));
+                    }
                     case FAILED -> {
                         failed.incrementAndGet();
                         Throwable t = result.getThrowable().orElse(null);
@@ -75,6 +82,7 @@ public final class TestKit {
             }
 
             @Override public void executionSkipped(TestIdentifier id, String reason) {
+                skipped.incrementAndGet();
                 System.out.printf("  skip  %s: %s%n", label(id), reason);
             }
 
@@ -91,7 +99,7 @@ public final class TestKit {
             }
         };
         LauncherFactory.create().execute(request, listener);
-        System.out.printf("%s: %d passed, %d failed%n", name, passed.get(), failed.get());
+        System.out.printf("%s: %d passed, %d failed, %d skipped%n", name, passed.get(), failed.get(), skipped.get());
         System.out.flush();
         // halt, not exit: a server thread a test left behind must not keep the JVM (and the suite) alive.
         Runtime.getRuntime().halt(failed.get() == 0 && passed.get() > 0 ? 0 : 1);

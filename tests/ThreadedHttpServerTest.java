@@ -8,6 +8,7 @@
 // Every conversation runs against every concurrency model (an in-process server per mode, port 0), except the few
 // that need two connections at once, which skip `sequential`. Raw requests are text blocks with explicit \r\n.
 // Run: tests/run ThreadedHttpServer   (or ./jbang tests/ThreadedHttpServerTest.java)
+// Needs: prlimit
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -615,13 +616,36 @@ public class ThreadedHttpServerTest {
                 if (!mode.equals("sequential")) {
                     assertEquals(200, TestKit.exchange(port, health()).status(), "others are served while one client does not read");
                 }
-                // This client's behaviour is "do not read for a while": longer than the write timeout.
-                Thread.sleep(WRITE_TIMEOUT_MS + 1000);
+                // This client does not read until the server has closed its end of the connection, which the
+                // kernel's table of connections shows (FIN_WAIT1 behind the unsent data, or gone after a reset):
+                // a fact, whichever process mode serves it from, however slow the machine.
+                int client = s.getLocalPort();
+                assertTrue(await(() -> !"01".equals(tcpState(port, client)), Duration.ofSeconds(WRITE_TIMEOUT_MS / 1000 + 30)),
+                        "the server closed the connection of a client that does not read; its state: " + tcpState(port, client));
                 s.setSoTimeout(20_000);
                 long received = drain(s.getInputStream());
                 assertTrue(received < big.length, "the server gave up on the write: got " + received + " of " + big.length + " bytes");
             }
             assertEquals(200, TestKit.exchange(port, health()).status());
+        }
+
+        /**
+         * The TCP state (hex, as in /proc/net/tcp: "01" established, "04" FIN_WAIT1, ...) of the server's end of the
+         * connection from clientPort to serverPort on this machine, or null when the kernel no longer has it.
+         */
+        static String tcpState(int serverPort, int clientPort) {
+            String local = String.format(":%04X ", serverPort), remote = String.format(":%04X ", clientPort);
+            for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+                try {
+                    for (String line : Files.readAllLines(Path.of(table))) {
+                        String[] f = line.strip().split("\\s+");
+                        if (f.length > 3 && (f[1] + " ").endsWith(local) && (f[2] + " ").endsWith(remote)) return f[3];
+                    }
+                } catch (IOException noSuchTable) {
+                    // no IPv6 on this machine
+                }
+            }
+            return null;
         }
 
         static long drain(InputStream in) {

@@ -11,6 +11,7 @@
 // /health), and submitting the create form shows the created item, which GET /api/items then returns.
 // One Chromium serves the whole script. Screenshots: target/screenshots/www-*.png (or $SCREENSHOT_DIR).
 // Run: tests/run WwwBrowser   (needs Debian's chromium and chromium-driver; .ci/run installs them)
+// Needs: chromium chromedriver
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
