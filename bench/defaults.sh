@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark: what a user gets from the plain commands (issue 12), every row against its baseline in the same run.
+# Benchmark: what a user gets from the plain commands, every row against its baseline in the same run.
 #   1. ThreadedHttpServer with no -m, /health: requests/s and p99 against nginx (bench/threaded-http-server.sh does
 #      the wrk runs, for the default mode and for nio; its table is printed as it comes).
 #   2. `./jbang EchoClient.java` with no options but the port (and a fresh loopback source address per round, so that

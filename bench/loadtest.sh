@@ -4,7 +4,7 @@
 # LoadTest in both modes (nio: one event-loop thread like wrk -t1; virtual: a virtual thread per connection),
 # wrk -t1, hey and ab -k. The tools take turns RUNS times (interleaved, so a change in the machine's load hits them
 # all alike); the table shows each tool's median requests/s, p50 and p99, and the ratios to wrk's medians.
-# Target (issue 8): LoadTest's best mode >= 0.9x wrk's requests/s, p50 within 25% of wrk's.
+# Target: LoadTest's best mode >= 0.9x wrk's requests/s, p50 within 25% of wrk's.
 #
 #   bench/loadtest.sh [SECONDS=5] [RUNS=3] [CONNECTIONS=50]
 #
@@ -104,7 +104,7 @@ table() {
     while read -r rps p50 p99 mean; do runs+="${runs:+, }$(printf '%.3f' "$p50")/$(cycle "$mean" "$rps" "$c")"; done <"$work/$t.$c"
     echo "  $t p50 (ms) and cycle, run by run: $runs"
   done
-  # issue 8's target, for LoadTest nio: requests/s >= 0.9x wrk's, p50 within 25% of wrk's
+  # the target, for LoadTest nio: requests/s >= 0.9x wrk's, p50 within 25% of wrk's
   awk -v c="$c" -v r="$lt_rps" -v p="$lt_p50" -v wr="$wrk_rps" -v wp="$wrk_p50" 'BEGIN {
     printf "  target at c=%s: req/s %.2fx wrk (>= 0.9x: %s), p50 %.2fx wrk (0.75x to 1.25x: %s)\n", c, r / wr,
       (r / wr >= 0.9 ? "met" : "NOT met"), p / wp, (p / wp >= 0.75 && p / wp <= 1.25 ? "met" : "NOT met") }'
