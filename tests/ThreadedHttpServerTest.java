@@ -160,6 +160,16 @@ public class ThreadedHttpServerTest {
             }
             assertEquals(200, TestKit.exchange(port, health()).status(), "the server goes on serving");
         }
+
+        /** Sends a request the server must refuse, and returns the reason in its JSON error body. */
+        String refusedReason(String mode, String raw) throws IOException {
+            try (var c = new TestKit.Conn(port(mode))) {
+                c.send(raw);
+                var r = c.readResponse();
+                assertTrue(r.status() >= 400, "sent " + TestKit.show(raw) + "\ngot " + r);
+                return r.text();
+            }
+        }
     }
 
     /** Message framing (RFC 9112 §6, §7, §9): pipelining, chunked bodies, 100-continue, keep-alive, HEAD. */
@@ -530,6 +540,47 @@ public class ThreadedHttpServerTest {
                     "GET / HTTP/1.1\n", "GET / HTTP/1.1\r\nX: a\rY", "POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nz",
                     "POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab"))
                 refused(mode, partial, 400);
+        }
+
+        /**
+         * A line that is well-formed byte by byte but breaks a rule of its own (a version we do not speak, a
+         * Content-Length that overflows or conflicts, framings that contradict each other) is refused when its CRLF
+         * arrives: these heads never get the empty line that would end them, so an answer proves it came at the line.
+         */
+        @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
+        void aBadLineIsRefusedWhenItEndsBeforeTheHeadIsComplete(String mode) throws IOException {
+            String post = "POST /api/echo HTTP/1.1\r\nHost: x\r\n";
+            var cases = new LinkedHashMap<String, Integer>();
+            cases.put("GET / HTTP/2.0\r\n", 505);
+            cases.put("GET / HTTP/3.0\r\nHost: x\r\n", 505);
+            cases.put(post + "Content-Length: 99999999999999999999999\r\n", 413);
+            cases.put(post + "Content-Length: 4x\r\n", 400);
+            cases.put(post + "Content-Length: 4\r\nContent-Length: 5\r\n", 400);
+            cases.put(post + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n", 400);
+            cases.put(post + "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n", 400);
+            cases.put("POST /api/echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n", 400);
+            cases.put("GET http://user@localhost/ HTTP/1.1\r\n", 400);
+            for (var e : cases.entrySet()) refused(mode, e.getKey(), e.getValue());
+        }
+
+        /**
+         * Where public request suites disagree, the strict answer RFC 9110/9112 allows (docs/protocol-choices.md): an
+         * HTTP/0.9 request line and an RTSP or ICE version are invalid request lines (400, RFC 9112 §3), refused at
+         * their first byte that cannot be HTTP's; a fragment and userinfo in the target are tested above, and an
+         * unknown transfer coding is 501 (anUnknownTransferCodingIs501).
+         */
+        @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
+        void requestLinesOfOtherProtocolsAre400(String mode) throws IOException {
+            for (String partial : List.of("GET /\r\n", "GET / RTSP/1.0\r\n", "SOURCE /stream ICE/1.0\r\n", "OPTIONS * RTSP/2.0\r\nCSeq: 1\r\n\r\n"))
+                refused(mode, partial, 400);
+        }
+
+        @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
+        void theReasonNamesTheBadLine(String mode) throws IOException {
+            var version = refusedReason(mode, "GET / HTTP/2.0\r\n");
+            assertTrue(version.contains("HTTP/2.0"), "names the version: " + version);
+            var length = refusedReason(mode, "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n");
+            assertTrue(length.contains("Content-Length"), "names the field: " + length);
         }
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
