@@ -38,7 +38,9 @@ import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.net.BindException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.SocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
@@ -229,7 +231,10 @@ public class ThreadedHttpServer implements Callable<Integer> {
             case sequential -> new Sequential(core(address));
             case thread -> new ThreadPerConnection(core(address));
             case pool -> new FixedPool(core(address), workers);
-            case virtual -> new VirtualThreads(core(address), "vt-");
+            case virtual -> {
+                VirtualThreads.startPoller();
+                yield new VirtualThreads(core(address), "vt-");
+            }
             case nio -> new NioEventLoop(core(address), workers, "nio-");
             // A worker JVM serves its share with one event loop, as an nginx worker process does; the parent supervises.
             case processes -> workerIndex > 0 ? new NioEventLoop(core(address), DEFAULT_WORKERS, "p" + workerIndex + "-nio-") : new Processes(this, address);
@@ -407,6 +412,25 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
 
         @Override void serve(SocketChannel ch) { factory.newThread(() -> new BlockingConnection(core, ch).serve()).start(); }
+
+        /**
+         * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
+         * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
+         * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
+         * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
+         */
+        static void startPoller() throws IOException {
+            try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
+                    try {
+                        probe.accept().close();
+                    } catch (IOException closed) {
+                        // closed below, once the wait began: what ends it
+                    }
+                });
+                while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
+            }
+        }
     }
 
     // ---------------------------------------------------------------- one connection, as every model holds it, and the conversation of the four blocking models

@@ -280,5 +280,31 @@ public class SimpleHttpServerTest {
                 assertEquals("", server.stderr().lines().filter(l -> !l.startsWith("[jbang]")).collect(java.util.stream.Collectors.joining("\n")));
             }
         }
+
+        /**
+         * virtual mode flooded right after start-up, before any exchange: the JDK's cap closes what is beyond it, the
+         * poller virtual threads wait on was started before the ready line, and keep-alive clients afterwards get
+         * their second request answered; nothing is logged.
+         */
+        @Test void virtualModeFloodedRightAfterStartUpKeepsServingKeepAliveClients() throws Exception {
+            var health = new Scarce.Talk() {
+                @Override public void hello(TestKit.Conn c) {}
+
+                @Override public void roundTrip(TestKit.Conn c) throws IOException {
+                    c.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+                    assertEquals(200, c.readResponse().status());
+                }
+            };
+            try (var server = Scarce.start(OPEN_FILES, "SimpleHttpServer.java", "-p", "0", "-q", "-m", "virtual")) {
+                server.floodAtStartUp(OPEN_FILES + 100, 3, health, flood -> {
+                    try {
+                        assertTrue(flood.getLast().closedByPeer(Duration.ofSeconds(20)), "a connection beyond the cap is closed");
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+                assertEquals("", server.stderr().lines().filter(l -> !l.startsWith("[jbang]")).collect(java.util.stream.Collectors.joining("\n")));
+            }
+        }
     }
 }
