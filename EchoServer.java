@@ -156,7 +156,10 @@ public class EchoServer implements Callable<Integer> {
             case nio -> new NioEventLoop(address, backlog, tally);
             case async -> new CompletionHandlers(address, backlog,
                     workers > 0 ? workers : Runtime.getRuntime().availableProcessors(), tally);
-            case virtual -> new ThreadPerConnection(address, backlog, Thread.ofVirtual().name("vt-", 1).factory(), tally);
+            case virtual -> {
+                ThreadPerConnection.startPoller();
+                yield new ThreadPerConnection(address, backlog, Thread.ofVirtual().name("vt-", 1).factory(), tally);
+            }
         };
     }
 
@@ -374,6 +377,25 @@ public class EchoServer implements Callable<Integer> {
             }
             threads = Executors.newThreadPerTaskExecutor(factory);
             acceptor = Thread.ofPlatform().name("acceptor").start(this::acceptLoop);
+        }
+
+        /**
+         * virtual mode: starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
+         * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
+         * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
+         * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
+         */
+        static void startPoller() throws IOException {
+            try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
+                    try {
+                        probe.accept().close();
+                    } catch (IOException closed) {
+                        // closed below, once the wait began: what ends it
+                    }
+                });
+                while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
+            }
         }
 
         private void acceptLoop() {

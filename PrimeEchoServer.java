@@ -36,6 +36,7 @@ import java.net.ConnectException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.StandardSocketOptions;
@@ -219,7 +220,10 @@ public class PrimeEchoServer implements Callable<Integer> {
                 case pool -> new ThreadPool(listen(address), shared, workers);
                 case nio -> new NioEventLoop(listen(address), shared);
                 case async -> new CompletionHandlers(address, backlog, shared, workers);
-                case virtual -> new VirtualThreads(listen(address), shared);
+                case virtual -> {
+                    VirtualThreads.startPoller();
+                    yield new VirtualThreads(listen(address), shared);
+                }
             };
             var running = new Running(server, checker, new CountDownLatch(1), shared.fatal());
             shared.fatal().thenRun(running.closed()::countDown);
@@ -994,6 +998,25 @@ public class PrimeEchoServer implements Callable<Integer> {
     static final class VirtualThreads extends BlockingServer {
         VirtualThreads(ServerSocketChannel listener, Shared shared) {
             super(listener, shared, "acceptor", Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("vt-", 1).factory()));
+        }
+
+        /**
+         * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
+         * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
+         * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
+         * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
+         */
+        static void startPoller() throws IOException {
+            try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
+                    try {
+                        probe.accept().close();
+                    } catch (IOException closed) {
+                        // closed below, once the wait began: what ends it
+                    }
+                });
+                while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
+            }
         }
     }
 

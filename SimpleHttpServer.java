@@ -37,7 +37,9 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.net.BindException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -141,6 +143,25 @@ public class SimpleHttpServer implements Callable<Integer> {
         };
     }
 
+    /**
+     * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
+     * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
+     * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
+     * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
+     */
+    static void startVirtualThreadPoller() throws IOException {
+        try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
+                try {
+                    probe.accept().close();
+                } catch (IOException closed) {
+                    // closed below, once the wait began: what ends it
+                }
+            });
+            while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
+        }
+    }
+
     // ---------------------------------------------------------------- starting and stopping
 
     /** A started server. close() stops accepting, lets in-flight exchanges finish (a few seconds at most), and stops. */
@@ -167,6 +188,7 @@ public class SimpleHttpServer implements Callable<Integer> {
         if (maxBody < 0) throw new StartupError(2, "--max-body must not be negative: " + maxBody);
         var address = new InetSocketAddress(bind, port);
         if (address.isUnresolved()) throw new StartupError(2, "cannot resolve --bind address: " + bind);
+        if (mode == Mode.virtual) startVirtualThreadPoller();
 
         HttpServer server;
         try {

@@ -38,7 +38,9 @@ import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.net.BindException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.SocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
@@ -229,7 +231,10 @@ public class ThreadedHttpServer implements Callable<Integer> {
             case sequential -> new Sequential(core(address));
             case thread -> new ThreadPerConnection(core(address));
             case pool -> new FixedPool(core(address), workers);
-            case virtual -> new VirtualThreads(core(address), "vt-");
+            case virtual -> {
+                VirtualThreads.startPoller();
+                yield new VirtualThreads(core(address), "vt-");
+            }
             case nio -> new NioEventLoop(core(address), workers, "nio-");
             // A worker JVM serves its share with one event loop, as an nginx worker process does; the parent supervises.
             case processes -> workerIndex > 0 ? new NioEventLoop(core(address), DEFAULT_WORKERS, "p" + workerIndex + "-nio-") : new Processes(this, address);
@@ -407,6 +412,25 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
 
         @Override void serve(SocketChannel ch) { factory.newThread(() -> new BlockingConnection(core, ch).serve()).start(); }
+
+        /**
+         * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
+         * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
+         * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
+         * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
+         */
+        static void startPoller() throws IOException {
+            try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
+                    try {
+                        probe.accept().close();
+                    } catch (IOException closed) {
+                        // closed below, once the wait began: what ends it
+                    }
+                });
+                while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
+            }
+        }
     }
 
     // ---------------------------------------------------------------- one connection, as every model holds it, and the conversation of the four blocking models
@@ -1303,6 +1327,8 @@ public class ThreadedHttpServer implements Callable<Integer> {
             return joined;
         }
 
+        int size() { return size; }
+
         int count(String lowerCaseName) {
             int n = 0;
             for (int i = 0; i < size; i++) if (names[i].equals(lowerCaseName)) n++;
@@ -1333,6 +1359,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         private State state = State.HEAD;
         private int scanned;          // bytes of the head already searched for its end, counted from the buffer position
         private int requestLineEnd;   // offset of the request line's CR from the buffer position, -1 until seen
+        private int lineAt;           // offset of the field line being scanned from the buffer position
         private Scan scan;
         private int targetAt, versionAt;   // offsets of the target and of the version from the buffer position
         private int trailerBytes;
@@ -1421,6 +1448,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             state = State.HEAD;
             scanned = 0;
             requestLineEnd = -1;
+            lineAt = 0;
             scan = Scan.LEADING;
             trailerBytes = 0;
             headers = new Headers();
@@ -1436,8 +1464,11 @@ public class ThreadedHttpServer implements Callable<Integer> {
          * (as a streaming parser such as llhttp does): a method that is not a token, a target with a space, control
          * character, non-ASCII byte or `#`, a version that is not HTTP/d.d, a header name that is not a token, a
          * control character in a value, a bare CR or a bare LF (RFC 9112 §2.2: lines end in CRLF; accepting bare LF is
-         * only allowed, and the lenient/strict difference is how requests get smuggled, §11.2). Once the empty line
-         * ends the head, it is parsed whole. Limits are enforced as bytes arrive.
+         * only allowed, and the lenient/strict difference is how requests get smuggled, §11.2). Each line is parsed
+         * as soon as its CRLF arrives: a bad version (505), a Content-Length that is invalid, conflicting or too large,
+         * or framing fields that contradict each other are answered then, without waiting for the empty line that
+         * ends the head; what needs the whole head (Host, the transfer codings) is checked at its end. Limits are
+         * enforced as bytes arrive.
          */
         private boolean head(ByteBuffer in) {
             byte[] a = in.array();
@@ -1501,6 +1532,9 @@ public class ThreadedHttpServer implements Callable<Integer> {
                     }
                     case LINE_CR -> {
                         if (c != '\n') throw HttpError.fatal(400, "bare CR in the request head");
+                        if (i - 1 - start == requestLineEnd) requestLine(a, start, i);
+                        else fieldLine(a, start + lineAt, i, true);
+                        lineAt = i + 1 - start;
                         scan = Scan.LINE_START;
                     }
                     case LINE_START -> {
@@ -1531,8 +1565,6 @@ public class ThreadedHttpServer implements Callable<Integer> {
             if (requestLineEnd < 0 && scanned > limits.maxRequestLine()) throw HttpError.fatal(414, "request line longer than " + limits.maxRequestLine() + " bytes");
             if (requestLineEnd >= 0 && scanned - requestLineEnd > limits.maxHeaderSize()) throw HttpError.fatal(431, "header section larger than " + limits.maxHeaderSize() + " bytes");
             if (headEnd < 0) return false;
-            requestLine(a, start, start + requestLineEnd + 1);
-            fields(a, start + requestLineEnd + 2, headEnd, true);
             in.position(headEnd - base);
             framing();
             return true;
@@ -1584,36 +1616,69 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
 
         /**
-         * field-line = field-name ":" OWS field-value OWS (RFC 9112 §5): no whitespace before the colon (§5.1),
-         * no obs-fold (§5.2), no control characters in the value (RFC 9110 §5.5). Trailers are checked the same way
-         * and discarded (store = false).
+         * field-line = field-name ":" OWS field-value OWS (RFC 9112 §5), the line a[p, lf) with lf at its LF: no
+         * whitespace before the colon (§5.1), no obs-fold (§5.2), no control characters in the value (RFC 9110 §5.5).
+         * A header field is stored, and a framing field checked at once (framingField); trailers are checked the same
+         * way and discarded (store = false).
          */
-        private void fields(byte[] a, int p, int end, boolean store) {
-            int count = 0;
-            while (p < end) {
-                int lf = p;
-                while (a[lf] != '\n') lf++;
-                int e = lf > p && a[lf - 1] == '\r' ? lf - 1 : lf;
-                if (e == p) return;   // the empty line
-                if (a[p] == ' ' || a[p] == '\t') throw HttpError.fatal(400, "obsolete line folding in a header field");
-                if (++count > limits.maxHeaders()) throw HttpError.fatal(431, "more than " + limits.maxHeaders() + " header fields");
-                int colon = p;
-                while (colon < e && isTokenChar(a[colon])) colon++;
-                if (colon == e || a[colon] != ':') {
-                    throw HttpError.fatal(400, colon < e && (a[colon] == ' ' || a[colon] == '\t')
-                            ? "whitespace between a header field name and its colon" : "malformed header field");
-                }
-                if (colon == p) throw HttpError.fatal(400, "empty header field name");
-                int vs = colon + 1, ve = e;
-                while (vs < ve && (a[vs] == ' ' || a[vs] == '\t')) vs++;
-                while (ve > vs && (a[ve - 1] == ' ' || a[ve - 1] == '\t')) ve--;
-                for (int i = vs; i < ve; i++) {
-                    byte b = a[i];
-                    if (b >= 0 && b < 0x20 && b != '\t' || b == 0x7f) throw HttpError.fatal(400, "control character in a header field");
-                }
-                if (store) headers.add(fieldName(a, p, colon), new String(a, vs, ve - vs, StandardCharsets.ISO_8859_1));
-                p = lf + 1;
+        private void fieldLine(byte[] a, int p, int lf, boolean store) {
+            int e = lf > p && a[lf - 1] == '\r' ? lf - 1 : lf;
+            if (a[p] == ' ' || a[p] == '\t') throw HttpError.fatal(400, "obsolete line folding in a header field");
+            if (store && headers.size() >= limits.maxHeaders()) throw HttpError.fatal(431, "more than " + limits.maxHeaders() + " header fields");
+            int colon = p;
+            while (colon < e && isTokenChar(a[colon])) colon++;
+            if (colon == e || a[colon] != ':') {
+                throw HttpError.fatal(400, colon < e && (a[colon] == ' ' || a[colon] == '\t')
+                        ? "whitespace between a header field name and its colon" : "malformed header field");
             }
+            if (colon == p) throw HttpError.fatal(400, "empty header field name");
+            int vs = colon + 1, ve = e;
+            while (vs < ve && (a[vs] == ' ' || a[vs] == '\t')) vs++;
+            while (ve > vs && (a[ve - 1] == ' ' || a[ve - 1] == '\t')) ve--;
+            for (int i = vs; i < ve; i++) {
+                byte b = a[i];
+                if (b >= 0 && b < 0x20 && b != '\t' || b == 0x7f) throw HttpError.fatal(400, "control character in a header field");
+            }
+            if (!store) return;
+            String name = fieldName(a, p, colon);
+            headers.add(name, new String(a, vs, ve - vs, StandardCharsets.ISO_8859_1));
+            framingField(name);
+        }
+
+        /**
+         * The framing rules one field line can break, checked as soon as it arrives (the request line is parsed by
+         * then): Content-Length is digits, agrees with an earlier one and fits the body limit (RFC 9112 §6.3, RFC 9110
+         * §8.6); it never stands beside Transfer-Encoding (§6.1, §11.2), which HTTP/1.0 does not have (§6.1).
+         */
+        private void framingField(String name) {
+            switch (name) {
+                case "content-length" -> {
+                    if (headers.get("transfer-encoding") != null) throw HttpError.fatal(400, "both Transfer-Encoding and Content-Length");
+                    contentLength(headers.joined("content-length"));
+                }
+                case "transfer-encoding" -> {
+                    if (headers.get("content-length") != null) throw HttpError.fatal(400, "both Transfer-Encoding and Content-Length");
+                    if (!http11) throw HttpError.fatal(400, "Transfer-Encoding in an HTTP/1.0 request");
+                }
+                default -> { }
+            }
+        }
+
+        /**
+         * Content-Length = 1*DIGIT, repeated only with the same value (RFC 9110 §8.6, RFC 9112 §6.3): the length, or
+         * 400; a value past the body limit, however many digits, is 413 (RFC 9110 §15.5.14) and never parsed whole.
+         */
+        private long contentLength(String cl) {
+            long length = -1;
+            for (String part : cl.split(",", -1)) {
+                String s = part.strip();
+                if (s.isEmpty() || !s.chars().allMatch(c -> c >= '0' && c <= '9')) throw HttpError.fatal(400, "invalid Content-Length: " + cl);
+                long v = s.length() > 18 ? Long.MAX_VALUE : Long.parseLong(s);
+                if (length >= 0 && v != length) throw HttpError.fatal(400, "conflicting Content-Length values: " + cl);
+                length = v;
+            }
+            if (length > limits.maxBody()) throw HttpError.fatal(413, "request body too large (limit " + limits.maxBody() + " bytes)");
+            return length;
         }
 
         /** How the body is framed (RFC 9112 §6.3), and the other fields the protocol itself reads. */
@@ -1627,9 +1692,6 @@ public class ThreadedHttpServer implements Callable<Integer> {
             String te = headers.joined("transfer-encoding");
             String cl = headers.joined("content-length");
             if (te != null) {
-                // Both framings at once is the classic request-smuggling setup (RFC 9112 §6.1, §11.2): refuse it.
-                if (cl != null) throw HttpError.fatal(400, "both Transfer-Encoding and Content-Length");
-                if (!http11) throw HttpError.fatal(400, "Transfer-Encoding in an HTTP/1.0 request");
                 var codings = new ArrayList<String>();
                 for (String coding : te.split(",")) {
                     String c = coding.strip().toLowerCase(Locale.ROOT);
@@ -1645,18 +1707,9 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 body = Response.EMPTY;   // grows as chunk data arrives
                 state = State.CHUNK_SIZE;
             } else if (cl != null) {
-                long length = -1;
-                for (String part : cl.split(",", -1)) {
-                    String s = part.strip();
-                    if (s.isEmpty() || !s.chars().allMatch(c -> c >= '0' && c <= '9')) throw HttpError.fatal(400, "invalid Content-Length: " + cl);
-                    long v = s.length() > 18 ? Long.MAX_VALUE : Long.parseLong(s);
-                    if (length >= 0 && v != length) throw HttpError.fatal(400, "conflicting Content-Length values: " + cl);
-                    length = v;
-                }
-                if (length > limits.maxBody()) throw HttpError.fatal(413, "request body too large (limit " + limits.maxBody() + " bytes)");
-                contentLength = length;
+                contentLength = contentLength(cl);
                 body = Response.EMPTY;   // grows as the body arrives: a declared length alone reserves nothing
-                state = length == 0 ? State.DONE : State.BODY;
+                state = contentLength == 0 ? State.DONE : State.BODY;
             } else {
                 state = State.DONE;   // a request without either has no body (RFC 9112 §6.3, rule 7)
             }
@@ -1758,7 +1811,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 if (trailerBytes > limits.maxHeaderSize()) throw HttpError.fatal(431, "trailer section too large");
                 if (lf == p || a[lf - 1] != '\r') throw HttpError.fatal(400, "bare LF in the trailer section (lines end in CRLF, RFC 9112 §2.2)");
                 boolean empty = lf == p + 1;
-                if (!empty) fields(a, p, lf + 1, false);
+                if (!empty) fieldLine(a, p, lf, false);
                 p = lf + 1;
                 if (empty) {
                     in.position(p - base);

@@ -381,6 +381,18 @@ public class EchoServerTest {
         }
     }
 
+    /**
+     * Out of descriptors before the first client was served: virtual mode's poller was started before the ready
+     * line, so keep-alive clients after the flood get their second line echoed, and the episode is one line.
+     */
+    @Test
+    void virtualModeFloodedRightAfterStartUpKeepsServingKeepAliveClients() throws Exception {
+        try (var server = Scarce.start(OPEN_FILES, "EchoServer.java", "-p", "0", "-q", "-m", "virtual")) {
+            server.floodAtStartUp(OPEN_FILES + 100, 3, ECHO, server.untilStderrSays("accept failed"));
+            server.assertTheEpisodeWasLoggedOnce(OPEN_FILES);
+        }
+    }
+
     // ---------------------------------------------------------------- the C epoll pair checks from the outside
 
     @ParameterizedTest @EnumSource(EchoServer.Mode.class)

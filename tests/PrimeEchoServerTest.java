@@ -434,6 +434,18 @@ public class PrimeEchoServerTest {
         }
     }
 
+    /**
+     * Out of descriptors before the first client was served: virtual mode's poller was started before the ready
+     * line, so the flood's connections and three keep-alive clients after it are served, and the episode is one line.
+     */
+    @Test
+    void virtualModeFloodedRightAfterStartUpKeepsServingKeepAliveClients() throws Exception {
+        try (var server = Scarce.start(OPEN_FILES, "PrimeEchoServer.java", "-p", "0", "-q", "-m", "virtual")) {
+            server.floodAtStartUp(OPEN_FILES + 100, 3, FRAMES, server.untilStderrSays("accept failed"));
+            server.assertTheEpisodeWasLoggedOnce(OPEN_FILES);
+        }
+    }
+
     @Test
     void scriptRejectsABadFlagWithOneErrorLine() throws Exception {
         try (var p = TestKit.ServerProcess.start("PrimeEchoServer.java", "--mode", "bogus")) {

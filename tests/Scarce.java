@@ -153,12 +153,7 @@ public final class Scarce implements AutoCloseable {
                 // only do that once the flood is gone, which it is not yet).
                 assertFalse(stderr().contains("accepting again"), "the episode ended while the flood was still "
                         + "connected, so the round trips did not test a server out of descriptors: " + tail(stderr()));
-                Duration cpu = cpuTime().minus(cpuBefore);
-                long logged = stderrBytes() - stderrBefore;
-                assertTrue(cpu.compareTo(CPU_BOUND) < 0, "the server used " + cpu.toMillis() + " ms of CPU while out of file "
-                        + "descriptors for " + EPISODE.toMillis() + " ms (it spins); stderr: " + tail(stderr()));
-                assertTrue(logged < STDERR_BOUND, "the server wrote " + logged + " bytes to stderr while out of file "
-                        + "descriptors (it logs every failed accept): " + tail(stderr()));
+                assertNeitherSpunNorFlooded(cpuBefore, stderrBefore);
             } finally {
                 for (var c : connections) c.close();
             }
@@ -168,6 +163,51 @@ public final class Scarce implements AutoCloseable {
             talk.hello(fresh);
             talk.roundTrip(fresh);
         }
+    }
+
+    /**
+     * The scenario at start-up: right after the ready line, before any client has been served, `flood` connections
+     * at once, more than the server can have open, held for EPISODE; whatever a mode starts lazily at its first
+     * connection (the JDK's poller for virtual threads) then starts while descriptors are exhausted. The server must
+     * neither spin nor flood its log meanwhile, nor ever log a class that failed to initialise. Then `keepAlive` new
+     * connections each make two round trips: the second request reaches a server that is waiting for it, so a
+     * connection that can no longer wait on a socket fails there.
+     */
+    void floodAtStartUp(int flood, int keepAlive, Talk talk, Consumer<List<TestKit.Conn>> episodeStarted) throws Exception {
+        int port = port();
+        Duration cpuBefore = cpuTime();
+        long stderrBefore = stderrBytes();
+        var connections = new ArrayList<TestKit.Conn>();
+        try {
+            for (int i = 0; i < flood; i++) connections.add(new TestKit.Conn(port));
+            episodeStarted.accept(connections);
+            // Not a synchronisation: the time the server spends out of file descriptors (see runOutOfFileDescriptors).
+            Thread.sleep(EPISODE.toMillis());
+            assertNeitherSpunNorFlooded(cpuBefore, stderrBefore);
+        } finally {
+            for (var c : connections) c.close();
+        }
+        for (int i = 0; i < keepAlive; i++) {
+            try (var c = new TestKit.Conn(port)) {
+                talk.hello(c);
+                talk.roundTrip(c);
+                talk.roundTrip(c);
+            } catch (IOException | AssertionError e) {
+                fail("keep-alive connection " + (i + 1) + " of " + keepAlive + " after the flood: " + e + "\nstderr: " + tail(stderr()));
+            }
+        }
+        for (String broken : List.of("ExceptionInInitializerError", "NoClassDefFoundError"))
+            assertFalse(stderr().contains(broken), "a class failed to initialise while out of descriptors: " + tail(stderr()));
+    }
+
+    /** Since cpuBefore and stderrBefore (an EPISODE out of file descriptors): little CPU used, little logged. */
+    private void assertNeitherSpunNorFlooded(Duration cpuBefore, long stderrBefore) throws IOException {
+        Duration cpu = cpuTime().minus(cpuBefore);
+        long logged = stderrBytes() - stderrBefore;
+        assertTrue(cpu.compareTo(CPU_BOUND) < 0, "the server used " + cpu.toMillis() + " ms of CPU while out of file "
+                + "descriptors for " + EPISODE.toMillis() + " ms (it spins); stderr: " + tail(stderr()));
+        assertTrue(logged < STDERR_BOUND, "the server wrote " + logged + " bytes to stderr while out of file "
+                + "descriptors (it logs every failure): " + tail(stderr()));
     }
 
     /** Waits for a line the server logs on its own, for runOutOfFileDescriptors' `episodeStarted`. */

@@ -140,6 +140,37 @@ public class SimpleHttpServerTest {
                 assertEquals(400, TestKit.exchange(server.port(), get("/health", "HTTP/1.10", "Host: t\r\n")).status());
             }
         }
+
+        /**
+         * The JDK's server reads the whole head (up to the empty line) before it or the filter looks at a field or the
+         * version, so these bad lines are answered when the head ends, not when the line does (ThreadedHttpServer,
+         * which parses its own bytes, answers at the line). What the answer is, once the head is there: 505 for the
+         * version (the filter, JSON), 400 for a Content-Length that overflows or conflicts (the JDK's own HTML 400).
+         */
+        @Test void aBadVersionOrContentLengthIsRefusedOnceTheHeadEnds() throws Exception {
+            String post = "POST /api/echo HTTP/1.1\r\nHost: t\r\n";
+            var cases = new java.util.LinkedHashMap<String, Integer>();
+            cases.put("GET /health HTTP/2.0\r\n", 505);
+            cases.put(post + "Content-Length: 99999999999999999999999\r\n", 400);
+            cases.put(post + "Content-Length: 4\r\nContent-Length: 5\r\n", 400);
+            for (var e : cases.entrySet()) {
+                assertEquals(expected(e.getValue()), statuses(e.getKey() + "\r\n").stream().map(l -> l.replace(" (not JSON)", "")).toList(),
+                        TestKit.show(e.getKey()));
+            }
+        }
+
+        /**
+         * The strict answers where request suites disagree (docs/protocol-choices.md): an HTTP/0.9 request line and an
+         * RTSP or ICE version are invalid request lines (400, RFC 9112 §3); a transfer coding the server does not know
+         * is 501 (RFC 9112 §6.1), as the JDK answers it.
+         */
+        @Test void otherProtocolsAre400AndAnUnknownTransferCodingIs501() throws Exception {
+            for (String raw : List.of("GET /health\r\n\r\n", get("/health", "RTSP/1.0", "Host: t\r\n"), get("/health", "ICE/1.0", "Host: t\r\n")))
+                assertEquals(expected(400), statuses(raw).stream().map(l -> l.replace(" (not JSON)", "")).toList(), TestKit.show(raw));
+            for (String te : List.of("gzip, chunked", "gzip"))
+                assertEquals(expected(501), statuses("POST /api/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: "
+                        + te + "\r\n\r\n2\r\n{}\r\n0\r\n\r\n"), te);
+        }
     }
 
     /** The script as its users run it: ./jbang SimpleHttpServer.java ... */
@@ -247,6 +278,32 @@ public class SimpleHttpServerTest {
                 var m = java.util.regex.Pattern.compile("max-connections=(\\d+)").matcher(server.stdout());
                 assertTrue(m.find(), server.stdout());
                 assertTrue(Integer.parseInt(m.group(1)) < OPEN_FILES / 2, "the cap leaves room for files: " + server.stdout());
+                assertEquals("", server.stderr().lines().filter(l -> !l.startsWith("[jbang]")).collect(java.util.stream.Collectors.joining("\n")));
+            }
+        }
+
+        /**
+         * virtual mode flooded right after start-up, before any exchange: the JDK's cap closes what is beyond it, the
+         * poller virtual threads wait on was started before the ready line, and keep-alive clients afterwards get
+         * their second request answered; nothing is logged.
+         */
+        @Test void virtualModeFloodedRightAfterStartUpKeepsServingKeepAliveClients() throws Exception {
+            var health = new Scarce.Talk() {
+                @Override public void hello(TestKit.Conn c) {}
+
+                @Override public void roundTrip(TestKit.Conn c) throws IOException {
+                    c.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
+                    assertEquals(200, c.readResponse().status());
+                }
+            };
+            try (var server = Scarce.start(OPEN_FILES, "SimpleHttpServer.java", "-p", "0", "-q", "-m", "virtual")) {
+                server.floodAtStartUp(OPEN_FILES + 100, 3, health, flood -> {
+                    try {
+                        assertTrue(flood.getLast().closedByPeer(Duration.ofSeconds(20)), "a connection beyond the cap is closed");
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
                 assertEquals("", server.stderr().lines().filter(l -> !l.startsWith("[jbang]")).collect(java.util.stream.Collectors.joining("\n")));
             }
         }

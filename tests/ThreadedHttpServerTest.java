@@ -1,6 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 25+
 //SOURCES TestKit.java
+//SOURCES Scarce.java
 //SOURCES HttpContract.java
 //SOURCES ../ThreadedHttpServer.java
 //DESCRIPTION Tests of ThreadedHttpServer: the shared HTTP contract and RFC 9112 from raw bytes, in every mode.
@@ -160,6 +161,16 @@ public class ThreadedHttpServerTest {
                 assertTrue(c.closedByPeer(Duration.ofSeconds(5)), "closed after " + TestKit.show(raw));
             }
             assertEquals(200, TestKit.exchange(port, health()).status(), "the server goes on serving");
+        }
+
+        /** Sends a request the server must refuse, and returns the reason in its JSON error body. */
+        String refusedReason(String mode, String raw) throws IOException {
+            try (var c = new TestKit.Conn(port(mode))) {
+                c.send(raw);
+                var r = c.readResponse();
+                assertTrue(r.status() >= 400, "sent " + TestKit.show(raw) + "\ngot " + r);
+                return r.text();
+            }
         }
     }
 
@@ -531,6 +542,47 @@ public class ThreadedHttpServerTest {
                     "GET / HTTP/1.1\n", "GET / HTTP/1.1\r\nX: a\rY", "POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nz",
                     "POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab"))
                 refused(mode, partial, 400);
+        }
+
+        /**
+         * A line that is well-formed byte by byte but breaks a rule of its own (a version we do not speak, a
+         * Content-Length that overflows or conflicts, framings that contradict each other) is refused when its CRLF
+         * arrives: these heads never get the empty line that would end them, so an answer proves it came at the line.
+         */
+        @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
+        void aBadLineIsRefusedWhenItEndsBeforeTheHeadIsComplete(String mode) throws IOException {
+            String post = "POST /api/echo HTTP/1.1\r\nHost: x\r\n";
+            var cases = new LinkedHashMap<String, Integer>();
+            cases.put("GET / HTTP/2.0\r\n", 505);
+            cases.put("GET / HTTP/3.0\r\nHost: x\r\n", 505);
+            cases.put(post + "Content-Length: 99999999999999999999999\r\n", 413);
+            cases.put(post + "Content-Length: 4x\r\n", 400);
+            cases.put(post + "Content-Length: 4\r\nContent-Length: 5\r\n", 400);
+            cases.put(post + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n", 400);
+            cases.put(post + "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n", 400);
+            cases.put("POST /api/echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n", 400);
+            cases.put("GET http://user@localhost/ HTTP/1.1\r\n", 400);
+            for (var e : cases.entrySet()) refused(mode, e.getKey(), e.getValue());
+        }
+
+        /**
+         * Where public request suites disagree, the strict answer RFC 9110/9112 allows (docs/protocol-choices.md): an
+         * HTTP/0.9 request line and an RTSP or ICE version are invalid request lines (400, RFC 9112 §3), refused at
+         * their first byte that cannot be HTTP's; a fragment and userinfo in the target are tested above, and an
+         * unknown transfer coding is 501 (anUnknownTransferCodingIs501).
+         */
+        @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
+        void requestLinesOfOtherProtocolsAre400(String mode) throws IOException {
+            for (String partial : List.of("GET /\r\n", "GET / RTSP/1.0\r\n", "SOURCE /stream ICE/1.0\r\n", "OPTIONS * RTSP/2.0\r\nCSeq: 1\r\n\r\n"))
+                refused(mode, partial, 400);
+        }
+
+        @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
+        void theReasonNamesTheBadLine(String mode) throws IOException {
+            var version = refusedReason(mode, "GET / HTTP/2.0\r\n");
+            assertTrue(version.contains("HTTP/2.0"), "names the version: " + version);
+            var length = refusedReason(mode, "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n");
+            assertTrue(length.contains("Content-Length"), "names the field: " + length);
         }
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
@@ -1106,6 +1158,29 @@ public class ThreadedHttpServerTest {
                     open.close();
                 }
                 assertEquals(200, TestKit.exchange(port, health()).status(), "descriptors free again: a new client is accepted and served");
+            }
+        }
+
+        /**
+         * virtual mode flooded right after start-up, before any client was served: the JDK's poller for virtual
+         * threads was started before the ready line, so it is not first started while descriptors are exhausted
+         * (where its class would fail to initialise for good), and keep-alive clients afterwards get their second
+         * request answered. The episode is one line.
+         */
+        @Test
+        void virtualModeFloodedRightAfterStartUpKeepsServingKeepAliveClients() throws Exception {
+            int openFiles = 200;
+            try (var server = Scarce.start(openFiles, serverArgs("virtual").toArray(String[]::new))) {
+                var health = new Scarce.Talk() {
+                    @Override public void hello(TestKit.Conn c) {}
+
+                    @Override public void roundTrip(TestKit.Conn c) throws IOException {
+                        c.send(health());
+                        assertEquals(200, c.readResponse().status());
+                    }
+                };
+                server.floodAtStartUp(openFiles + 100, 3, health, server.untilStderrSays("accept failed"));
+                assertEquals(1, server.stderr().lines().filter(l -> l.contains("accept failed")).count(), "one line per episode: " + server.stderr());
             }
         }
 
