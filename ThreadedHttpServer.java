@@ -133,7 +133,9 @@ public class ThreadedHttpServer implements Callable<Integer> {
     static final int DEFAULT_LINGER_MS = 1_000;           // after an error: how long to drain what the client still sends
     static final int DEFAULT_STOP_GRACE_MS = 2_000;       // on close: how long in-flight requests get to finish
     static final int DEFAULT_WATCHDOG_TICK_MS = 50;
-    static final int DEFAULT_BUFFER_SIZE = 8 * 1024;
+    static final int DEFAULT_BUFFER_SIZE = 8 * 1024;       // the event loop's read buffer; a blocking read grows to it
+    static final int DEFAULT_IDLE_BUFFER_SIZE = 512;       // what a connection keeps to read its next request into
+    static final int DEFAULT_HEAD_ROOM = 512;              // an answer's buffer: this much for its head, plus its body
     static final int DEFAULT_MAX_CACHED_FILE = 256 * 1024; // larger files go out with FileChannel.transferTo, never gzipped
     static final int DEFAULT_MAP_WINDOW = 4 << 20;         // virtual threads send large files from mapped windows this big
     static final String WORKER_READY = "worker-ready";
@@ -439,14 +441,18 @@ public class ThreadedHttpServer implements Callable<Integer> {
      * One client connection's protocol state, the same in every model: the input buffer the parser reads, the output
      * buffer responses are encoded into, and the deadline the watchdog enforces. How a model waits for bytes is the
      * only thing that differs: BlockingConnection blocks a thread, NioEventLoop waits for the selector.
+     * An idle keep-alive connection is what C10K multiplies by ten thousand, so it keeps no large buffer: `in` is
+     * small (a blocking read must own a buffer while it waits; the event loop lends one instead, see NioEventLoop)
+     * and grows only while a request needs it; `out` exists only while an answer is being written.
      */
     static class Connection {
         final Core core;
         final SocketChannel channel;
         final RequestParser parser;
-        ByteBuffer in = ByteBuffer.allocate(DEFAULT_BUFFER_SIZE).flip();
-        final Bytes out = new Bytes(DEFAULT_BUFFER_SIZE);
+        ByteBuffer in = ByteBuffer.allocate(DEFAULT_IDLE_BUFFER_SIZE).flip();
+        Bytes out;                    // the answer being written; null between requests
         FileRegion pendingFile;       // a file body still to send after `out`
+        private boolean lastReadFilled;   // the last read filled `in`: the socket may hold more, read more at a time
         volatile long deadline = Long.MAX_VALUE;   // System.nanoTime() after which the watchdog closes the channel
         volatile boolean busy;        // a request is being handled: shutdown lets it finish briefly
         private long headDeadline;    // when the current request head must be complete
@@ -461,8 +467,25 @@ public class ThreadedHttpServer implements Callable<Integer> {
         /** Makes room in the input buffer for the next read (grows it up to what the limits need). */
         void prepareRead() {
             in.compact();
-            // Full: the parser holds a partial head (it throws 414/431 before that grows past the limits).
-            if (!in.hasRemaining()) in = ByteBuffer.allocate(in.capacity() * 2).put(in.flip());
+            // Full: the parser holds a partial head (it throws 414/431 before that grows past the limits). Or the
+            // last read filled it: a body is streaming in, and reading it in larger pieces costs fewer system calls.
+            if (!in.hasRemaining() || (lastReadFilled && in.capacity() < DEFAULT_BUFFER_SIZE))
+                in = ByteBuffer.allocate(in.capacity() * 2).put(in.flip());
+        }
+
+        /** Reads what the socket has into `in` (left ready for the parser); -1 at end of stream. */
+        int readIn() throws IOException {
+            prepareRead();
+            int room = in.remaining();
+            int n = channel.read(in);
+            lastReadFilled = n == room;
+            in.flip();
+            return n;
+        }
+
+        /** Between requests, with nothing left to parse: back to a small input buffer if a request made it grow. */
+        void shrinkWhenIdle() {
+            if (in.capacity() > DEFAULT_IDLE_BUFFER_SIZE && !in.hasRemaining()) in = ByteBuffer.allocate(DEFAULT_IDLE_BUFFER_SIZE).flip();
         }
 
         /** The deadline for the next read: idle between requests, a fixed end for the head, a stall limit for bodies. */
@@ -506,7 +529,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
 
         private void encodeInto(Response r, boolean head, boolean close, boolean http10KeepAlive) {
-            out.n = 0;
+            out = new Bytes(DEFAULT_HEAD_ROOM + (head || r.body() == null ? 0 : r.body().length));
             ResponseWriter.encode(r, head, close, http10KeepAlive, out);
             pendingFile = head || r.file() == null ? null : r.file();
         }
@@ -599,10 +622,9 @@ public class ThreadedHttpServer implements Callable<Integer> {
                     case NEED_MORE -> {
                         busy = false;
                         if (core.watchdog().stopping() && parser.idle(in)) return;
+                        if (parser.idle(in)) shrinkWhenIdle();
                         armReadDeadline();
-                        prepareRead();
-                        int n = channel.read(in);
-                        in.flip();
+                        int n = readIn();
                         if (n < 0) {
                             if (!parser.idle(in)) logFailure("closed in the middle of a request");
                             return;
@@ -625,6 +647,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         /** Sends `out` in one write, then a file body straight from the page cache, never through the heap. */
         private void flush() throws IOException {
             writeFully(ByteBuffer.wrap(out.a, 0, out.n));
+            out = null;
             if (pendingFile == null) return;
             try (FileChannel file = FileChannel.open(pendingFile.path(), StandardOpenOption.READ)) {
                 long pos = pendingFile.offset(), end = pos + pendingFile.length();
@@ -690,6 +713,12 @@ public class ThreadedHttpServer implements Callable<Integer> {
         private final AcceptFailures acceptFailures = new AcceptFailures();
         private long acceptPausedUntil;   // System.nanoTime() when OP_ACCEPT is selected again; 0 when not paused
         private volatile boolean running = true;
+        // Every read goes into this one buffer, lent to the connection that is ready; what the parser leaves of it
+        // (part of a request) is copied out before the next connection's turn. An idle connection holds no buffer.
+        private final ByteBuffer readBuffer = ByteBuffer.allocate(DEFAULT_BUFFER_SIZE);
+
+        /** The input of a connection that has nothing left to parse: it holds no buffer of its own. */
+        static final ByteBuffer NO_BYTES = ByteBuffer.allocate(0);
 
         /** The state of one connection as the loop sees it. */
         enum State { READ, PROCESS, WRITE, LINGER }
@@ -809,15 +838,20 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
 
         private void read(NioConnection c) throws IOException {
-            c.prepareRead();
-            int n = c.channel.read(c.in);
-            c.in.flip();
-            if (n < 0) {
-                if (!c.parser.idle(c.in)) c.logFailure("closed in the middle of a request");
-                c.close();
-                return;
+            // Nothing left over from the last read: borrow the loop's buffer. Part of a request left: read after it.
+            if (!c.in.hasRemaining()) c.in = readBuffer.clear().flip();
+            try {
+                if (c.readIn() < 0) {
+                    if (!c.parser.idle(c.in)) c.logFailure("closed in the middle of a request");
+                    c.close();
+                    return;
+                }
+                advance(c);
+            } finally {
+                // Hand the loop's buffer back: what is left of it (a partial or pipelined request) is copied out.
+                if (!c.in.hasRemaining()) c.in = NO_BYTES;
+                else if (c.in == readBuffer) c.in = ByteBuffer.allocate(Math.max(2 * c.in.remaining(), DEFAULT_IDLE_BUFFER_SIZE)).put(c.in).flip();
             }
-            advance(c);
         }
 
         /** Feeds the parser until it needs bytes or a response is on its way; pipelined requests go one at a time. */
@@ -842,7 +876,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                     case HEAD_DONE -> {
                         c.busy = true;
                         if (c.parser.expectsContinue() && !c.in.hasRemaining()) {
-                            c.out.n = 0;
+                            c.out = new Bytes(ResponseWriter.CONTINUE.length);
                             c.out.put(ResponseWriter.CONTINUE);
                             if (!send(c, false)) return;
                         }
@@ -892,6 +926,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             c.state = State.WRITE;
             c.closeAfterWrite = close;
             c.pending = ByteBuffer.wrap(c.out.a, 0, c.out.n);
+            c.out = null;
             if (c.pendingFile != null) {
                 c.file = FileChannel.open(c.pendingFile.path(), StandardOpenOption.READ);
                 c.filePos = c.pendingFile.offset();
@@ -918,6 +953,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 c.key.interestOps(SelectionKey.OP_WRITE);
                 return false;
             }
+            c.pending = null;
             if (c.closeAfterWrite) {
                 // Half-close and drain what the client still sends, as BlockingConnection.linger does.
                 c.state = State.LINGER;
@@ -931,9 +967,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
 
         private void drain(NioConnection c) throws IOException {
-            c.in.clear();
-            if (c.channel.read(c.in) < 0) c.close();
-            c.in.clear().flip();
+            if (c.channel.read(readBuffer.clear()) < 0) c.close();
         }
 
         @Override public void close() {
@@ -1299,14 +1333,15 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
     /** Header fields of one message, names in lower case, in arrival order. */
     static final class Headers {
-        private String[] names = new String[8];
-        private String[] values = new String[8];
+        private static final String[] NONE = {};
+        private String[] names = NONE;    // no arrays until the first field: an idle connection's parser holds an empty one
+        private String[] values = NONE;
         private int size;
 
         void add(String lowerCaseName, String value) {
             if (size == names.length) {
-                names = Arrays.copyOf(names, size * 2);
-                values = Arrays.copyOf(values, size * 2);
+                names = Arrays.copyOf(names, Math.max(8, size * 2));
+                values = Arrays.copyOf(values, Math.max(8, size * 2));
             }
             names[size] = lowerCaseName;
             values[size++] = value;
@@ -1452,6 +1487,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             scan = Scan.LEADING;
             trailerBytes = 0;
             headers = new Headers();
+            method = target = path = query = null;   // the last request's strings are its own: not kept while idle
             contentLength = 0;
             chunkRemaining = 0;
             body = Response.EMPTY;

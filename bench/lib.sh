@@ -71,7 +71,9 @@ jdk_version() {
 
 # start_nginx [CPU-PINNING-PREFIX...]: nginx with its own config in $work (one worker, no access log, www/ as root,
 # the same small JSON at /health as the Java servers), run under the given prefix (e.g. taskset -c 0). Sets
-# NGINX_PORT and NGINX_PID (the master; its one worker does the serving) once /health answers.
+# NGINX_PORT and NGINX_PID (the master; its one worker does the serving) once /health answers. NGINX_CONNECTIONS
+# (default 4096) is its worker_connections and open-files limit; NGINX_KEEPALIVE (default nginx's 75s) its
+# keepalive_timeout.
 start_nginx() {
   need nginx nginx-light
   need python3 python3
@@ -85,9 +87,11 @@ master_process on;
 user root;
 pid $work/nginx.pid;
 error_log $work/nginx-error.log warn;
-events { worker_connections 4096; }
+worker_rlimit_nofile $((${NGINX_CONNECTIONS:-4096} + 100));
+events { worker_connections ${NGINX_CONNECTIONS:-4096}; }
 http {
   access_log off;
+  keepalive_timeout ${NGINX_KEEPALIVE:-75s};
   include /etc/nginx/mime.types;
   client_body_temp_path $work/body; proxy_temp_path $work/proxy; fastcgi_temp_path $work/fastcgi;
   uwsgi_temp_path $work/uwsgi; scgi_temp_path $work/scgi;

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Benchmark: what an idle keep-alive connection costs in each server and mode, against nginx in the same run (the
+# C10K question), and whether idle connections slow the busy ones.
+#  1. Memory: for each server (nginx with 1 worker and keepalive_timeout 600; every Java server and mode), start it,
+#     send one request, wait 2 s and read the resident memory (RSS) of its process tree; then bench/IdleClient.java
+#     opens N keep-alive connections from several loopback source addresses, one request and its answer on each,
+#     and holds them; 2 s later RSS is read again. (after - before) / N is the table's KB per connection. With
+#     HISTO=1 the JVM's live heap per connection is printed too (jcmd GC.class_histogram, which runs a full GC).
+#  2. Busy vs idle: LoadTest drives /health with 50 keep-alive connections for SECONDS, once with no idle connection
+#     open and once with IDLE_BUSY (10,000) held open, alternating, for ThreadedHttpServer nio and virtual; it prints
+#     requests/s and p99 of both and their ratios (target: within 1.5x).
+#
+#   bench/idle-connections.sh [N=9000] [SECONDS=5] [IDLE_BUSY=10000]      (about 4 minutes)
+#
+# Each process gets an open-files limit of N + 1000 (prlimit). Installs nginx-light when missing. Targets 127.0.0.1
+# only; stops everything it started, by pid. Memory is per process tree: SimpleHttpServer's and the JVMs' heaps grow
+# in steps, so a figure moves by a few tenths of a KB between runs; the targets are read against nginx's figure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-9000}; SECONDS_PER_RUN=${2:-5}; IDLE_BUSY=${3:-10000}
+LIMIT=$(( (N > IDLE_BUSY ? N : IDLE_BUSY) + 1000 ))
+
+source bench/lib.sh
+javac -d "$work/client" bench/IdleClient.java
+for s in ThreadedHttpServer SimpleHttpServer EchoServer PrimeEchoServer LoadTest; do ./jbang build "$s.java" >/dev/null 2>&1; done
+
+# tree_rss_kb PID: resident memory of PID and all its descendants, in KB.
+tree_pids() { echo "$1"; local c; for c in $(pgrep -P "$1" || true); do tree_pids "$c"; done; }
+tree_rss_kb() { local p t=0 r; for p in $(tree_pids "$1"); do r=$(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0); t=$((t + ${r:-0})); done; echo "$t"; }
+
+# hold PORT PROTOCOL COUNT FIRST_SOURCE: starts IdleClient holding COUNT connections; returns once they are all open
+# and answered (sets HOLD_PID), or exits with the client's own message (which names the limit it met).
+hold() {
+  rm -f "$work/hold.fifo"; mkfifo "$work/hold.fifo"
+  prlimit --nofile="$LIMIT" java -cp "$work/client" IdleClient -p "$1" --protocol "$2" -n "$3" --first-source "$4" \
+    <"$work/hold.fifo" >"$work/hold.out" 2>&1 &
+  HOLD_PID=$!; pids+=("$HOLD_PID")
+  exec 3>"$work/hold.fifo"   # the client holds its connections until this end is closed
+  for _ in $(seq 1 1200); do
+    grep -q '^holding' "$work/hold.out" && return
+    kill -0 "$HOLD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "Error: the idle client did not get there:" >&2; cat "$work/hold.out" >&2; exit 1
+}
+release() { exec 3>&-; wait "$HOLD_PID" 2>/dev/null || true; stop "$HOLD_PID"; }
+
+# live_heap_kb PID: a JVM's live heap after a full GC, in KB (from the class histogram's total line); nothing for
+# another program (jcmd's attach signal, SIGQUIT, would stop nginx).
+live_heap_kb() {
+  [ "$(cat "/proc/$1/comm" 2>/dev/null)" = java ] || return 0
+  { jcmd "$1" GC.class_histogram 2>/dev/null || true; } | awk '/^Total/ {print int($3 / 1024)}'
+}
+
+# measure NAME PID PORT PROTOCOL: one row of the memory table, into $work/memory ("NAME|KB_PER_CONN|HEAP_KB_PER_CONN").
+measure() {
+  local name=$1 pid=$2 port=$3 protocol=$4 before after heap_before="" heap_after=""
+  java -cp "$work/client" IdleClient -p "$port" --protocol "$protocol" -n 1 </dev/null >/dev/null
+  sleep 2
+  [ "${HISTO:-0}" = 1 ] && heap_before=$(live_heap_kb "$pid")
+  before=$(tree_rss_kb "$pid")
+  hold "$port" "$protocol" "$N" 2
+  sleep 2
+  after=$(tree_rss_kb "$pid")
+  [ "${HISTO:-0}" = 1 ] && heap_after=$(live_heap_kb "$pid")
+  release
+  local per heap=""
+  per=$(awk -v a="$after" -v b="$before" -v n="$N" 'BEGIN {printf "%.2f", (a - b) / n}')
+  [ -n "$heap_before" ] && heap=$(awk -v a="$heap_after" -v b="$heap_before" -v n="$N" 'BEGIN {printf "%.2f", (a - b) / n}')
+  echo "$name|$per|$heap" >>"$work/memory"
+  printf '[bench] %-34s RSS %7d KB -> %7d KB: %6s KB per connection%s\n' "$name" "$before" "$after" "$per" \
+    "${heap:+ (live heap $heap KB)}" >&2
+}
+
+echo "# $(nproc) cores (shared with other work: figures move between runs), $(uname -sr), JDK $(jdk_version), $(nginx_version), $(date -u +%Y-%m-%d)"
+echo "# $N idle keep-alive connections, each answered once, from loopback sources 127.0.0.2 and up; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+: >"$work/memory"
+
+NGINX_CONNECTIONS=$LIMIT NGINX_KEEPALIVE=600s start_nginx
+measure "nginx (1 worker)" "$NGINX_PID" "$NGINX_PORT" http
+stop "$NGINX_PID"
+
+# run_java NAME PROTOCOL SCRIPT ARGS...: measures one Java server and mode.
+run_java() {
+  local name=$1 protocol=$2; shift 2
+  start "$name" prlimit --nofile="$LIMIT" ./jbang "$@" -p 0 -q
+  measure "$name" "$PID" "$PORT" "$protocol"
+  stop "$PID"
+}
+for m in nio virtual thread pool; do
+  args=(-m "$m" --idle-timeout 600000)
+  [ "$m" = pool ] && args+=(-w "$((N + 10))")
+  run_java "ThreadedHttpServer $m" http ThreadedHttpServer.java "${args[@]}"
+done
+run_java "SimpleHttpServer virtual" http SimpleHttpServer.java -m virtual
+for m in nio async virtual thread; do run_java "EchoServer $m" echo EchoServer.java -m "$m"; done
+for m in nio async virtual; do run_java "PrimeEchoServer $m" prime PrimeEchoServer.java -m "$m"; done
+
+nginx_kb=$(awk -F'|' '$1 ~ /^nginx/ {print $2}' "$work/memory")
+echo
+printf '%-34s %12s %9s %10s  %s\n' "server, mode" "KB per conn" "x nginx" "live heap" "target"
+while IFS='|' read -r name kb heap; do
+  case "$name" in
+    "ThreadedHttpServer nio"|"EchoServer nio"|"PrimeEchoServer nio") target="<= nginx's: $(awk -v k="$kb" -v n="$nginx_kb" 'BEGIN {print (k <= n ? "met" : "NOT met")}')";;
+    "EchoServer async") target="<= 2x nginx's: $(awk -v k="$kb" -v n="$nginx_kb" 'BEGIN {print (k <= 2 * n ? "met" : "NOT met")}')";;
+    "ThreadedHttpServer virtual"|"EchoServer virtual") target="<= 4 KB: $(awk -v k="$kb" 'BEGIN {print (k <= 4 ? "met" : "NOT met")}')";;
+    nginx*) target="the baseline";;
+    *) target="measured";;
+  esac
+  printf '%-34s %12.2f %9.1f %10s  %s\n' "$name" "$kb" "$(awk -v k="$kb" -v n="$nginx_kb" 'BEGIN {print (n > 0 ? k / n : 0)}')" "${heap:--}" "$target"
+done <"$work/memory"
+echo "# load after the memory table: $(cut -d' ' -f1-3 /proc/loadavg)"
