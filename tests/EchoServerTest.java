@@ -413,13 +413,13 @@ public class EchoServerTest {
         return s.start();
     }
 
-    /** Runs EchoClient in this JVM (no warm-up, no progress line) and returns its report. */
-    static EchoClient.Report client(int port, String... args) throws Exception {
+    /** Runs EchoClient's engine in this JVM on its command line's options (no warm-up, no progress line) and returns its result. */
+    static EchoClient.Result client(int port, String... args) throws Exception {
         var c = new EchoClient();
         var all = new ArrayList<>(List.of("-p", String.valueOf(port), "-q"));
         all.addAll(List.of(args));
         new CommandLine(c).parseArgs(all.toArray(String[]::new));
-        return c.measure(c.config(), EchoClient.Limits.read());
+        return EchoClient.run(c.config());
     }
 
     record Result(int code, String out) {}
