@@ -2,18 +2,15 @@
 // spread and interval, what a side cost, the machine, and the report as text and JSON.
 
 import com.sun.management.OperatingSystemMXBean;
-import picocli.CommandLine.Command;
 
 import java.io.*;
 import java.lang.management.ManagementFactory;
-import java.net.*;
 import java.nio.file.*;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.*;
-import java.util.concurrent.*;
 
 final class Verdicts {
     private Verdicts() {}
