@@ -1,5 +1,5 @@
 // Compare's figures and its report: one record per measured run, the figures of the A/B table with their
-// spread and interval, what a side cost, the machine, and the report as text and JSON.
+// spread and interval, what a side cost, the machine, the report as text, JSON and HTML, and the plain text table.
 
 import com.sun.management.OperatingSystemMXBean;
 
