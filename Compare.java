@@ -35,7 +35,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.*;
-import java.net.*;
 import java.nio.file.*;
 import java.time.Duration;
 import java.util.*;

@@ -4,13 +4,11 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 import java.io.*;
-import java.net.*;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.*;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.*;
-import java.util.concurrent.*;
 import java.util.function.Consumer;
 
 /**
@@ -373,7 +371,7 @@ public final class Contract {
 
     static void concurrentCreatesGetUniqueIdsAndNoneIsLost(Site s) throws Exception {
         if (!s.servesConnectionsConcurrently()) throw new Skip("one connection at a time");
-        List<Long> ids = concurrently(200, () -> {
+        List<Long> ids = Wire.concurrently(200, () -> {
             var r = post(s, "/api/create", "application/json", "{\"name\": \"c\"}");
             status(201, r, "concurrent POST /api/create");
             return json(r).path("id").longValue();
@@ -645,25 +643,5 @@ public final class Contract {
     static String text(JsonNode n, String field) {
         JsonNode v = n.get(field);
         return v == null || !v.isString() ? null : v.stringValue();
-    }
-
-    /** Runs n tasks at once (each on its own virtual thread, all released together) and returns their results. */
-    static <T> List<T> concurrently(int n, Callable<T> task) throws Exception {
-        var start = new CountDownLatch(1);
-        try (var ex = Executors.newVirtualThreadPerTaskExecutor()) {
-            var futures = new ArrayList<Future<T>>();
-            for (int i = 0; i < n; i++) futures.add(ex.submit(() -> { start.await(); return task.call(); }));
-            start.countDown();
-            var out = new ArrayList<T>();
-            for (var f : futures) {
-                try {
-                    out.add(f.get(120, TimeUnit.SECONDS));
-                } catch (ExecutionException e) {
-                    if (e.getCause() instanceof AssertionError a) throw a;
-                    throw e;
-                }
-            }
-            return out;
-        }
     }
 }

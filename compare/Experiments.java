@@ -458,15 +458,11 @@ final class Experiments {
 
         /** A measured round of EchoClient's engine, in this JVM, from the next fresh loopback address. */
         Round javaRound(String server, String client, EchoClient.Mode mode, int port, Sides.Proc proc) throws Exception {
-            var echo = new EchoClient();
-            echo.mode = mode;
-            echo.quiet = true;
             var config = new EchoClient.Config(new InetSocketAddress("127.0.0.1", port), InetAddress.getByName(nextSource()),
-                    connections, size, connections, (int) timeout.toMillis());
+                    connections, size, connections, (int) timeout.toMillis(), mode, null);
             double cpuBefore = Verdicts.Sample.cpuMs(proc);
-            var round = echo.run(config);
+            var r = EchoClient.run(config);
             double cpuAfter = Verdicts.Sample.cpuMs(proc);
-            var r = echo.report(config, round, EchoClient.Limits.read(), 0);
             return new Round(server, client, connections, size, r.totalMs(), r.latencyUs().p99() / 1000, Double.isNaN(cpuBefore) ? -1 : cpuAfter - cpuBefore,
                     r.failed(), r.failures());
         }

@@ -1,12 +1,6 @@
 // Reports as files a person opens: one self-contained HTML page with inline SVG charts.
 
-import picocli.CommandLine.Command;
-
-import java.io.*;
-import java.net.*;
-import java.nio.file.*;
 import java.util.*;
-import java.util.concurrent.*;
 
 final class Html {
     private Html() {}

@@ -5,11 +5,9 @@ import picocli.CommandLine;
 
 import java.io.*;
 import java.lang.management.ManagementFactory;
-import java.net.*;
 import java.nio.file.*;
 import java.time.Duration;
 import java.util.*;
-import java.util.concurrent.*;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 

@@ -1,19 +1,16 @@
 // Compare's figures and its report: one record per measured run, the figures of the A/B table with their
-// spread and interval, what a side cost, the machine, and the report as text and JSON.
+// spread and interval, what a side cost, the machine, the report as text, JSON and HTML, and the plain text table.
 
 import com.sun.management.OperatingSystemMXBean;
-import picocli.CommandLine.Command;
 
 import java.io.*;
 import java.lang.management.ManagementFactory;
-import java.net.*;
 import java.nio.file.*;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.*;
-import java.util.concurrent.*;
 
 final class Verdicts {
     private Verdicts() {}

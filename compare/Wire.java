@@ -1,19 +1,19 @@
-// A raw HTTP/1.1 client for byte-level conversations with a server on 127.0.0.1.
-
+// A raw client connection for byte-level conversations with a server on 127.0.0.1, HTTP or not: Compare's contract
+// checks and the tests (through tests/TestKit.java) talk to servers with it. It sends exactly the bytes it is given
+// and reads HTTP/1.1 responses off the wire as they come (RFC 9112); every read gives up after a timeout.
 
 import java.io.*;
 import java.net.*;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.*;
 import java.time.Duration;
 import java.util.*;
 import java.util.concurrent.*;
 import java.util.zip.GZIPInputStream;
 
-/** A raw HTTP/1.1 client connection to 127.0.0.1 for the contract's byte-level conversations. Every read times out. */
+/** A raw client connection to 127.0.0.1. Every read gives up after READ_TIMEOUT (a failure, never a hang). */
 public final class Wire implements AutoCloseable {
-    static final Duration READ_TIMEOUT = Duration.ofSeconds(20);
-    final Socket socket;
+    public static final Duration READ_TIMEOUT = Duration.ofSeconds(20);
+    public final Socket socket;
     private final InputStream in;
     private final OutputStream out;
 
@@ -40,7 +40,7 @@ public final class Wire implements AutoCloseable {
                         ? new GZIPInputStream(new ByteArrayInputStream(body)).readAllBytes() : body;
                 return new String(b, StandardCharsets.UTF_8);
             } catch (IOException e) {
-                throw new Contract.CheckFailed("body says gzip but is not: " + show(body));
+                throw new AssertionError("body says gzip but is not: " + show(body), e);
             }
         }
 
@@ -49,6 +49,7 @@ public final class Wire implements AutoCloseable {
         }
     }
 
+    /** Sends one raw request on a fresh connection and reads one response. */
     public static Reply exchange(int port, String rawRequest) throws IOException {
         try (var c = new Wire(port)) {
             c.send(rawRequest);
@@ -64,7 +65,27 @@ public final class Wire implements AutoCloseable {
         return this;
     }
 
+    /** Sends the text one byte at a time, pausing between writes, so the server sees many small reads. */
+    public Wire trickle(String text, long pauseMillis) throws IOException, InterruptedException {
+        for (byte b : text.getBytes(StandardCharsets.ISO_8859_1)) {
+            out.write(b);
+            out.flush();
+            Thread.sleep(pauseMillis);
+        }
+        return this;
+    }
+
+    public void setReadTimeout(Duration d) throws IOException { socket.setSoTimeout((int) d.toMillis()); }
+
+    public void shutdownOutput() throws IOException { socket.shutdownOutput(); }
+
     public int available() throws IOException { return in.available(); }
+
+    /** One byte, or -1 at end of stream. */
+    public int read() throws IOException { return in.read(); }
+
+    /** Reads until the peer closes (returns what came), or fails on the read timeout. */
+    public byte[] readToEnd() throws IOException { return in.readAllBytes(); }
 
     /** Bytes up to and including the first occurrence of the delimiter. */
     public String readUntil(String delimiter) throws IOException {
@@ -92,6 +113,7 @@ public final class Wire implements AutoCloseable {
         }
     }
 
+    /** Reads one HTTP response: status line, fields, then the body by Content-Length, chunked, or to EOF. */
     public Reply readResponse() throws IOException { return readResponse(false); }
 
     /** A response to HEAD: never a body, whatever the fields say. */
@@ -138,7 +160,8 @@ public final class Wire implements AutoCloseable {
         return new Reply(r.version(), status, r.reason(), headers, body);
     }
 
-    private byte[] readExactly(int n) throws IOException {
+    /** Exactly n bytes (fails if the peer closes first). */
+    public byte[] readExactly(int n) throws IOException {
         byte[] b = in.readNBytes(n);
         if (b.length < n) throw new EOFException("wanted " + n + " bytes, got " + b.length + ": " + show(b));
         return b;
@@ -157,6 +180,26 @@ public final class Wire implements AutoCloseable {
         }
         if (buf.size() == 0) return null;
         throw new EOFException("connection closed in the middle of a line: " + show(buf.toByteArray()));
+    }
+
+    /** Runs n tasks at once (each on its own virtual thread, all released together) and returns their results; an assertion a task failed is rethrown as it is. */
+    public static <T> List<T> concurrently(int n, Callable<T> task) throws Exception {
+        var start = new CountDownLatch(1);
+        try (var ex = Executors.newVirtualThreadPerTaskExecutor()) {
+            var futures = new ArrayList<Future<T>>();
+            for (int i = 0; i < n; i++) futures.add(ex.submit(() -> { start.await(); return task.call(); }));
+            start.countDown();
+            var out = new ArrayList<T>();
+            for (var f : futures) {
+                try {
+                    out.add(f.get(120, TimeUnit.SECONDS));
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof AssertionError a) throw a;
+                    throw e;
+                }
+            }
+            return out;
+        }
     }
 
     /** Bytes shown with \r \n and non-printables escaped, cut at 300 characters: for failure messages. */

@@ -43,26 +43,26 @@ public class PrimeEchoServerTest {
     }
 
     /** A client that has already read the handshake. */
-    static TestKit.Conn connect(PrimeEchoServer.Running server) throws IOException {
-        var c = new TestKit.Conn(server.port());
+    static Wire connect(PrimeEchoServer.Running server) throws IOException {
+        var c = new Wire(server.port());
         int first = c.read();
         assertEquals('*', first, "first byte after connect");
         return c;
     }
 
     /** Reads exactly as many bytes as expected and compares them, showing what was sent and what came back. */
-    static void expect(TestKit.Conn c, String sent, String expected) throws IOException {
+    static void expect(Wire c, String sent, String expected) throws IOException {
         byte[] got = c.readExactly(expected.getBytes(StandardCharsets.ISO_8859_1).length);
-        assertEquals(TestKit.show(expected), TestKit.show(got), "sent " + TestKit.show(sent));
+        assertEquals(Wire.show(expected), Wire.show(got), "sent " + Wire.show(sent));
     }
 
-    static void exchange(TestKit.Conn c, String sent, String expected) throws IOException {
+    static void exchange(Wire c, String sent, String expected) throws IOException {
         c.send(sent);
         expect(c, sent, expected);
     }
 
     /** Proves nothing else was pending: the next frame's echo is the very next byte. */
-    static void nothingElsePending(TestKit.Conn c) throws IOException { exchange(c, "^z$", "{"); }
+    static void nothingElsePending(Wire c) throws IOException { exchange(c, "^z$", "{"); }
 
     /** The whole of a short test: a fresh server, one write, exactly this answer and nothing more. */
     static void oneWrite(PrimeEchoServer.Mode mode, String sent, String expected) throws IOException {
@@ -145,7 +145,7 @@ public class PrimeEchoServerTest {
         try (var server = start(mode); var c = connect(server)) {
             c.send(new byte[] {'^', (byte) 0xff, 0x00, 0x7f, (byte) 0xfe, '$'});
             byte[] got = c.readExactly(4);
-            assertArrayEquals(new byte[] {0x00, 0x01, (byte) 0x80, (byte) 0xff}, got, "sent ^ ff 00 7f fe $, got " + TestKit.show(got));
+            assertArrayEquals(new byte[] {0x00, 0x01, (byte) 0x80, (byte) 0xff}, got, "sent ^ ff 00 7f fe $, got " + Wire.show(got));
             nothingElsePending(c);
         }
     }
@@ -203,7 +203,7 @@ public class PrimeEchoServerTest {
         try (var server = start(mode); var c = connect(server)) {
             c.send("^P" + SLOW_PRIME + "$^ab$");
             c.shutdownOutput();
-            assertEquals(TestKit.show("prime\nbc"), TestKit.show(c.readToEnd()), "after ^P" + SLOW_PRIME + "$^ab$ and a half-close");
+            assertEquals(Wire.show("prime\nbc"), Wire.show(c.readToEnd()), "after ^P" + SLOW_PRIME + "$^ab$ and a half-close");
         }
     }
 
@@ -213,8 +213,8 @@ public class PrimeEchoServerTest {
         // connections it served and what it saw on each.
         try (var server = TestKit.ServerProcess.start("PrimeEchoServer.java", "-p", "0", "-m", mode.name())) {
             int port = server.port();
-            var clientPorts = TestKit.concurrently(100, () -> {
-                try (var c = new TestKit.Conn(port)) {
+            var clientPorts = Wire.concurrently(100, () -> {
+                try (var c = new Wire(port)) {
                     assertEquals('*', c.read(), "first byte after connect");
                     String id = "client" + c.socket.getLocalPort();
                     var echo = new StringBuilder();
@@ -331,7 +331,7 @@ public class PrimeEchoServerTest {
         try (var p = TestKit.ServerProcess.start("PrimeEchoServer.java", "-p", "0", "-m", "nio")) {
             int port = p.port();
             assertTrue(Pattern.compile("(?m)^Listening on tcp://127\\.0\\.0\\.1:" + port + " mode=nio offload=on$").matcher(p.output()).find(), p.output());
-            try (var c = new TestKit.Conn(port)) {
+            try (var c = new Wire(port)) {
                 assertEquals('*', c.read());
                 exchange(c, "^P7$", "prime\n");
             }
@@ -341,7 +341,7 @@ public class PrimeEchoServerTest {
             }
             assertEquals(143, p.terminate(), "exit status after SIGTERM (128 + 15): " + p.output());
             assertTrue(p.output().contains("Shutting down"), p.output());
-            assertThrows(java.net.ConnectException.class, () -> new TestKit.Conn(port).close(), "the listener is closed");
+            assertThrows(java.net.ConnectException.class, () -> new Wire(port).close(), "the listener is closed");
         }
     }
 
@@ -393,7 +393,7 @@ public class PrimeEchoServerTest {
     @Test
     void everyLogLineStartsWithATimestampAndQuietKeepsTheFailures() throws Exception {
         try (var p = TestKit.ServerProcess.start("PrimeEchoServer.java", "-p", "0", "-m", "nio")) {
-            try (var c = new TestKit.Conn(p.port())) {
+            try (var c = new Wire(p.port())) {
                 assertEquals('*', c.read());
                 exchange(c, "^P7$", "prime\n");
             }
@@ -404,7 +404,7 @@ public class PrimeEchoServerTest {
         }
         // -q hides the access log, never a failure: a connection reset by its client is still logged.
         try (var p = TestKit.ServerProcess.start("PrimeEchoServer.java", "-p", "0", "-q", "-m", "nio")) {
-            var c = new TestKit.Conn(p.port());
+            var c = new Wire(p.port());
             assertEquals('*', c.read());
             exchange(c, "^ab$", "bc");
             c.socket.setSoLinger(true, 0);
@@ -420,9 +420,9 @@ public class PrimeEchoServerTest {
     static final int OPEN_FILES = 128;
 
     static final Scarce.Talk FRAMES = new Scarce.Talk() {
-        @Override public void hello(TestKit.Conn c) throws IOException { assertEquals('*', c.read(), "the handshake"); }
+        @Override public void hello(Wire c) throws IOException { assertEquals('*', c.read(), "the handshake"); }
 
-        @Override public void roundTrip(TestKit.Conn c) throws IOException { exchange(c, "^ab$", "bc"); }
+        @Override public void roundTrip(Wire c) throws IOException { exchange(c, "^ab$", "bc"); }
     };
 
     // sequential is left out: it holds one connection at a time, so clients cannot make it run out of descriptors.
@@ -459,7 +459,7 @@ public class PrimeEchoServerTest {
     // ---------------------------------------------------------------- the lessons, as the order of events they cause
 
     /** No answer has arrived on this connection yet: nothing waits in its socket. */
-    static void nothingArrivedYet(TestKit.Conn c, String why) throws IOException {
+    static void nothingArrivedYet(Wire c, String why) throws IOException {
         assertEquals(0, c.socket.getInputStream().available(), why);
     }
 
@@ -467,7 +467,7 @@ public class PrimeEchoServerTest {
     void sequentialASecondClientIsNotEvenGreetedWhileTheFirstHoldsTheConnection() throws Exception {
         try (var server = start(PrimeEchoServer.Mode.sequential)) {
             var first = connect(server);
-            try (var second = new TestKit.Conn(server.port())) {
+            try (var second = new Wire(server.port())) {
                 // The kernel completed the second connect; the server is busy with the first, which it answers.
                 exchange(first, "^one$", "pof");
                 exchange(first, "^P7919$", "prime\n");
@@ -489,7 +489,7 @@ public class PrimeEchoServerTest {
         try (var server = start(PrimeEchoServer.Mode.pool, "-w", "2")) {
             var first = connect(server);
             var second = connect(server);
-            try (var third = new TestKit.Conn(server.port())) {
+            try (var third = new Wire(server.port())) {
                 for (var c : List.of(first, second)) exchange(c, "^ab$", "bc");   // each holds one of the two threads
                 nothingArrivedYet(third, "client w+1 is not served while the first w are connected");
                 third.send("^cd$");
@@ -515,7 +515,7 @@ public class PrimeEchoServerTest {
     void virtualNoOffloadLongChecksOnEveryCarrierHoldBackAnEchoOnAnotherConnection(boolean offload) throws Exception {
         int carriers = Integer.getInteger("jdk.virtualThreadScheduler.parallelism", Runtime.getRuntime().availableProcessors());
         try (var server = start(PrimeEchoServer.Mode.virtual, offload ? "--offload" : "--no-offload"); var fast = connect(server)) {
-            var slow = new java.util.ArrayList<TestKit.Conn>();
+            var slow = new java.util.ArrayList<Wire>();
             try {
                 for (int i = 0; i < carriers; i++) slow.add(connect(server));
                 for (var c : slow) c.send("^P" + LONG_PRIME + "$");

@@ -43,9 +43,9 @@ public final class Scarce implements AutoCloseable {
 
     /** What a test does with one connection: its first contact (a handshake, or nothing) and one round trip. */
     interface Talk {
-        void hello(TestKit.Conn c) throws IOException;
+        void hello(Wire c) throws IOException;
 
-        void roundTrip(TestKit.Conn c) throws IOException;
+        void roundTrip(Wire c) throws IOException;
     }
 
     private Scarce(Process p) {
@@ -129,17 +129,17 @@ public final class Scarce implements AutoCloseable {
      * EPISODE while the held one is used; then the flood closes and a new connection must be served.
      * `episodeStarted` waits for whatever shows that the server has hit the limit (it gets the flood's connections).
      */
-    void runOutOfFileDescriptors(int flood, Talk talk, Consumer<List<TestKit.Conn>> episodeStarted) throws Exception {
+    void runOutOfFileDescriptors(int flood, Talk talk, Consumer<List<Wire>> episodeStarted) throws Exception {
         int port = port();
-        try (var held = new TestKit.Conn(port)) {
+        try (var held = new Wire(port)) {
             talk.hello(held);
             talk.roundTrip(held);
             Duration cpuBefore = cpuTime();
             long stderrBefore = stderrBytes();
-            var connections = new ArrayList<TestKit.Conn>();
+            var connections = new ArrayList<Wire>();
             try {
                 // The kernel completes these connects on its own (listen backlog): the server cannot accept them all.
-                for (int i = 0; i < flood; i++) connections.add(new TestKit.Conn(port));
+                for (int i = 0; i < flood; i++) connections.add(new Wire(port));
                 episodeStarted.accept(connections);
                 // Not a synchronisation: the time the server spends out of file descriptors, during which a loop
                 // that spins would burn CPU and a loop that logs every failure would fill stderr. The connection it
@@ -159,7 +159,7 @@ public final class Scarce implements AutoCloseable {
             }
             talk.roundTrip(held);
         }
-        try (var fresh = new TestKit.Conn(port)) {
+        try (var fresh = new Wire(port)) {
             talk.hello(fresh);
             talk.roundTrip(fresh);
         }
@@ -173,13 +173,13 @@ public final class Scarce implements AutoCloseable {
      * connections each make two round trips: the second request reaches a server that is waiting for it, so a
      * connection that can no longer wait on a socket fails there.
      */
-    void floodAtStartUp(int flood, int keepAlive, Talk talk, Consumer<List<TestKit.Conn>> episodeStarted) throws Exception {
+    void floodAtStartUp(int flood, int keepAlive, Talk talk, Consumer<List<Wire>> episodeStarted) throws Exception {
         int port = port();
         Duration cpuBefore = cpuTime();
         long stderrBefore = stderrBytes();
-        var connections = new ArrayList<TestKit.Conn>();
+        var connections = new ArrayList<Wire>();
         try {
-            for (int i = 0; i < flood; i++) connections.add(new TestKit.Conn(port));
+            for (int i = 0; i < flood; i++) connections.add(new Wire(port));
             episodeStarted.accept(connections);
             // Not a synchronisation: the time the server spends out of file descriptors (see runOutOfFileDescriptors).
             Thread.sleep(EPISODE.toMillis());
@@ -188,7 +188,7 @@ public final class Scarce implements AutoCloseable {
             for (var c : connections) c.close();
         }
         for (int i = 0; i < keepAlive; i++) {
-            try (var c = new TestKit.Conn(port)) {
+            try (var c = new Wire(port)) {
                 talk.hello(c);
                 talk.roundTrip(c);
                 talk.roundTrip(c);
@@ -211,7 +211,7 @@ public final class Scarce implements AutoCloseable {
     }
 
     /** Waits for a line the server logs on its own, for runOutOfFileDescriptors' `episodeStarted`. */
-    Consumer<List<TestKit.Conn>> untilStderrSays(String text) {
+    Consumer<List<Wire>> untilStderrSays(String text) {
         return flood -> {
             try {
                 awaitStderr(text);

@@ -64,14 +64,14 @@ public class SimpleHttpServerTest {
             // A non-empty folder where the upload should go: the rename into place fails.
             Files.createDirectories(dir.resolve("taken/inside"));
             try (var server = startInProcess("-p", "0", "-q", "--directory", dir.toString())) {
-                var r = TestKit.exchange(server.port(), "POST /files/taken HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc");
+                var r = Wire.exchange(server.port(), "POST /files/taken HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc");
                 assertEquals(500, r.status(), r::toString);
                 assertTrue(r.text().contains("\"error\""), r::toString);
                 assertTrue(Files.isDirectory(dir.resolve("taken/inside")), "the folder is untouched");
                 try (var files = Files.list(dir)) {
                     assertEquals(List.of("taken"), files.map(p -> p.getFileName().toString()).toList(), "no temporary file left behind");
                 }
-                assertEquals(200, TestKit.exchange(server.port(), "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status());
+                assertEquals(200, Wire.exchange(server.port(), "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status());
             }
         }
     }
@@ -84,7 +84,7 @@ public class SimpleHttpServerTest {
             var out = new ArrayList<String>();
             for (var mode : SimpleHttpServer.Mode.values()) {
                 try (var server = startInProcess("-p", "0", "-q", "-m", mode.name())) {
-                    var r = TestKit.exchange(server.port(), raw);
+                    var r = Wire.exchange(server.port(), raw);
                     out.add(mode + ": " + r.status() + (r.status() == 400 && !r.text().startsWith("{\"error\":") ? " (not JSON)" : ""));
                 }
             }
@@ -132,12 +132,12 @@ public class SimpleHttpServerTest {
 
         @Test void http12IsAnsweredAsHttp11AndAnotherMajorVersionIs505() throws Exception {
             try (var server = startInProcess("-p", "0", "-q")) {
-                var r = TestKit.exchange(server.port(), get("/health", "HTTP/1.2", "Host: t\r\n"));
+                var r = Wire.exchange(server.port(), get("/health", "HTTP/1.2", "Host: t\r\n"));
                 assertEquals(200, r.status(), r::toString);
                 assertEquals("HTTP/1.1", r.version(), r::toString);
-                assertEquals(400, TestKit.exchange(server.port(), get("/health", "HTTP/1.2", "")).status(), "HTTP/1.2 needs a Host too");
-                assertEquals(505, TestKit.exchange(server.port(), get("/health", "HTTP/2.0", "Host: t\r\n")).status());
-                assertEquals(400, TestKit.exchange(server.port(), get("/health", "HTTP/1.10", "Host: t\r\n")).status());
+                assertEquals(400, Wire.exchange(server.port(), get("/health", "HTTP/1.2", "")).status(), "HTTP/1.2 needs a Host too");
+                assertEquals(505, Wire.exchange(server.port(), get("/health", "HTTP/2.0", "Host: t\r\n")).status());
+                assertEquals(400, Wire.exchange(server.port(), get("/health", "HTTP/1.10", "Host: t\r\n")).status());
             }
         }
 
@@ -155,7 +155,7 @@ public class SimpleHttpServerTest {
             cases.put(post + "Content-Length: 4\r\nContent-Length: 5\r\n", 400);
             for (var e : cases.entrySet()) {
                 assertEquals(expected(e.getValue()), statuses(e.getKey() + "\r\n").stream().map(l -> l.replace(" (not JSON)", "")).toList(),
-                        TestKit.show(e.getKey()));
+                        Wire.show(e.getKey()));
             }
         }
 
@@ -166,7 +166,7 @@ public class SimpleHttpServerTest {
          */
         @Test void otherProtocolsAre400AndAnUnknownTransferCodingIs501() throws Exception {
             for (String raw : List.of("GET /health\r\n\r\n", get("/health", "RTSP/1.0", "Host: t\r\n"), get("/health", "ICE/1.0", "Host: t\r\n")))
-                assertEquals(expected(400), statuses(raw).stream().map(l -> l.replace(" (not JSON)", "")).toList(), TestKit.show(raw));
+                assertEquals(expected(400), statuses(raw).stream().map(l -> l.replace(" (not JSON)", "")).toList(), Wire.show(raw));
             for (String te : List.of("gzip, chunked", "gzip"))
                 assertEquals(expected(501), statuses("POST /api/echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: "
                         + te + "\r\n\r\n2\r\n{}\r\n0\r\n\r\n"), te);
@@ -178,7 +178,7 @@ public class SimpleHttpServerTest {
         @Test void printsOneReadyLineServesAndStopsOnSigterm() throws Exception {
             try (var server = TestKit.ServerProcess.start("SimpleHttpServer.java", "-p", "0", "-m", "pool")) {
                 int port = server.port();
-                var r = TestKit.exchange(port, "GET /index.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+                var r = Wire.exchange(port, "GET /index.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
                 assertEquals(200, r.status(), r::toString);
                 assertTrue(r.text().contains("Java network servers"), "serves the project's www/");
                 assertTrue(server.output().contains("Listening on http://127.0.0.1:" + port + "/ mode=pool max-connections="), server.output());
@@ -231,7 +231,7 @@ public class SimpleHttpServerTest {
         @Test void quietHidesTheAccessLogButNeverAFailure(@TempDir Path root) throws Exception {
             Files.write(root.resolve("big.bin"), new byte[SimpleHttpServer.MAX_BUFFERED_FILE + 1]); // streamed
             try (var server = TestKit.ServerProcess.start("SimpleHttpServer.java", "-p", "0", "-q", "--root", root.toString())) {
-                try (var c = new TestKit.Conn(server.port())) {
+                try (var c = new Wire(server.port())) {
                     c.send("GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
                     c.readUntil("\r\n\r\n"); // the head has come: the body is on its way
                     c.socket.setSoLinger(true, 0); // then the client resets the connection
@@ -259,9 +259,9 @@ public class SimpleHttpServerTest {
         @ParameterizedTest @EnumSource(SimpleHttpServer.Mode.class)
         void outOfFileDescriptorsTheJdkClosesConnectionsBeyondTheCapNeitherSpinsNorLogsAndServesTheOpenOnes(SimpleHttpServer.Mode mode) throws Exception {
             var health = new Scarce.Talk() {
-                @Override public void hello(TestKit.Conn c) {}
+                @Override public void hello(Wire c) {}
 
-                @Override public void roundTrip(TestKit.Conn c) throws IOException {
+                @Override public void roundTrip(Wire c) throws IOException {
                     c.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
                     assertEquals(200, c.readResponse().status());
                 }
@@ -289,9 +289,9 @@ public class SimpleHttpServerTest {
          */
         @Test void virtualModeFloodedRightAfterStartUpKeepsServingKeepAliveClients() throws Exception {
             var health = new Scarce.Talk() {
-                @Override public void hello(TestKit.Conn c) {}
+                @Override public void hello(Wire c) {}
 
-                @Override public void roundTrip(TestKit.Conn c) throws IOException {
+                @Override public void roundTrip(Wire c) throws IOException {
                     c.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
                     assertEquals(200, c.readResponse().status());
                 }
@@ -326,7 +326,7 @@ public class SimpleHttpServerTest {
         @Test void poolARequestWaitsWhileEveryWorkerIsBusyAndIsAnsweredOnlyAfterOneIsFree() throws Exception {
             try (var running = startInProcess("-p", "0", "-q", "-m", "pool", "-w", "2")) {
                 int port = running.port();
-                try (var slow1 = new TestKit.Conn(port); var slow2 = new TestKit.Conn(port); var quick = new TestKit.Conn(port)) {
+                try (var slow1 = new Wire(port); var slow2 = new Wire(port); var quick = new Wire(port)) {
                     for (var c : List.of(slow1, slow2)) c.send("GET /io?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n");
                     // Both workers are inside /io (their stacks say so): a condition the server brings about.
                     while (poolWorkersInsideIo() < 2) {
@@ -352,7 +352,7 @@ public class SimpleHttpServerTest {
         }
 
         /** One byte, -1 at the end of the stream, or null if nothing came within the wait (the connection is open). */
-        static Integer readWithin(TestKit.Conn c, Duration wait) throws IOException {
+        static Integer readWithin(Wire c, Duration wait) throws IOException {
             c.setReadTimeout(wait);
             try {
                 return c.read();
@@ -369,7 +369,7 @@ public class SimpleHttpServerTest {
                 int port = server.port();
                 boolean closed = false;
                 int lines = 0;
-                try (var c = new TestKit.Conn(port)) {
+                try (var c = new Wire(port)) {
                     c.send("GET /health HTTP/1.1\r\nHost: x\r\n");
                     // The client's behaviour: a header line every 200 ms, a head that never ends (fewer lines than the
                     // header-count limit allows).
@@ -388,14 +388,14 @@ public class SimpleHttpServerTest {
                     }
                 }
                 assertTrue(closed, "the server cut off a head still arriving after " + lines + " header lines");
-                assertEquals(200, TestKit.exchange(port, health()).status(), "and serves the next client");
+                assertEquals(200, Wire.exchange(port, health()).status(), "and serves the next client");
             }
         }
 
         @Test void anIdleKeepAliveConnectionIsClosedWhileABusyOneGoesOnBeingServed() throws Exception {
             try (var server = withProperties("-Dsun.net.httpserver.idleInterval=2")) {
                 int port = server.port();
-                try (var quiet = new TestKit.Conn(port); var busy = new TestKit.Conn(port)) {
+                try (var quiet = new Wire(port); var busy = new Wire(port)) {
                     quiet.send(health());
                     assertEquals(200, quiet.readResponse().status());
                     var events = new ArrayList<String>();
@@ -422,8 +422,8 @@ public class SimpleHttpServerTest {
                 int limit = Integer.parseInt(System.getProperty("sun.net.httpserver.maxReqHeaders"));
                 java.util.function.IntFunction<String> withFields = n -> "GET /health HTTP/1.1\r\nHost: x\r\n"
                         + java.util.stream.IntStream.range(1, n).mapToObj(i -> "X-F" + i + ": v\r\n").collect(java.util.stream.Collectors.joining()) + "\r\n";
-                assertEquals(200, TestKit.exchange(port, withFields.apply(limit)).status(), limit + " fields are served");
-                try (var c = new TestKit.Conn(port)) {
+                assertEquals(200, Wire.exchange(port, withFields.apply(limit)).status(), limit + " fields are served");
+                try (var c = new Wire(port)) {
                     c.send(withFields.apply(limit + 1));
                     byte[] answer;
                     try {
@@ -431,9 +431,9 @@ public class SimpleHttpServerTest {
                     } catch (java.net.SocketException reset) {
                         answer = new byte[0];
                     }
-                    assertEquals("", TestKit.show(answer), (limit + 1) + " fields: the JDK closes without an answer");
+                    assertEquals("", Wire.show(answer), (limit + 1) + " fields: the JDK closes without an answer");
                 }
-                assertEquals(200, TestKit.exchange(port, health()).status(), "and serves the next client");
+                assertEquals(200, Wire.exchange(port, health()).status(), "and serves the next client");
             }
         }
 
@@ -443,7 +443,7 @@ public class SimpleHttpServerTest {
                 int drain = Integer.parseInt(System.getProperty("sun.net.httpserver.drainAmount"));
                 String post = "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ";
                 // 1 MiB, within the drain limit: 413, the body is read and thrown away, and the connection serves on.
-                try (var c = new TestKit.Conn(port)) {
+                try (var c = new Wire(port)) {
                     int size = 1 << 20;
                     var writer = Thread.ofVirtual().start(() -> {
                         try {
@@ -459,7 +459,7 @@ public class SimpleHttpServerTest {
                     assertEquals(200, c.readResponse().status(), "the drained connection answers its next request");
                 }
                 // Beyond the drain limit: 413, then the connection ends (a close, or a reset once the writer goes on).
-                try (var c = new TestKit.Conn(port)) {
+                try (var c = new Wire(port)) {
                     long size = drain + (1L << 20);
                     var writer = Thread.ofVirtual().start(() -> {
                         try {
@@ -474,7 +474,7 @@ public class SimpleHttpServerTest {
                     writer.join();
                     assertEquals(-1, readWithin(c, Duration.ofSeconds(20)), "the connection ended after the drain limit");
                 }
-                assertEquals(200, TestKit.exchange(port, health()).status(), "and the server serves the next client");
+                assertEquals(200, Wire.exchange(port, health()).status(), "and the server serves the next client");
             }
         }
     }
