@@ -148,7 +148,7 @@ final class PairedStats {
         return mean > 0 && (max - min) / mean <= tolerance;
     }
 
-    // ---------------------------------------------------------------- tails and fairness
+    // ---------------------------------------------------------------- tails
 
     /**
      * The fewest samples a percentile is reported from: 10 / (1 - p), i.e. at least ten samples at or beyond it
@@ -162,27 +162,6 @@ final class PairedStats {
 
     /** True when `samples` requests are enough to report this percentile (see {@link #minSamples}). */
     static boolean enoughFor(long samples, double percentile) { return samples >= minSamples(percentile); }
-
-    /**
-     * Answers per connection at a glance: the fewest, the median, the most, and how many connections were starved
-     * (answered fewer than {@link #STARVED_SHARE} of the mean answers per connection, zero included).
-     */
-    record Fairness(long min, double median, long max, int starved, int connections) {
-        boolean starving() { return starved > 0; }
-    }
-
-    /** A connection that got less than this share of the mean answers per connection is starved. */
-    static final double STARVED_SHARE = 0.1;
-
-    static Fairness fairness(long[] answersPerConnection) {
-        int n = answersPerConnection.length;
-        if (n == 0) return new Fairness(0, Double.NaN, 0, 0, 0);
-        double mean = Arrays.stream(answersPerConnection).average().orElse(0);
-        int starved = (int) Arrays.stream(answersPerConnection).filter(v -> v < STARVED_SHARE * mean).count();
-        return new Fairness(Arrays.stream(answersPerConnection).min().orElse(0),
-                median(Arrays.stream(answersPerConnection).asDoubleStream().toArray()),
-                Arrays.stream(answersPerConnection).max().orElse(0), starved, n);
-    }
 
     // ---------------------------------------------------------------- small helpers
 

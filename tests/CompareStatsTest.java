@@ -2,7 +2,7 @@
 //JAVA 25+
 //SOURCES TestKit.java
 //SOURCES ../compare/PairedStats.java
-//DESCRIPTION Tests of Compare's statistics: the paired signed-rank interval, the verdict rule, steady state, tails, fairness.
+//DESCRIPTION Tests of Compare's statistics: the paired signed-rank interval, the verdict rule, steady state, tails.
 
 // Pure functions, no servers: Wilcoxon's signed-rank critical values against a published table, the "too few rounds" rule, and 2,000 simulated
 // A/A comparisons (and 2,000 with a true 10% difference) at Compare's default number of rounds, drawn from a seeded
@@ -155,7 +155,7 @@ public class CompareStatsTest {
         assertThrows(IllegalArgumentException.class, () -> PairedStats.warmUp(() -> 1, 1, 0.05, 8));
     }
 
-    // ---------------------------------------------------------------- tails and fairness
+    // ---------------------------------------------------------------- tails
 
     @Test void aPercentileNeedsTenSamplesBeyondIt() {
         assertEquals(1_000, PairedStats.minSamples(99));
@@ -163,18 +163,5 @@ public class CompareStatsTest {
         assertEquals(20, PairedStats.minSamples(50));
         assertFalse(PairedStats.enoughFor(9_999, 99.9));
         assertTrue(PairedStats.enoughFor(10_000, 99.9));
-    }
-
-    @Test void aConnectionAnsweredFarLessThanItsShareIsStarved() {
-        long[] sequential = new long[16];
-        sequential[0] = 900;   // one connection served, fifteen waiting
-        var f = PairedStats.fairness(sequential);
-        assertEquals(0, f.min());
-        assertEquals(900, f.max());
-        assertEquals(15, f.starved());
-        assertTrue(f.starving());
-        var fair = PairedStats.fairness(new long[]{98, 101, 100, 103, 99, 97});
-        assertFalse(fair.starving(), fair.toString());
-        assertEquals(99.5, fair.median());
     }
 }
