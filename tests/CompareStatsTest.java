@@ -83,56 +83,83 @@ public class CompareStatsTest {
     // ---------------------------------------------------------------- simulated comparisons
 
     /**
-     * Noise shaped like a measured run. Measured on the 2-core VM (Temurin 25, shared with other jobs, load average
-     * between 2 and 10 during the run): two `ThreadedHttpServer -m nio -q` processes, each warmed up, then 30 ABBA
-     * rounds of 400 ms (after 100 ms unmeasured) at 16 connections on /health through LoadTest's engine in one JVM,
-     * ln(B/A) of requests/s per round. Most rounds were calm; some were hit by another job on the machine and one
-     * side lost most of its throughput. The model: a calm round's log-ratio is normal with sd CALM_SD; with
-     * probability HIT_SHARE one side (either, at random) is slowed by a factor e^U, U uniform in [0, HIT_MAX_LOG].
+     * Noise shaped like a measured run. Measured on the 2-core VM (Temurin 25), two `ThreadedHttpServer -m nio -q`
+     * processes, each warmed up with 15 one-second windows, then 40 ABBA rounds at 16 connections on /health through
+     * LoadTest's engine in one JVM (Compare's round: 50 ms unmeasured, 250 ms measured, per side), ln(B/A) of
+     * requests/s per round: MEASURED below, in round order. The machine was shared with five other jobs (load average
+     * 11 to 13 on 2 cores), so many rounds were hit: one side lost up to 90% of its throughput while the other ran.
+     * Rounds that were not hit spread with a standard deviation of about 0.09 (a 400 ms-round run the same day).
+     * Two noise models are drawn from:
+     *  - MEASURED itself, each value with a random sign (identical sides make ln(B/A) symmetric about 0): the A/A
+     *    bound must hold even on a machine this busy; the 10% rate it reaches is printed, not asserted (under that
+     *    load no 16-round comparison can find 10%, and the verdict says "within noise" instead of guessing);
+     *  - CALM_WITH_HITS: calm rounds normal with sd 0.09, plus 5% of rounds hit (one side slowed by e^U, U uniform in
+     *    [0, 2.5], about the worst hit measured): a machine whose other jobs are occasional. Both bounds hold here.
      */
-    record Noise(double calmSd, double hitShare, double hitMaxLog) {
-        double logRatio(Random rnd, double trueLogRatio) {
-            double x = trueLogRatio + calmSd * rnd.nextGaussian();
-            if (rnd.nextDouble() < hitShare) x += (rnd.nextBoolean() ? 1 : -1) * hitMaxLog * rnd.nextDouble();
-            return x;
-        }
-    }
+    static final double[] MEASURED = {0.3357, 0.4311, 0.5174, 0.1107, -0.0842, -0.9262, -0.0410, -0.2650, -0.2041,
+            -0.2046, 0.3315, -0.0505, 0.2345, 0.2183, 0.4556, 0.2357, -0.3300, -1.7928, 0.5293, -0.6669, 0.1866, 0.1264,
+            2.4094, -1.2352, -1.0402, 0.1066, -0.2342, 0.1966, 0.0020, 0.2398, 0.0706, 0.0646, -0.1306, -0.6428, -0.2089,
+            -0.3440, 0.0678, -0.9452, 0.3196, -0.4630};
 
-    static final Noise NOISE = new Noise(0.09, 0.05, 2.5);
+    interface Noise { double logRatio(Random rnd, double trueLogRatio); }
+
+    static final Noise MEASURED_NOISE = (rnd, x) -> x + (rnd.nextBoolean() ? 1 : -1) * MEASURED[rnd.nextInt(MEASURED.length)];
+
+    static final Noise CALM_WITH_HITS = (rnd, x) -> {
+        double v = x + 0.09 * rnd.nextGaussian();
+        if (rnd.nextDouble() < 0.05) v += (rnd.nextBoolean() ? 1 : -1) * 2.5 * rnd.nextDouble();
+        return v;
+    };
+
     static final int SIMULATIONS = 2_000;
 
     /** How many of SIMULATIONS comparisons of `rounds` rounds end in each verdict, for a true ratio B/A. */
-    static int[] simulate(double trueRatio, int rounds, long seed) {
+    static int[] simulate(Noise noise, double trueRatio, int rounds, long seed) {
         var rnd = new Random(seed);
         int[] verdicts = new int[PairedStats.Verdict.values().length];
         for (int s = 0; s < SIMULATIONS; s++) {
             double[] lr = new double[rounds];
-            for (int k = 0; k < rounds; k++) lr[k] = NOISE.logRatio(rnd, Math.log(trueRatio));
+            for (int k = 0; k < rounds; k++) lr[k] = noise.logRatio(rnd, Math.log(trueRatio));
             verdicts[PairedStats.signedRank(lr, PairedStats.CONFIDENCE).verdict().ordinal()]++;
         }
         return verdicts;
     }
 
-    @Test void identicalSidesAreRarelyCalledDifferent() {
+    static int count(int[] verdicts, PairedStats.Verdict v) { return verdicts[v.ordinal()]; }
+
+    /** The share of A/A comparisons called different, printed. */
+    static double aaRate(String name, Noise noise, long seed) {
         int rounds = PairedStats.DEFAULT_ROUNDS;
-        int[] v = simulate(1.0, rounds, 16);
-        int different = v[PairedStats.Verdict.B_HIGHER.ordinal()] + v[PairedStats.Verdict.B_LOWER.ordinal()];
+        int[] v = simulate(noise, 1.0, rounds, seed);
+        assertEquals(0, count(v, PairedStats.Verdict.TOO_FEW_ROUNDS), "the default number of rounds supports an interval");
+        int different = count(v, PairedStats.Verdict.B_HIGHER) + count(v, PairedStats.Verdict.B_LOWER);
         double rate = (double) different / SIMULATIONS;
-        System.out.printf("  A/A: %d of %d comparisons at %d rounds called different (%.1f%%; bound 6%%)%n", different, SIMULATIONS, rounds, 100 * rate);
-        assertTrue(rate <= 0.06, "A/A comparisons called different: " + different + " of " + SIMULATIONS);
-        assertEquals(0, v[PairedStats.Verdict.TOO_FEW_ROUNDS.ordinal()], "the default number of rounds supports an interval");
+        System.out.printf("  A/A, %s: %d of %d comparisons at %d rounds called different (%.1f%%; bound 6%%)%n", name, different, SIMULATIONS, rounds, 100 * rate);
+        return rate;
+    }
+
+    /** The share of comparisons with a true 10% difference (either way) found with the right sign, printed; and the wrong-sign count. */
+    static double[] tenPercentRate(String name, Noise noise, long seed) {
+        int rounds = PairedStats.DEFAULT_ROUNDS;
+        int[] slower = simulate(noise, 1 / 1.1, rounds, seed), faster = simulate(noise, 1.1, rounds, seed + 1);
+        int right = count(slower, PairedStats.Verdict.B_LOWER) + count(faster, PairedStats.Verdict.B_HIGHER);
+        int wrong = count(slower, PairedStats.Verdict.B_HIGHER) + count(faster, PairedStats.Verdict.B_LOWER);
+        double rate = right / (2.0 * SIMULATIONS);
+        System.out.printf("  10%%, %s: found with the right sign in %d of %d comparisons at %d rounds (%.1f%%), wrong sign %d%n",
+                name, right, 2 * SIMULATIONS, rounds, 100 * rate, wrong);
+        return new double[]{rate, wrong};
+    }
+
+    @Test void identicalSidesAreRarelyCalledDifferentEvenOnABusyMachine() {
+        assertTrue(aaRate("calm with 5% hits", CALM_WITH_HITS, 16) <= 0.06);
+        assertTrue(aaRate("measured on a busy machine", MEASURED_NOISE, 26) <= 0.06);
     }
 
     @Test void aTrueTenPercentDifferenceIsFoundWithTheRightSign() {
-        int rounds = PairedStats.DEFAULT_ROUNDS;
-        int[] slower = simulate(1 / 1.1, rounds, 17), faster = simulate(1.1, rounds, 18);
-        int right = slower[PairedStats.Verdict.B_LOWER.ordinal()] + faster[PairedStats.Verdict.B_HIGHER.ordinal()];
-        int wrong = slower[PairedStats.Verdict.B_HIGHER.ordinal()] + faster[PairedStats.Verdict.B_LOWER.ordinal()];
-        double rate = right / (2.0 * SIMULATIONS);
-        System.out.printf("  10%%: found with the right sign in %d of %d comparisons at %d rounds (%.1f%%; bound 80%%), wrong sign %d%n",
-                right, 2 * SIMULATIONS, rounds, 100 * rate, wrong);
-        assertTrue(rate >= 0.80, "a true 10% difference found with the right sign: " + right + " of " + 2 * SIMULATIONS);
-        assertTrue(wrong <= 2 * SIMULATIONS * 0.01, "the wrong sign almost never: " + wrong);
+        double[] calm = tenPercentRate("calm with 5% hits", CALM_WITH_HITS, 17);
+        double[] busy = tenPercentRate("measured on a busy machine", MEASURED_NOISE, 27);
+        assertTrue(calm[0] >= 0.80, "a true 10% difference found with the right sign: " + calm[0]);
+        assertTrue(calm[1] <= 0.01 * 2 * SIMULATIONS && busy[1] <= 0.01 * 2 * SIMULATIONS, "the wrong sign almost never");
     }
 
     // ---------------------------------------------------------------- steady state
