@@ -507,7 +507,8 @@ public class LoadTest {
     public record Result(String url, boolean openLoop, int connections, double durationS, long requests, double rps,
                          double targetRps, double bytesPerS, Latency latency, Latency serviceTime /* null in closed loop */,
                          SortedMap<Integer, Long> status, Errors errors, double generatorCpuUsPerRequest,
-                         boolean generatorSaturated, Unanswered unanswered, Fairness fairness) {}
+                         boolean generatorSaturated, Unanswered unanswered, Fairness fairness,
+                         Histogram latencyHistogram /* µs, the measured requests: for merging runs (Histogram.add) */) {}
 
     /**
      * Measured requests sent and still unanswered when the run ended (an answer that came after the end counts here,
@@ -1122,7 +1123,7 @@ public class LoadTest {
             var result = new Result(target.url(), open, c.connections(), seconds, requests,
                     seconds > 0 ? requests / seconds : 0, c.rate(), seconds > 0 ? bytes.sum() / seconds : 0,
                     latency(latency), open ? latency(service) : null, Collections.unmodifiableSortedMap(statusMap),
-                    errorCounts(), requests > 0 ? cpuNs / 1e3 / requests : 0, saturated, unansweredAt(to), fairness());
+                    errorCounts(), requests > 0 ? cpuNs / 1e3 / requests : 0, saturated, unansweredAt(to), fairness(), latency);
             if (interrupted) Thread.currentThread().interrupt();
             return result;
         }
