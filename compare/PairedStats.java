@@ -165,14 +165,14 @@ final class PairedStats {
 
     // ---------------------------------------------------------------- small helpers
 
+    /** The median of the numbers that are not NaN (NaN when there are none). */
     static double median(double[] v) {
-        if (v.length == 0) return Double.NaN;
-        double[] s = v.clone();
-        Arrays.sort(s);
+        double[] s = Arrays.stream(v).filter(x -> !Double.isNaN(x)).sorted().toArray();
+        if (s.length == 0) return Double.NaN;
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
-    static double min(double[] v) { return Arrays.stream(v).min().orElse(Double.NaN); }
+    static double min(double[] v) { return Arrays.stream(v).filter(x -> !Double.isNaN(x)).min().orElse(Double.NaN); }
 
-    static double max(double[] v) { return Arrays.stream(v).max().orElse(Double.NaN); }
+    static double max(double[] v) { return Arrays.stream(v).filter(x -> !Double.isNaN(x)).max().orElse(Double.NaN); }
 }
