@@ -216,7 +216,12 @@ public class CompareTest {
     @Test void watchRestartsOnSaveAndKeepsWatchingThroughACompileError(@TempDir Path dir) throws Exception {
         // A copy of the scripts, so that the test can save (and break) one of them.
         Path root = TestKit.projectRoot();
-        for (String f : List.of("jbang", "Compare.java", "LoadTest.java", "EchoClient.java", "SimpleHttpServer.java")) {  // Compare and its //SOURCES
+        Files.createDirectories(dir.resolve("compare"));
+        var files = new ArrayList<>(List.of("jbang", "Compare.java", "LoadTest.java", "EchoClient.java", "SimpleHttpServer.java"));  // Compare and its //SOURCES
+        try (var parts = Files.list(root.resolve("compare"))) {
+            parts.forEach(p -> files.add("compare/" + p.getFileName()));
+        }
+        for (String f : files) {
             Files.copy(root.resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
         }
         Path script = dir.resolve("SimpleHttpServer.java");
