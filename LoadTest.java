@@ -519,7 +519,8 @@ public class LoadTest {
 
     /**
      * Measured answers per connection: the fewest, the median, the most; `starved` counts the connections that got
-     * less than {@link #STARVED_SHARE} of the mean (a server that serves one connection at a time starves the rest).
+     * no answer, or less than {@link #STARVED_SHARE} of the mean (a server that serves one connection at a time
+     * starves the rest).
      */
     public record Fairness(long min, double median, long max, int starved, int connections) {
         public boolean starving() { return starved > 0; }
@@ -529,10 +530,15 @@ public class LoadTest {
             long[] s = answers.clone();
             java.util.Arrays.sort(s);
             double mean = java.util.Arrays.stream(s).average().orElse(0);
-            int starved = (int) java.util.Arrays.stream(s).filter(v -> v < STARVED_SHARE * mean).count();
-            double median = s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2.0;
-            return new Fairness(s[0], median, s[s.length - 1], starved, s.length);
+            int starved = (int) java.util.Arrays.stream(s).filter(v -> v == 0 || v < STARVED_SHARE * mean).count();
+            return new Fairness(s[0], medianOfSorted(java.util.Arrays.stream(s).asDoubleStream().toArray()), s[s.length - 1], starved, s.length);
         }
+    }
+
+    /** The median of numbers already sorted (NaN for none). */
+    static double medianOfSorted(double[] s) {
+        if (s.length == 0) return Double.NaN;
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     /** A connection answered less than this share of the mean answers per connection is starved. */
@@ -1132,8 +1138,7 @@ public class LoadTest {
         private Unanswered unansweredAt(long endNs) {
             double[] ages = unanswered.stream().mapToDouble(t -> Math.max(0, endNs - t) / 1e6).sorted().toArray();
             if (ages.length == 0) return new Unanswered(0, 0, 0);
-            double median = ages.length % 2 == 1 ? ages[ages.length / 2] : (ages[ages.length / 2 - 1] + ages[ages.length / 2]) / 2;
-            return new Unanswered(ages.length, ages[ages.length - 1], median);
+            return new Unanswered(ages.length, ages[ages.length - 1], medianOfSorted(ages));
         }
 
         private Fairness fairness() {
@@ -1636,7 +1641,7 @@ public class LoadTest {
                 : "%d request%s, waiting for up to %.1f ms (median %.1f ms)".formatted(u.count(), u.count() == 1 ? "" : "s", u.maxAgeMs(), u.medianAgeMs())));
         Fairness f = r.fairness();
         b.append("  Answers per connection: min %d, median %.0f, max %d%s%n".formatted(f.min(), f.median(), f.max(),
-                f.starving() ? ", STARVED: %d of %d connections got under %.0f%% of the mean".formatted(f.starved(), f.connections(), 100 * STARVED_SHARE) : ""));
+                f.starving() ? ", STARVED: %d of %d connections got no answer or under %.0f%% of the mean".formatted(f.starved(), f.connections(), 100 * STARVED_SHARE) : ""));
         b.append("  Generator: %.2f µs CPU per request%s%n".formatted(r.generatorCpuUsPerRequest(),
                 r.generatorSaturated() ? ", SATURATED (its threads were busy almost all the run: the figures show this tool's limit, not the server's; add -t or use fewer connections)" : ", not saturated"));
         b.append("Requests/sec: %10.2f%s%n".formatted(r.rps(), r.openLoop() ? "   (target %.2f)".formatted(r.targetRps()) : ""));

@@ -1,10 +1,11 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 25+
-//DESCRIPTION A server whose only work is waiting: every GET is answered 200 after DELAY_MS, on its own virtual thread.
+//DESCRIPTION A server whose only work is waiting: every GET is answered 200 after DELAY_MS, on a thread of its own.
 
 // A known difference for bench/compare-aa.sh: two copies 10% apart in delay (10 ms and 11 ms) must be told apart by
 // `compare`, with the right sign, at any connection count (closed loop: each connection's throughput is about
-// 1000 / DELAY_MS requests/s, whatever the CPU does, because nothing here uses the CPU). Plain JDK, no dependencies:
+// 1000 / DELAY_MS requests/s, whatever the CPU does, because nothing here uses the CPU). Plain JDK (11 or newer: a
+// cached thread pool, not virtual threads, so that the `java` on PATH runs it whatever its version), no dependencies:
 //   java bench/DelayServer.java 8080 10              (or ./jbang bench/DelayServer.java 8080 10)
 //   ./jbang Compare.java compare --a 'cmd:java bench/DelayServer.java {port} 10' --b 'cmd:java bench/DelayServer.java {port} 11'
 
@@ -55,7 +56,7 @@ public class DelayServer {
                 if (!head) exchange.getResponseBody().write(body);
             }
         });
-        server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
+        server.setExecutor(Executors.newCachedThreadPool());
         server.start();
         System.out.println("Listening on http://127.0.0.1:" + server.getAddress().getPort() + "/ delay=" + delayMs + "ms");
     }

@@ -679,7 +679,7 @@ public class LoadTestTest {
     }
 
     @Test
-    void aConnectionWithUnderATenthOfTheMeanIsStarved() {
+    void aConnectionWithNoAnswerOrUnderATenthOfTheMeanIsStarved() {
         var fair = LoadTest.Fairness.of(new long[]{98, 101, 100, 103, 99, 97});
         assertEquals(0, fair.starved(), fair.toString());
         assertEquals(99.5, fair.median());
@@ -689,5 +689,6 @@ public class LoadTestTest {
         assertEquals(new LoadTest.Fairness(0, 0, 900, 15, 16), f);
         assertEquals(1, LoadTest.Fairness.of(new long[]{100, 100, 100, 7}).starved(), "7 is under a tenth of the mean, 7.675");
         assertEquals(0, LoadTest.Fairness.of(new long[]{100, 100, 100, 8}).starved(), "8 is over a tenth of the mean, 7.7");
+        assertEquals(3, LoadTest.Fairness.of(new long[]{0, 0, 0}).starved(), "no answer at all is starved, even when no connection got one");
     }
 }
