@@ -12,20 +12,24 @@
 //SOURCES compare/Verdicts.java
 //SOURCES compare/Experiments.java
 //SOURCES compare/Html.java
+//SOURCES compare/PairedStats.java
 //DESCRIPTION Starts two servers, checks them side by side, races them fairly and prints an A/B table a reader can trust.
 
 // Compare: the toolkit's main command. It starts servers as real processes (each in its own process group, all
 // stopped on success, failure or Ctrl-C), checks the HTTP contract against each, then races them with LoadTest's
-// engine: runs of A and B alternate, every figure is a median with its spread, every B/A ratio carries a 95%
-// interval, and latency is compared at the same offered load (open loop, corrected for coordinated omission).
+// engine: each side warmed to steady state, then paired rounds of A and B back to back (ABBA), every B/A ratio with a
+// 95% interval from the rounds (compare/PairedStats.java), tails from merged histograms, every request counted
+// (unanswered, answers per connection), and latency also at the same offered load (open loop, corrected for
+// coordinated omission).
 //   ./jbang Compare.java compare                       SimpleHttpServer vs ThreadedHttpServer (the default)
 //   ./jbang Compare.java compare --a threaded:pool --b threaded:nio --quick
 //   ./jbang Compare.java compare --b 'cmd:python3 -m http.server {port} --bind 127.0.0.1 --directory {root}'
 //   ./jbang Compare.java test simple threaded:nio http://127.0.0.1:8000
 //   ./jbang Compare.java simple --watch -m pool        serve, and restart whenever the script is saved
 //   ./jbang Compare.java both                          Simple on :8000 and Threaded on :3000 until Ctrl-C
-// What to watch: the `≈ 1 (within noise)` rows (no winner there), the saturation warning (the generator was the
-// limit, not the server), and the footer (same JVM options for both, CPU pinning, machine and load).
+// What to watch: the `≈ 1 (within noise)` rows (no winner there), STARVED and unanswered requests (a closed loop's
+// latency counts only what was answered), the saturation warning (the generator was the limit, not the server), and
+// the footer (the JVM options in effect on each side, the warm-up each took, CPU pinning, machine and load).
 // This file holds the subcommands and the race; its parts are in compare/: Sides (what is compared, the processes),
 // Contract and Wire (the HTTP checks), Verdicts (figures and report), Experiments, Html (pages and charts), Util.
 
@@ -219,7 +223,19 @@ public class Compare implements Callable<Integer> {
     // ================================================================ compare: the A/B race
 
     @Command(name = "compare", mixinStandardHelpOptions = true, showDefaultValues = true,
-            description = "Start A and B, check the contract on both, race them (alternating runs) and print one A/B table.")
+            description = {"Start A and B, check the contract on both, warm each to steady state, race them in paired rounds and print one A/B table.",
+                    "",
+                    "Method: each side is first warmed up until its throughput over 500 ms windows is steady (3 in a row within 10%%, "
+                            + "or --steady-max reached; the footer says which). Then every figure is measured in --rounds short rounds; "
+                            + "in each round A and B run back to back, in ABBA order, so that a change of the machine's load hits both "
+                            + "sides of a round alike. A round's figure is its log-ratio ln(B/A). The B/A shown is the Hodges-Lehmann "
+                            + "estimate of those log-ratios (exp of the median of their pairwise means) and its 95%% interval comes from "
+                            + "Wilcoxon's signed-rank statistic (Hollander, Wolfe & Chicken, Nonparametric Statistical Methods, 3rd ed., "
+                            + "section 3.3): valid at any number of rounds from 6 on, and not thrown by a round another job on the machine "
+                            + "disturbed. With fewer than 6 rounds the table prints no interval. Only an interval that excludes 1 is a "
+                            + "difference; one that holds 1 reads \"within noise\". Tails (p99, p99.9) come from each side's merged "
+                            + "HdrHistogram and are n/a below 10/(1-p) requests (1,000 for p99, 10,000 for p99.9). See docs/compare-method.md.",
+                    ""})
     static final class CompareCommand implements Callable<Integer> {
         @Option(names = "--a", paramLabel = "SIDE", description = "Side A.")
         String a = "simple";
@@ -230,14 +246,17 @@ public class Compare implements Callable<Integer> {
         @Option(names = "--concurrency", split = ",", paramLabel = "N", description = "Closed-loop connection counts.")
         List<Integer> concurrency = new ArrayList<>(List.of(1, 16, 64));
 
-        @Option(names = "--runs", description = "Runs of each side per figure (they alternate A B A B ...).")
-        int runs = 3;
+        @Option(names = {"--rounds", "--runs"}, description = "Paired rounds per figure; in each, A and B run back to back (A B, then B A, ...). 6 at least for a 95%% interval.")
+        int rounds = PairedStats.DEFAULT_ROUNDS;
 
-        @Option(names = "--duration", description = "Length of one measured run (e.g. 1500ms, 2s).", converter = Util.DurationConverter.class)
-        Duration duration = Duration.ofMillis(1500);
+        @Option(names = "--duration", description = "Measured length of one side's run in a round (e.g. 250ms, 1s).", converter = Util.DurationConverter.class)
+        Duration duration = Duration.ofMillis(250);
 
-        @Option(names = "--warmup", description = "Unmeasured load before each run (and 4 times that once per side and path).", converter = Util.DurationConverter.class)
-        Duration warmup = Duration.ofMillis(250);
+        @Option(names = "--warmup", description = "Unmeasured load just before each measured run (0: none).", converter = Util.DurationOrZeroConverter.class)
+        Duration warmup = Duration.ofMillis(50);
+
+        @Option(names = "--steady-max", description = "Longest warm-up to steady state, per side and path (0: none).", converter = Util.DurationOrZeroConverter.class)
+        Duration steadyMax = Duration.ofSeconds(8);
 
         @Option(names = "--rate", description = "Requests/s of the equal-load run (0: half the slower side's best /health throughput).")
         double rate;
@@ -245,13 +264,13 @@ public class Compare implements Callable<Integer> {
         @Option(names = "--static", paramLabel = "PATH", description = "The static file raced beside /health.")
         String staticPath = "/index.html";
 
-        @Option(names = "--quick", description = "A rough answer in under 30 s: 16 connections only, 2 runs of 500 ms.")
+        @Option(names = "--quick", description = "A shorter answer (about 20 s plus the warm-up): 16 connections only, " + PairedStats.QUICK_ROUNDS + " rounds; the same warm-up to steady state.")
         boolean quick;
 
         @Option(names = "--pin", description = "Servers and load generator on disjoint CPUs (needs >= 2 cores and taskset): ${COMPLETION-CANDIDATES}.")
         Sides.Pinning.Choice pin = Sides.Pinning.Choice.auto;
 
-        @Option(names = "--jvm-option", paramLabel = "OPTION", description = "A JVM option added for both servers (repeatable).")
+        @Option(names = "--jvm-option", paramLabel = "OPTION", description = "A JVM option added for both servers, after all others so it wins (repeatable).")
         List<String> jvmOptions = new ArrayList<>();
 
         @Option(names = "--json", paramLabel = "FILE", description = "Write every figure and every run as JSON.")
@@ -268,11 +287,9 @@ public class Compare implements Callable<Integer> {
                 // --quick changes the defaults only: an option given beside it still counts.
                 var given = spec.commandLine().getParseResult();
                 if (!given.hasMatchedOption("--concurrency")) concurrency = List.of(16);
-                if (!given.hasMatchedOption("--runs")) runs = 2;
-                if (!given.hasMatchedOption("--duration")) duration = Duration.ofMillis(500);
-                if (!given.hasMatchedOption("--warmup")) warmup = Duration.ofMillis(150);
+                if (!given.hasMatchedOption("--rounds")) rounds = PairedStats.QUICK_ROUNDS;
             }
-            if (runs < 1) throw Util.Failure.usage("--runs must be at least 1: " + runs);
+            if (rounds < 1 || rounds > PairedStats.MAX_ROUNDS) throw Util.Failure.usage("--rounds must be 1 to " + PairedStats.MAX_ROUNDS + ": " + rounds);
             if (concurrency.isEmpty() || concurrency.stream().anyMatch(c -> c < 1)) throw Util.Failure.usage("--concurrency needs counts of at least 1: " + concurrency);
             if (rate < 0) throw Util.Failure.usage("--rate must not be negative: " + rate);
             if (!staticPath.startsWith("/")) throw Util.Failure.usage("--static must be a path starting with /: " + staticPath);
@@ -301,7 +318,7 @@ public class Compare implements Callable<Integer> {
             }
         }
 
-        /** One comparison, phase by phase: contract, warm-up, closed loop, equal load, cost; then the table. */
+        /** One comparison, phase by phase: contract, warm-up to steady state, paired rounds in closed loop, then at equal load, cost; then the table. */
         record Run(CompareCommand opts, Sides.Running a, Sides.Running b, Verdicts.Sample startA, Verdicts.Sample startB, Sides.Pinning pinning, List<String> jvm, Verdicts.Machine machineAtStart) {
             int all(Contract.Fixture fixture) throws Exception {
                 // Contract: both sides at once (the checks mostly wait), each with its own progress lines.
@@ -324,21 +341,27 @@ public class Compare implements Callable<Integer> {
                 if (paths.isEmpty()) throw Util.Failure.of("no path both sides answer with 2xx: nothing to race");
 
                 var runs = new ArrayList<Verdicts.RunRecord>();
-                // Warm-up: the JIT and the caches of both servers, once per path, unmeasured.
+                // Warm-up: each side until its throughput is steady (the JIT done with the hot path), per path, unmeasured.
+                var warmups = new ArrayList<Verdicts.WarmupRecord>();
+                int warmConnections = Collections.max(opts.concurrency);
+                int cap = (int) (opts.steadyMax.toMillis() / Verdicts.STEADY_WINDOW.toMillis());
                 for (String path : paths) {
                     for (var side : List.of(a, b)) {
-                        Util.Progress.say("warm-up: GET " + path + ", " + key(side) + " " + side.label());
-                        load(side, path, 16, opts.warmup.multipliedBy(4), 0);
+                        if (cap < Verdicts.STEADY_IN_ROW) break;
+                        Util.Progress.say("warm-up: GET " + path + ", " + key(side) + " " + side.label() + ", until steady (at most " + Verdicts.fmtDuration(opts.steadyMax) + ")");
+                        var w = PairedStats.warmUp(() -> load(side, path, warmConnections, Verdicts.STEADY_WINDOW, 0).rps(), Verdicts.STEADY_IN_ROW, Verdicts.STEADY_TOLERANCE, cap);
+                        warmups.add(new Verdicts.WarmupRecord(key(side), path, w.windows() * Verdicts.STEADY_WINDOW.toMillis() / 1000.0, w.steady(), w.rps()));
                     }
                 }
-                // Closed loop: A B A B ..., so that a change of the machine's load hits both sides alike.
-                int total = paths.size() * opts.concurrency.size() * opts.runs * 2, done = 0;
+                // Closed loop: paired rounds, A and B back to back in ABBA order, so a change of the machine's load hits both alike.
+                int total = paths.size() * opts.concurrency.size() * opts.rounds, done = 0;
                 for (String path : paths) {
                     for (int c : opts.concurrency) {
-                        for (int k = 1; k <= opts.runs; k++) {
-                            for (var side : List.of(a, b)) {
-                                Util.Progress.say("throughput GET " + path + " c=" + c + ": run " + k + " of " + opts.runs + ", " + key(side) + " "
-                                        + side.label() + " (" + (++done) + "/" + total + ")");
+                        for (int k = 1; k <= opts.rounds; k++) {
+                            done++;
+                            for (var side : order(k)) {
+                                Util.Progress.say("throughput GET " + path + " c=" + c + ": round " + k + " of " + opts.rounds + ", " + key(side) + " "
+                                        + side.label() + " (" + done + "/" + total + ")");
                                 runs.add(measure(side, path, c, k, 0));
                             }
                         }
@@ -349,9 +372,9 @@ public class Compare implements Callable<Integer> {
                 int equalConnections = Collections.max(opts.concurrency);
                 double rate = opts.rate > 0 ? opts.rate : Math.floor(0.5 * Math.min(best(runs, "A", equalPath), best(runs, "B", equalPath)));
                 if (rate >= 1) {
-                    for (int k = 1; k <= opts.runs; k++) {
-                        for (var side : List.of(a, b)) {
-                            Util.Progress.say("equal load GET " + equalPath + " at " + Verdicts.fmtInt(rate) + " req/s: run " + k + " of " + opts.runs + ", " + key(side) + " " + side.label());
+                    for (int k = 1; k <= opts.rounds; k++) {
+                        for (var side : order(k)) {
+                            Util.Progress.say("equal load GET " + equalPath + " at " + Verdicts.fmtInt(rate) + " req/s: round " + k + " of " + opts.rounds + ", " + key(side) + " " + side.label());
                             runs.add(measure(side, equalPath, equalConnections, k, rate));
                         }
                     }
@@ -361,7 +384,8 @@ public class Compare implements Callable<Integer> {
                 var peakA = Verdicts.Sample.peak(a);
                 var peakB = Verdicts.Sample.peak(b);
                 if (Sides.Procs.stopping) return 130;
-                var report = new Verdicts.Report(this, reports, paths, runs, rate, equalPath, equalConnections, peakA, peakB, notes, Verdicts.Machine.now());
+                var report = new Verdicts.Report(this, reports, paths, runs, warmups, rate, equalPath, equalConnections, peakA, peakB,
+                        Verdicts.Sample.jvmOptions(a.proc()), Verdicts.Sample.jvmOptions(b.proc()), notes, Verdicts.Machine.now());
                 System.out.print(report.text());
                 if (opts.json != null) report.writeJson(opts.json);
                 if (opts.html != null) report.writeHtml(opts.html);
@@ -369,6 +393,9 @@ public class Compare implements Callable<Integer> {
             }
 
             String key(Sides.Running side) { return side == a ? "A" : "B"; }
+
+            /** Round k's order: A B in odd rounds, B A in even ones (ABBA), so that neither side always runs first. */
+            List<Sides.Running> order(int k) { return k % 2 == 1 ? List.of(a, b) : List.of(b, a); }
 
             /** The status of one GET (any failure to get an answer is 0). */
             static int probe(Sides.Running side, String path) {
@@ -402,14 +429,15 @@ public class Compare implements Callable<Integer> {
                 var service = r.serviceTime();
                 return new Verdicts.RunRecord(key(side), path, rate > 0 ? "open" : "closed", c, k, rate, r.rps(), r.latency().p50(), r.latency().p99(),
                         r.latency().p999(), service == null ? Double.NaN : service.p50(), service == null ? Double.NaN : service.p99(),
-                        cpuUs, r.requests(), r.requests() - ok, r.errors().total(), r.generatorSaturated(), r.generatorCpuUsPerRequest());
+                        cpuUs, r.requests(), r.requests() - ok, r.errors().total(), r.generatorSaturated(), r.generatorCpuUsPerRequest(),
+                        r.unanswered(), r.fairness(), r.latencyHistogram());
             }
 
             /** The best median requests/s of a side on a path over the connection counts. */
             static double best(List<Verdicts.RunRecord> runs, String side, String path) {
                 return runs.stream().filter(r -> r.side().equals(side) && r.path().equals(path) && r.loop().equals("closed"))
                         .collect(Collectors.groupingBy(Verdicts.RunRecord::connections, Collectors.mapping(Verdicts.RunRecord::rps, Collectors.toList())))
-                        .values().stream().mapToDouble(v -> Verdicts.Stats.median(v.stream().mapToDouble(Double::doubleValue).toArray())).max().orElse(0);
+                        .values().stream().mapToDouble(v -> PairedStats.median(v.stream().mapToDouble(Double::doubleValue).toArray())).max().orElse(0);
             }
         }
     }

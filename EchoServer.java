@@ -1,7 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 25+
 //DEPS info.picocli:picocli:4.7.7
-//JAVA_OPTIONS -XX:+UseSerialGC -XX:CompileThresholdScaling=10 -Xms8m -Xmx512m -Djbang.launcher.aot=EchoServer
+//JAVA_OPTIONS -XX:+UseSerialGC -Xms8m -Xmx512m -Djbang.launcher.aot=EchoServer
 //DESCRIPTION A TCP echo server for 10,000 concurrent connections, in four concurrency models.
 
 // EchoServer sends back every byte it receives, for as long as the client keeps the connection open. Its four

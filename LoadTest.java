@@ -75,7 +75,9 @@ import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
@@ -505,7 +507,42 @@ public class LoadTest {
     public record Result(String url, boolean openLoop, int connections, double durationS, long requests, double rps,
                          double targetRps, double bytesPerS, Latency latency, Latency serviceTime /* null in closed loop */,
                          SortedMap<Integer, Long> status, Errors errors, double generatorCpuUsPerRequest,
-                         boolean generatorSaturated) {}
+                         boolean generatorSaturated, Unanswered unanswered, Fairness fairness,
+                         Histogram latencyHistogram /* µs, the measured requests: for merging runs (Histogram.add) */) {}
+
+    /**
+     * Measured requests sent and still unanswered when the run ended (an answer that came after the end counts here,
+     * not in the latency), and how long they had waited by then: from their intended send time, in ms (0 when none).
+     * Closed-loop latency only counts what was answered; these are the requests it cannot see.
+     */
+    public record Unanswered(long count, double maxAgeMs, double medianAgeMs) {}
+
+    /**
+     * Measured answers per connection: the fewest, the median, the most; `starved` counts the connections that got
+     * no answer, or less than {@link #STARVED_SHARE} of the mean (a server that serves one connection at a time
+     * starves the rest).
+     */
+    public record Fairness(long min, double median, long max, int starved, int connections) {
+        public boolean starving() { return starved > 0; }
+
+        static Fairness of(long[] answers) {
+            if (answers.length == 0) return new Fairness(0, 0, 0, 0, 0);
+            long[] s = answers.clone();
+            java.util.Arrays.sort(s);
+            double mean = java.util.Arrays.stream(s).average().orElse(0);
+            int starved = (int) java.util.Arrays.stream(s).filter(v -> v == 0 || v < STARVED_SHARE * mean).count();
+            return new Fairness(s[0], medianOfSorted(java.util.Arrays.stream(s).asDoubleStream().toArray()), s[s.length - 1], starved, s.length);
+        }
+    }
+
+    /** The median of numbers already sorted (NaN for none). */
+    static double medianOfSorted(double[] s) {
+        if (s.length == 0) return Double.NaN;
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    /** A connection answered less than this share of the mean answers per connection is starved. */
+    static final double STARVED_SHARE = 0.1;
 
     /** Runs the load and returns what was measured. An interrupt (Ctrl-C) ends it early and returns what was measured. */
     public static Result run(Config c) throws IOException, InterruptedException {
@@ -951,6 +988,10 @@ public class LoadTest {
         final LongAdder[] status = new LongAdder[1000];
         final LongAdder[] errors = new LongAdder[Kind.values().length];
         final LongAdder bytes = new LongAdder();
+        /** Measured answers of each connection (each index written by one thread only). */
+        final AtomicLongArray answers;
+        /** Intended send times of the measured requests unanswered at the end (at most one per connection). */
+        final ConcurrentLinkedQueue<Long> unanswered = new ConcurrentLinkedQueue<>();
         final List<Lane> lanes = new ArrayList<>();
         final List<Runnable> stoppers = Collections.synchronizedList(new ArrayList<>());
         volatile boolean stopped;
@@ -974,6 +1015,7 @@ public class LoadTest {
             tickets = c.duration() == null ? new AtomicLong(c.requests()) : null;
             for (int i = 0; i < status.length; i++) status[i] = new LongAdder();
             for (int i = 0; i < errors.length; i++) errors[i] = new LongAdder();
+            answers = new AtomicLongArray(c.connections());
             done = new CountDownLatch(c.mode() == Mode.nio ? Math.min(c.threads(), c.connections()) : c.connections());
         }
 
@@ -991,12 +1033,16 @@ public class LoadTest {
             if (measured && !stopped) errors[kind.ordinal()].increment();
         }
 
-        void response(Lane lane, ResponseParser p, long intendedNs, long sentNs, long now) {
+        void response(Lane lane, int connection, ResponseParser p, long intendedNs, long sentNs, long now) {
+            answers.lazySet(connection, answers.get(connection) + 1);
             status[Math.min(p.status, status.length - 1)].increment();
             bytes.add(p.bytes);
             lane.latency.recordValue(Math.max(0, now - intendedNs) / 1000);
             if (open) lane.service.recordValue(Math.max(0, now - sentNs) / 1000);
         }
+
+        /** A measured request that had no answer when the run ended. */
+        void unanswered(long intendedNs) { unanswered.add(intendedNs); }
 
         Result execute() throws IOException, InterruptedException {
             var cpu = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
@@ -1083,9 +1129,22 @@ public class LoadTest {
             var result = new Result(target.url(), open, c.connections(), seconds, requests,
                     seconds > 0 ? requests / seconds : 0, c.rate(), seconds > 0 ? bytes.sum() / seconds : 0,
                     latency(latency), open ? latency(service) : null, Collections.unmodifiableSortedMap(statusMap),
-                    errorCounts(), requests > 0 ? cpuNs / 1e3 / requests : 0, saturated);
+                    errorCounts(), requests > 0 ? cpuNs / 1e3 / requests : 0, saturated, unansweredAt(to), fairness(), latency);
             if (interrupted) Thread.currentThread().interrupt();
             return result;
+        }
+
+        /** The requests still waiting at `endNs`, with their ages then. */
+        private Unanswered unansweredAt(long endNs) {
+            double[] ages = unanswered.stream().mapToDouble(t -> Math.max(0, endNs - t) / 1e6).sorted().toArray();
+            if (ages.length == 0) return new Unanswered(0, 0, 0);
+            return new Unanswered(ages.length, ages[ages.length - 1], medianOfSorted(ages));
+        }
+
+        private Fairness fairness() {
+            long[] a = new long[answers.length()];
+            for (int i = 0; i < a.length; i++) a[i] = answers.get(i);
+            return Fairness.of(a);
         }
 
         /** The log's header; interval times are seconds since startMs, the end of the warm-up. */
@@ -1201,10 +1260,13 @@ public class LoadTest {
                     try {
                         exchange(socket, e.target.requests()[url], parser, buf, now + e.timeoutNs);
                         long done = System.nanoTime();
-                        if (measured && !e.stopped && done - e.endNs < 0) e.response(lane, parser, intended, now, done);
+                        if (measured && !e.stopped && done - e.endNs < 0) e.response(lane, index, parser, intended, now, done);
+                        else if (measured) e.unanswered(intended);   // answered, but after the end
                         if (parser.close || !e.c.keepAlive()) closeSocket();
                     } catch (Fault f) {
-                        e.fault(f.kind, measured);
+                        // Cut off by the end of the run (or a stop): the request was still waiting, not failed.
+                        if (measured && (e.stopped || System.nanoTime() - e.endNs >= 0)) e.unanswered(intended);
+                        else e.fault(f.kind, measured);
                         closeSocket();
                     }
                     url = (url + 1) % e.target.requests().length;
@@ -1359,7 +1421,10 @@ public class LoadTest {
                 e.stop();
             } finally {
                 loopEndNs = System.nanoTime();
-                for (Conn c : conns) close(c);
+                for (Conn c : conns) {
+                    if (c.measured && (c.inFlight || (c.connecting && c.pendingRequest))) e.unanswered(c.intendedNs);
+                    close(c);
+                }
                 try {
                     selector.close();
                 } catch (IOException ignored) {
@@ -1513,7 +1578,8 @@ public class LoadTest {
 
         private void complete(Conn c, long now) {
             c.inFlight = false;
-            if (c.measured && !e.over(now)) e.response(lane, c.parser, c.intendedNs, c.sentNs, now);
+            if (c.measured && !e.over(now)) e.response(lane, c.index, c.parser, c.intendedNs, c.sentNs, now);
+            else if (c.measured) e.unanswered(c.intendedNs);   // answered, but after the end
             if (c.parser.close || !e.c.keepAlive()) close(c);
             next(c, now);
         }
@@ -1570,6 +1636,12 @@ public class LoadTest {
         Errors e = r.errors();
         b.append("  Errors: %s%n".formatted(e.total() == 0 ? "none" : "connect %d, read %d, write %d, timeout %d, reset %d, malformed %d"
                 .formatted(e.connect(), e.read(), e.write(), e.timeout(), e.reset(), e.malformed())));
+        Unanswered u = r.unanswered();
+        b.append("  Unanswered at the end: %s%n".formatted(u.count() == 0 ? "none"
+                : "%d request%s, waiting for up to %.1f ms (median %.1f ms)".formatted(u.count(), u.count() == 1 ? "" : "s", u.maxAgeMs(), u.medianAgeMs())));
+        Fairness f = r.fairness();
+        b.append("  Answers per connection: min %d, median %.0f, max %d%s%n".formatted(f.min(), f.median(), f.max(),
+                f.starving() ? ", STARVED: %d of %d connections got no answer or under %.0f%% of the mean".formatted(f.starved(), f.connections(), 100 * STARVED_SHARE) : ""));
         b.append("  Generator: %.2f µs CPU per request%s%n".formatted(r.generatorCpuUsPerRequest(),
                 r.generatorSaturated() ? ", SATURATED (its threads were busy almost all the run: the figures show this tool's limit, not the server's; add -t or use fewer connections)" : ", not saturated"));
         b.append("Requests/sec: %10.2f%s%n".formatted(r.rps(), r.openLoop() ? "   (target %.2f)".formatted(r.targetRps()) : ""));
@@ -1619,6 +1691,19 @@ public class LoadTest {
         m.put("errors", errors);
         m.put("generator_cpu_us_per_request", round(r.generatorCpuUsPerRequest()));
         m.put("generator_saturated", r.generatorSaturated());
+        Unanswered u = r.unanswered();
+        var unanswered = new LinkedHashMap<String, Object>();
+        unanswered.put("count", u.count());
+        unanswered.put("max_age_ms", round(u.maxAgeMs()));
+        unanswered.put("median_age_ms", round(u.medianAgeMs()));
+        m.put("unanswered", unanswered);
+        Fairness f = r.fairness();
+        var fairness = new LinkedHashMap<String, Object>();
+        fairness.put("min", f.min());
+        fairness.put("median", round(f.median()));
+        fairness.put("max", f.max());
+        fairness.put("starved", f.starved());
+        m.put("answers_per_connection", fairness);
         return JsonMapper.builder().build().writeValueAsString(m);
     }
 

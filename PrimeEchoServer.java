@@ -1,7 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 25+
 //DEPS info.picocli:picocli:4.7.7
-//JAVA_OPTIONS -XX:+UseSerialGC -XX:CompileThresholdScaling=10 -Xms8m -Xmx512m -Djbang.launcher.aot=PrimeEchoServer
+//JAVA_OPTIONS -XX:+UseSerialGC -Xms8m -Xmx512m -Djbang.launcher.aot=PrimeEchoServer
 //DESCRIPTION Eli Bendersky's framed echo protocol with a slow prime check, served six ways, and its demo client.
 
 // Bendersky's "Concurrent servers" protocol in Java: one per-connection state machine (FrameParser) served by six

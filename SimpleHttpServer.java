@@ -2,7 +2,7 @@
 //JAVA 25+
 //DEPS info.picocli:picocli:4.7.7
 //DEPS tools.jackson.core:jackson-databind:3.3.0
-//JAVA_OPTIONS -XX:+UseSerialGC -XX:CompileThresholdScaling=10 -Xms8m -Xmx512m -Djbang.launcher.aot=SimpleHttpServer
+//JAVA_OPTIONS -XX:+UseSerialGC -Xms8m -Xmx512m -Djbang.launcher.aot=SimpleHttpServer
 //DESCRIPTION The JDK's own HTTP server (com.sun.net.httpserver) serving www/ and a small JSON API, in three models.
 
 // SimpleHttpServer: what the JDK gives you for free. com.sun.net.httpserver parses HTTP/1.1, keeps connections

@@ -2,7 +2,7 @@
 //JAVA 25+
 //DEPS info.picocli:picocli:4.7.7
 //DEPS tools.jackson.core:jackson-databind:3.3.0
-//JAVA_OPTIONS -XX:+UseSerialGC -XX:CompileThresholdScaling=10 -Xms8m -Xmx512m -Djbang.launcher.aot=ThreadedHttpServer
+//JAVA_OPTIONS -XX:+UseSerialGC -Xms8m -Xmx512m -Djbang.launcher.aot=ThreadedHttpServer
 //DESCRIPTION HTTP/1.1 from raw bytes on java.net/java.nio, in six concurrency models, measured against nginx.
 
 // ThreadedHttpServer: the HTTP contract (README) served from the socket up. One byte-level parser (RequestParser,

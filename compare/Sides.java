@@ -175,7 +175,7 @@ final class Sides {
 
     /** How to start a process: the command, and whether JBang's own launch is part of it. */
     record Launch(List<String> command, boolean viaJBang) {
-        /** The JVM options both servers get: the same for both, chosen on purpose and shown in the footer. */
+        /** The JVM options both servers get: the same for both, chosen on purpose, placed last so they win, shown in the footer. */
         static final List<String> DEFAULT_JVM_OPTIONS = List.of("-XX:+UseSerialGC", "-Xms64m", "-Xmx256m");
 
         static List<String> jvmOptions(List<String> extra) {
@@ -197,7 +197,8 @@ final class Sides {
          */
         static Launch direct(Script s, List<String> jvmOptions, List<String> args) {
             var cmd = new ArrayList<>(JavaCommand.of(s));
-            cmd.addAll(1, jvmOptions);
+            // After the script's own //JAVA_OPTIONS (which JBang puts before -classpath): of two contradicting options the JVM takes the last.
+            cmd.addAll(cmd.indexOf("-classpath"), jvmOptions);
             cmd.addAll(args);
             return new Launch(cmd, false);
         }
@@ -208,7 +209,7 @@ final class Sides {
         private static final Map<Script, List<String>> CACHE = new ConcurrentHashMap<>();
         private static final JsonMapper JSON = JsonMapper.builder().build();
 
-        /** [java, -classpath, CP, MainClass]: JVM options go after element 0, program arguments at the end. */
+        /** [java, the script's //JAVA_OPTIONS..., -classpath, CP, MainClass]: more JVM options go before -classpath, program arguments at the end. */
         static List<String> of(Script s) {
             return CACHE.computeIfAbsent(s, JavaCommand::resolve);
         }

@@ -57,6 +57,13 @@ final class Util {
         }
     }
 
+    /** A duration as DurationConverter reads it, or 0 for none. */
+    static final class DurationOrZeroConverter implements CommandLine.ITypeConverter<Duration> {
+        @Override public Duration convert(String v) {
+            return v.strip().matches("0+(\\.0+)?(ms|s|m)?") ? Duration.ZERO : new DurationConverter().convert(v);
+        }
+    }
+
     /** Writes a report file, creating its folder. */
     static void writeFile(Path file, String text) throws IOException {
         Path parent = file.toAbsolutePath().getParent();

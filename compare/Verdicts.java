@@ -1,10 +1,13 @@
-// Compare's figures and its report: one record per measured run, the figures of the A/B table with their
-// spread and interval, what a side cost, the machine, the report as text, JSON and HTML, and the plain text table.
+// Compare's figures and its report: one record per measured run, the figures of the A/B table with their spread
+// and their interval from paired rounds (compare/PairedStats.java), what a side cost and which JVM options it ran
+// with, every request counted (unanswered, answers per connection), the machine, and the report as text, JSON, HTML.
 
 import com.sun.management.OperatingSystemMXBean;
 
 import java.io.*;
 import java.lang.management.ManagementFactory;
+import java.net.*;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.*;
 import java.time.Duration;
 import java.time.Instant;
@@ -19,34 +22,67 @@ final class Verdicts {
     record RunRecord(String side, String path, String loop, int connections, int run, double targetRps, double rps,
                      double p50Ms, double p99Ms, double p999Ms, double serviceP50Ms, double serviceP99Ms,
                      double serverCpuUsPerRequest, long requests, long non2xx, long errors, boolean generatorSaturated,
-                     double generatorCpuUsPerRequest) {}
+                     double generatorCpuUsPerRequest, LoadTest.Unanswered unanswered, LoadTest.Fairness fairness,
+                     org.HdrHistogram.Histogram latency /* µs; merged per side for the tails, not written to the JSON */) {}
 
-    /** A figure of the table: the values of A's runs and of B's runs. */
-    record Figure(String name, String unit, double[] a, double[] b) {
-        double ratio() { return Stats.median(b) / Stats.median(a); }
+    /** What the warm-up of one side on one path took, and whether its throughput became steady before --steady-max. */
+    record WarmupRecord(String side, String path, double seconds, boolean steady, double[] rps) {}
 
-        /** The 95% interval of the ratio, bootstrapped over the runs; null with fewer than 2 runs a side. */
-        double[] interval() { return a.length < 2 || b.length < 2 ? null : Stats.bootstrapRatio(a, b); }
+    /** Warm-up to steady state: windows of this length, until this many in a row agree within the tolerance. */
+    static final Duration STEADY_WINDOW = Duration.ofMillis(500);
+    static final int STEADY_IN_ROW = 3;
+    static final double STEADY_TOLERANCE = 0.10;
 
-        boolean withinNoise() {
-            double[] ci = interval();
-            return ci != null && ci[0] <= 1.0 && ci[1] >= 1.0;
+    /** A latency row is not compared for a side that answered less than this share of the other side's requests. */
+    static final double ANSWERED_SHARE_FOR_LATENCY = 0.5;
+
+    /**
+     * A row of the table: A's and B's values, per round (paired by index: a[i] and b[i] ran back to back), the value
+     * each cell shows (NaN: the median of the rounds; for tails the merged histogram's percentile), and `caveat`,
+     * said instead of a ratio where the ratio would mislead. Start-up and memory have one value a side.
+     */
+    record Figure(String name, String unit, double[] a, double[] b, double shownA, double shownB, String caveat) {
+        Figure(String name, String unit, double[] a, double[] b) { this(name, unit, a, b, Double.NaN, Double.NaN, null); }
+
+        /** B/A with its interval from the paired rounds (PairedStats: Hodges-Lehmann, signed-rank). */
+        PairedStats.Interval interval() {
+            if (a.length != b.length) return new PairedStats.Interval(0, Double.NaN, Double.NaN, Double.NaN, PairedStats.CONFIDENCE);
+            return PairedStats.paired(a, b);
         }
+
+        double ratio() { return interval().ratio(); }
+
+        /** What the row says: never a difference where a caveat stands or the interval holds 1. */
+        PairedStats.Verdict verdict() { return caveat != null ? PairedStats.Verdict.NO_DATA : interval().verdict(); }
+
+        boolean different() { return verdict() == PairedStats.Verdict.B_HIGHER || verdict() == PairedStats.Verdict.B_LOWER; }
 
         String ratioCell() {
-            double r = ratio();
+            if (caveat != null) return caveat;
+            var ci = interval();
+            double r = ci.ratio();
             if (Double.isNaN(r) || Double.isInfinite(r)) return "-";
-            double[] ci = interval();
-            if (ci == null) return fmtRatio(r) + "× (one sample)";
-            if (withinNoise()) return "≈ 1 (within noise)";
-            return fmtRatio(r) + "× (" + fmtRatio(ci[0]) + "–" + fmtRatio(ci[1]) + ")";
+            if (ci.n() == 1) return fmtRatio(r) + "× (one sample)";
+            if (ci.tooFew()) return fmtRatio(r) + "× (" + ci.n() + " rounds: too few for a 95% interval)";
+            if (!ci.excludesOne()) return "≈ 1 (within noise: " + fmtRatio(ci.low()) + "–" + fmtRatio(ci.high()) + ")";
+            return fmtRatio(r) + "× (" + fmtRatio(ci.low()) + "–" + fmtRatio(ci.high()) + ")";
         }
 
-        String cell(double[] v) {
-            if (v.length == 0 || Double.isNaN(Stats.median(v))) return "-";
-            String m = fmt(Stats.median(v), unit);
-            return v.length == 1 ? m : m + " (" + fmt(Stats.min(v), unit) + "–" + fmt(Stats.max(v), unit) + ")";
+        /** A side's cell: the value shown (or the median of its rounds) and the range of its rounds. */
+        String cell(double[] v, double shown) {
+            if (v.length == 0 || Double.isNaN(PairedStats.median(v))) return "-";
+            String range = v.length == 1 ? "" : " (" + fmt(PairedStats.min(v), unit) + "–" + fmt(PairedStats.max(v), unit) + ")";
+            if (Double.isNaN(shown) && isTail()) return "n/a";
+            return fmt(Double.isNaN(shown) ? PairedStats.median(v) : shown, unit) + range;
         }
+
+        String cellA() { return cell(a, shownA); }
+
+        String cellB() { return cell(b, shownB); }
+
+        boolean isTail() { return name.contains("p99"); }
+
+        Figure withCaveat(String c) { return new Figure(name, unit, a, b, shownA, shownB, c); }
     }
 
     /** What one side cost: start-up, resident memory of its process tree, CPU time. NaN for a side Compare did not start. */
@@ -98,38 +134,52 @@ final class Verdicts {
             return all;
         }
 
+        /**
+         * The JVM options a server really runs with: those on the command line of the first java process in its tree
+         * (read from /proc/PID/cmdline, where the last of two contradicting options is the one that counts); empty
+         * for a side without a JVM Compare started.
+         */
+        static List<String> jvmOptions(Sides.Proc p) {
+            if (p == null) return List.of();
+            for (var h : tree(p)) {
+                try {
+                    var argv = List.of(new String(Files.readAllBytes(Path.of("/proc/" + h.pid() + "/cmdline")), StandardCharsets.UTF_8).split("\0"));
+                    if (!argv.isEmpty() && (argv.getFirst().equals("java") || argv.getFirst().endsWith("/java"))) return jvmOptions(argv);
+                } catch (IOException | RuntimeException gone) {
+                    // the process ended between listing and reading
+                }
+            }
+            return List.of();
+        }
+
+        /**
+         * The options that count: of options that set the same thing (-Xmx…, -XX:[+-]Name, -XX:Name=…, -Dname=…) only
+         * the last, which the JVM applies, in its place.
+         */
+        static List<String> effective(List<String> options) {
+            var last = new LinkedHashMap<String, String>();
+            for (String o : options) {
+                String key = o.startsWith("-XX:") ? o.substring(4).replaceFirst("^[+-]", "").replaceFirst("=.*", "")
+                        : o.matches("-X(mx|ms|ss|mn).*") ? o.substring(0, 4)
+                        : o.startsWith("-D") ? o.replaceFirst("=.*", "") : o;
+                last.remove(key);
+                last.put(key, o);
+            }
+            return List.copyOf(last.values());
+        }
+
+        /** The options of a java command line: the words after `java` up to the class path, -jar or the main class. */
+        static List<String> jvmOptions(List<String> argv) {
+            var options = new ArrayList<String>();
+            for (String w : argv.subList(1, argv.size())) {
+                if (!w.startsWith("-") || List.of("-classpath", "-cp", "--class-path", "-jar", "-m", "--module").contains(w)) break;
+                options.add(w);
+            }
+            return options;
+        }
+
         /** USER_HZ: 100 on every Linux this runs on (the kernel's ABI, independent of CONFIG_HZ). */
         static final double CLOCK_TICKS = 100;
-    }
-
-    /** Median, spread, and a bootstrap interval for a ratio of medians. */
-    static final class Stats {
-        static double median(double[] v) {
-            if (v.length == 0) return Double.NaN;
-            double[] s = v.clone();
-            Arrays.sort(s);
-            return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-        }
-
-        static double min(double[] v) { return Arrays.stream(v).min().orElse(Double.NaN); }
-
-        static double max(double[] v) { return Arrays.stream(v).max().orElse(Double.NaN); }
-
-        /** 2.5th and 97.5th percentiles of median(B*)/median(A*) over resamples of the runs (fixed seed: reproducible). */
-        static double[] bootstrapRatio(double[] a, double[] b) {
-            var rnd = new Random(42);
-            int n = 4000;
-            double[] ratios = new double[n];
-            for (int i = 0; i < n; i++) ratios[i] = median(resample(b, rnd)) / median(resample(a, rnd));
-            Arrays.sort(ratios);
-            return new double[]{ratios[(int) (0.025 * (n - 1))], ratios[(int) Math.ceil(0.975 * (n - 1))]};
-        }
-
-        private static double[] resample(double[] v, Random rnd) {
-            double[] r = new double[v.length];
-            for (int i = 0; i < v.length; i++) r[i] = v[rnd.nextInt(v.length)];
-            return r;
-        }
     }
 
     /** The machine as the footer names it: cores, memory, kernel, load average, JDK. */
@@ -157,8 +207,9 @@ final class Verdicts {
     }
 
     /** The result of a comparison: the A/B table, the verdict, the warnings, the footer; and the same as JSON. */
-    record Report(Compare.CompareCommand.Run run, List<Contract.Report> contract, List<String> paths, List<RunRecord> runs, double equalRate,
-                  String equalPath, int equalConnections, Sample peakA, Sample peakB, List<String> notes, Machine machineAtEnd) {
+    record Report(Compare.CompareCommand.Run run, List<Contract.Report> contract, List<String> paths, List<RunRecord> runs, List<WarmupRecord> warmups,
+                  double equalRate, String equalPath, int equalConnections, Sample peakA, Sample peakB, List<String> jvmA,
+                  List<String> jvmB, List<String> notes, Machine machineAtEnd) {
 
         List<Figure> figures() {
             var f = new ArrayList<Figure>();
@@ -167,17 +218,19 @@ final class Verdicts {
             for (String path : paths) {
                 for (int c : run.opts().concurrency) {
                     String at = "GET " + path + " c=" + c;
-                    f.add(new Figure(at + " throughput", "req/s", values("A", path, "closed", c, RunRecord::rps), values("B", path, "closed", c, RunRecord::rps)));
-                    f.add(new Figure(at + " latency p50", "ms", values("A", path, "closed", c, RunRecord::p50Ms), values("B", path, "closed", c, RunRecord::p50Ms)));
-                    f.add(new Figure(at + " latency p99", "ms", values("A", path, "closed", c, RunRecord::p99Ms), values("B", path, "closed", c, RunRecord::p99Ms)));
-                    f.add(new Figure(at + " server CPU per request", "µs", values("A", path, "closed", c, RunRecord::serverCpuUsPerRequest), values("B", path, "closed", c, RunRecord::serverCpuUsPerRequest)));
+                    var g = group(path, "closed", c);
+                    f.add(g.figure(at + " throughput", "req/s", RunRecord::rps));
+                    f.add(g.latency(at + " latency p50", 50, RunRecord::p50Ms));
+                    f.add(g.latency(at + " latency p99", 99, RunRecord::p99Ms));
+                    f.add(g.figure(at + " server CPU per request", "µs", RunRecord::serverCpuUsPerRequest));
                 }
             }
             if (equalRate >= 1) {
                 String at = "equal load " + fmtInt(equalRate) + " req/s GET " + equalPath;
-                f.add(new Figure(at + ": p50, corrected", "ms", values("A", equalPath, "open", equalConnections, RunRecord::p50Ms), values("B", equalPath, "open", equalConnections, RunRecord::p50Ms)));
-                f.add(new Figure(at + ": p99, corrected", "ms", values("A", equalPath, "open", equalConnections, RunRecord::p99Ms), values("B", equalPath, "open", equalConnections, RunRecord::p99Ms)));
-                f.add(new Figure(at + ": p99.9, corrected", "ms", values("A", equalPath, "open", equalConnections, RunRecord::p999Ms), values("B", equalPath, "open", equalConnections, RunRecord::p999Ms)));
+                var g = group(equalPath, "open", equalConnections);
+                f.add(g.latency(at + ": p50, corrected", 50, RunRecord::p50Ms));
+                f.add(g.latency(at + ": p99, corrected", 99, RunRecord::p99Ms));
+                f.add(g.latency(at + ": p99.9, corrected", 99.9, RunRecord::p999Ms));
             }
             f.add(new Figure("peak RSS of the process tree", "MB", one(peakA.rssMb()), one(peakB.rssMb())));
             return f;
@@ -185,15 +238,103 @@ final class Verdicts {
 
         static double[] one(double v) { return Double.isNaN(v) ? new double[0] : new double[]{v}; }
 
-        double[] values(String side, String path, String loop, int c, java.util.function.ToDoubleFunction<RunRecord> f) {
-            return runs.stream().filter(r -> r.side().equals(side) && r.path().equals(path) && r.loop().equals(loop) && r.connections() == c)
-                    .mapToDouble(f).filter(v -> !Double.isNaN(v)).toArray();
+        /** The runs of one path, loop and connection count: A's and B's of the rounds both ran, in round order. */
+        Group group(String path, String loop, int c) {
+            var a = new TreeMap<Integer, RunRecord>();
+            var b = new TreeMap<Integer, RunRecord>();
+            for (var r : runs) {
+                if (r.path().equals(path) && r.loop().equals(loop) && r.connections() == c) (r.side().equals("A") ? a : b).put(r.run(), r);
+            }
+            a.keySet().retainAll(b.keySet());
+            b.keySet().retainAll(a.keySet());
+            return new Group(path, loop, c, List.copyOf(a.values()), List.copyOf(b.values()));
+        }
+
+        /** Paired runs (a.get(i) and b.get(i) ran back to back), and what they say about every request. */
+        record Group(String path, String loop, int connections, List<RunRecord> a, List<RunRecord> b) {
+            Figure figure(String name, String unit, java.util.function.ToDoubleFunction<RunRecord> f) {
+                return new Figure(name, unit, a.stream().mapToDouble(f).toArray(), b.stream().mapToDouble(f).toArray());
+            }
+
+            /**
+             * A latency row: each cell the percentile of the side's merged histogram (n/a with too few requests for
+             * it), the interval from the per-round values; never called better for a side that left requests unanswered.
+             */
+            Figure latency(String name, double percentile, java.util.function.ToDoubleFunction<RunRecord> f) {
+                var fig = new Figure(name, "ms", a.stream().mapToDouble(f).toArray(), b.stream().mapToDouble(f).toArray(),
+                        merged(a, percentile), merged(b, percentile), null);
+                if (a.isEmpty() || b.isEmpty()) return fig;
+                if (Double.isNaN(fig.shownA()) || Double.isNaN(fig.shownB())) {
+                    return fig.withCaveat("n/a: p" + fmtPercentile(percentile) + " needs " + fmtInt(PairedStats.minSamples(percentile)) + " requests a side");
+                }
+                // Lower latency is better: B_LOWER favours B, B_HIGHER favours A.
+                String favoured = switch (fig.verdict()) {
+                    case B_LOWER -> "B";
+                    case B_HIGHER -> "A";
+                    default -> null;
+                };
+                String why = favoured == null ? null : shortfall(favoured);
+                return why == null ? fig : fig.withCaveat("not called: " + why + "; its latency counts only what it answered");
+            }
+
+            /** Why a side's latency is not comparable (it answered a fraction of the requests, or starved connections), or null. */
+            String shortfall(String side) {
+                List<RunRecord> mine = side.equals("A") ? a : b, other = side.equals("A") ? b : a;
+                long answered = answered(mine), others = answered(other);
+                boolean starving = mine.stream().anyMatch(r -> r.fairness().starving());
+                if (!starving && answered >= ANSWERED_SHARE_FOR_LATENCY * others) return null;
+                String share = others > 0 ? String.format(Locale.ROOT, "%.0f%%", 100.0 * answered / others) : "-";
+                return side + " answered " + share + " as many requests" + (starving ? " and starved connections" : "");
+            }
+
+            static long answered(List<RunRecord> runs) { return runs.stream().mapToLong(RunRecord::requests).sum(); }
+
+            /** The percentile of the runs' merged latency histograms, in ms; NaN with too few requests for it. */
+            static double merged(List<RunRecord> runs, double percentile) {
+                var h = new org.HdrHistogram.Histogram(3);
+                for (var r : runs) if (r.latency() != null) h.add(r.latency());
+                return PairedStats.enoughFor(h.getTotalCount(), percentile) ? h.getValueAtPercentile(percentile) / 1e3 : Double.NaN;
+            }
+
+            /** "N, waited up to X ms": requests unanswered at the ends of a side's runs, and the longest wait. */
+            static String unanswered(List<RunRecord> runs) {
+                long n = runs.stream().mapToLong(r -> r.unanswered().count()).sum();
+                double max = runs.stream().mapToDouble(r -> r.unanswered().maxAgeMs()).max().orElse(0);
+                return n == 0 ? "none" : fmtInt(n) + " in " + runs.size() + " runs, waited up to " + fmt(max, "ms") + " ms";
+            }
+
+            /** "min / median / max" answers per connection over a side's runs, flagged where connections starved. */
+            static String fairness(List<RunRecord> runs) {
+                if (runs.isEmpty()) return "-";
+                long min = runs.stream().mapToLong(r -> r.fairness().min()).min().orElse(0);
+                long max = runs.stream().mapToLong(r -> r.fairness().max()).max().orElse(0);
+                double median = PairedStats.median(runs.stream().mapToDouble(r -> r.fairness().median()).toArray());
+                long starving = runs.stream().filter(r -> r.fairness().starving()).count();
+                int most = runs.stream().mapToInt(r -> r.fairness().starved()).max().orElse(0);
+                return fmtInt(min) + " / " + fmtInt(median) + " / " + fmtInt(max)
+                        + (starving == 0 ? "" : ", STARVED: up to " + most + " of " + runs.getFirst().connections() + " connections, in " + starving + " of " + runs.size() + " runs");
+            }
+        }
+
+        /** The rows that count every request: unanswered requests and answers per connection, per side, per raced load. */
+        List<String[]> counted() {
+            var rows = new ArrayList<String[]>();
+            var groups = new ArrayList<Group>();
+            for (String path : paths) for (int c : run.opts().concurrency) groups.add(group(path, "closed", c));
+            if (equalRate >= 1) groups.add(group(equalPath, "open", equalConnections));
+            for (var g : groups) {
+                String at = g.loop().equals("open") ? "equal load GET " + g.path() : "GET " + g.path() + " c=" + g.connections();
+                rows.add(new String[]{at + " unanswered at the end of a run", Group.unanswered(g.a()), Group.unanswered(g.b())});
+                rows.add(new String[]{at + " answers per connection (min / median / max)", Group.fairness(g.a()), Group.fairness(g.b())});
+            }
+            return rows;
         }
 
         String text() {
             var t = new Table("figure", "A: " + run.a().label(), "B: " + run.b().label(), "B/A (95% interval)");
             t.row("contract checks passed", passed(contract.get(0)), passed(contract.get(1)), "");
-            for (var f : figures()) t.row(f.name() + " (" + f.unit() + ")", f.cell(f.a()), f.cell(f.b()), f.ratioCell());
+            for (var f : figures()) t.row(f.name() + " (" + f.unit() + ")", f.cellA(), f.cellB(), f.ratioCell());
+            for (var r : counted()) t.row(r[0], r[1], r[2], "");
             var sb = new StringBuilder(t.toString()).append('\n');
             sb.append(verdict()).append('\n');
             long saturated = runs.stream().filter(RunRecord::generatorSaturated).count();
@@ -203,6 +344,13 @@ final class Verdicts {
             }
             long failed = runs.stream().filter(r -> r.errors() > 0 || r.non2xx() > 0).count();
             if (failed > 0) sb.append("Warning: ").append(failed).append(" runs had errors or non-2xx answers (see --json).\n");
+            for (var side : List.of("A", "B")) {
+                if (runs.stream().anyMatch(r -> r.side().equals(side) && r.fairness().starving())) {
+                    sb.append("Warning: ").append(side).append(" starved connections: some got no answer or under ")
+                            .append(String.format(Locale.ROOT, "%.0f%%", 100 * LoadTest.STARVED_SHARE))
+                            .append(" of the mean answers per connection (see \"answers per connection\"); its latency counts only what it answered.\n");
+                }
+            }
             for (String n : notes) sb.append("Note: ").append(n).append('\n');
             sb.append('\n').append(footer());
             return sb.toString();
@@ -212,7 +360,7 @@ final class Verdicts {
             return r.count(Contract.Verdict.PASS) + "/" + (r.outcomes().size() - r.count(Contract.Verdict.SKIP));
         }
 
-        /** One sentence in words, on /health (or the first raced path) at the highest connection count. */
+        /** One sentence in words, on /health (or the first raced path) at the highest connection count; only rows whose interval excludes 1. */
         String verdict() {
             String path = paths.getFirst();
             int c = Collections.max(run.opts().concurrency);
@@ -221,19 +369,24 @@ final class Verdicts {
             Figure rps = figs.stream().filter(f -> f.name().equals(at + " throughput")).findFirst().orElseThrow();
             Figure cpu = figs.stream().filter(f -> f.name().equals(at + " server CPU per request")).findFirst().orElseThrow();
             String A = run.a().label(), B = run.b().label();
+            var ci = rps.interval();
             var sb = new StringBuilder("Verdict: ");
-            if (rps.withinNoise()) {
-                sb.append(B).append(" and ").append(A).append(" answered ").append("GET ").append(path)
+            switch (rps.verdict()) {
+                case B_HIGHER, B_LOWER -> sb.append(B).append(" answered GET ").append(path).append(" at ").append(fmtRatio(ci.ratio()))
+                        .append("× (").append(fmtRatio(ci.low())).append("–").append(fmtRatio(ci.high())).append(") the rate of ").append(A)
+                        .append(" (").append(c).append(" connections)");
+                case WITHIN_NOISE -> sb.append(B).append(" and ").append(A).append(" answered GET ").append(path)
                         .append(" at the same rate within noise (").append(c).append(" connections)");
-            } else {
-                double[] ci = rps.interval();
-                sb.append(B).append(" answered GET ").append(path).append(" at ").append(fmtRatio(rps.ratio())).append("×")
-                        .append(ci == null ? "" : " (" + fmtRatio(ci[0]) + "–" + fmtRatio(ci[1]) + ")")
-                        .append(" the rate of ").append(A).append(" (").append(c).append(" connections)");
+                case TOO_FEW_ROUNDS -> sb.append("none on GET ").append(path).append(": ").append(ci.n())
+                        .append(" rounds are too few for a 95% interval (at least ").append(PairedStats.minRounds(PairedStats.CONFIDENCE)).append(")");
+                case NO_DATA -> sb.append("none on GET ").append(path).append(": no round measured both sides");
             }
-            double cr = cpu.ratio();
-            if (!Double.isNaN(cr) && !Double.isInfinite(cr)) {
-                sb.append(cpu.withinNoise() ? ", at about the same CPU per request (within noise)" : ", at " + fmtRatio(cr) + "× its CPU per request");
+            var cc = cpu.interval();
+            if (cpu.different()) {
+                sb.append(", at ").append(fmtRatio(cc.ratio())).append("× (").append(fmtRatio(cc.low())).append("–").append(fmtRatio(cc.high()))
+                        .append(") its CPU per request");
+            } else if (cpu.verdict() == PairedStats.Verdict.WITHIN_NOISE) {
+                sb.append(", at about the same CPU per request (within noise)");
             }
             return sb.append('.').toString();
         }
@@ -247,16 +400,39 @@ final class Verdicts {
                     .append(" GiB, ").append(m.kernel()).append("; load average ").append(m.loadAverage()).append(" at start, ")
                     .append(machineAtEnd.loadAverage()).append(" at end\n");
             sb.append("JDK: ").append(m.jdk()).append(" (the servers' JVMs and LoadTest's)\n");
-            sb.append("JVM options of both servers: ").append(String.join(" ", run.jvm())).append(" (not applied to URL and cmd: sides)\n");
+            sb.append("JVM options asked for, both servers: ").append(String.join(" ", run.jvm()))
+                    .append(" (after each script's own //JAVA_OPTIONS, so they win; not applied to URL and cmd: sides)\n");
+            sb.append("JVM options in effect, read from each server's command line (the last of each kind): A: ")
+                    .append(jvmA.isEmpty() ? "-" : String.join(" ", shortened(Sample.effective(jvmA))))
+                    .append("; B: ").append(jvmB.isEmpty() ? "-" : String.join(" ", shortened(Sample.effective(jvmB)))).append('\n');
             sb.append("Start-up: from the spawn of the server's own JVM to its ready line").append(
                     run.a().startupIncludesJBang() || run.b().startupIncludesJBang() ? " (includes JBang's launch)" : "; JBang's compile and launch excluded (Compare spawns the java command JBang would run)")
                     .append("; a cmd: side until its port accepts connections\n");
             sb.append("CPU pinning: ").append(run.pinning().note()).append('\n');
+            sb.append("Warm-up to steady state (").append(fmtDuration(STEADY_WINDOW)).append(" windows at ").append(Collections.max(o.concurrency))
+                    .append(" connections until ").append(STEADY_IN_ROW).append(" in a row agree within ").append(String.format(Locale.ROOT, "%.0f%%", 100 * STEADY_TOLERANCE))
+                    .append(", at most ").append(fmtDuration(o.steadyMax)).append("): ");
+            if (warmups.isEmpty()) sb.append("none");
+            for (int i = 0; i < warmups.size(); i++) {
+                var w = warmups.get(i);
+                sb.append(i == 0 ? "" : "; ").append(w.side()).append(" GET ").append(w.path()).append(' ')
+                        .append(String.format(Locale.ROOT, "%.1f s", w.seconds())).append(w.steady() ? "" : " (not steady)");
+            }
+            sb.append('\n');
             sb.append("Load: LoadTest's engine in-process (nio, 1 thread); closed loop at ").append(o.concurrency).append(" connections, ")
-                    .append(o.runs).append(" runs of ").append(fmtDuration(o.duration)).append(" per side after ").append(fmtDuration(o.warmup))
-                    .append(" of warm-up each, A and B alternating; equal load: open loop, ").append(equalConnections).append(" connections\n");
+                    .append(o.rounds).append(" paired rounds per figure, each side ").append(fmtDuration(o.duration)).append(" after ")
+                    .append(fmtDuration(o.warmup)).append(" unmeasured, in ABBA order; equal load: open loop, ").append(equalConnections).append(" connections\n");
+            sb.append("Method: B/A is the Hodges-Lehmann estimate of the rounds' log-ratios ln(B/A), its 95% interval from Wilcoxon's signed-rank statistic (see --help)\n");
             sb.append("Command: ").append(Util.commandLine()).append('\n');
             return sb.toString();
+        }
+
+        /** Options whose value is a file path, shortened to the file's name (the JSON has them whole). */
+        static List<String> shortened(List<String> options) {
+            return options.stream().map(o -> {
+                int eq = o.indexOf('=');
+                return eq > 0 && o.indexOf('/', eq) > 0 ? o.substring(0, eq + 1) + "…/" + o.substring(o.lastIndexOf('/') + 1) : o;
+            }).toList();
         }
 
         void writeJson(Path file) throws IOException {
@@ -267,6 +443,8 @@ final class Verdicts {
                     "load_average_start", m.loadAverage(), "load_average_end", machineAtEnd.loadAverage(), "jdk", m.jdk()));
             root.put("jvm_options", run.jvm());
             root.put("pinning", run.pinning().note());
+            root.put("method", Map.of("rounds", run.opts().rounds, "order", "ABBA", "ratio", "Hodges-Lehmann estimate of ln(B/A) per round",
+                    "interval", "Wilcoxon signed-rank, 95%", "min_rounds_for_interval", PairedStats.minRounds(PairedStats.CONFIDENCE)));
             var sides = new LinkedHashMap<String, Object>();
             for (var e : List.of(Map.entry("A", run.a()), Map.entry("B", run.b()))) {
                 var s = new LinkedHashMap<String, Object>();
@@ -279,6 +457,15 @@ final class Verdicts {
                 s.put("startup_ms", num(start.startupMs()));
                 s.put("idle_rss_mb", num(start.rssMb()));
                 s.put("peak_rss_mb", num(peak.rssMb()));
+                var jvm = e.getKey().equals("A") ? jvmA : jvmB;
+                s.put("jvm_command_line_options", jvm);
+                s.put("jvm_options_in_effect", Sample.effective(jvm));
+                s.put("warmup", warmups.stream().filter(w -> w.side().equals(e.getKey())).map(w -> {
+                    var x = new LinkedHashMap<String, Object>();
+                    x.put("path", w.path()); x.put("seconds", w.seconds()); x.put("steady", w.steady());
+                    x.put("window_rps", Arrays.stream(w.rps()).boxed().toList());
+                    return x;
+                }).toList());
                 s.put("contract", Map.of("passed", rep.count(Contract.Verdict.PASS), "failed", rep.count(Contract.Verdict.FAIL),
                         "skipped", rep.count(Contract.Verdict.SKIP), "checks", rep.outcomes().stream().map(x -> Map.of("check", x.check(), "verdict", x.verdict().name(), "detail", x.detail())).toList()));
                 sides.put(e.getKey(), s);
@@ -291,17 +478,21 @@ final class Verdicts {
             var figs = new ArrayList<Map<String, Object>>();
             for (var f : figures()) {
                 var x = new LinkedHashMap<String, Object>();
+                var ci = f.interval();
                 x.put("figure", f.name());
                 x.put("unit", f.unit());
-                x.put("a", stats(f.a()));
-                x.put("b", stats(f.b()));
-                x.put("ratio", num(f.ratio()));
-                double[] ci = f.interval();
-                x.put("ratio_interval", ci == null ? null : Arrays.asList(num(ci[0]), num(ci[1])));  // null where unbounded (List.of refuses null)
-                x.put("within_noise", f.withinNoise());
+                x.put("a", stats(f.a(), f.shownA()));
+                x.put("b", stats(f.b(), f.shownB()));
+                x.put("rounds", ci.n());
+                x.put("ratio", num(ci.ratio()));
+                x.put("ratio_interval", ci.tooFew() ? null : Arrays.asList(num(ci.low()), num(ci.high())));  // null where none (List.of refuses null)
+                x.put("verdict", f.verdict().name());
+                x.put("within_noise", f.verdict() == PairedStats.Verdict.WITHIN_NOISE);
+                x.put("caveat", f.caveat());
                 figs.add(x);
             }
             root.put("figures", figs);
+            root.put("counted", counted().stream().map(r -> Map.of("row", r[0], "a", r[1], "b", r[2])).toList());
             root.put("runs", runs.stream().map(r -> {
                 var x = new LinkedHashMap<String, Object>();
                 x.put("side", r.side()); x.put("path", r.path()); x.put("loop", r.loop()); x.put("connections", r.connections());
@@ -311,6 +502,9 @@ final class Verdicts {
                 x.put("server_cpu_us_per_request", num(r.serverCpuUsPerRequest())); x.put("requests", r.requests());
                 x.put("non_2xx", r.non2xx()); x.put("errors", r.errors()); x.put("generator_saturated", r.generatorSaturated());
                 x.put("generator_cpu_us_per_request", num(r.generatorCpuUsPerRequest()));
+                x.put("unanswered", Map.of("count", r.unanswered().count(), "max_age_ms", r.unanswered().maxAgeMs(), "median_age_ms", r.unanswered().medianAgeMs()));
+                var fair = r.fairness();
+                x.put("answers_per_connection", Map.of("min", fair.min(), "median", fair.median(), "max", fair.max(), "starved", fair.starved()));
                 return x;
             }).toList());
             root.put("verdict", verdict());
@@ -320,7 +514,7 @@ final class Verdicts {
 
         /**
          * `compare --html FILE`: the A/B table, the throughput per path and connection count as a bar chart (medians
-         * of the runs), the verdict and the warnings, with compare's own footer.
+         * of the rounds), the verdict and the warnings, with compare's own footer.
          */
         void writeHtml(Path file) throws IOException {
             var page = new Html.Page(Util.commandLine());
@@ -332,15 +526,16 @@ final class Verdicts {
             var a = new ArrayList<Html.Svg.Point>();
             var b = new ArrayList<Html.Svg.Point>();
             for (var f : figures()) {
-                t.row(f.name() + " (" + f.unit() + ")", f.cell(f.a()), f.cell(f.b()), f.ratioCell());
+                t.row(f.name() + " (" + f.unit() + ")", f.cellA(), f.cellB(), f.ratioCell());
                 if (!f.name().endsWith(" throughput")) continue;
                 int x = categories.size();
                 categories.add(f.name().substring(0, f.name().length() - " throughput".length()));
-                if (f.a().length > 0) a.add(new Html.Svg.Point(x, Stats.median(f.a())));
-                if (f.b().length > 0) b.add(new Html.Svg.Point(x, Stats.median(f.b())));
+                if (f.a().length > 0) a.add(new Html.Svg.Point(x, PairedStats.median(f.a())));
+                if (f.b().length > 0) b.add(new Html.Svg.Point(x, PairedStats.median(f.b())));
             }
+            for (var row : counted()) t.row(row[0], row[1], row[2], "");
             var series = List.of(new Html.Svg.Series("A: " + run.a().label(), a), new Html.Svg.Series("B: " + run.b().label(), b));
-            String title = "Throughput, median of the runs (req/s)";
+            String title = "Throughput, median of the rounds (req/s)";
             var sentences = new ArrayList<String>();
             String text = text();
             text.lines().filter(l -> l.startsWith("Warning: ") || l.startsWith("Note: ")).forEach(sentences::add);
@@ -351,12 +546,13 @@ final class Verdicts {
             Util.Progress.say("HTML report: " + file.toAbsolutePath());
         }
 
-        static Map<String, Object> stats(double[] v) {
+        static Map<String, Object> stats(double[] v, double shown) {
             var x = new LinkedHashMap<String, Object>();
-            x.put("median", num(Stats.median(v)));
-            x.put("min", num(Stats.min(v)));
-            x.put("max", num(Stats.max(v)));
-            x.put("values", Arrays.stream(v).boxed().toList());
+            x.put("median", num(PairedStats.median(v)));
+            x.put("min", num(PairedStats.min(v)));
+            x.put("max", num(PairedStats.max(v)));
+            x.put("shown", num(Double.isNaN(shown) ? PairedStats.median(v) : shown));
+            x.put("values", Arrays.stream(v).mapToObj(Report::num).toList());   // null for a round without the figure
             return x;
         }
 
@@ -372,6 +568,9 @@ final class Verdicts {
     }
 
     static String fmtInt(double v) { return String.format(Locale.ROOT, "%,.0f", v); }
+
+    /** 99 as "99", 99.9 as "99.9". */
+    static String fmtPercentile(double p) { return p == Math.rint(p) ? String.valueOf((long) p) : String.valueOf(p); }
 
     static String fmtRatio(double r) { return String.format(Locale.ROOT, r >= 10 ? "%.0f" : "%.2f", r); }
 

@@ -1,6 +1,7 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 25+
 //SOURCES TestKit.java
+//SOURCES ../compare/PairedStats.java
 //DEPS tools.jackson.core:jackson-databind:3.3.0
 //DESCRIPTION Tests of Compare.java as its users run it: compare, test, both, every kind of side, errors, Ctrl-C.
 
@@ -37,7 +38,7 @@ public class CompareTest {
 
     static final JsonMapper JSON = JsonMapper.builder().build();
     /** Tiny runs: enough to produce every figure, far too short to mean anything. */
-    static final List<String> TINY = List.of("--quick", "--duration", "200ms", "--warmup", "50ms");
+    static final List<String> TINY = List.of("--quick", "--duration", "200ms", "--warmup", "50ms", "--steady-max", "1s");
 
     final List<CompareRun> started = new ArrayList<>();
 
@@ -66,11 +67,13 @@ public class CompareTest {
         String out = run.output();
         for (String s : List.of("A: SimpleHttpServer (pool)", "B: ThreadedHttpServer (nio)", "B/A (95% interval)",
                 "contract checks passed", "GET /health c=16 throughput (req/s)", "GET /index.html c=16 latency p99 (ms)",
-                "server CPU per request", "p99.9, corrected", "peak RSS", "Verdict: ", "JVM options of both servers: -XX:+UseSerialGC",
+                "server CPU per request", "p99.9, corrected", "peak RSS", "Verdict: ", "JVM options asked for, both servers: -XX:+UseSerialGC",
+                "JVM options in effect, read from each server's command line", "Warm-up to steady state (500 ms windows", "Method: B/A is the Hodges-Lehmann",
                 "CPU pinning: ", "JBang's compile and launch excluded", "Command: ./jbang Compare.java compare --a simple:pool")) {
             assertTrue(out.contains(s), "the report shows '" + s + "':\n" + out);
         }
-        assertTrue(out.contains("throughput GET /health c=16: run 2 of 2, B ThreadedHttpServer (nio)"), "progress names phase, side, run k of n:\n" + out);
+        int rounds = PairedStats.QUICK_ROUNDS;
+        assertTrue(out.contains("throughput GET /health c=16: round 2 of " + rounds + ", B ThreadedHttpServer (nio)"), "progress names phase, side, round k of n:\n" + out);
 
         JsonNode root = JSON.readTree(json.toFile());
         for (String side : List.of("A", "B")) {
@@ -79,29 +82,50 @@ public class CompareTest {
             assertTrue(s.get("idle_rss_mb").doubleValue() > 0 && s.get("peak_rss_mb").doubleValue() >= s.get("idle_rss_mb").doubleValue() * 0.5, s.toString());
             assertEquals(23, s.get("contract").get("passed").intValue(), "every check passes on " + side + ": " + s.get("contract"));
         }
-        // 2 paths x 1 concurrency x 2 runs x 2 sides closed loop, then 2 runs x 2 sides at equal load, alternating A B.
+        // 2 paths x 1 concurrency x ROUNDS rounds x 2 sides closed loop, then ROUNDS rounds x 2 sides at equal load:
+        // each round A and B back to back, A first in odd rounds and B first in even ones (ABBA).
         JsonNode runs = root.get("runs");
-        assertEquals(12, runs.size(), runs.toString());
+        assertEquals(3 * rounds * 2, runs.size(), runs.toString());
         for (int i = 0; i < runs.size(); i++) {
             JsonNode r = runs.get(i);
-            assertEquals(i % 2 == 0 ? "A" : "B", r.get("side").stringValue(), "runs alternate A B A B: " + runs);
-            assertTrue(r.get("requests").longValue() > 0 && r.get("errors").longValue() == 0 && r.get("non_2xx").longValue() == 0, r.toString());
-            assertTrue(r.get("server_cpu_us_per_request").doubleValue() >= 0, r.toString());
+            int round = i / 2 % rounds + 1;
+            assertEquals(round, r.get("run").intValue(), "two runs a round: " + runs);
+            assertEquals((round % 2 == 1) == (i % 2 == 0) ? "A" : "B", r.get("side").stringValue(), "ABBA: A first in odd rounds, B in even ones: " + runs);
+            // Every request sent is counted: answered, or still waiting when the run ended (on a busy machine a short
+            // run may end before anything came back); none failed.
+            assertTrue(r.get("requests").longValue() + r.get("unanswered").get("count").longValue() > 0, r.toString());
+            assertTrue(r.get("errors").longValue() == 0 && r.get("non_2xx").longValue() == 0, r.toString());
+            assertTrue(r.get("server_cpu_us_per_request").isNull() || r.get("server_cpu_us_per_request").doubleValue() >= 0, r.toString());
+            assertTrue(r.get("unanswered").get("count").longValue() <= 16, "at most one request per connection is cut off by the end: " + r);
         }
         double rate = root.get("equal_load").get("rate").doubleValue();
-        for (int i = 8; i < 12; i++) {
+        for (int i = 4 * rounds; i < 6 * rounds; i++) {
             assertEquals("open", runs.get(i).get("loop").stringValue());
             assertEquals(rate, runs.get(i).get("target_rps").doubleValue(), "both sides get the same offered load");
         }
+        // The ratio and its interval, recomputed from the runs themselves (not from the figure's own fields): the
+        // rounds are paired A with B by round number, and the interval comes from PairedStats.
+        double[] a = new double[rounds], b = new double[rounds];
+        for (JsonNode r : runs) {
+            if (!r.get("path").stringValue().equals("/health") || !r.get("loop").stringValue().equals("closed")) continue;
+            (r.get("side").stringValue().equals("A") ? a : b)[r.get("run").intValue() - 1] = r.get("rps").doubleValue();
+        }
+        var expected = PairedStats.paired(a, b);
         JsonNode throughput = figure(root, "GET /health c=16 throughput");
-        assertEquals(2, throughput.get("a").get("values").size());
-        double ratio = throughput.get("b").get("median").doubleValue() / throughput.get("a").get("median").doubleValue();
-        assertEquals(ratio, throughput.get("ratio").doubleValue(), 1e-9, "ratio is B's median over A's");
+        assertEquals(rounds, throughput.get("rounds").intValue());
+        assertEquals(expected.ratio(), throughput.get("ratio").doubleValue(), 1e-9 * expected.ratio(), throughput.toString());
         JsonNode ci = throughput.get("ratio_interval");
-        assertTrue(ci.get(0).doubleValue() <= ratio && ratio <= ci.get(1).doubleValue() || throughput.get("within_noise").booleanValue(), throughput.toString());
-        assertEquals(ci.get(0).doubleValue() <= 1 && ci.get(1).doubleValue() >= 1, throughput.get("within_noise").booleanValue(), "within noise = interval holds 1");
-        assertTrue(out.contains(throughput.get("within_noise").booleanValue() ? "≈ 1 (within noise)" : "×"), out);
+        assertEquals(expected.low(), ci.get(0).doubleValue(), 1e-9 * expected.low(), throughput.toString());
+        assertEquals(expected.high(), ci.get(1).doubleValue(), 1e-9 * expected.high(), throughput.toString());
+        assertEquals(expected.verdict().name(), throughput.get("verdict").stringValue(), throughput.toString());
+        var row = out.lines().filter(l -> l.startsWith("GET /health c=16 throughput (req/s)")).findFirst().orElseThrow();
+        String interval = ratio(expected.low()) + "–" + ratio(expected.high()) + ")";
+        assertTrue(row.stripTrailing().endsWith(expected.excludesOne() ? "× (" + interval : "≈ 1 (within noise: " + interval),
+                "the table shows the same interval " + interval + ": " + row);
     }
+
+    /** A ratio as the table prints it. */
+    static String ratio(double r) { return String.format(Locale.ROOT, r >= 10 ? "%.0f" : "%.2f", r); }
 
     static JsonNode figure(JsonNode root, String name) {
         for (JsonNode f : root.get("figures")) if (f.get("figure").stringValue().equals(name)) return f;
@@ -132,14 +156,72 @@ public class CompareTest {
     }
 
     @Test void ctrlCInTheMiddleOfARaceStopsEveryServer() throws Exception {
-        var run = compare("compare", "--duration", "3s", "--runs", "3", "--concurrency", "4");
-        run.awaitOutput("throughput GET /health c=4: run 1 of 3", Duration.ofSeconds(240));
+        var run = compare("compare", "--duration", "3s", "--rounds", "3", "--concurrency", "4", "--steady-max", "0s");
+        run.awaitOutput("throughput GET /health c=4: round 1 of 3", Duration.ofSeconds(240));
         var servers = ProcessHandle.of(run.process.pid()).orElseThrow().descendants().toList();
         assertTrue(servers.size() >= 2, "both servers run under Compare: " + servers);
         run.signal("INT");
         int code = run.waitFor();
         assertNotEquals(0, code, run.output());
         for (var h : servers) assertFalse(h.isAlive(), "server " + h.pid() + " " + h.info().commandLine().orElse("") + " still runs");
+    }
+
+    @Test void aServerThatServesOneConnectionAtATimeIsShownStarvingAndItsLatencyIsNotCalledBetter(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("out.json");
+        var run = compare("compare", "--a", "threaded:sequential", "--b", "threaded:nio", "--concurrency", "16", "--rounds", "6",
+                "--duration", "300ms", "--warmup", "50ms", "--steady-max", "0s", "--json", json.toString());
+        assertEquals(0, run.waitFor(), run.output());
+        String out = run.output();
+        JsonNode root = JSON.readTree(json.toFile());
+        long starvedRuns = 0, unansweredA = 0;
+        for (JsonNode r : root.get("runs")) {
+            if (!r.get("side").stringValue().equals("A") || !r.get("loop").stringValue().equals("closed")) continue;
+            if (r.get("answers_per_connection").get("starved").intValue() > 0) starvedRuns++;
+            unansweredA += r.get("unanswered").get("count").longValue();
+        }
+        assertTrue(starvedRuns > 0, "sequential serves one connection at a time: the others starve\n" + out);
+        assertTrue(unansweredA > 0, "their requests are still unanswered at the end of the run\n" + out);
+        assertTrue(out.contains("Warning: A starved connections"), out);
+        var fairness = out.lines().filter(l -> l.startsWith("GET /health c=16 answers per connection")).findFirst().orElseThrow();
+        assertTrue(fairness.contains("STARVED"), fairness);
+        var unanswered = out.lines().filter(l -> l.startsWith("GET /health c=16 unanswered at the end of a run")).findFirst().orElseThrow();
+        assertTrue(unanswered.contains("waited up to"), unanswered);
+        for (JsonNode f : root.get("figures")) {
+            String name = f.get("figure").stringValue();
+            if (!name.startsWith("GET /") || !name.contains("latency")) continue;
+            // B_HIGHER on a latency row would mean "A, the sequential server, answers faster".
+            assertNotEquals("B_HIGHER", f.get("verdict").stringValue(), "the starving side's latency is never called better: " + f);
+        }
+        assertFalse(root.get("verdict").stringValue().contains("latency"), root.get("verdict").toString());
+    }
+
+    @Test void aJvmOptionIsPlacedLastShownAsInEffectAndTheServerRunsWithIt(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("out.json");
+        var run = compare("compare", "--a", "threaded:nio", "--b", "simple:pool", "--jvm-option", "-Xmx300m", "--concurrency", "2",
+                "--rounds", "2", "--duration", "100ms", "--warmup", "20ms", "--steady-max", "0s", "--json", json.toString());
+        run.awaitOutput("throughput GET /health c=2: round 1 of 2", Duration.ofSeconds(240));
+        // The servers are up: the last -Xmx on a JVM's command line is its heap limit; read each one's from /proc.
+        var java = ProcessHandle.of(run.process.pid()).orElseThrow().descendants()
+                .filter(h -> h.info().command().orElse("").endsWith("/java")).toList();
+        assertTrue(java.size() >= 2, "the server JVMs under Compare (A, B and the contract's instances without --directory): " + java);
+        for (var h : java) {
+            var argv = new String(Files.readAllBytes(Path.of("/proc/" + h.pid() + "/cmdline")), StandardCharsets.UTF_8).split("\0");
+            var xmx = Arrays.stream(argv).filter(w -> w.startsWith("-Xmx")).toList();
+            assertEquals("-Xmx300m", xmx.getLast(), "the last -Xmx wins: " + String.join(" ", argv));
+        }
+        assertEquals(0, run.waitFor(), run.output());
+        var inEffect = run.output().lines().filter(l -> l.startsWith("JVM options in effect")).findFirst().orElseThrow();
+        assertTrue(inEffect.contains("A: ") && inEffect.indexOf("-Xmx300m") < inEffect.indexOf("; B: ") && inEffect.lastIndexOf("-Xmx300m") > inEffect.indexOf("; B: "), inEffect);
+        assertFalse(inEffect.contains("-Xmx256m") || inEffect.contains("-Xmx512m"), "the losing -Xmx options are not shown as in effect: " + inEffect);
+        assertTrue(run.output().contains("JVM options asked for, both servers: -XX:+UseSerialGC -Xms64m -Xmx256m -Xmx300m"), run.output());
+        JsonNode root = JSON.readTree(json.toFile());
+        for (String side : List.of("A", "B")) {
+            var effective = JSON.convertValue(root.get("sides").get(side).get("jvm_options_in_effect"), List.class);
+            assertTrue(effective.contains("-Xmx300m") && !effective.contains("-Xmx256m"), side + ": " + effective);
+            var all = JSON.convertValue(root.get("sides").get(side).get("jvm_command_line_options"), List.class);
+            assertEquals("-Xmx300m", all.getLast(), "placed last, so it wins: " + all);
+        }
+        assertTrue(JSON.convertValue(root.get("jvm_options"), List.class).contains("-Xmx300m"), root.get("jvm_options").toString());
     }
 
     // ---------------------------------------------------------------- test
@@ -267,7 +349,8 @@ public class CompareTest {
                 new Case(List.of("compare", "--a", "nginx"), 2, "Error: unknown side: nginx"),
                 new Case(List.of("test", "cmd:python3 -m http.server"), 2, "Error: side cmd:python3 -m http.server: a cmd: side needs {port}"),
                 new Case(List.of("test", "prime"), 2, "Error: side prime: PrimeEchoServer does not speak HTTP"),
-                new Case(List.of("compare", "--runs", "0"), 2, "Error: --runs must be at least 1"),
+                new Case(List.of("compare", "--rounds", "0"), 2, "Error: --rounds must be 1 to 1000: 0"),
+                new Case(List.of("compare", "--steady-max", "soon"), 2, "Error: Invalid value for option '--steady-max'"),
                 new Case(List.of("test", "http://127.0.0.1:" + closed), 1, "Error: side http://127.0.0.1:" + closed + ": Connection refused"),
                 new Case(List.of("test", "simple:turbo"), 2, "Error: simple:turbo: ")) ) {
             var run = compare(c.args.toArray(String[]::new));

@@ -636,7 +636,8 @@ public class LoadTestTest {
             assertEquals(1, r.exit(), "no request succeeded: " + r);
             JsonNode j = JsonMapper.builder().build().readTree(r.out());
             assertEquals(List.of("url", "loop", "connections", "duration_s", "requests", "rps", "target_rps", "bytes_per_s",
-                    "latency_ms", "service_time_ms", "status", "errors", "generator_cpu_us_per_request", "generator_saturated"),
+                    "latency_ms", "service_time_ms", "status", "errors", "generator_cpu_us_per_request", "generator_saturated",
+                    "unanswered", "answers_per_connection"),
                     List.copyOf(j.propertyNames()));
             assertEquals(List.of("p50", "p75", "p90", "p99", "p999", "p9999", "max", "mean"), List.copyOf(j.get("latency_ms").propertyNames()));
             assertEquals(List.of("connect", "read", "write", "timeout", "reset", "malformed"), List.copyOf(j.get("errors").propertyNames()));
@@ -673,5 +674,80 @@ public class LoadTestTest {
                 assertTrue(out.contains("(target 100.00)"), out);
             }
         }
+    }
+
+    // ---------------------------------------------------------------- every request counted: unanswered, fairness
+
+    /** A server that serves one connection at a time, to its end: the other connections wait in the accept queue. */
+    static ServerSocket oneConnectionAtATime() throws IOException {
+        var listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread.ofVirtual().start(() -> {
+            while (!listener.isClosed()) {
+                try (Socket s = listener.accept()) {
+                    var in = s.getInputStream();
+                    while (FaultyServer.readHead(in) != null) FaultyServer.write(s.getOutputStream(), OK);
+                } catch (IOException e) {
+                    // The client closed this connection (or the test closed the listener): take the next.
+                }
+            }
+        });
+        return listener;
+    }
+
+    @ParameterizedTest
+    @EnumSource(LoadTest.Mode.class)
+    void aServerThatServesOneConnectionAtATimeShowsStarvedConnectionsAndTheirUnansweredRequests(LoadTest.Mode mode) throws Exception {
+        try (var server = oneConnectionAtATime()) {
+            var r = LoadTest.run(config(server.getLocalPort(), "/", mode).withDuration(Duration.ofSeconds(1)).withTimeout(Duration.ofSeconds(3)));
+            var f = r.fairness();
+            assertEquals(4, f.connections());
+            assertEquals(3, f.starved(), "three of four connections never reached the server: " + f);
+            assertEquals(0, f.min(), f.toString());
+            assertEquals(r.requests(), f.max(), "the one connection served got every answer: " + f + " of " + r.requests());
+            assertTrue(f.starving());
+            var u = r.unanswered();
+            assertTrue(u.count() >= 3 && u.count() <= 4, "the three waiting requests (and perhaps one in flight) are unanswered: " + u);
+            assertTrue(u.maxAgeMs() >= u.medianAgeMs() && u.medianAgeMs() > 0, u.toString());
+            assertTrue(u.maxAgeMs() > 0.5 * r.durationS() * 1000, "a starved request waited since the run began: " + u + " in " + r.durationS() + " s");
+            assertEquals(0, r.errors().total(), "a request cut off by the end of the run is unanswered, not an error: " + r.errors());
+
+            JsonNode j = JsonMapper.builder().build().readTree(LoadTest.toJson(r));
+            assertEquals(u.count(), j.get("unanswered").get("count").longValue(), j.toString());
+            assertTrue(j.get("unanswered").get("max_age_ms").doubleValue() > 0, j.toString());
+            assertEquals(3, j.get("answers_per_connection").get("starved").intValue(), j.toString());
+            assertEquals(0, j.get("answers_per_connection").get("min").longValue(), j.toString());
+            String text = LoadTest.report(r, config(server.getLocalPort(), "/", mode).withDuration(Duration.ofSeconds(1)));
+            assertTrue(text.contains("STARVED: 3 of 4 connections"), text);
+            assertTrue(text.contains("Unanswered at the end: " + u.count() + " requests, waiting for up to"), text);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(LoadTest.Mode.class)
+    void aServerThatServesEveryConnectionStarvesNoneAndLeavesAtMostOneRequestEachUnanswered(LoadTest.Mode mode) throws Exception {
+        try (var server = new FaultyServer((s, out, i) -> FaultyServer.write(out, OK))) {
+            var r = LoadTest.run(config(server.port(), "/", mode).withDuration(Duration.ofMillis(500)));
+            var f = r.fairness();
+            assertFalse(f.starving(), f.toString());
+            assertTrue(f.min() > 0 && f.min() <= f.median() && f.median() <= f.max(), f.toString());
+            assertTrue(r.unanswered().count() <= 4, "a closed loop has at most one request per connection in flight: " + r.unanswered());
+            String text = LoadTest.report(r, config(server.port(), "/", mode).withDuration(Duration.ofMillis(500)));
+            assertTrue(text.contains("Answers per connection: min " + f.min() + ", median "), text);
+            assertFalse(text.contains("STARVED"), text);
+        }
+    }
+
+    @Test
+    void aConnectionWithNoAnswerOrUnderATenthOfTheMeanIsStarved() {
+        var fair = LoadTest.Fairness.of(new long[]{98, 101, 100, 103, 99, 97});
+        assertEquals(0, fair.starved(), fair.toString());
+        assertEquals(99.5, fair.median());
+        long[] one = new long[16];
+        one[5] = 900;
+        var f = LoadTest.Fairness.of(one);
+        assertEquals(new LoadTest.Fairness(0, 0, 900, 15, 16), f);
+        assertEquals(1, LoadTest.Fairness.of(new long[]{100, 100, 100, 7}).starved(), "7 is under a tenth of the mean, 7.675");
+        assertEquals(0, LoadTest.Fairness.of(new long[]{100, 100, 100, 8}).starved(), "8 is over a tenth of the mean, 7.7");
+        assertEquals(3, LoadTest.Fairness.of(new long[]{0, 0, 0}).starved(), "no answer at all is starved, even when no connection got one");
     }
 }
