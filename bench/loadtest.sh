@@ -4,7 +4,9 @@
 # LoadTest in both modes (nio: one event-loop thread like wrk -t1; virtual: a virtual thread per connection),
 # wrk -t1, hey and ab -k. The tools take turns RUNS times (interleaved, so a change in the machine's load hits them
 # all alike); the table shows each tool's median requests/s, p50 and p99, and the ratios to wrk's medians.
-# Target: LoadTest's best mode >= 0.9x wrk's requests/s, p50 within 25% of wrk's.
+# Targets, each judged in the run that measures it: at CONNECTIONS (both tools saturated) LoadTest nio's requests/s
+# >= 0.9x wrk's; at 1 and 10 connections, where neither tool fills its core, LoadTest nio's p50 within 10% of wrk's
+# (0.9x to 1.1x).
 #
 #   bench/loadtest.sh [SECONDS=5] [RUNS=3] [CONNECTIONS=50]
 #
@@ -13,8 +15,13 @@
 # tool to send its next request, so 1.00 means the latency covers the whole cycle (Little's law) and 0.50 means half
 # of each connection's time was spent in the tool before the write, where no clock runs. At CONNECTIONS=50 both
 # tools fill their one core, and wrk's loop settles into either of two orders (its p50 about 0.3 ms or 0.7 ms here,
-# cycle 0.5 or 1.0): a p50 there compares the tools' loops as much as their clocks. So a second table compares the
-# p50 over ONE connection, where nothing queues in either tool and the figure is the round trip itself.
+# cycle 0.5 or 1.0): a p50 there compares the tools' loops as much as their clocks. So two more tables compare the
+# p50 over 1 and 10 connections, where nothing queues in either tool and the figure is the round trip itself.
+# wrk corrects its closed-loop histogram for coordinated omission at the end of a run: every latency longer than
+# twice the mean cycle gets synthetic samples at one-cycle steps below it. On a quiet machine that adds almost
+# nothing; when the machine stalls the tool (other processes on its core), the added samples lift wrk's p50 and
+# push its cycle above 1, which no measured closed loop can reach. LoadTest's closed loop records only what it
+# measured. So a p50 verdict is only worth reading when wrk's cycle is at most 1; the line says when it is not.
 #
 # With 2 or more cores, nginx is pinned to CPU 0 and every load generator to CPU 1 (taskset), so each tool gets the
 # same single core and the server the other. LoadTest runs with --warmup 2s (its JIT compiles the hot path first;
@@ -104,10 +111,15 @@ table() {
     while read -r rps p50 p99 mean; do runs+="${runs:+, }$(printf '%.3f' "$p50")/$(cycle "$mean" "$rps" "$c")"; done <"$work/$t.$c"
     echo "  $t p50 (ms) and cycle, run by run: $runs"
   done
-  # the target, for LoadTest nio: requests/s >= 0.9x wrk's, p50 within 25% of wrk's
-  awk -v c="$c" -v r="$lt_rps" -v p="$lt_p50" -v wr="$wrk_rps" -v wp="$wrk_p50" 'BEGIN {
-    printf "  target at c=%s: req/s %.2fx wrk (>= 0.9x: %s), p50 %.2fx wrk (0.75x to 1.25x: %s)\n", c, r / wr,
-      (r / wr >= 0.9 ? "met" : "NOT met"), p / wp, (p / wp >= 0.75 && p / wp <= 1.25 ? "met" : "NOT met") }'
+  # The target for LoadTest nio at this count: requests/s when both tools are saturated, p50 when neither is.
+  if [ "$c" -ge "$CONNECTIONS" ]; then
+    awk -v c="$c" -v r="$lt_rps" -v wr="$wrk_rps" 'BEGIN {
+      printf "  target at c=%s: req/s %.2fx wrk (>= 0.9x: %s)\n", c, r / wr, (r / wr >= 0.9 ? "met" : "NOT met") }'
+  else
+    awk -v c="$c" -v p="$lt_p50" -v wp="$wrk_p50" -v wc="$(cycle "$(col "$work/wrk.$c" 4)" "$wrk_rps" "$c")" 'BEGIN {
+      printf "  target at c=%s: p50 %.2fx wrk (within 10%%, 0.9x to 1.1x: %s)\n", c, p / wp, (p / wp >= 0.9 && p / wp <= 1.1 ? "met" : "NOT met")
+      if (wc > 1.05) printf "  (wrk cycle %s > 1: its histogram holds samples it added for stalls, so this p50 is not a round trip)\n", wc }'
+  fi
 }
 
 echo "# $(nproc) cores, $(uname -sr), JDK $(jdk_version), $(nginx_version), $pinned"
@@ -116,4 +128,5 @@ echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 wrk -t1 -c"$CONNECTIONS" -d1s "$URL" >/dev/null   # nginx warm-up
 table "$CONNECTIONS" wrk loadtest-nio loadtest-virtual hey ab
 table 1 wrk loadtest-nio
+table 10 wrk loadtest-nio
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -158,6 +158,7 @@ public class ExperimentsTest {
                     var seen = new java.util.TreeSet<Integer>();
                     for (var p : points) {
                         int n = Integer.parseInt(x.nameAt(attr(p, "cx")));
+                        assertEquals(x.pixelOf(String.valueOf(n)), attr(p, "cx"), 1, name + ": a point off its N's tick");
                         seen.add(n);
                         double ms = figure(results, serverAndMode[0], serverAndMode[1], task, n);
                         assertEquals(y.pixel(ms), attr(p, "cy"), 1, name + " " + task + " N=" + n + ": " + ms + " ms drawn at the wrong height");
@@ -389,6 +390,9 @@ public class ExperimentsTest {
                 double top = names.stream().mapToDouble(Double::parseDouble).max().orElseThrow();
                 assertTrue(v <= top, v + " beyond the axis' last tick " + top);
             }
+
+            /** The position of the label with this name. */
+            double pixelOf(String name) { return pixels.get(names.indexOf(name)); }
 
             /** The name of the label nearest to this position. */
             String nameAt(double pixel) {

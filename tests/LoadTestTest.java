@@ -9,8 +9,8 @@
 // cut short, a reset mid-response, a stall, only 503s, a close after every response). Each fault must be counted
 // under its own name and the run must finish. A fixed-rate run against a server that freezes once for a second
 // must show the freeze in the corrected latency as much as it lasted, and in the service time only for the requests
-// in flight. Both modes get the same
-// conversations. The command lines (run, burst, send, errors, Ctrl-C) are run as real processes.
+// in flight. Both modes get the same conversations. The command lines (run, burst, send, errors, Ctrl-C) are run as
+// real processes.
 
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.HistogramLogReader;
@@ -344,13 +344,13 @@ public class LoadTestTest {
             // measuring from the send (no correction) would call only the few in flight.
             long due = Math.round(rate * f), expected = Math.round(rate * (f - 0.5)), tolerance = Math.round(0.15 * due);
             long slow = latency.getCountBetweenValues(halfSecondMicros, latency.getMaxValue());
-            System.out.printf("    freeze %.3f s, %s: %d corrected >= 500 ms (expected %d +- %d), %d served >= 500 ms%n", f, mode, slow, expected, tolerance,
-                    service.getCountBetweenValues(halfSecondMicros, service.getMaxValue()));
+            long slowServed = service.getCountBetweenValues(halfSecondMicros, service.getMaxValue());
+            System.out.printf("    freeze %.3f s, %s: %d corrected >= 500 ms (expected %d +- %d), %d served >= 500 ms%n",
+                    f, mode, slow, expected, tolerance, slowServed);
             assertTrue(Math.abs(slow - expected) <= tolerance, "requests with a corrected latency >= 500 ms: " + slow
                     + ", expected " + expected + " +- " + tolerance + " for a freeze of " + f + " s at " + rate + "/s; " + r.latency());
             // The service time runs from the actual send: only the requests already sent when the server froze
             // waited in it, at most one per connection, and the frozen one waited the whole freeze.
-            long slowServed = service.getCountBetweenValues(halfSecondMicros, service.getMaxValue());
             assertTrue(slowServed >= 1 && slowServed <= connections, "service times >= 500 ms: " + slowServed
                     + ", expected 1 to " + connections + " (the requests in flight); " + r.serviceTime());
             assertTrue(r.latency().max() >= f * 1000 && r.serviceTime().max() >= f * 1000,

@@ -22,15 +22,17 @@ public class RunScriptTest {
     public static void main(String[] args) { TestKit.run("RunScriptTest", RunScriptTest.class); }
 
     /**
-     * A scratch project with ./jbang, tests/run and four fake test scripts, compiled once (each compile costs seconds)
-     * and run three ways: all of them, only the honest one, only the one whose prerequisite is missing.
+     * A scratch project with ./jbang, tests/run and five fake test scripts, compiled once (each compile costs seconds)
+     * and run four ways: all of them, then alone the honest one, the one with a failed test, and the one whose
+     * prerequisite is missing.
      */
     @Test
-    void aScriptFailsWhenItExitsNonZeroPrintsNoResultLineOrLacksAPrerequisiteAndSkipsAreCounted(@TempDir Path dir) throws Exception {
+    void theRunFailsOnAFailedTestAScriptThatExitsNonZeroOrPrintsNoResultLineOrAMissingPrerequisiteAndCountsSkips(@TempDir Path dir) throws Exception {
         Files.createDirectories(dir.resolve("tests"));
         for (String f : List.of("jbang", "tests/run"))
             Files.copy(TestKit.projectRoot().resolve(f), dir.resolve(f), StandardCopyOption.COPY_ATTRIBUTES);
         script(dir, "HonestTest", "", "System.out.println(\"HonestTest: 2 passed, 0 failed, 1 skipped\");");
+        script(dir, "FailingTest", "", "System.out.println(\"FailingTest: 1 passed, 1 failed, 0 skipped\"); System.exit(1);");
         script(dir, "LiarTest", "", "System.out.println(\"LiarTest: 3 passed, 0 failed, 0 skipped\"); System.exit(3);");
         script(dir, "CrashTest", "", "throw new IllegalStateException(\"boom\");");
         // Needs a command no machine has (and no package provides, so tests/run does not try to install it); if it
@@ -44,10 +46,13 @@ public class RunScriptTest {
         assertTrue(all.contains("FAIL NeedyTest: missing prerequisite no-such-tool-for-run-test"), all);
         assertFalse(all.contains("NeedyTest: 7 passed"), "a script with a missing prerequisite must not run: " + all);
         assertFalse(all.contains("FAIL HonestTest"), all);
-        assertTrue(all.strip().endsWith("5 passed, 3 failed, 1 skipped"), all);
+        assertTrue(all.strip().endsWith("6 passed, 4 failed, 1 skipped"), all);
 
         String honest = run(dir, 0, "Honest");
         assertTrue(honest.strip().endsWith("2 passed, 0 failed, 1 skipped"), honest);
+
+        String failing = run(dir, 1, "Failing");
+        assertTrue(failing.strip().endsWith("1 passed, 1 failed, 0 skipped"), failing);
 
         String needy = run(dir, 1, "Needy");
         assertTrue(needy.strip().endsWith("0 passed, 1 failed, 0 skipped"), needy);
