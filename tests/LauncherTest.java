@@ -259,17 +259,7 @@ public class LauncherTest {
         assertTrue(all.contains("AOT cache: training in the background (log: "), all);
         Path log = Path.of(all.replaceAll("(?s).*AOT cache: training in the background \\(log: ([^)]+)\\).*", "$1"));
         Path jarDir = log.getParent();
-        // Wait until the training is over (the cache renamed into place, or the lock gone): woken by the file
-        // system's events, with a bound.
-        try (var watch = jarDir.getFileSystem().newWatchService()) {
-            jarDir.register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE);
-            while (aotCache(jarDir) == null && training(jarDir)) {
-                var key = watch.poll(180, TimeUnit.SECONDS);
-                assertNotNull(key, "training took over 3 minutes; log: " + Files.readString(log));
-                key.pollEvents();
-                key.reset();
-            }
-        }
+        awaitTrainingOver(jarDir, log);
         assertNotNull(aotCache(jarDir), "the training wrote no cache; log: " + Files.readString(log));
         var third = verbose(script);
         assertTrue(fast(third), third.out());
