@@ -5,7 +5,9 @@
 
 // Runs ./jbang as a user would, with a changed environment, and checks what it prints and its exit status.
 // The fast path is observed through JBANG_LAUNCHER_VERBOSE=1, which says "fast path" or "jbang: <why>" for each run:
-// a causal fact, never a timing.
+// a causal fact, never a timing. Every test runs ./jbang's own path (its fast path, its JBang CLI fetched with Maven,
+// its AOT cache), whether or not a `jbang` is installed on PATH: ./jbang does not use one unless asked to, which
+// the tests under "An installed jbang" pin down with a stand-in put first on PATH.
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -73,8 +75,8 @@ public class LauncherTest {
         assertEquals(1, r.out().strip().lines().count(), "one line: " + r.out());
     }
 
-    @Test void saysWhatIsMissingWhenMavenIsNeededButAbsent(@TempDir Path dir) throws Exception {
-        // An empty cache forces the bootstrap; a PATH with neither jbang nor mvn makes it impossible.
+    /** A folder of the few tools the launcher needs, and neither jbang nor mvn. */
+    static Path toolsWithoutMaven(Path dir) throws Exception {
         Path bin = dir.resolve("bin");
         Files.createDirectories(bin);
         for (String tool : List.of("bash", "sed", "dirname", "readlink", "ls", "sort", "cat", "basename", "mkdir", "env")) {
@@ -82,6 +84,12 @@ public class LauncherTest {
             Files.writeString(bin.resolve(tool), "#!/bin/sh\nexec " + real + " \"$@\"\n");
             bin.resolve(tool).toFile().setExecutable(true);
         }
+        return bin;
+    }
+
+    @Test void saysWhatIsMissingWhenMavenIsNeededButAbsent(@TempDir Path dir) throws Exception {
+        // An empty cache forces the bootstrap; a PATH with neither jbang nor mvn makes it impossible.
+        Path bin = toolsWithoutMaven(dir);
         var r = launch(Map.of("PATH", bin.toString(), "JBANG_LAUNCHER_CACHE", dir.resolve("cache").toString()),
                 List.of(), "--version");
         assertEquals(1, r.code(), r.out());
@@ -251,17 +259,7 @@ public class LauncherTest {
         assertTrue(all.contains("AOT cache: training in the background (log: "), all);
         Path log = Path.of(all.replaceAll("(?s).*AOT cache: training in the background \\(log: ([^)]+)\\).*", "$1"));
         Path jarDir = log.getParent();
-        // Wait until the training is over (the cache renamed into place, or the lock gone): woken by the file
-        // system's events, with a bound.
-        try (var watch = jarDir.getFileSystem().newWatchService()) {
-            jarDir.register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE);
-            while (aotCache(jarDir) == null && training(jarDir)) {
-                var key = watch.poll(180, TimeUnit.SECONDS);
-                assertNotNull(key, "training took over 3 minutes; log: " + Files.readString(log));
-                key.pollEvents();
-                key.reset();
-            }
-        }
+        awaitTrainingOver(jarDir, log);
         assertNotNull(aotCache(jarDir), "the training wrote no cache; log: " + Files.readString(log));
         var third = verbose(script);
         assertTrue(fast(third), third.out());
@@ -283,6 +281,185 @@ public class LauncherTest {
             assertTrue(r.out().contains("aot=false"), r.out());
             assertFalse(r.out().contains("AOT cache"), r.out());
         }
+    }
+
+    /**
+     * A script that serves as an AOT training subject: with -p it prints a ready line and waits; in the training run
+     * (-p 0 -q) it first waits for the file `gate` to exist, so the test decides when the training may go on.
+     * Without arguments it prints where its jar is.
+     */
+    static Path gatedAotServer(Path dir, Path gate) throws Exception {
+        Path script = dir.resolve("GatedServer.java");
+        Files.writeString(script, """
+                //JAVA 25+
+                //JAVA_OPTIONS -Djbang.launcher.aot=GatedServer
+                import java.nio.file.*;
+                public class GatedServer { public static void main(String[] a) throws Exception {
+                    if (java.util.List.of(a).contains("-q")) while (!Files.exists(Path.of("%s"))) Thread.sleep(20);
+                    if (a.length > 0 && a[0].equals("-p")) {
+                        System.out.println("Listening on tcp://127.0.0.1:1/ mode=gated");
+                        Thread.sleep(120_000);
+                    }
+                    System.out.println("jar=" + GatedServer.class.getProtectionDomain().getCodeSource().getLocation().toURI().getPath());
+                } }
+                """.formatted(gate) + "// " + UUID.randomUUID() + ": a build folder (and so an AOT cache) of its own\n");
+        return script;
+    }
+
+    /** Waits, woken by file system events and bounded, until the training in jarDir is over: its lock is gone. */
+    static void awaitTrainingOver(Path jarDir, Path log) throws Exception {
+        try (var watch = jarDir.getFileSystem().newWatchService()) {
+            jarDir.register(watch, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_DELETE);
+            while (training(jarDir)) {
+                var key = watch.poll(180, TimeUnit.SECONDS);
+                assertNotNull(key, "training took over 3 minutes; log: " + (Files.exists(log) ? Files.readString(log) : "(none)"));
+                key.pollEvents();
+                key.reset();
+            }
+        }
+    }
+
+    /**
+     * `timeout`, a test harness or a service manager stops a command with SIGTERM to its whole process group. The
+     * training the first run started must survive that (it runs in a session of its own): it is held at its gate
+     * until after the caller's group was killed, and the cache is written afterwards.
+     */
+    @Test void anAotTrainingSurvivesASigtermToItsCallersProcessGroup(@TempDir Path dir) throws Exception {
+        Path gate = dir.resolve("gate");
+        Path script = gatedAotServer(dir, gate);
+        // setsid: the launcher leads a process group of its own, which the test can signal as a whole.
+        var pb = new ProcessBuilder("setsid", TestKit.projectRoot().resolve("jbang").toString(), script.toString(), "-p", "0")
+                .redirectErrorStream(true);
+        pb.environment().putAll(VERBOSE);
+        Process caller = pb.start();
+        var out = new StringBuilder();
+        var reader = new java.io.BufferedReader(new java.io.InputStreamReader(caller.getInputStream(), StandardCharsets.UTF_8));
+        for (String line; (line = reader.readLine()) != null; ) {
+            out.append(line).append('\n');
+            if (line.startsWith("Listening on")) break;
+        }
+        assertTrue(out.toString().contains("AOT cache: training in the background (log: "), out.toString());
+        Path log = Path.of(out.toString().replaceAll("(?s).*AOT cache: training in the background \\(log: ([^)]+)\\).*", "$1"));
+        Path jarDir = log.getParent();
+        assertTrue(training(jarDir), "the training is under way, held at its gate: " + out);
+
+        var kill = new ProcessBuilder("kill", "-TERM", "--", "-" + caller.pid()).redirectErrorStream(true).start();
+        assertEquals(0, kill.waitFor(), new String(kill.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+        assertTrue(caller.waitFor(60, TimeUnit.SECONDS), "the caller stopped on SIGTERM");
+        assertEquals(128 + 15, caller.exitValue(), "the caller was ended by the signal: " + out);
+
+        Files.writeString(gate, "go");   // only now may the training go on
+        awaitTrainingOver(jarDir, log);
+        assertNotNull(aotCache(jarDir), "the training died with its caller's process group; log: " + Files.readString(log));
+    }
+
+    /** A lock whose owner (the pid written in it) is gone does not block: the next run trains at once. */
+    @Test void aTrainingLockWhoseOwnerIsGoneIsTakenOverAtOnce(@TempDir Path dir) throws Exception {
+        Path gate = dir.resolve("gate");
+        Files.writeString(gate, "go");
+        Path script = gatedAotServer(dir, gate);
+        // A first run without the AOT cache builds the jar; its folder is where the lock goes.
+        var built = launch(Map.of("JBANG_LAUNCHER_VERBOSE", "1", "JBANG_LAUNCHER_AOT", "0"), List.of(), script.toString());
+        assertEquals(0, built.code(), built.out());
+        Path jarDir = Path.of(built.out().replaceAll("(?s).*jar=(\\S+).*", "$1")).getParent();
+        assertTrue(Files.isDirectory(jarDir), built.out());
+        Path lock = jarDir.resolve(Path.of(System.getProperty("java.home")).getFileName() + ".aot.lock");
+
+        // A live owner (this test's own JVM): the lock is respected, no second training.
+        Files.createDirectories(lock);
+        Files.writeString(lock.resolve("pid"), ProcessHandle.current().pid() + "\n");
+        var respected = verbose(script);
+        assertFalse(respected.out().contains("AOT cache: training in the background"), respected.out());
+
+        // An owner that is gone: a process that has ended.
+        Process ended = new ProcessBuilder("true").start();
+        ended.waitFor();
+        Files.writeString(lock.resolve("pid"), ended.pid() + "\n");
+        var retried = verbose(script);
+        assertTrue(retried.out().contains("AOT cache: training in the background"), "a lock whose owner is gone is taken over: " + retried.out());
+        awaitTrainingOver(jarDir, jarDir.resolve("aot.log"));
+        assertNotNull(aotCache(jarDir), "the retry wrote the cache; log: " + Files.readString(jarDir.resolve("aot.log")));
+    }
+
+    // ---- An installed jbang
+
+    /**
+     * A stand-in for an installed JBang, as its own `jbang` script runs it: dev.jbang.Main from JBang's CLI (the one
+     * ./jbang fetched), and a command line on exit status 255 to run. It leaves a mark in `marks` when it is used.
+     */
+    static Path installedJbang(Path dir, Path marks) throws Exception {
+        Path bin = dir.resolve("installed-bin");
+        Files.createDirectories(bin);
+        String version = Files.readString(TestKit.projectRoot().resolve("jbang")).replaceAll("(?s).*JBANG_LAUNCHER_VERSION:-([0-9.]+)}.*", "$1");
+        String base = System.getenv("JBANG_LAUNCHER_CACHE") != null ? System.getenv("JBANG_LAUNCHER_CACHE")
+                : (System.getenv("XDG_CACHE_HOME") != null ? System.getenv("XDG_CACHE_HOME") : System.getProperty("user.home") + "/.cache") + "/jbang-launcher";
+        Path classpath = Path.of(base, version, "classpath");
+        assertTrue(Files.isRegularFile(classpath), "./jbang fetched JBang's CLI before: " + classpath);
+        Path jbang = bin.resolve("jbang");
+        Files.writeString(jbang, """
+                #!/usr/bin/env bash
+                echo "installed jbang: $*" >>'%s'
+                export JBANG_RUNTIME_SHELL=bash
+                output=$(java -classpath "$(cat '%s')" dev.jbang.Main "$@")
+                rc=$?
+                if [ $rc -eq 255 ]; then eval "exec $output"; fi
+                [ -n "$output" ] && printf '%%s\\n' "$output"
+                exit $rc
+                """.formatted(marks, classpath));
+        jbang.toFile().setExecutable(true);
+        return bin;
+    }
+
+    @Test void anInstalledJbangOnPathIsNotUsedSoTheFastPathAndAotCacheStillApply(@TempDir Path dir) throws Exception {
+        Path marks = dir.resolve("marks");
+        Path bin = installedJbang(dir, marks);
+        Path script = scriptWithSources(dir, "v1", "h1");
+        var env = Map.of("JBANG_LAUNCHER_VERBOSE", "1", "PATH", bin + ":" + System.getenv("PATH"));
+        var first = launch(env, List.of(), script.toString());
+        assertTrue(first.out().contains("value=v1 helper=h1"), first.out());
+        assertTrue(first.out().contains("[launcher] not using the installed " + bin.resolve("jbang")), first.out());
+        var second = launch(env, List.of(), script.toString());
+        assertTrue(fast(second), "./jbang's fast path, with a jbang on PATH: " + second.out());
+        assertFalse(Files.exists(marks), "the installed jbang never ran: " + (Files.exists(marks) ? Files.readString(marks) : ""));
+    }
+
+    @Test void anInstalledJbangRunsEverythingWhenAskedFor(@TempDir Path dir) throws Exception {
+        Path marks = dir.resolve("marks");
+        Path bin = installedJbang(dir, marks);
+        Path script = scriptWithSources(dir, "v1", "h1");
+        var r = launch(Map.of("JBANG_LAUNCHER_VERBOSE", "1", "JBANG_LAUNCHER_INSTALLED", "1", "PATH", bin + ":" + System.getenv("PATH")),
+                List.of(), script.toString(), "x");
+        assertEquals(0, r.code(), r.out());
+        assertTrue(r.out().contains("value=v1 helper=h1") && r.out().contains("arg[x]"), r.out());
+        assertFalse(fast(r), r.out());
+        assertEquals("installed jbang: " + script + " x", Files.readString(marks).strip(), "handed over with the arguments as given");
+    }
+
+    @Test void anInstalledJbangRunsEverythingWhenThereIsNoMavenToFetchJbang(@TempDir Path dir) throws Exception {
+        Path marks = dir.resolve("marks");
+        Path installed = installedJbang(dir, marks);
+        Path script = scriptWithSources(dir, "v1", "h1");
+        // An empty cache and no mvn: ./jbang cannot fetch its own JBang, so the installed one runs the script.
+        var r = launch(Map.of("JBANG_LAUNCHER_VERBOSE", "1", "PATH", installed + ":" + toolsWithoutMaven(dir),
+                "JBANG_LAUNCHER_CACHE", dir.resolve("cache").toString()), List.of(), script.toString());
+        assertEquals(0, r.code(), r.out());
+        assertTrue(r.out().contains("[launcher] installed jbang: " + installed.resolve("jbang") + " (no Maven"), r.out());
+        assertTrue(r.out().contains("value=v1 helper=h1"), r.out());
+        assertTrue(Files.exists(marks), "the installed jbang ran: " + r.out());
+    }
+
+    @Test void anInstalledJbangRunsAScriptOfThisProjectFromItsFolder(@TempDir Path dir) throws Exception {
+        // What a user with JBang installed types: `jbang EchoServer.java --help` in the project's folder.
+        Path marks = dir.resolve("marks");
+        Path bin = installedJbang(dir, marks);
+        var pb = new ProcessBuilder(bin.resolve("jbang").toString(), "EchoServer.java", "--help")
+                .redirectErrorStream(true).directory(TestKit.projectRoot().toFile());
+        pb.environment().put("PATH", Path.of(System.getProperty("java.home"), "bin") + ":" + System.getenv("PATH"));
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("Usage: EchoServer"), out);
     }
 
     static Path aotCache(Path dir) throws Exception {
