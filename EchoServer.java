@@ -68,11 +68,7 @@ import java.util.concurrent.atomic.LongAdder;
 @Command(name = "EchoServer", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpWidth = 120,
         description = "Echoes every byte it receives over TCP, in the concurrency model chosen with --mode.",
         footerHeading = "%nModes (-m), each with its trade-off:%n",
-        footer = {
-                "  thread   a platform thread per connection: plain blocking code, but a kernel thread and a stack each",
-                "  nio      one Selector loop on one thread: no thread per connection, but one core, and nothing may block it",
-                "  async    NIO.2 completion handlers on -w threads: nobody waits on a socket, but the code is a chain of callbacks",
-                "  virtual  a virtual thread per connection: the thread code unchanged, at near event-loop cost",
+        footer = {   // after each mode's line (Mode.helpFooter)
                 "%nOut of file descriptors (or memory) an accept fails: the server logs it once, pauses accepting",
                 "(10 ms, doubling to 200 ms), serves the open connections meanwhile, and logs again when it recovers."})
 public class EchoServer implements Callable<Integer> {
@@ -110,6 +106,8 @@ public class EchoServer implements Callable<Integer> {
             System.err.println("Error: " + e.getMessage() + " (see --help)");
             return 2;
         });
+        var usage = cli.getCommandSpec().usageMessage();
+        usage.footer(Mode.helpFooter(usage.footer()));
         System.exit(cli.execute(args));
     }
 
@@ -163,7 +161,26 @@ public class EchoServer implements Callable<Integer> {
         };
     }
 
-    public enum Mode { thread, nio, async, virtual }
+    /** The four models, each with its trade-off. */
+    public enum Mode {
+        thread("a platform thread per connection: plain blocking code, but a kernel thread and a stack each"),
+        nio("one Selector loop on one thread: no thread per connection, but one core, and nothing may block it"),
+        async("NIO.2 completion handlers on -w threads: nobody waits on a socket, but the code is a chain of callbacks"),
+        virtual("a virtual thread per connection: the thread code unchanged, at near event-loop cost");
+
+        /** The one-line trade-off --help shows for this mode; stated here only. */
+        final String tradeOff;
+
+        Mode(String tradeOff) { this.tradeOff = tradeOff; }
+
+        /** --help's footer: a line per mode with its trade-off, then the notes. */
+        static String[] helpFooter(String... notes) {
+            var lines = new String[values().length + notes.length];
+            for (Mode m : values()) lines[m.ordinal()] = String.format("  %-8s %s", m.name(), m.tradeOff);
+            System.arraycopy(notes, 0, lines, values().length, notes.length);
+            return lines;
+        }
+    }
 
     /** A started server: where it listens, what it counted, and how to stop it. */
     public interface Running extends AutoCloseable {
@@ -356,8 +373,8 @@ public class EchoServer implements Callable<Integer> {
 
     /**
      * thread and virtual: a blocking accept loop that starts one thread per connection, which reads and writes back
-     * until the peer closes. Plain sequential code; a platform thread costs a kernel thread and a stack (the C++
-     * model), a virtual thread a few hundred bytes of heap (the Tokio model). The factory is the only difference.
+     * until the peer closes: a platform thread (the C++ model) or a virtual thread (the Tokio model). The thread
+     * factory is the only difference; each one's trade-off is in {@link Mode}.
      */
     static final class ThreadPerConnection implements Running {
         private final ServerSocket listener;
@@ -459,8 +476,8 @@ public class EchoServer implements Callable<Integer> {
     }
 
     /**
-     * nio: one Selector loop on one thread, like asyncio. No thread per connection and no locks, one read buffer for
-     * everyone; but it uses one core, and a slow step in the loop delays every connection.
+     * nio: one Selector loop on one thread, like asyncio, with one read buffer for every connection and no locks
+     * (trade-off: {@link Mode#nio}).
      */
     static final class NioEventLoop implements Running {
         private final ServerSocketChannel listener;
@@ -619,8 +636,7 @@ public class EchoServer implements Callable<Integer> {
 
     /**
      * async: NIO.2 completion handlers. The kernel waits, and a small fixed pool runs whichever handler comes next
-     * (read done: write it back; write done: read again). No thread waits, but a connection's flow is split across
-     * callbacks.
+     * (read done: write it back; write done: read again); trade-off: {@link Mode#async}.
      */
     static final class CompletionHandlers implements Running {
         private final AsynchronousChannelGroup group;

@@ -111,13 +111,7 @@ import java.util.function.Consumer;
                 + "answered prime or composite by slow trial division, in the concurrency model chosen with --mode.",
                 "Without a subcommand it runs the server; 'client' runs the demo client."},
         footerHeading = "%nModes (-m), each with its trade-off:%n",
-        footer = {
-                "  sequential  one client at a time: the simplest code, but everyone else waits, even for an echo",
-                "  thread      a platform thread per client: truly concurrent, but a kernel thread and a stack each",
-                "  pool        -w platform threads take turns: bounded cost, but client w+1 waits until one of the first w leaves",
-                "  nio         one Selector loop for every client: cheap per connection, but nothing may block the loop",
-                "  async       NIO.2 completion handlers on -w threads: nobody waits on a socket, but the code is a chain of callbacks",
-                "  virtual     a virtual thread per client: blocking code at near event-loop cost (--no-offload pins a carrier)",
+        footer = {   // after each mode's line (Mode.helpFooter)
                 "%nOut of file descriptors (or memory) an accept fails: the server logs it once, pauses accepting",
                 "(10 ms, doubling to 200 ms), serves the open connections meanwhile, and logs again when it recovers."})
 public class PrimeEchoServer implements Callable<Integer> {
@@ -172,6 +166,8 @@ public class PrimeEchoServer implements Callable<Integer> {
             System.err.println("Error: " + e.getMessage() + " (see --help)");
             return 2;
         });
+        var usage = cli.getCommandSpec().usageMessage();
+        usage.footer(Mode.helpFooter(usage.footer()));
         System.exit(cli.execute(args));
     }
 
@@ -256,7 +252,28 @@ public class PrimeEchoServer implements Callable<Integer> {
 
     private ParameterException usage(String message) { return new ParameterException(spec.commandLine(), message); }
 
-    public enum Mode { sequential, thread, pool, nio, async, virtual }
+    /** The six models, simplest first, each with its trade-off. */
+    public enum Mode {
+        sequential("one client at a time: the simplest code, but everyone else waits, even for an echo"),
+        thread("a platform thread per client: truly concurrent, but a kernel thread and a stack each"),
+        pool("-w platform threads take turns: bounded cost, but client w+1 waits until one of the first w leaves"),
+        nio("one Selector loop for every client: cheap per connection, but nothing may block the loop"),
+        async("NIO.2 completion handlers on -w threads: nobody waits on a socket, but the code is a chain of callbacks"),
+        virtual("a virtual thread per client: blocking code at near event-loop cost (--no-offload pins a carrier)");
+
+        /** The one-line trade-off --help shows for this mode; stated here only. */
+        final String tradeOff;
+
+        Mode(String tradeOff) { this.tradeOff = tradeOff; }
+
+        /** --help's footer: a line per mode with its trade-off, then the notes. */
+        static String[] helpFooter(String... notes) {
+            var lines = new String[values().length + notes.length];
+            for (Mode m : values()) lines[m.ordinal()] = String.format("  %-11s %s", m.name(), m.tradeOff);
+            System.arraycopy(notes, 0, lines, values().length, notes.length);
+            return lines;
+        }
+    }
 
     /** A complete ^P<number>$ frame; the number is unsigned 64-bit. */
     record PrimeRequest(long number) {
@@ -906,7 +923,7 @@ public class PrimeEchoServer implements Callable<Integer> {
             }
 
             void start() {
-                safely(() -> {
+                guarded(() -> {
                     try {
                         ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                     } catch (IOException e) {
@@ -922,7 +939,7 @@ public class PrimeEchoServer implements Callable<Integer> {
                 flushThen(() -> {
                     if (request != null) shared.checker().answer(request).whenComplete((reply, e) -> {
                         if (e != null) fail(e);
-                        else safely(() -> { c.answer(reply); process(); });
+                        else guarded(() -> { c.answer(reply); process(); });
                     });
                     else if (c.inputLeft()) process();
                     else ch.read(c.in, null, handler(n -> {
@@ -949,14 +966,14 @@ public class PrimeEchoServer implements Callable<Integer> {
 
             <V> CompletionHandler<V, Void> handler(Consumer<V> then) {
                 return new CompletionHandler<>() {
-                    @Override public void completed(V result, Void a) { safely(() -> then.accept(result)); }
+                    @Override public void completed(V result, Void a) { guarded(() -> then.accept(result)); }
 
                     @Override public void failed(Throwable e, Void a) { fail(e); }
                 };
             }
 
-            /** Runs the next step; anything thrown in a callback (a bug, out of memory) would otherwise vanish. */
-            void safely(Runnable step) {
+            /** Runs the next step; anything it throws (a bug, out of memory) closes this connection only, never vanishes. */
+            void guarded(Runnable step) {
                 try {
                     step.run();
                 } catch (Throwable e) {

@@ -8,10 +8,8 @@
 // SimpleHttpServer: what the JDK gives you for free. com.sun.net.httpserver parses HTTP/1.1, keeps connections
 // alive, decodes chunked bodies and answers `Expect: 100-continue`; this file adds the routes of the shared HTTP
 // contract (README), static files from www/, gzip, and the checks RFC 9112 asks for that the JDK skips.
-// The three models differ only in the Executor handed to the server (see `executorFor`):
-//   single   no executor: the dispatcher thread runs every handler, so one slow request stalls everyone;
-//   pool     a fixed pool of -w platform threads: slow requests stall only when all workers are busy;
-//   virtual  a virtual thread per exchange (the default): blocking is cheap, so /io?ms=5000 stalls nobody.
+// The three models (-m single, pool, virtual: the default) differ only in the Executor handed to the server (see
+// `executorFor`); the `Mode` enum states each one's trade-off, and --help shows it.
 // Run:    ./jbang SimpleHttpServer.java                 (http://127.0.0.1:8000/, mode virtual)
 //         ./jbang SimpleHttpServer.java -m single -p 0  (any free port; the ready line says which)
 // Watch:  in another terminal, `curl -s localhost:8000/io?ms=3000 &` then `curl -s localhost:8000/health`:
@@ -61,10 +59,7 @@ import java.util.zip.GZIPOutputStream;
         version = "SimpleHttpServer 1.0", usageHelpWidth = 120,
         description = "Serves www/ and the HTTP contract (README) with the JDK's built-in com.sun.net.httpserver.",
         footerHeading = "%nModes (-m), each with its trade-off:%n",
-        footer = {
-                "  single   the JDK's dispatcher thread runs every handler: no threads to manage, but one slow request stalls everyone",
-                "  pool     a fixed pool of -w platform threads: slow requests stall others only when all workers are busy",
-                "  virtual  a virtual thread per exchange: blocking is cheap, so a slow request stalls nobody",
+        footer = {   // after each mode's line (Mode.helpFooter)
                 "%nOpen connections are capped at half of what the open-files limit leaves after start-up (the ready line says how",
                 "many): beyond that the JDK closes a new connection at once, instead of running out of file descriptors."})
 public class SimpleHttpServer implements Callable<Integer> {
@@ -115,6 +110,8 @@ public class SimpleHttpServer implements Callable<Integer> {
             System.err.println("Error: " + s.getMessage());
             return s.exitCode;
         });
+        var usage = cli.getCommandSpec().usageMessage();
+        usage.footer(Mode.helpFooter(usage.footer()));
         System.exit(cli.execute(args));
     }
 
@@ -129,7 +126,25 @@ public class SimpleHttpServer implements Callable<Integer> {
         return 0;
     }
 
-    enum Mode { single, pool, virtual }
+    /** The three models, each with its trade-off; they differ only in who runs a handler (executorFor). */
+    enum Mode {
+        single("the JDK's dispatcher thread runs every handler: no threads to manage, but one slow request stalls everyone"),
+        pool("a fixed pool of -w platform threads: slow requests stall others only when all workers are busy"),
+        virtual("a virtual thread per exchange: blocking is cheap, so a slow request stalls nobody");
+
+        /** The one-line trade-off --help shows for this mode; stated here only. */
+        final String tradeOff;
+
+        Mode(String tradeOff) { this.tradeOff = tradeOff; }
+
+        /** --help's footer: a line per mode with its trade-off, then the notes. */
+        static String[] helpFooter(String... notes) {
+            var lines = new String[values().length + notes.length];
+            for (Mode m : values()) lines[m.ordinal()] = String.format("  %-8s %s", m.name(), m.tradeOff);
+            System.arraycopy(notes, 0, lines, values().length, notes.length);
+            return lines;
+        }
+    }
 
     /** The three models: the only difference between them is who runs a handler. */
     ExecutorService executorFor(Mode mode) {

@@ -10,7 +10,7 @@
 //   sequential  one connection at a time             thread   a platform thread per connection
 //   pool        -w threads that each accept           virtual  a virtual thread per connection
 //   nio         one Selector loop does all socket I/O; blocking handlers run on -w worker threads (the default:
-//               the fastest here, see the README's JVM section for why not virtual)
+//               the fastest here; docs/performance.md says why not virtual)
 //   processes   -w worker JVMs, each one event loop, share the port with SO_REUSEPORT (nginx's design)
 // Run:    ./jbang ThreadedHttpServer.java                   (http://127.0.0.1:3000/, mode nio)
 //         ./jbang ThreadedHttpServer.java -m nio -p 0       (any free port; the ready line says which)
@@ -168,7 +168,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         cli.setDefaultValueProvider(new Configuration.EnvironmentAndFile(env, file));
         var names = new StringJoiner(", ");
         for (OptionSpec o : cli.getCommandSpec().options()) if (!o.hidden() && o.arity().max() > 0) names.add(Configuration.envName(o));
-        var footer = new ArrayList<String>(List.of("", "Modes (-m), simplest first:"));
+        var footer = new ArrayList<String>(List.of("", "Modes (-m), each with its trade-off:"));
         for (Mode m : Mode.values()) footer.add(m.helpLine());
         footer.addAll(List.of("",
                 "Every option also comes from the environment or a --config properties file (key = long name, e.g. port=8080):",
@@ -221,8 +221,8 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
     /** Binds, starts serving in the chosen model, and returns; the options above must be set (parse() does that). */
     public Running start() throws IOException {
-        if (!Files.isDirectory(root)) throw new StartupError(1, "web root is not a directory: " + root + " (run from the project folder, or pass --root)");
-        if (directory != null && !Files.isDirectory(directory)) throw new StartupError(1, "--directory is not a directory: " + directory + " (create it first)");
+        if (!Files.isDirectory(root)) throw new StartupError(2, "web root is not a directory: " + root + " (run from the project folder, or pass --root)");
+        if (directory != null && !Files.isDirectory(directory)) throw new StartupError(2, "--directory is not a directory: " + directory + " (create it first)");
         if (workers < 1) throw new StartupError(2, "--workers must be at least 1: " + workers);
         if (maxBody < 0 || maxRequestLine < 16 || maxHeaderSize < 64) throw new StartupError(2, "limits too small: --max-body " + maxBody
                 + ", --max-request-line " + maxRequestLine + ", --max-header-size " + maxHeaderSize + " (see --help)");
@@ -403,7 +403,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
     }
 
     // Virtual thread per connection: the code of thread-per-connection, but a blocked read parks a ~1 KB virtual
-    // thread instead of a kernel thread. The default: simple code that scales to many idle connections.
+    // thread instead of a kernel thread: simple code that scales to many idle connections (nio is the default).
     static final class VirtualThreads extends Acceptor implements Model {
         private final ThreadFactory factory;
 

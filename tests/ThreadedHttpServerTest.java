@@ -1245,6 +1245,19 @@ public class ThreadedHttpServerTest {
             }
         }
 
+        /** A path option that names no directory is a usage error, as in SimpleHttpServer: exit 2, nothing started. */
+        @Test void aRootOrDirectoryThatIsNotADirectoryIsOneErrorLineAndExit2() throws Exception {
+            for (var args : List.of(List.of("--root", "no-such-dir"), List.of("--directory", "no-such-dir"))) {
+                var cmd = new ArrayList<>(List.of("ThreadedHttpServer.java", "-p", "0"));
+                cmd.addAll(args);
+                try (var p = TestKit.ServerProcess.start(cmd.toArray(String[]::new))) {
+                    assertEquals(2, p.waitFor(Duration.ofSeconds(60)), args + ": " + p.output());
+                    String out = p.output().lines().filter(l -> !l.startsWith("[jbang]")).reduce("", (a, b) -> a + b + "\n");
+                    assertTrue(out.startsWith("Error: ") && out.contains("is not a directory: no-such-dir") && out.strip().lines().count() == 1, args + ": " + out);
+                }
+            }
+        }
+
         @Test void aPortInUseIsOneErrorLineAndExit1() throws Exception {
             try (var taken = new ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"));
                  var p = TestKit.ServerProcess.start("ThreadedHttpServer.java", "-p", String.valueOf(taken.getLocalPort()))) {
