@@ -18,6 +18,8 @@
 // Try `-m virtual` (a virtual thread per connection), `-c 100` (at most 100 in flight), `--json`, `--warmup 0`.
 // Watch: the progress line on stderr, and the hints it prints when the OS refuses (open files, listen queue,
 // ephemeral ports): they name the limit that was hit and how to raise it.
+// The command line is a thin shell over the engine, `EchoClient.run(Config) -> Result` (records, no printing inside),
+// which `Compare.java echo-race` uses through //SOURCES.
 
 import org.HdrHistogram.Histogram;
 import picocli.CommandLine;
@@ -147,18 +149,18 @@ public class EchoClient implements Callable<Integer> {
         }
         Config warm = warmup == -1 ? config.atMost(Math.max(AUTO_WARMUP, config.concurrency())) : config;
         for (int i = 1; i <= (warmup == -1 ? 1 : warmup); i++) {
-            Round r = run(warm);
+            Result r = run(warm);
             warm = warm.nextSource();
             config = config.nextSource();
             if (!quiet) System.err.printf("warm-up round %d: %d connections, %d failed, %.1f ms%n",
-                    i, warm.connections(), r.failedCount(), r.totalNanos() / 1e6);
+                    i, warm.connections(), r.failed(), r.totalMs());
         }
-        Report report = measure(config, limits);
+        Result result = run(config);
         var out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
-        if (json) out.println(JsonMapper.builder().build().writeValueAsString(report));
-        else out.print(report.text());
+        if (json) out.println(JsonMapper.builder().build().writeValueAsString(result));
+        else out.print(result.text());
         out.flush();
-        return report.failed() == 0 ? 0 : 1;
+        return result.failed() == 0 ? 0 : 1;
     }
 
     /** The validated options. */
@@ -184,25 +186,32 @@ public class EchoClient implements Callable<Integer> {
             }
         }
         int inFlight = concurrency == 0 ? connections : Math.min(concurrency, connections);
-        return new Config(new InetSocketAddress(address, port), from, connections, size, inFlight, timeoutMs);
+        Consumer<Progress> progress = quiet ? null : p -> System.err.printf("progress: %d/%d done, %d in flight, %d failed, %.0f s%n",
+                p.done(), p.connections(), p.inFlight(), p.failed(), p.seconds());
+        return new Config(new InetSocketAddress(address, port), from, connections, size, inFlight, timeoutMs, mode, progress);
     }
 
     private ParameterException usage(String message) { return new ParameterException(spec.commandLine(), message); }
 
-    /** The measured round and its report (warm-up rounds aside). */
-    Report measure(Config config, Limits limits) throws IOException, InterruptedException {
+    /**
+     * The engine: one round of N connections in the configured mode, and its figures. It prints nothing; the
+     * progress consumer, if any, hears about the round once a second while it runs. A warm-up is a round whose
+     * result the caller drops.
+     */
+    public static Result run(Config config) throws IOException, InterruptedException {
+        var limits = Limits.read();
         long overflowsBefore = Limits.listenOverflows();
-        Round round = run(config);
+        Round round = round(config);
         long overflowsAfter = Limits.listenOverflows();
-        return report(config, round, limits, overflowsBefore >= 0 && overflowsAfter >= 0 ? overflowsAfter - overflowsBefore : 0);
+        return result(config, round, limits, overflowsBefore >= 0 && overflowsAfter >= 0 ? overflowsAfter - overflowsBefore : 0);
     }
 
-    /** One round of N connections in the chosen mode, with a progress line once a second while it runs. */
-    Round run(Config config) throws IOException, InterruptedException {
+    static Round round(Config config) throws IOException, InterruptedException {
         var round = new Round(config.connections());
-        Thread progress = quiet ? null : Thread.ofPlatform().daemon().name("progress").start(() -> round.reportProgress(config));
+        Thread progress = config.progress() == null ? null
+                : Thread.ofPlatform().daemon().name("progress").start(() -> round.reportProgress(config));
         try {
-            switch (mode) {
+            switch (config.mode()) {
                 case virtual -> new VirtualThreadClients(config, round).run();
                 case nio -> new SelectorClient(config, round).run();
             }
@@ -254,26 +263,31 @@ public class EchoClient implements Callable<Integer> {
         }
     }
 
-    record Config(InetSocketAddress address, InetAddress source, int connections, int size, int concurrency, int timeoutMs) {
+    /** One round: where, how many connections (how many in flight at once), how many bytes each, how the client waits. */
+    public record Config(InetSocketAddress address, InetAddress source, int connections, int size, int concurrency, int timeoutMs,
+                         Mode mode, Consumer<Progress> progress /* about once a second from its own thread; may be null */) {
         /** The same, from the next source address (127.0.0.2 -> 127.0.0.3), if one is set. */
         Config nextSource() throws UnknownHostException {
             if (source == null) return this;
             byte[] a = source.getAddress();
             for (int i = a.length - 1; i >= 0 && ++a[i] == 0; i--) { }
-            return new Config(address, InetAddress.getByAddress(a), connections, size, concurrency, timeoutMs);
+            return new Config(address, InetAddress.getByAddress(a), connections, size, concurrency, timeoutMs, mode, progress);
         }
 
         /** The same with at most n connections (and at most n in flight). */
         Config atMost(int n) {
-            return new Config(address, source, Math.min(n, connections), size, Math.min(n, concurrency), timeoutMs);
+            return new Config(address, source, Math.min(n, connections), size, Math.min(n, concurrency), timeoutMs, mode, progress);
         }
     }
 
     /** Latency figures in microseconds. */
     public record Percentiles(double p50, double p90, double p99, double max, double mean) {}
 
-    /** The result of the measured round, as printed (text or --json). */
-    public record Report(String client, String mode, String host, int port, int connections, int size, int concurrency,
+    /** How far a round is: connections done of all, in flight now, failed so far, seconds since it began. */
+    public record Progress(long done, int connections, long inFlight, long failed, double seconds) {}
+
+    /** The figures of a round, as printed (text or --json). */
+    public record Result(String client, String mode, String host, int port, int connections, int size, int concurrency,
                          double totalMs, double avgLatencyUs, Percentiles latencyUs, Percentiles connectUs,
                          Percentiles roundTripUs, double connectionsPerSecond, double megabytesPerSecond,
                          long ok, long failed, Map<String, Long> failures, Map<String, String> examples,
@@ -301,7 +315,7 @@ public class EchoClient implements Callable<Integer> {
         }
     }
 
-    Report report(Config c, Round round, Limits limits, long listenOverflows) {
+    static Result result(Config c, Round round, Limits limits, long listenOverflows) {
         Histogram latency = new Histogram(3), connect = new Histogram(3), roundTrip = new Histogram(3);
         long slowConnects = 0;
         for (int i = 0; i < c.connections(); i++) {
@@ -338,7 +352,7 @@ public class EchoClient implements Callable<Integer> {
         }
         long ok = latency.getTotalCount();
         double seconds = round.totalNanos() / 1e9;
-        return new Report("Java", mode.name(), c.address().getAddress().getHostAddress(), c.address().getPort(),
+        return new Result("Java", c.mode().name(), c.address().getAddress().getHostAddress(), c.address().getPort(),
                 c.connections(), c.size(), c.concurrency(), round.totalNanos() / 1e6,
                 ok == 0 ? 0 : latency.getMean() / 1e3, percentiles(latency), percentiles(connect), percentiles(roundTrip),
                 c.connections() / seconds, ok * (double) c.size() / seconds / 1e6, ok, round.failedCount(),
@@ -449,15 +463,14 @@ public class EchoClient implements Callable<Integer> {
 
         long failedCount() { return failed.sum(); }
 
-        /** Runs on its own thread: one line on stderr per second until interrupted. */
+        /** Runs on its own thread: tells c.progress() how far the round is, once a second until interrupted. */
         void reportProgress(Config c) {
             long begin = System.nanoTime();
             try {
                 while (true) {
                     Thread.sleep(1000);
                     long done = finished.sum();
-                    System.err.printf("progress: %d/%d done, %d in flight, %d failed, %.0f s%n", done, c.connections(),
-                            started.sum() - done, failed.sum(), (System.nanoTime() - begin) / 1e9);
+                    c.progress().accept(new Progress(done, c.connections(), started.sum() - done, failed.sum(), (System.nanoTime() - begin) / 1e9));
                 }
             } catch (InterruptedException e) {
                 // The round is over.

@@ -125,7 +125,7 @@ public class CompareTest {
             assertTrue(root.get("sides").get("B").get("startup_ms").doubleValue() > 0, root.get("sides").toString());
             assertTrue(root.get("sides").get("B").get("contract").get("failed").intValue() > 0, "Python's http.server is not our contract");
             assertEquals(List.of("/index.html"), JSON.convertValue(root.get("paths"), List.class));
-            assertEquals(200, TestKit.exchange(port, "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status(),
+            assertEquals(200, Wire.exchange(port, "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status(),
                     "a URL side is left running: Compare did not start it");
         }
     }
@@ -216,7 +216,12 @@ public class CompareTest {
     @Test void watchRestartsOnSaveAndKeepsWatchingThroughACompileError(@TempDir Path dir) throws Exception {
         // A copy of the scripts, so that the test can save (and break) one of them.
         Path root = TestKit.projectRoot();
-        for (String f : List.of("jbang", "Compare.java", "LoadTest.java", "EchoClient.java", "SimpleHttpServer.java")) {  // Compare and its //SOURCES
+        Files.createDirectories(dir.resolve("compare"));
+        var files = new ArrayList<>(List.of("jbang", "Compare.java", "LoadTest.java", "EchoClient.java", "SimpleHttpServer.java"));  // Compare and its //SOURCES
+        try (var parts = Files.list(root.resolve("compare"))) {
+            parts.forEach(p -> files.add("compare/" + p.getFileName()));
+        }
+        for (String f : files) {
             Files.copy(root.resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
         }
         Path script = dir.resolve("SimpleHttpServer.java");
@@ -244,8 +249,8 @@ public class CompareTest {
         run.awaitOutput("Both are running", Duration.ofSeconds(240));
         assertTrue(run.output().contains("SimpleHttpServer:   http://127.0.0.1:" + p1 + "/"), run.output());
         assertTrue(run.output().contains("ThreadedHttpServer: http://127.0.0.1:" + p2 + "/"), run.output());
-        assertTrue(TestKit.exchange(p1, "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").text().contains("\"SimpleHttpServer\""));
-        assertTrue(TestKit.exchange(p2, "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").text().contains("\"ThreadedHttpServer\""));
+        assertTrue(Wire.exchange(p1, "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").text().contains("\"SimpleHttpServer\""));
+        assertTrue(Wire.exchange(p2, "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").text().contains("\"ThreadedHttpServer\""));
         run.signal("INT");
         run.waitFor();
         for (int p : List.of(p1, p2)) {

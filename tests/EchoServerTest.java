@@ -79,14 +79,14 @@ public class EchoServerTest {
 
     @ParameterizedTest @EnumSource(EchoServer.Mode.class)
     void echoesALineBackByteForByteAndClosesWhenTheClientDoes(EchoServer.Mode mode) throws Exception {
-        try (var server = server(mode); var c = new TestKit.Conn(server.port())) {
+        try (var server = server(mode); var c = new Wire(server.port())) {
             String sent = """
                     hello, echo\r
                     \u00e9\u00ff\u0000\r
                     """;
             c.send(sent);
             String back = new String(c.readExactly(sent.length()), StandardCharsets.ISO_8859_1);
-            assertEquals(TestKit.show(sent), TestKit.show(back), "sent " + TestKit.show(sent));
+            assertEquals(Wire.show(sent), Wire.show(back), "sent " + Wire.show(sent));
             c.shutdownOutput();
             assertTrue(c.closedByPeer(Duration.ofSeconds(5)), "the server did not close after the client's FIN");
         }
@@ -96,9 +96,9 @@ public class EchoServerTest {
     void echoesManyConcurrentClientsWhosePayloadsAreSplitAcrossWritesAndReads(EchoServer.Mode mode) throws Exception {
         int[] pieces = {1, 2, 3, 100, 1, 1_000, 4_093, 7, 9_000, 16_384, 5};
         try (var server = server(mode)) {
-            List<String> problems = TestKit.concurrently(200, () -> {
+            List<String> problems = Wire.concurrently(200, () -> {
                 byte[] payload = random(Arrays.stream(pieces).sum());
-                try (var c = new TestKit.Conn(server.port())) {
+                try (var c = new Wire(server.port())) {
                     int at = 0;
                     for (int piece : pieces) {
                         c.send(Arrays.copyOfRange(payload, at, at + piece));
@@ -106,7 +106,7 @@ public class EchoServerTest {
                         byte[] back = concat(c.readExactly(piece / 2), c.readExactly(piece - piece / 2));
                         if (!Arrays.equals(back, 0, piece, payload, at, at + piece)) {
                             return "bytes %d..%d: sent %s, got back %s".formatted(at, at + piece,
-                                    TestKit.show(Arrays.copyOfRange(payload, at, at + piece)), TestKit.show(back));
+                                    Wire.show(Arrays.copyOfRange(payload, at, at + piece)), Wire.show(back));
                         }
                         at += piece;
                     }
@@ -311,7 +311,7 @@ public class EchoServerTest {
         try (var p = TestKit.ServerProcess.start("EchoServer.java", "-p", "0", "-m", mode.name())) {
             int port = p.port();
             assertTrue(p.output().contains("Listening on tcp://127.0.0.1:" + port + " mode=" + mode + "\n"), p.output());
-            try (var c = new TestKit.Conn(port)) {
+            try (var c = new Wire(port)) {
                 c.send("ping\r\n");
                 assertEquals("ping\r\n", c.readUntil("\r\n"));
             }
@@ -379,9 +379,9 @@ public class EchoServerTest {
     static final int OPEN_FILES = 128;
 
     static final Scarce.Talk ECHO = new Scarce.Talk() {
-        @Override public void hello(TestKit.Conn c) {}
+        @Override public void hello(Wire c) {}
 
-        @Override public void roundTrip(TestKit.Conn c) throws IOException {
+        @Override public void roundTrip(Wire c) throws IOException {
             c.send("ping\n");
             assertEquals("ping\n", c.readUntil("\n"));
         }
@@ -431,13 +431,13 @@ public class EchoServerTest {
         return s.start();
     }
 
-    /** Runs EchoClient in this JVM (no warm-up, no progress line) and returns its report. */
-    static EchoClient.Report client(int port, String... args) throws Exception {
+    /** Runs EchoClient's engine in this JVM on its command line's options (no warm-up, no progress line) and returns its result. */
+    static EchoClient.Result client(int port, String... args) throws Exception {
         var c = new EchoClient();
         var all = new ArrayList<>(List.of("-p", String.valueOf(port), "-q"));
         all.addAll(List.of(args));
         new CommandLine(c).parseArgs(all.toArray(String[]::new));
-        return c.measure(c.config(), EchoClient.Limits.read());
+        return EchoClient.run(c.config());
     }
 
     record Result(int code, String out) {}

@@ -1,12 +1,12 @@
 //SOURCES ../Compare.java
 
 // The shared HTTP contract (README, "The HTTP contract") as JUnit tests. The checks themselves are defined once, in
-// Compare.java (Compare.Contract.CHECKS), where `./jbang Compare.java test` runs them against any server too; this
+// compare/Contract.java (Contract.CHECKS), where `./jbang Compare.java test` runs them against any server too; this
 // class turns each check into one dynamic test per mode. Each HTTP server's test script subclasses it and says how
 // to start that server:
 //   tests/SimpleHttpServerTest.java   -> SimpleHttpServer (single, pool, virtual)
 //   tests/ThreadedHttpServerTest.java -> ThreadedHttpServer (sequential, thread, pool, virtual, nio, processes)
-// Requests are raw bytes with explicit \r\n; responses are read off the wire by Compare.Wire.
+// Requests are raw bytes with explicit \r\n; responses are read off the wire by compare/Wire.java.
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -47,12 +47,12 @@ public abstract class HttpContract {
 
     // ---------------------------------------------------------------- fixtures: the contract's web root, servers
 
-    Compare.Contract.Fixture fixture;
+    Contract.Fixture fixture;
     final Map<String, Target> servers = new ConcurrentHashMap<>();
     final Map<String, Target> serversWithoutDirectory = new ConcurrentHashMap<>();
 
     @BeforeAll void createFiles() throws Exception {
-        fixture = Compare.Contract.Fixture.create();
+        fixture = Contract.Fixture.create();
     }
 
     @AfterAll void stopServers() throws Exception {
@@ -75,12 +75,12 @@ public abstract class HttpContract {
     }
 
     /** What the checks may expect of this server in this mode. */
-    Compare.Contract.Site site(String mode) {
-        return new Compare.Contract.Site() {
+    Contract.Site site(String mode) {
+        return new Contract.Site() {
             @Override public int port() { return HttpContract.this.port(mode); }
             @Override public String expectedServer() { return serverName(); }
             @Override public String expectedMode() { return mode; }
-            @Override public Compare.Contract.Fixture fixture() { return fixture; }
+            @Override public Contract.Fixture fixture() { return fixture; }
             @Override public boolean servesConnectionsConcurrently() { return HttpContract.this.servesConnectionsConcurrently(mode); }
             @Override public Boolean slowRequestBlocksOthers() { return HttpContract.this.slowRequestBlocksOthers(mode); }
             @Override public int portWithoutDirectory() {
@@ -91,11 +91,11 @@ public abstract class HttpContract {
 
     /** Every check of the contract, against every mode: "checkName [mode]". */
     @TestFactory Stream<DynamicNode> contract() {
-        return Compare.Contract.CHECKS.stream().map(check -> DynamicContainer.dynamicContainer(check.name(),
+        return Contract.CHECKS.stream().map(check -> DynamicContainer.dynamicContainer(check.name(),
                 modes().stream().map(mode -> DynamicTest.dynamicTest(check.name() + " [" + mode + "]", () -> {
                     try {
                         check.body().run(site(mode));
-                    } catch (Compare.Contract.Skip skip) {
+                    } catch (Contract.Skip skip) {
                         Assumptions.abort(skip.getMessage());
                     }
                 }))));

@@ -362,12 +362,12 @@ public class LoadTestTest {
         p.reset(head);
         int whole = p.feed(b, 0, b.length);
         p.reset(head);
-        assertEquals(whole, feedByteByByte(p, response), "byte by byte vs whole: " + TestKit.show(response));
+        assertEquals(whole, feedByteByByte(p, response), "byte by byte vs whole: " + Wire.show(response));
         for (int cut = 1; cut < b.length; cut++) {
             p.reset(head);
             int r = p.feed(b, 0, cut);
             if (r == LoadTest.ResponseParser.NEED_MORE) r = p.feed(b, cut, b.length - cut);
-            assertEquals(whole, r, "cut at " + cut + ": " + TestKit.show(response));
+            assertEquals(whole, r, "cut at " + cut + ": " + Wire.show(response));
         }
         return whole;
     }
@@ -379,10 +379,10 @@ public class LoadTestTest {
                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
                 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", "HTTP/1.1 200 OK\r\nX: " + "a".repeat(9000) + "\r\n\r\n");
         for (String s : bad) {
-            assertEquals(LoadTest.ResponseParser.MALFORMED, feedEveryWay(s, false), TestKit.show(s));
+            assertEquals(LoadTest.ResponseParser.MALFORMED, feedEveryWay(s, false), Wire.show(s));
             var p = new LoadTest.ResponseParser();
             p.reset(false);
-            assertEquals(LoadTest.ResponseParser.MALFORMED, feedByteByByte(p, s), "should be malformed: " + TestKit.show(s));
+            assertEquals(LoadTest.ResponseParser.MALFORMED, feedByteByByte(p, s), "should be malformed: " + Wire.show(s));
             assertNotNull(p.error);
         }
     }
@@ -497,7 +497,7 @@ public class LoadTestTest {
             try (var send = TestKit.ServerProcess.start("LoadTest.java", "send", "--keep-open", "127.0.0.1", String.valueOf(server.port()),
                     "GET /1 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\nGET /2 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")) {
                 assertEquals(0, send.waitFor(Duration.ofSeconds(60)), send.output());
-                assertTrue(send.output().contains("a1") && send.output().contains("b2"), "both answers: " + TestKit.show(send.output()));
+                assertTrue(send.output().contains("a1") && send.output().contains("b2"), "both answers: " + Wire.show(send.output()));
                 assertFalse(send.output().contains("Note: the request had no blank line"));
             }
         }

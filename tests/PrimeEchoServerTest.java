@@ -45,26 +45,26 @@ public class PrimeEchoServerTest {
     }
 
     /** A client that has already read the handshake. */
-    static TestKit.Conn connect(PrimeEchoServer.Running server) throws IOException {
-        var c = new TestKit.Conn(server.port());
+    static Wire connect(PrimeEchoServer.Running server) throws IOException {
+        var c = new Wire(server.port());
         int first = c.read();
         assertEquals('*', first, "first byte after connect");
         return c;
     }
 
     /** Reads exactly as many bytes as expected and compares them, showing what was sent and what came back. */
-    static void expect(TestKit.Conn c, String sent, String expected) throws IOException {
+    static void expect(Wire c, String sent, String expected) throws IOException {
         byte[] got = c.readExactly(expected.getBytes(StandardCharsets.ISO_8859_1).length);
-        assertEquals(TestKit.show(expected), TestKit.show(got), "sent " + TestKit.show(sent));
+        assertEquals(Wire.show(expected), Wire.show(got), "sent " + Wire.show(sent));
     }
 
-    static void exchange(TestKit.Conn c, String sent, String expected) throws IOException {
+    static void exchange(Wire c, String sent, String expected) throws IOException {
         c.send(sent);
         expect(c, sent, expected);
     }
 
     /** Proves nothing else was pending: the next frame's echo is the very next byte. */
-    static void nothingElsePending(TestKit.Conn c) throws IOException { exchange(c, "^z$", "{"); }
+    static void nothingElsePending(Wire c) throws IOException { exchange(c, "^z$", "{"); }
 
     /** The whole of a short test: a fresh server, one write, exactly this answer and nothing more. */
     static void oneWrite(PrimeEchoServer.Mode mode, String sent, String expected) throws IOException {
@@ -165,7 +165,7 @@ public class PrimeEchoServerTest {
         try (var server = start(mode); var c = connect(server)) {
             c.send(new byte[] {'^', (byte) 0xff, 0x00, 0x7f, (byte) 0xfe, '$'});
             byte[] got = c.readExactly(4);
-            assertArrayEquals(new byte[] {0x00, 0x01, (byte) 0x80, (byte) 0xff}, got, "sent ^ ff 00 7f fe $, got " + TestKit.show(got));
+            assertArrayEquals(new byte[] {0x00, 0x01, (byte) 0x80, (byte) 0xff}, got, "sent ^ ff 00 7f fe $, got " + Wire.show(got));
             nothingElsePending(c);
         }
     }
@@ -223,7 +223,7 @@ public class PrimeEchoServerTest {
         try (var server = start(mode); var c = connect(server)) {
             c.send("^P" + SLOW_PRIME + "$^ab$");
             c.shutdownOutput();
-            assertEquals(TestKit.show("prime\nbc"), TestKit.show(c.readToEnd()), "after ^P" + SLOW_PRIME + "$^ab$ and a half-close");
+            assertEquals(Wire.show("prime\nbc"), Wire.show(c.readToEnd()), "after ^P" + SLOW_PRIME + "$^ab$ and a half-close");
         }
     }
 
@@ -231,7 +231,7 @@ public class PrimeEchoServerTest {
     void hundredConcurrentClients(PrimeEchoServer.Mode mode) throws Exception {
         var ids = new AtomicInteger();
         try (var server = start(mode)) {
-            var results = TestKit.concurrently(100, () -> {
+            var results = Wire.concurrently(100, () -> {
                 String id = "client" + ids.incrementAndGet();
                 try (var c = connect(server)) {
                     var echo = new StringBuilder();
@@ -337,7 +337,7 @@ public class PrimeEchoServerTest {
         try (var p = TestKit.ServerProcess.start("PrimeEchoServer.java", "-p", "0", "-m", "nio")) {
             int port = p.port();
             assertTrue(Pattern.compile("(?m)^Listening on tcp://127\\.0\\.0\\.1:" + port + " mode=nio offload=on$").matcher(p.output()).find(), p.output());
-            try (var c = new TestKit.Conn(port)) {
+            try (var c = new Wire(port)) {
                 assertEquals('*', c.read());
                 exchange(c, "^P7$", "prime\n");
             }
@@ -347,7 +347,7 @@ public class PrimeEchoServerTest {
             }
             assertEquals(143, p.terminate(), "exit status after SIGTERM (128 + 15): " + p.output());
             assertTrue(p.output().contains("Shutting down"), p.output());
-            assertThrows(java.net.ConnectException.class, () -> new TestKit.Conn(port).close(), "the listener is closed");
+            assertThrows(java.net.ConnectException.class, () -> new Wire(port).close(), "the listener is closed");
         }
     }
 
@@ -399,7 +399,7 @@ public class PrimeEchoServerTest {
     @Test
     void everyLogLineStartsWithATimestampAndQuietKeepsTheFailures() throws Exception {
         try (var p = TestKit.ServerProcess.start("PrimeEchoServer.java", "-p", "0", "-m", "nio")) {
-            try (var c = new TestKit.Conn(p.port())) {
+            try (var c = new Wire(p.port())) {
                 assertEquals('*', c.read());
                 exchange(c, "^P7$", "prime\n");
             }
@@ -410,7 +410,7 @@ public class PrimeEchoServerTest {
         }
         // -q hides the access log, never a failure: a connection reset by its client is still logged.
         try (var p = TestKit.ServerProcess.start("PrimeEchoServer.java", "-p", "0", "-q", "-m", "nio")) {
-            var c = new TestKit.Conn(p.port());
+            var c = new Wire(p.port());
             assertEquals('*', c.read());
             exchange(c, "^ab$", "bc");
             c.socket.setSoLinger(true, 0);
@@ -426,9 +426,9 @@ public class PrimeEchoServerTest {
     static final int OPEN_FILES = 128;
 
     static final Scarce.Talk FRAMES = new Scarce.Talk() {
-        @Override public void hello(TestKit.Conn c) throws IOException { assertEquals('*', c.read(), "the handshake"); }
+        @Override public void hello(Wire c) throws IOException { assertEquals('*', c.read(), "the handshake"); }
 
-        @Override public void roundTrip(TestKit.Conn c) throws IOException { exchange(c, "^ab$", "bc"); }
+        @Override public void roundTrip(Wire c) throws IOException { exchange(c, "^ab$", "bc"); }
     };
 
     // sequential is left out: it holds one connection at a time, so clients cannot make it run out of descriptors.

@@ -41,9 +41,9 @@ public final class Scarce implements AutoCloseable {
 
     /** What a test does with one connection: its first contact (a handshake, or nothing) and one round trip. */
     interface Talk {
-        void hello(TestKit.Conn c) throws IOException;
+        void hello(Wire c) throws IOException;
 
-        void roundTrip(TestKit.Conn c) throws IOException;
+        void roundTrip(Wire c) throws IOException;
     }
 
     private Scarce(Process p) {
@@ -127,17 +127,17 @@ public final class Scarce implements AutoCloseable {
      * EPISODE while the held one is used; then the flood closes and a new connection must be served.
      * `episodeStarted` waits for whatever shows that the server has hit the limit (it gets the flood's connections).
      */
-    void runOutOfFileDescriptors(int flood, Talk talk, Consumer<List<TestKit.Conn>> episodeStarted) throws Exception {
+    void runOutOfFileDescriptors(int flood, Talk talk, Consumer<List<Wire>> episodeStarted) throws Exception {
         int port = port();
-        try (var held = new TestKit.Conn(port)) {
+        try (var held = new Wire(port)) {
             talk.hello(held);
             talk.roundTrip(held);
             Duration cpuBefore = cpuTime();
             long stderrBefore = stderrBytes();
-            var connections = new ArrayList<TestKit.Conn>();
+            var connections = new ArrayList<Wire>();
             try {
                 // The kernel completes these connects on its own (listen backlog): the server cannot accept them all.
-                for (int i = 0; i < flood; i++) connections.add(new TestKit.Conn(port));
+                for (int i = 0; i < flood; i++) connections.add(new Wire(port));
                 episodeStarted.accept(connections);
                 // Not a synchronisation: the time the server spends out of file descriptors, during which a loop
                 // that spins would burn CPU and a loop that logs every failure would fill stderr. The connection it
@@ -159,14 +159,14 @@ public final class Scarce implements AutoCloseable {
             }
             talk.roundTrip(held);
         }
-        try (var fresh = new TestKit.Conn(port)) {
+        try (var fresh = new Wire(port)) {
             talk.hello(fresh);
             talk.roundTrip(fresh);
         }
     }
 
     /** Waits for a line the server logs on its own, for runOutOfFileDescriptors' `episodeStarted`. */
-    Consumer<List<TestKit.Conn>> untilStderrSays(String text) {
+    Consumer<List<Wire>> untilStderrSays(String text) {
         return flood -> {
             try {
                 awaitStderr(text);

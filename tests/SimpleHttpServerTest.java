@@ -63,14 +63,14 @@ public class SimpleHttpServerTest {
             // A non-empty folder where the upload should go: the rename into place fails.
             Files.createDirectories(dir.resolve("taken/inside"));
             try (var server = startInProcess("-p", "0", "-q", "--directory", dir.toString())) {
-                var r = TestKit.exchange(server.port(), "POST /files/taken HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc");
+                var r = Wire.exchange(server.port(), "POST /files/taken HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc");
                 assertEquals(500, r.status(), r::toString);
                 assertTrue(r.text().contains("\"error\""), r::toString);
                 assertTrue(Files.isDirectory(dir.resolve("taken/inside")), "the folder is untouched");
                 try (var files = Files.list(dir)) {
                     assertEquals(List.of("taken"), files.map(p -> p.getFileName().toString()).toList(), "no temporary file left behind");
                 }
-                assertEquals(200, TestKit.exchange(server.port(), "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status());
+                assertEquals(200, Wire.exchange(server.port(), "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").status());
             }
         }
     }
@@ -83,7 +83,7 @@ public class SimpleHttpServerTest {
             var out = new ArrayList<String>();
             for (var mode : SimpleHttpServer.Mode.values()) {
                 try (var server = startInProcess("-p", "0", "-q", "-m", mode.name())) {
-                    var r = TestKit.exchange(server.port(), raw);
+                    var r = Wire.exchange(server.port(), raw);
                     out.add(mode + ": " + r.status() + (r.status() == 400 && !r.text().startsWith("{\"error\":") ? " (not JSON)" : ""));
                 }
             }
@@ -131,12 +131,12 @@ public class SimpleHttpServerTest {
 
         @Test void http12IsAnsweredAsHttp11AndAnotherMajorVersionIs505() throws Exception {
             try (var server = startInProcess("-p", "0", "-q")) {
-                var r = TestKit.exchange(server.port(), get("/health", "HTTP/1.2", "Host: t\r\n"));
+                var r = Wire.exchange(server.port(), get("/health", "HTTP/1.2", "Host: t\r\n"));
                 assertEquals(200, r.status(), r::toString);
                 assertEquals("HTTP/1.1", r.version(), r::toString);
-                assertEquals(400, TestKit.exchange(server.port(), get("/health", "HTTP/1.2", "")).status(), "HTTP/1.2 needs a Host too");
-                assertEquals(505, TestKit.exchange(server.port(), get("/health", "HTTP/2.0", "Host: t\r\n")).status());
-                assertEquals(400, TestKit.exchange(server.port(), get("/health", "HTTP/1.10", "Host: t\r\n")).status());
+                assertEquals(400, Wire.exchange(server.port(), get("/health", "HTTP/1.2", "")).status(), "HTTP/1.2 needs a Host too");
+                assertEquals(505, Wire.exchange(server.port(), get("/health", "HTTP/2.0", "Host: t\r\n")).status());
+                assertEquals(400, Wire.exchange(server.port(), get("/health", "HTTP/1.10", "Host: t\r\n")).status());
             }
         }
     }
@@ -146,7 +146,7 @@ public class SimpleHttpServerTest {
         @Test void printsOneReadyLineServesAndStopsOnSigterm() throws Exception {
             try (var server = TestKit.ServerProcess.start("SimpleHttpServer.java", "-p", "0", "-m", "pool")) {
                 int port = server.port();
-                var r = TestKit.exchange(port, "GET /index.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+                var r = Wire.exchange(port, "GET /index.html HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
                 assertEquals(200, r.status(), r::toString);
                 assertTrue(r.text().contains("Java network servers"), "serves the project's www/");
                 assertTrue(server.output().contains("Listening on http://127.0.0.1:" + port + "/ mode=pool max-connections="), server.output());
@@ -199,7 +199,7 @@ public class SimpleHttpServerTest {
         @Test void quietHidesTheAccessLogButNeverAFailure(@TempDir Path root) throws Exception {
             Files.write(root.resolve("big.bin"), new byte[SimpleHttpServer.MAX_BUFFERED_FILE + 1]); // streamed
             try (var server = TestKit.ServerProcess.start("SimpleHttpServer.java", "-p", "0", "-q", "--root", root.toString())) {
-                try (var c = new TestKit.Conn(server.port())) {
+                try (var c = new Wire(server.port())) {
                     c.send("GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
                     c.readUntil("\r\n\r\n"); // the head has come: the body is on its way
                     c.socket.setSoLinger(true, 0); // then the client resets the connection
@@ -227,9 +227,9 @@ public class SimpleHttpServerTest {
         @ParameterizedTest @EnumSource(SimpleHttpServer.Mode.class)
         void outOfFileDescriptorsTheJdkClosesConnectionsBeyondTheCapNeitherSpinsNorLogsAndServesTheOpenOnes(SimpleHttpServer.Mode mode) throws Exception {
             var health = new Scarce.Talk() {
-                @Override public void hello(TestKit.Conn c) {}
+                @Override public void hello(Wire c) {}
 
-                @Override public void roundTrip(TestKit.Conn c) throws IOException {
+                @Override public void roundTrip(Wire c) throws IOException {
                     c.send("GET /health HTTP/1.1\r\nHost: t\r\n\r\n");
                     assertEquals(200, c.readResponse().status());
                 }

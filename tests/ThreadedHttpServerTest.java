@@ -70,7 +70,7 @@ public class ThreadedHttpServerTest {
     }
 
     /** Reads one response on a virtual thread and adds "name status" (or "name failed: why") to the events. */
-    static Thread answerInto(Queue<String> events, String name, TestKit.Conn c) {
+    static Thread answerInto(Queue<String> events, String name, Wire c) {
         return Thread.ofVirtual().start(() -> {
             try {
                 events.add(name + " " + c.readResponse().status());
@@ -150,15 +150,15 @@ public class ThreadedHttpServerTest {
         /** Sends a request the server must refuse: the status, a JSON error, and the connection closed after it. */
         void refused(String mode, String raw, int status) throws IOException {
             int port = port(mode);
-            try (var c = new TestKit.Conn(port)) {
+            try (var c = new Wire(port)) {
                 c.send(raw);
                 var r = c.readResponse();
-                assertEquals(status, r.status(), "sent " + TestKit.show(raw) + "\ngot " + r);
+                assertEquals(status, r.status(), "sent " + Wire.show(raw) + "\ngot " + r);
                 assertTrue(r.text().startsWith("{\"error\":"), "a JSON error body: " + r);
                 assertEquals("close", r.header("Connection"), "a framing error closes the connection: " + r);
-                assertTrue(c.closedByPeer(Duration.ofSeconds(5)), "closed after " + TestKit.show(raw));
+                assertTrue(c.closedByPeer(Duration.ofSeconds(5)), "closed after " + Wire.show(raw));
             }
-            assertEquals(200, TestKit.exchange(port, health()).status(), "the server goes on serving");
+            assertEquals(200, Wire.exchange(port, health()).status(), "the server goes on serving");
         }
     }
 
@@ -166,7 +166,7 @@ public class ThreadedHttpServerTest {
     public static class Framing extends PerMode {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void pipelinedRequestsAreAnsweredInOrder(String mode) throws IOException {
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 c.send("""
                         GET /echo/one HTTP/1.1\r
                         Host: x\r
@@ -194,7 +194,7 @@ public class ThreadedHttpServerTest {
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void aRequestArrivingOneByteAtATimeIsParsed(String mode) throws Exception {
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 c.trickle("GET /echo/slow%20but%20whole HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n", 1);
                 assertEquals("slow but whole", c.readResponse().text());
             }
@@ -202,7 +202,7 @@ public class ThreadedHttpServerTest {
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void chunkedBodyWithExtensionsAndTrailersIsDecoded(String mode) throws IOException {
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 c.send("""
                         POST /api/echo HTTP/1.1\r
                         Host: x\r
@@ -230,7 +230,7 @@ public class ThreadedHttpServerTest {
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void chunkedBodySplitAcrossManyReadsIsDecoded(String mode) throws Exception {
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 c.trickle("POST /files/chunked.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 0);
                 assertEquals(201, c.readResponse().status());
             }
@@ -239,7 +239,7 @@ public class ThreadedHttpServerTest {
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void expectContinueIsAnsweredBeforeTheBodyIsSent(String mode) throws IOException {
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 c.send("""
                         POST /api/echo HTTP/1.1\r
                         Host: x\r
@@ -249,7 +249,7 @@ public class ThreadedHttpServerTest {
                         \r
                         """);
                 var interim = c.readUntil("\r\n\r\n");
-                assertEquals("HTTP/1.1 100 Continue\r\n\r\n", interim, "sent no body yet, got " + TestKit.show(interim));
+                assertEquals("HTTP/1.1 100 Continue\r\n\r\n", interim, "sent no body yet, got " + Wire.show(interim));
                 c.send("true");
                 var r = c.readResponse();
                 assertEquals(200, r.status(), r.toString());
@@ -270,14 +270,14 @@ public class ThreadedHttpServerTest {
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void http10ClosesUnlessAskedToKeepAlive(String mode) throws IOException {
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 c.send("GET /echo/a HTTP/1.0\r\n\r\n");
                 var r = c.readResponse();
                 assertEquals("a", r.text());
                 assertEquals("close", r.header("Connection"));
                 assertTrue(c.closedByPeer(Duration.ofSeconds(5)));
             }
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 c.send("GET /echo/b HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
                 var r = c.readResponse();
                 assertEquals("keep-alive", r.header("Connection"), r.toString());
@@ -288,7 +288,7 @@ public class ThreadedHttpServerTest {
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void connectionCloseIsEchoedAndHonoured(String mode) throws IOException {
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 c.send("GET /echo/bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /echo/never HTTP/1.1\r\nHost: x\r\n\r\n");
                 var r = c.readResponse();
                 assertEquals("bye", r.text());
@@ -299,7 +299,7 @@ public class ThreadedHttpServerTest {
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void emptyLinesBeforeARequestAreToleratedButBareLineFeedsAre400(String mode) throws IOException {
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 c.send("\r\n\r\nGET /echo/crlf HTTP/1.1\r\nHost: x\r\n\r\n");
                 assertEquals("crlf", c.readResponse().text(), "RFC 9112 §2.2: empty lines before a request are ignored");
             }
@@ -316,15 +316,15 @@ public class ThreadedHttpServerTest {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void absoluteFormAndAsteriskFormTargetsAreServed(String mode) throws IOException {
             int port = port(mode);
-            assertEquals("abs", TestKit.exchange(port, "GET http://example.com/echo/abs HTTP/1.1\r\nHost: example.com\r\n\r\n").text());
-            var options = TestKit.exchange(port, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+            assertEquals("abs", Wire.exchange(port, "GET http://example.com/echo/abs HTTP/1.1\r\nHost: example.com\r\n\r\n").text());
+            var options = Wire.exchange(port, "OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
             assertEquals(204, options.status());
             assertEquals("GET, HEAD, POST, OPTIONS", options.header("Allow"));
         }
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void everyResponseCarriesDateAndLength(String mode) throws IOException {
-            var r = TestKit.exchange(port(mode), "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");
+            var r = Wire.exchange(port(mode), "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n");
             assertEquals(404, r.status());
             assertNotNull(r.header("Date"), r.toString());
             assertEquals(String.valueOf(r.body().length), r.header("Content-Length"));
@@ -385,7 +385,7 @@ public class ThreadedHttpServerTest {
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void aHigherMinorVersionIsAnsweredAsHttp11(String mode) throws IOException {
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 c.send("GET /echo/one HTTP/1.2\r\nHost: x\r\n\r\n");
                 var r = c.readResponse();
                 assertEquals("HTTP/1.1", r.version(), "RFC 9110 §2.5: answered with the highest version we speak: " + r);
@@ -423,7 +423,7 @@ public class ThreadedHttpServerTest {
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void identicalDuplicateContentLengthsAreOneLength(String mode) throws IOException {
-            var r = TestKit.exchange(port(mode), "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            var r = Wire.exchange(port(mode), "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                     + "Content-Length: 4\r\nContent-Length: 4\r\n\r\ntrue");
             assertEquals(200, r.status(), r.toString());
         }
@@ -459,7 +459,7 @@ public class ThreadedHttpServerTest {
             for (String body : List.of("1;\r\n1\r\n0\r\n\r\n", "1;a=\r\n1\r\n0\r\n\r\n", "1;a=\"x\r\n1\r\n0\r\n\r\n", "1;=v\r\n1\r\n0\r\n\r\n",
                     "1;a b\r\n1\r\n0\r\n\r\n", "1\r\n1 \r\n0\r\n\r\n"))
                 refused(mode, head + body, 400);
-            var ok = TestKit.exchange(port(mode), head + "1 ; a = b ;c;d=\"q \\\" x\"\r\n1\r\n0\r\n\r\n");
+            var ok = Wire.exchange(port(mode), head + "1 ; a = b ;c;d=\"q \\\" x\"\r\n1\r\n0\r\n\r\n");
             assertEquals(200, ok.status(), "well-formed extensions are ignored: " + ok);
         }
 
@@ -490,7 +490,7 @@ public class ThreadedHttpServerTest {
         void aMissingOrDuplicateHostIs400(String mode) throws IOException {
             refused(mode, "GET /health HTTP/1.1\r\n\r\n", 400);
             refused(mode, "GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
-            assertEquals(200, TestKit.exchange(port(mode), "GET /health HTTP/1.0\r\n\r\n").status(), "HTTP/1.0 needs no Host");
+            assertEquals(200, Wire.exchange(port(mode), "GET /health HTTP/1.0\r\n\r\n").status(), "HTTP/1.0 needs no Host");
         }
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
@@ -502,7 +502,7 @@ public class ThreadedHttpServerTest {
             int port = port(mode);
             for (String host : List.of("", "localhost", "localhost:8080", "127.0.0.1:80", "[::1]:3000", "[::ffff:127.0.0.1]", "[v7.x:y]",
                     "my-host.example.", "a%20b", "localhost:"))
-                assertEquals(200, TestKit.exchange(port, "GET /health HTTP/1.1\r\nHost: " + host + "\r\n\r\n").status(), "Host: " + host);
+                assertEquals(200, Wire.exchange(port, "GET /health HTTP/1.1\r\nHost: " + host + "\r\n\r\n").status(), "Host: " + host);
         }
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
@@ -510,8 +510,8 @@ public class ThreadedHttpServerTest {
             for (String target : List.of("http://localhost:80x/", "http://localhost::80/", "http://[4712::abcd::]/", "http://user@localhost/",
                     "http:///echo/x", "http://a b/"))
                 refused(mode, "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n", 400);
-            assertEquals("v6", TestKit.exchange(port(mode), "GET http://[::1]:80/echo/v6 HTTP/1.1\r\nHost: x\r\n\r\n").text());
-            assertEquals(200, TestKit.exchange(port(mode), "GET HTTP://localhost?x=1 HTTP/1.1\r\nHost: x\r\n\r\n").status(),
+            assertEquals("v6", Wire.exchange(port(mode), "GET http://[::1]:80/echo/v6 HTTP/1.1\r\nHost: x\r\n\r\n").text());
+            assertEquals(200, Wire.exchange(port(mode), "GET HTTP://localhost?x=1 HTTP/1.1\r\nHost: x\r\n\r\n").status(),
                     "the scheme is case-insensitive, and the path may be empty");
         }
 
@@ -545,7 +545,7 @@ public class ThreadedHttpServerTest {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void aSlowlorisClientIsCutOffByTheHeaderTimeout(String mode) throws Exception {
             int port = port(mode);
-            try (var c = new TestKit.Conn(port)) {
+            try (var c = new Wire(port)) {
                 c.send("GET / HTTP/1.1\r\nHost: x\r\n");
                 // Keep trickling header bytes for far longer than the header timeout (200 bytes, 50 ms apart): every
                 // byte is "progress", so only a deadline for the whole head can stop it.
@@ -559,18 +559,18 @@ public class ThreadedHttpServerTest {
                     }
                 });
                 if (!mode.equals("sequential")) {
-                    assertEquals(200, TestKit.exchange(port, health()).status(), "others are served meanwhile");
+                    assertEquals(200, Wire.exchange(port, health()).status(), "others are served meanwhile");
                 }
                 assertTrue(c.closedByPeer(Duration.ofSeconds(20)), "the server should close a head that never ends");
                 assertFalse(finishedSending.get(), "cut off while the client was still sending its head");
                 trickler.interrupt();
             }
-            assertEquals(200, TestKit.exchange(port, health()).status());
+            assertEquals(200, Wire.exchange(port, health()).status());
         }
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void aSilentConnectionIsClosedByTheIdleTimeout(String mode) throws Exception {
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 c.send("GET /echo/once HTTP/1.1\r\nHost: x\r\n\r\n");
                 assertEquals("once", c.readResponse().text(), "kept alive after one request");
                 c.setReadTimeout(Duration.ofSeconds(20));
@@ -580,7 +580,7 @@ public class ThreadedHttpServerTest {
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void aBodyThatStallsIsCutOff(String mode) throws Exception {
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 c.send("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n[1,");
                 assertTrue(c.closedByPeer(Duration.ofSeconds(10)), "a stalled body is not waited for forever");
             }
@@ -589,17 +589,17 @@ public class ThreadedHttpServerTest {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void abruptDisconnectsLeaveTheServerServing(String mode) throws Exception {
             int port = port(mode);
-            var c = new TestKit.Conn(port);
+            var c = new Wire(port);
             c.send("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":");
             c.socket.setSoLinger(true, 0);   // close with a reset, mid-body
             c.close();
-            var d = new TestKit.Conn(port);
+            var d = new Wire(port);
             d.send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
             d.readUntil("\r\n\r\n");
             d.readExactly(1000);
             d.socket.setSoLinger(true, 0);   // and mid-download
             d.close();
-            try (var e = new TestKit.Conn(port)) {
+            try (var e = new Wire(port)) {
                 e.send("GET /echo/still HTTP/1.1\r\nHost: x\r\n\r\n");
                 assertEquals("still", e.readResponse().text());
             }
@@ -613,7 +613,7 @@ public class ThreadedHttpServerTest {
                 s.connect(new InetSocketAddress("127.0.0.1", port));
                 s.getOutputStream().write("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
                 if (!mode.equals("sequential")) {
-                    assertEquals(200, TestKit.exchange(port, health()).status(), "others are served while one client does not read");
+                    assertEquals(200, Wire.exchange(port, health()).status(), "others are served while one client does not read");
                 }
                 // This client's behaviour is "do not read for a while": longer than the write timeout.
                 Thread.sleep(WRITE_TIMEOUT_MS + 1000);
@@ -621,7 +621,7 @@ public class ThreadedHttpServerTest {
                 long received = drain(s.getInputStream());
                 assertTrue(received < big.length, "the server gave up on the write: got " + received + " of " + big.length + " bytes");
             }
-            assertEquals(200, TestKit.exchange(port, health()).status());
+            assertEquals(200, Wire.exchange(port, health()).status());
         }
 
         static long drain(InputStream in) {
@@ -672,8 +672,8 @@ public class ThreadedHttpServerTest {
         void manyConnectionsAtOnceAreAllServed(String mode) throws Exception {
             int port = port(mode);
             // pool mode serves -w (5) connections at once; each of these closes after its answer.
-            var statuses = TestKit.concurrently(mode.equals("pool") ? 5 : 50,
-                    () -> TestKit.exchange(port, "GET /echo/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status());
+            var statuses = Wire.concurrently(mode.equals("pool") ? 5 : 50,
+                    () -> Wire.exchange(port, "GET /echo/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status());
             assertEquals(Collections.nCopies(statuses.size(), 200), statuses);
         }
     }
@@ -682,7 +682,7 @@ public class ThreadedHttpServerTest {
     public static class StaticFiles extends PerMode {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void aLargeFileIsSentWhole(String mode) throws Exception {
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 c.send("GET /big.bin HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\nGET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n");
                 var r = c.readResponse();
                 assertEquals(200, r.status());
@@ -696,13 +696,13 @@ public class ThreadedHttpServerTest {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void aSingleRangeIs206(String mode) throws IOException {
             int port = port(mode);
-            var r = TestKit.exchange(port, "GET /small.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=2-5\r\nAccept-Encoding: gzip\r\n\r\n");
+            var r = Wire.exchange(port, "GET /small.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=2-5\r\nAccept-Encoding: gzip\r\n\r\n");
             assertEquals(206, r.status(), r.toString());
             assertEquals("2345", r.text());
             assertEquals("bytes 2-5/" + SMALL.length(), r.header("Content-Range"));
             assertEquals(SMALL.substring(SMALL.length() - 3),
-                    TestKit.exchange(port, "GET /small.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-3\r\n\r\n").text());
-            var tail = TestKit.exchange(port, "GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=8388600-\r\n\r\n");
+                    Wire.exchange(port, "GET /small.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-3\r\n\r\n").text());
+            var tail = Wire.exchange(port, "GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=8388600-\r\n\r\n");
             assertEquals(206, tail.status());
             assertArrayEquals(Arrays.copyOfRange(big, 8388600, big.length), tail.body(), "a range of a large file, via transferTo");
         }
@@ -710,10 +710,10 @@ public class ThreadedHttpServerTest {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void anUnsatisfiableRangeIs416AndSeveralRangesGetTheWholeFile(String mode) throws IOException {
             int port = port(mode);
-            var r = TestKit.exchange(port, "GET /small.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=1000-\r\n\r\n");
+            var r = Wire.exchange(port, "GET /small.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=1000-\r\n\r\n");
             assertEquals(416, r.status(), r.toString());
             assertEquals("bytes */" + SMALL.length(), r.header("Content-Range"));
-            var whole = TestKit.exchange(port, "GET /small.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,4-5\r\n\r\n");
+            var whole = Wire.exchange(port, "GET /small.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,4-5\r\n\r\n");
             assertEquals(200, whole.status());
             assertEquals(SMALL, whole.text());
         }
@@ -721,11 +721,11 @@ public class ThreadedHttpServerTest {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void aGzippedWholeFileCarriesAWeakEtagEvenWhenARangeWasIgnored(String mode) throws IOException {
             int port = port(mode);
-            var identity = TestKit.exchange(port, "GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+            var identity = Wire.exchange(port, "GET /small.txt HTTP/1.1\r\nHost: x\r\n\r\n");
             String strong = identity.header("ETag");
             assertTrue(strong != null && strong.startsWith("\""), identity.toString());
             // Several ranges are not served (RFC 9110 §14.2 lets a server ignore Range): the whole file, on the one path.
-            var r = TestKit.exchange(port, "GET /small.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,4-5\r\nAccept-Encoding: gzip\r\n\r\n");
+            var r = Wire.exchange(port, "GET /small.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1,4-5\r\nAccept-Encoding: gzip\r\n\r\n");
             assertEquals(200, r.status(), r.toString());
             assertEquals("gzip", r.header("Content-Encoding"), r.toString());
             assertEquals(SMALL, r.text());
@@ -734,7 +734,7 @@ public class ThreadedHttpServerTest {
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void ifRangeWithAnOldValidatorGetsTheWholeFile(String mode) throws IOException {
-            var r = TestKit.exchange(port(mode), "GET /small.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1\r\nIf-Range: \"old\"\r\n\r\n");
+            var r = Wire.exchange(port(mode), "GET /small.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1\r\nIf-Range: \"old\"\r\n\r\n");
             assertEquals(200, r.status());
             assertEquals(SMALL, r.text());
         }
@@ -744,13 +744,13 @@ public class ThreadedHttpServerTest {
             int port = port(mode);
             Path f = root.resolve("changing-" + mode + ".txt");
             Files.writeString(f, "one");
-            var first = TestKit.exchange(port, "GET /" + f.getFileName() + " HTTP/1.1\r\nHost: x\r\n\r\n");
+            var first = Wire.exchange(port, "GET /" + f.getFileName() + " HTTP/1.1\r\nHost: x\r\n\r\n");
             String etag = first.header("ETag");
-            var again = TestKit.exchange(port, "GET /" + f.getFileName() + " HTTP/1.1\r\nHost: x\r\nIf-None-Match: " + etag + "\r\n\r\n");
+            var again = Wire.exchange(port, "GET /" + f.getFileName() + " HTTP/1.1\r\nHost: x\r\nIf-None-Match: " + etag + "\r\n\r\n");
             assertEquals(304, again.status());
             assertEquals(etag, again.header("ETag"));
             Files.writeString(f, "two!");
-            var changed = TestKit.exchange(port, "GET /" + f.getFileName() + " HTTP/1.1\r\nHost: x\r\nIf-None-Match: " + etag + "\r\n\r\n");
+            var changed = Wire.exchange(port, "GET /" + f.getFileName() + " HTTP/1.1\r\nHost: x\r\nIf-None-Match: " + etag + "\r\n\r\n");
             assertEquals(200, changed.status(), "the cache notices the new size and mtime");
             assertEquals("two!", changed.text());
         }
@@ -760,7 +760,7 @@ public class ThreadedHttpServerTest {
             int port = port(mode);
             Files.writeString(root.resolve(".secret"), "no");
             for (String path : List.of("/../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/.secret", "/%2Esecret", "/a%00b", "/..%2fsmall.txt"))
-                assertEquals(404, TestKit.exchange(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").status(), path);
+                assertEquals(404, Wire.exchange(port, "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n").status(), path);
         }
 
         static byte[] sha256(byte[] b) throws Exception { return MessageDigest.getInstance("SHA-256").digest(b); }
@@ -770,17 +770,17 @@ public class ThreadedHttpServerTest {
     public static class Codecrafters extends PerMode {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void stage1RootIs200(String mode) throws IOException {
-            assertEquals(200, TestKit.exchange(port(mode), "GET / HTTP/1.1\r\nHost: localhost:4221\r\n\r\n").status());
+            assertEquals(200, Wire.exchange(port(mode), "GET / HTTP/1.1\r\nHost: localhost:4221\r\n\r\n").status());
         }
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void stage2UnknownPathIs404(String mode) throws IOException {
-            assertEquals(404, TestKit.exchange(port(mode), "GET /abcdefg HTTP/1.1\r\nHost: localhost:4221\r\n\r\n").status());
+            assertEquals(404, Wire.exchange(port(mode), "GET /abcdefg HTTP/1.1\r\nHost: localhost:4221\r\n\r\n").status());
         }
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void stage3EchoReturnsTheText(String mode) throws IOException {
-            var r = TestKit.exchange(port(mode), "GET /echo/abc HTTP/1.1\r\nHost: localhost:4221\r\n\r\n");
+            var r = Wire.exchange(port(mode), "GET /echo/abc HTTP/1.1\r\nHost: localhost:4221\r\n\r\n");
             assertEquals(200, r.status());
             assertEquals("text/plain; charset=utf-8", r.header("Content-Type"));
             assertEquals("3", r.header("Content-Length"));
@@ -789,7 +789,7 @@ public class ThreadedHttpServerTest {
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void stage4UserAgentIsEchoed(String mode) throws IOException {
-            var r = TestKit.exchange(port(mode), "GET /user-agent HTTP/1.1\r\nHost: localhost:4221\r\nUser-Agent: foobar/1.2.3\r\nAccept: */*\r\n\r\n");
+            var r = Wire.exchange(port(mode), "GET /user-agent HTTP/1.1\r\nHost: localhost:4221\r\nUser-Agent: foobar/1.2.3\r\nAccept: */*\r\n\r\n");
             assertEquals("foobar/1.2.3", r.text());
             assertEquals("12", r.header("Content-Length"));
         }
@@ -797,9 +797,9 @@ public class ThreadedHttpServerTest {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#concurrentModes")
         void stage5ConcurrentConnections(String mode) throws Exception {
             int port = port(mode);
-            var conns = new ArrayList<TestKit.Conn>();
+            var conns = new ArrayList<Wire>();
             try {
-                for (int i = 0; i < 3; i++) conns.add(new TestKit.Conn(port));
+                for (int i = 0; i < 3; i++) conns.add(new Wire(port));
                 for (var c : conns.reversed()) c.send("GET / HTTP/1.1\r\nHost: localhost:4221\r\n\r\n");
                 for (var c : conns) assertEquals(200, c.readResponse().status());
             } finally {
@@ -810,16 +810,16 @@ public class ThreadedHttpServerTest {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void stage6FilesAreReturned(String mode) throws IOException {
             Files.writeString(directory.resolve("foo-" + mode), "Hello, World!");
-            var r = TestKit.exchange(port(mode), "GET /files/foo-" + mode + " HTTP/1.1\r\nHost: localhost:4221\r\n\r\n");
+            var r = Wire.exchange(port(mode), "GET /files/foo-" + mode + " HTTP/1.1\r\nHost: localhost:4221\r\n\r\n");
             assertEquals(200, r.status());
             assertEquals("application/octet-stream", r.header("Content-Type"));
             assertEquals("Hello, World!", r.text());
-            assertEquals(404, TestKit.exchange(port(mode), "GET /files/non_existent_file HTTP/1.1\r\nHost: localhost:4221\r\n\r\n").status());
+            assertEquals(404, Wire.exchange(port(mode), "GET /files/non_existent_file HTTP/1.1\r\nHost: localhost:4221\r\n\r\n").status());
         }
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void stage7FilesArePosted(String mode) throws IOException {
-            var r = TestKit.exchange(port(mode), "POST /files/posted-" + mode + " HTTP/1.1\r\nHost: localhost:4221\r\n"
+            var r = Wire.exchange(port(mode), "POST /files/posted-" + mode + " HTTP/1.1\r\nHost: localhost:4221\r\n"
                     + "Content-Type: application/octet-stream\r\nContent-Length: 5\r\n\r\n12345");
             assertEquals(201, r.status());
             assertEquals("12345", Files.readString(directory.resolve("posted-" + mode)));
@@ -828,19 +828,19 @@ public class ThreadedHttpServerTest {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void stage8to10GzipFollowsAcceptEncoding(String mode) throws IOException {
             int port = port(mode);
-            var none = TestKit.exchange(port, "GET /echo/abc HTTP/1.1\r\nHost: localhost:4221\r\nAccept-Encoding: invalid-encoding\r\n\r\n");
+            var none = Wire.exchange(port, "GET /echo/abc HTTP/1.1\r\nHost: localhost:4221\r\nAccept-Encoding: invalid-encoding\r\n\r\n");
             assertNull(none.header("Content-Encoding"), none.toString());
-            var listed = TestKit.exchange(port, "GET /echo/abc HTTP/1.1\r\nHost: localhost:4221\r\nAccept-Encoding: invalid-encoding-1, gzip, invalid-encoding-2\r\n\r\n");
+            var listed = Wire.exchange(port, "GET /echo/abc HTTP/1.1\r\nHost: localhost:4221\r\nAccept-Encoding: invalid-encoding-1, gzip, invalid-encoding-2\r\n\r\n");
             assertEquals("gzip", listed.header("Content-Encoding"));
             assertEquals(String.valueOf(listed.body().length), listed.header("Content-Length"));
             assertEquals("abc", new String(new GZIPInputStream(new ByteArrayInputStream(listed.body())).readAllBytes(), StandardCharsets.UTF_8));
-            var refused = TestKit.exchange(port, "GET /echo/abc HTTP/1.1\r\nHost: localhost:4221\r\nAccept-Encoding: gzip;q=0, *;q=1\r\n\r\n");
+            var refused = Wire.exchange(port, "GET /echo/abc HTTP/1.1\r\nHost: localhost:4221\r\nAccept-Encoding: gzip;q=0, *;q=1\r\n\r\n");
             assertNull(refused.header("Content-Encoding"), "gzip;q=0 refuses gzip");
         }
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void stage11PersistentConnection(String mode) throws IOException {
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 for (String word : List.of("banana", "mango", "apple")) {
                     c.send("GET /echo/" + word + " HTTP/1.1\r\nHost: localhost:4221\r\n\r\n");
                     assertEquals(word, c.readResponse().text());
@@ -851,7 +851,7 @@ public class ThreadedHttpServerTest {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#concurrentModes")
         void stage12ConcurrentPersistentConnections(String mode) throws Exception {
             int port = port(mode);
-            try (var a = new TestKit.Conn(port); var b = new TestKit.Conn(port)) {
+            try (var a = new Wire(port); var b = new Wire(port)) {
                 for (int i = 0; i < 3; i++) {
                     a.send("GET /echo/a" + i + " HTTP/1.1\r\nHost: localhost:4221\r\n\r\n");
                     b.send("GET /echo/b" + i + " HTTP/1.1\r\nHost: localhost:4221\r\n\r\n");
@@ -863,7 +863,7 @@ public class ThreadedHttpServerTest {
 
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void stage13ConnectionClose(String mode) throws IOException {
-            try (var c = new TestKit.Conn(port(mode))) {
+            try (var c = new Wire(port(mode))) {
                 c.send("GET /echo/orange HTTP/1.1\r\nHost: localhost:4221\r\nConnection: close\r\n\r\n");
                 var r = c.readResponse();
                 assertEquals("orange", r.text());
@@ -924,10 +924,10 @@ public class ThreadedHttpServerTest {
         void aSlowRequestDelaysASecondClientOnlyInSequential(String mode) throws Exception {
             // Nothing reads the slow answer until the quick one is in: whether its bytes are already waiting in the
             // slow socket then is the server's order, not the order in which two reader threads got scheduled.
-            try (var running = startServer(mode); var slow = new TestKit.Conn(running.port())) {
+            try (var running = startServer(mode); var slow = new Wire(running.port())) {
                 slow.send("GET /io?ms=1500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
                 boolean slowAnsweredFirst;
-                try (var quick = new TestKit.Conn(slow.socket.getPort())) {
+                try (var quick = new Wire(slow.socket.getPort())) {
                     quick.send("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
                     assertEquals(200, quick.readResponse().status());
                     slowAnsweredFirst = slow.socket.getInputStream().available() > 0;
@@ -941,9 +941,9 @@ public class ThreadedHttpServerTest {
         @Test void inPoolTheClientBeyondTheWorkersWaitsUntilOneOfThemLeaves() throws Exception {
             try (var running = startServer("pool", "-w", "2")) {
                 int port = running.port();
-                var first = new TestKit.Conn(port);
-                var second = new TestKit.Conn(port);
-                try (var third = new TestKit.Conn(port)) {
+                var first = new Wire(port);
+                var second = new Wire(port);
+                try (var third = new Wire(port)) {
                     for (var c : List.of(first, second)) {   // each keep-alive client now holds one of the two threads
                         c.send(health());
                         assertEquals(200, c.readResponse().status());
@@ -970,10 +970,10 @@ public class ThreadedHttpServerTest {
             // One worker thread and a 300 ms idle timeout: the second request waits ~1.5 s for the worker.
             try (var running = startServer("nio", "-w", "1", "--idle-timeout", "300")) {
                 int port = running.port();
-                try (var first = new TestKit.Conn(port); var second = new TestKit.Conn(port)) {
+                try (var first = new Wire(port); var second = new Wire(port)) {
                     first.send("GET /io?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n");
                     // The one loop reads in order: once it answered this, it has handed the first request to the worker.
-                    assertEquals(200, TestKit.exchange(port, health()).status());
+                    assertEquals(200, Wire.exchange(port, health()).status());
                     second.send("GET /io?ms=10 HTTP/1.1\r\nHost: x\r\n\r\n");
                     // Nothing reads the first answer until the second is in, so its bytes waiting then are the server's order.
                     assertEquals(200, second.readResponse().status(), "the queued request is work the server owes, not cut off");
@@ -1020,10 +1020,10 @@ public class ThreadedHttpServerTest {
                     var xmx = Arrays.stream(Files.readString(Path.of("/proc/" + p.pid() + "/cmdline")).split("\0")).filter(a -> a.startsWith("-Xmx")).toList();
                     assertEquals("-Xmx64m", xmx.getLast(), "the server runs with the small heap (the last -Xmx wins): " + xmx);
                 }
-                var conns = new ArrayList<TestKit.Conn>();
+                var conns = new ArrayList<Wire>();
                 try {
                     for (int i = 0; i < 200; i++) {
-                        var c = new TestKit.Conn(port);
+                        var c = new Wire(port);
                         conns.add(c);
                         c.send("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + MIB
                                 + "\r\nExpect: 100-continue\r\n\r\n");
@@ -1031,7 +1031,7 @@ public class ThreadedHttpServerTest {
                         assertEquals("HTTP/1.1 100 Continue\r\n\r\n", c.readUntil("\r\n\r\n"), "head " + i);
                         c.send("\"");
                     }
-                    assertEquals(200, TestKit.exchange(port, health()).status(), "still serving with 200 bodies announced");
+                    assertEquals(200, Wire.exchange(port, health()).status(), "still serving with 200 bodies announced");
                     var whole = conns.getFirst();
                     whole.send("a".repeat(MIB - 2) + "\"");
                     var r = whole.readResponse();
@@ -1057,14 +1057,14 @@ public class ThreadedHttpServerTest {
             try (var server = TestKit.ServerProcess.start(serverArgs(mode, mode.equals("pool") ? new String[]{"-w", "100"} : new String[0]).toArray(String[]::new))) {
                 int port = server.port();
                 List<ProcessHandle> acceptors = mode.equals("processes") ? server.process.children().toList() : List.of(server.process.toHandle());
-                var open = new TestKit.Conn(port);
+                var open = new Wire(port);
                 // Warm up the route used below: loading a class from a jar not yet opened needs a descriptor too.
                 open.send("GET /io?ms=0 HTTP/1.1\r\nHost: x\r\n\r\n");
                 assertEquals(200, open.readResponse().status());
                 for (var a : acceptors) limitDescriptors(a.pid(), highestDescriptor(a.pid()) + 1 + 6);
-                var crowd = new ArrayList<TestKit.Conn>();
+                var crowd = new ArrayList<Wire>();
                 try {
-                    for (int i = 0; i < 60; i++) crowd.add(new TestKit.Conn(port));   // the kernel's backlog takes them all
+                    for (int i = 0; i < 60; i++) crowd.add(new Wire(port));   // the kernel's backlog takes them all
                     server.awaitOutput("accept failed", Duration.ofSeconds(30));
                     long before = cpuTicks(acceptors);
                     // A window the server itself measures, on the connection it already has: it is still served.
@@ -1081,7 +1081,7 @@ public class ThreadedHttpServerTest {
                     for (var c : crowd) c.close();
                     open.close();
                 }
-                assertEquals(200, TestKit.exchange(port, health()).status(), "descriptors free again: a new client is accepted and served");
+                assertEquals(200, Wire.exchange(port, health()).status(), "descriptors free again: a new client is accepted and served");
             }
         }
 
@@ -1114,7 +1114,7 @@ public class ThreadedHttpServerTest {
         @Test void printsOneReadyLineServesAndStopsOnSigterm() throws Exception {
             try (var server = TestKit.ServerProcess.start("ThreadedHttpServer.java", "-p", "0", "-m", "nio")) {
                 int port = server.port();
-                var r = TestKit.exchange(port, health());
+                var r = Wire.exchange(port, health());
                 assertEquals(200, r.status());
                 assertTrue(r.text().contains("\"mode\":\"nio\""), r.text());
                 assertTrue(server.output().contains("Listening on http://127.0.0.1:" + port + "/ mode=nio\n"), server.output());
@@ -1157,10 +1157,10 @@ public class ThreadedHttpServerTest {
         @Test void quietHidesTheAccessLogButNeverAFailure() throws Exception {
             try (var server = TestKit.ServerProcess.start("ThreadedHttpServer.java", "-p", "0", "-m", "nio", "-q")) {
                 int port = server.port();
-                assertEquals(200, TestKit.exchange(port, health()).status());
-                try (var c = new TestKit.Conn(port)) {
+                assertEquals(200, Wire.exchange(port, health()).status());
+                try (var c = new Wire(port)) {
                     c.send("GET /health HTTP/1.1\r\nHo");
-                    assertEquals(200, TestKit.exchange(port, health()).status());   // the loop has read the half head by now
+                    assertEquals(200, Wire.exchange(port, health()).status());   // the loop has read the half head by now
                 }
                 server.awaitOutput("closed in the middle of a request", Duration.ofSeconds(30));
                 assertFalse(server.output().contains("\"GET /health"), "no access log with -q: " + server.output());
@@ -1185,7 +1185,7 @@ public class ThreadedHttpServerTest {
                 var first = server.process.children().findFirst().orElseThrow();
                 first.destroyForcibly();
                 server.awaitOutput("is serving again", Duration.ofSeconds(60));
-                var r = TestKit.exchange(port, health());   // the only worker is the new one: it serves
+                var r = Wire.exchange(port, health());   // the only worker is the new one: it serves
                 assertEquals(200, r.status());
                 var second = server.process.children().findFirst().orElseThrow();
                 assertNotEquals(first.pid(), second.pid());
@@ -1200,7 +1200,7 @@ public class ThreadedHttpServerTest {
                 Files.createDirectory(root);
                 Files.writeString(root.resolve("index.html"), "<h1>x</h1>");
                 assertTrue(await(() -> server.output().split("is serving again", -1).length > 2, Duration.ofSeconds(90)), server.output());
-                assertEquals(200, TestKit.exchange(port, health()).status(), "the worker is back once it can start");
+                assertEquals(200, Wire.exchange(port, health()).status(), "the worker is back once it can start");
             } finally {
                 if (Files.exists(root)) {
                     Files.deleteIfExists(root.resolve("index.html"));
@@ -1213,7 +1213,7 @@ public class ThreadedHttpServerTest {
             try (var server = TestKit.ServerProcess.start("ThreadedHttpServer.java", "-p", "0", "-m", "processes", "-w", "2")) {
                 int port = server.port();
                 assertEquals(2, server.process.children().count(), "two worker JVMs");
-                for (int i = 0; i < 30; i++) assertEquals(200, TestKit.exchange(port, health()).status());
+                for (int i = 0; i < 30; i++) assertEquals(200, Wire.exchange(port, health()).status());
                 // The workers' access logs reach us through two pipes: wait for them (bounded).
                 // SO_REUSEPORT spreads the 30 connections over both workers; their access logs reach us through two pipes.
                 server.awaitOutput("p1-nio-", Duration.ofSeconds(30));
@@ -1221,7 +1221,7 @@ public class ThreadedHttpServerTest {
                 var victim = server.process.children().findFirst().orElseThrow();
                 victim.destroyForcibly();
                 server.awaitOutput("starting another", Duration.ofSeconds(30));
-                for (int i = 0; i < 10; i++) assertEquals(200, TestKit.exchange(port, health()).status(), "served throughout");
+                for (int i = 0; i < 10; i++) assertEquals(200, Wire.exchange(port, health()).status(), "served throughout");
                 var workers = server.process.children().toList();
                 server.terminate();
                 for (var w : workers) assertTrue(w.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS) != null && !w.isAlive(), "worker stopped");

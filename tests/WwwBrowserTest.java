@@ -102,7 +102,7 @@ public class WwwBrowserTest {
                 assertTrue(result.contains("/api/items/" + id), "Location names the listed id " + id + ": " + result);
 
                 // And the server itself returns it to a client that is not the browser.
-                var r = TestKit.exchange(served.port(), "GET /api/items HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+                var r = Wire.exchange(served.port(), "GET /api/items HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
                 assertEquals(200, r.status(), r::toString);
                 assertTrue(r.text().contains("\"name\":\"" + name + "\""), "GET /api/items returns the item: " + r.text());
                 assertTrue(r.text().contains("\"id\":" + id), "with the id the page showed: " + r.text());
