@@ -64,6 +64,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BiConsumer;
 
 @Command(name = "EchoServer", mixinStandardHelpOptions = true, showDefaultValues = true, usageHelpWidth = 120,
         description = "Echoes every byte it receives over TCP, in the concurrency model chosen with --mode.",
@@ -72,8 +73,10 @@ import java.util.concurrent.atomic.LongAdder;
                 "%nOut of file descriptors (or memory) an accept fails: the server logs it once, pauses accepting",
                 "(10 ms, doubling to 200 ms), serves the open connections meanwhile, and logs again when it recovers."})
 public class EchoServer implements Callable<Integer> {
-    /** Bytes read (and so echoed) at a time, per connection in the blocking and async models. */
+    /** Bytes read (and so echoed) at a time, at most, per connection in the blocking and async models. */
     static final int BUFFER_SIZE = 8 * 1024;
+    /** What a connection's buffer shrinks back to when little arrives: an idle connection keeps only this. */
+    static final int SMALL_BUFFER_SIZE = 256;
     /** How long Ctrl-C lets open connections finish before it closes them. */
     static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(1);
 
@@ -313,21 +316,22 @@ public class EchoServer implements Callable<Integer> {
     }
 
     /**
-     * Failed accepts, typically "Too many open files" (EMFILE). The listener stays ready, so trying again at once
-     * would spin a core and print a line per try. Instead: one line when an episode starts (with a hint), a pause
-     * before each new try (FIRST_PAUSE doubling up to LONGEST_PAUSE) while open connections are served, and one line
-     * when the episode is over: QUIET has passed without a failed accept (an accept fails only while a client is
-     * waiting, so a quiet listener has either accepted it or has nobody to accept). One per listener.
+     * Failed accepts, typically "Too many open files" (EMFILE), or out of memory or threads. The listener stays ready,
+     * so trying again at once would spin a core and print a line per try. Instead: one line when an episode starts
+     * (with a hint), a pause before each new try (FIRST_PAUSE_MS doubling up to LONGEST_PAUSE_MS) while the open
+     * connections are served, and one line when the episode is over: QUIET_MS has passed without a failed accept (an
+     * accept fails only while a client is waiting, so a quiet listener has either accepted it or has nobody to
+     * accept). One per listener. Every server of the toolkit has this same class, word for word.
      */
-    static final class AcceptTrouble {
-        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200;
-        static final Duration QUIET = Duration.ofSeconds(1);
-        private final Tally tally;
-        private final long openFilesLimit = openFilesLimit(); // read now: out of file descriptors, it could not be
+    static final class AcceptBackoff {
+        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200, QUIET_MS = 1_000;
+        private final BiConsumer<String, String> log;   // (thread name, line): the server's failure log, on stderr
+        private final long openFilesLimit = ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
+                ? unix.getMaxFileDescriptorCount() : -1;   // read now: out of file descriptors, it could not be
         private long failures, since, lastFailure, pause;
         private String who;
 
-        AcceptTrouble(Tally tally) { this.tally = tally; }
+        AcceptBackoff(BiConsumer<String, String> log) { this.log = log; }
 
         /** Counts a failed accept (logged if it starts an episode) and returns the milliseconds to wait before the next. */
         synchronized long failed(Throwable e) {
@@ -336,23 +340,22 @@ public class EchoServer implements Callable<Integer> {
                 since = lastFailure;
                 pause = FIRST_PAUSE_MS;
                 who = Thread.currentThread().getName();
-                tally.failed("accept failed: " + e + hint(e) + "; pausing new connections, serving the "
-                        + tally.counters.open() + " open ones");
-                checkLater(QUIET.toNanos());
+                log.accept(who, "accept failed: " + e + hint(e) + "; pausing new connections, serving the open ones");
+                checkLater(TimeUnit.MILLISECONDS.toNanos(QUIET_MS));
             } else {
                 pause = Math.min(2 * pause, LONGEST_PAUSE_MS);
             }
             return pause;
         }
 
-        /** On a timer: the episode ends once QUIET has passed since its last failed accept. */
+        /** On a timer: the episode ends once QUIET_MS has passed since its last failed accept. */
         private synchronized void check() {
-            long quietFor = System.nanoTime() - lastFailure;
-            if (quietFor < QUIET.toNanos()) {
-                checkLater(QUIET.toNanos() - quietFor);
+            long quietFor = System.nanoTime() - lastFailure, quiet = TimeUnit.MILLISECONDS.toNanos(QUIET_MS);
+            if (quietFor < quiet) {
+                checkLater(quiet - quietFor);
                 return;
             }
-            tally.failed(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
+            log.accept(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
             failures = 0;
         }
 
@@ -360,7 +363,7 @@ public class EchoServer implements Callable<Integer> {
             CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS).execute(this::check);
         }
 
-        String hint(Throwable e) {
+        private String hint(Throwable e) {
             if (String.valueOf(e.getMessage()).contains("Too many open files"))
                 return " (out of file descriptors: the open-files limit is " + openFilesLimit
                         + "; raise it with ulimit -n, or lower the number of clients)";
@@ -416,7 +419,7 @@ public class EchoServer implements Callable<Integer> {
         }
 
         private void acceptLoop() {
-            var trouble = new AcceptTrouble(tally);
+            var trouble = new AcceptBackoff(tally::failed);
             while (!listener.isClosed()) {
                 Socket s = null;
                 try {
@@ -444,10 +447,12 @@ public class EchoServer implements Callable<Integer> {
                 s.setTcpNoDelay(true);
                 InputStream in = s.getInputStream();
                 OutputStream out = s.getOutputStream();
-                byte[] buffer = new byte[BUFFER_SIZE];
+                byte[] buffer = new byte[SMALL_BUFFER_SIZE];
                 for (int n; (n = in.read(buffer)) > 0; ) {
                     out.write(buffer, 0, n);
                     session.echoed(n);
+                    int size = nextBufferSize(buffer.length, n);
+                    if (size != buffer.length) buffer = new byte[size];
                 }
                 session.end(null);
             } catch (Throwable e) {
@@ -485,7 +490,7 @@ public class EchoServer implements Callable<Integer> {
         private final Thread loop;
         private final Tally tally;
         private final ByteBuffer readBuffer = ByteBuffer.allocateDirect(64 * 1024);
-        private final AcceptTrouble trouble;
+        private final AcceptBackoff trouble;
         private final SelectionKey listenerKey;
         private volatile boolean draining;
         private volatile boolean stopped;
@@ -506,7 +511,7 @@ public class EchoServer implements Callable<Integer> {
 
         NioEventLoop(InetSocketAddress address, int backlog, Tally tally) throws IOException {
             this.tally = tally;
-            this.trouble = new AcceptTrouble(tally);
+            this.trouble = new AcceptBackoff(tally::failed);
             listener = ServerSocketChannel.open();
             try {
                 listener.bind(address, backlog);
@@ -642,11 +647,11 @@ public class EchoServer implements Callable<Integer> {
         private final AsynchronousChannelGroup group;
         private final AsynchronousServerSocketChannel listener;
         private final Tally tally;
-        private final AcceptTrouble trouble;
+        private final AcceptBackoff trouble;
 
         CompletionHandlers(InetSocketAddress address, int backlog, int workers, Tally tally) throws IOException {
             this.tally = tally;
-            this.trouble = new AcceptTrouble(tally);
+            this.trouble = new AcceptBackoff(tally::failed);
             group = AsynchronousChannelGroup.withFixedThreadPool(workers, Thread.ofPlatform().name("async-", 1).factory());
             try {
                 listener = AsynchronousServerSocketChannel.open(group).bind(address, backlog);
@@ -692,7 +697,7 @@ public class EchoServer implements Callable<Integer> {
         private static final class Conn implements CompletionHandler<Integer, Void> {
             final AsynchronousSocketChannel channel;
             final Tally.Session session;
-            final ByteBuffer buffer = ByteBuffer.allocate(BUFFER_SIZE);
+            ByteBuffer buffer = ByteBuffer.allocate(SMALL_BUFFER_SIZE);
             boolean writing;
 
             Conn(AsynchronousSocketChannel channel, Tally.Session session) {
@@ -717,8 +722,13 @@ public class EchoServer implements Callable<Integer> {
             private void next(int n) {
                 if (writing) {
                     session.echoed(n);
-                    if (buffer.hasRemaining()) channel.write(buffer, null, this);
-                    else read();
+                    if (buffer.hasRemaining()) {
+                        channel.write(buffer, null, this);
+                        return;
+                    }
+                    int size = nextBufferSize(buffer.capacity(), buffer.limit());
+                    if (size != buffer.capacity()) buffer = ByteBuffer.allocate(size);
+                    read();
                 } else if (n < 0) {
                     end(null);
                 } else {
@@ -765,6 +775,17 @@ public class EchoServer implements Callable<Integer> {
 
     // ---------------------------------------------------------------- small infrastructure
 
+    /**
+     * The size of a connection's next read buffer after a read of `n` bytes into one of `size`: a read that filled it
+     * doubles it (up to BUFFER_SIZE: a stream is echoed in fewer, larger reads), a small one shrinks it back, so a
+     * connection that waits keeps SMALL_BUFFER_SIZE bytes, not BUFFER_SIZE. A blocked read must own its buffer;
+     * the nio loop needs none per connection (it reads into its own and keeps only what the peer has not taken).
+     */
+    static int nextBufferSize(int size, int n) {
+        if (n == size) return Math.min(2 * size, BUFFER_SIZE);
+        return n <= SMALL_BUFFER_SIZE ? SMALL_BUFFER_SIZE : size;
+    }
+
     /** "127.0.0.1:8080", or "[::1]:8080" for IPv6. */
     static String hostPort(SocketAddress a) {
         if (!(a instanceof InetSocketAddress isa) || isa.getAddress() == null) return String.valueOf(a);
@@ -791,18 +812,13 @@ public class EchoServer implements Callable<Integer> {
         }
     }
 
-    /** The accepting thread waits before it tries again (see AcceptTrouble). */
+    /** The accepting thread waits before it tries again (see AcceptBackoff). */
     static void pause(long millis) {
         try {
             Thread.sleep(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    /** The open-files limit of this process (the JVM raises its soft limit to the hard one at start), or -1. */
-    static long openFilesLimit() {
-        return ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix ? unix.getMaxFileDescriptorCount() : -1;
     }
 
     static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);

@@ -77,6 +77,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
@@ -116,10 +117,12 @@ import java.util.function.Consumer;
                 "(10 ms, doubling to 200 ms), serves the open connections meanwhile, and logs again when it recovers."})
 public class PrimeEchoServer implements Callable<Integer> {
     static final int DEFAULT_PORT = 7878;
-    /** Bytes read at a time per connection. */
+    /** Bytes read at a time: the nio loop's buffer, lent to each connection in turn. */
     static final int IN_BUFFER = 4096;
-    /** Bytes of answers a connection may hold unwritten before it stops parsing. */
+    /** Bytes of answers that may wait unwritten before parsing stops: the nio loop's buffer, lent likewise. */
     static final int OUT_BUFFER = 4096;
+    /** A connection's own input and output buffer, each, in the models where a waiting read must own one. */
+    static final int CONNECTION_BUFFER = 512;
     /** Room the parser keeps free in the output for its longest reply line. */
     static final int REPLY_ROOM = 64;
     /** Prime requests waiting for a checker thread, beyond which the answer is "error: server busy". */
@@ -416,10 +419,15 @@ public class PrimeEchoServer implements Callable<Integer> {
         }
     }
 
-    /** A connection's parser with its two buffers, both always left ready to be filled (write mode). */
+    /**
+     * A connection's parser with its two buffers, both always left ready to be filled (write mode). They are small: a
+     * blocked read (or a pending one, in async) must own a buffer, so every waiting connection keeps one. The nio
+     * loop lends its own large ones for each step instead (borrow, giveBack), and a connection keeps none.
+     */
     static final class Conversation {
-        final ByteBuffer in = ByteBuffer.allocate(IN_BUFFER);
-        final ByteBuffer out = ByteBuffer.allocate(OUT_BUFFER);
+        private static final ByteBuffer NONE = ByteBuffer.allocate(0);
+        ByteBuffer in = ByteBuffer.allocate(CONNECTION_BUFFER);
+        ByteBuffer out = ByteBuffer.allocate(CONNECTION_BUFFER);
         private final FrameParser parser;
         private final String peer;
         private final Shared shared;
@@ -443,6 +451,18 @@ public class PrimeEchoServer implements Callable<Integer> {
         }
 
         void answer(byte[] reply) { out.put(reply); }
+
+        /** For one step of the nio loop: its buffers stand in for an empty input and an empty output. */
+        void borrow(ByteBuffer loopIn, ByteBuffer loopOut) {
+            if (in.position() == 0) in = loopIn.clear();
+            if (out.position() == 0) out = loopOut.clear();
+        }
+
+        /** After the step: the loop's buffers go back; bytes still in them (rare: a slow reader) are copied out. */
+        void giveBack(ByteBuffer loopIn, ByteBuffer loopOut) {
+            if (in == loopIn) in = in.position() == 0 ? NONE : ByteBuffer.allocate(IN_BUFFER).put(in.flip());
+            if (out == loopOut) out = out.position() == 0 ? NONE : ByteBuffer.allocate(OUT_BUFFER).put(out.flip());
+        }
 
         boolean inputLeft() { return in.position() > 0; }
 
@@ -531,21 +551,22 @@ public class PrimeEchoServer implements Callable<Integer> {
     }
 
     /**
-     * Failed accepts, typically "Too many open files" (EMFILE). The listener stays ready, so trying again at once
-     * would spin a core and print a line per try. Instead: one line when an episode starts (with a hint), a pause
-     * before each new try (FIRST_PAUSE doubling up to LONGEST_PAUSE) while open connections are served, and one line
-     * when the episode is over: QUIET has passed without a failed accept (an accept fails only while a client is
-     * waiting, so a quiet listener has either accepted it or has nobody to accept). One per listener.
+     * Failed accepts, typically "Too many open files" (EMFILE), or out of memory or threads. The listener stays ready,
+     * so trying again at once would spin a core and print a line per try. Instead: one line when an episode starts
+     * (with a hint), a pause before each new try (FIRST_PAUSE_MS doubling up to LONGEST_PAUSE_MS) while the open
+     * connections are served, and one line when the episode is over: QUIET_MS has passed without a failed accept (an
+     * accept fails only while a client is waiting, so a quiet listener has either accepted it or has nobody to
+     * accept). One per listener. Every server of the toolkit has this same class, word for word.
      */
-    static final class AcceptTrouble {
-        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200;
-        static final long QUIET_MS = 1_000;
-        private final Shared shared;
-        private final long openFilesLimit = openFilesLimit(); // read now: out of file descriptors, it could not be
+    static final class AcceptBackoff {
+        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200, QUIET_MS = 1_000;
+        private final BiConsumer<String, String> log;   // (thread name, line): the server's failure log, on stderr
+        private final long openFilesLimit = ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
+                ? unix.getMaxFileDescriptorCount() : -1;   // read now: out of file descriptors, it could not be
         private long failures, since, lastFailure, pause;
         private String who;
 
-        AcceptTrouble(Shared shared) { this.shared = shared; }
+        AcceptBackoff(BiConsumer<String, String> log) { this.log = log; }
 
         /** Counts a failed accept (logged if it starts an episode) and returns the milliseconds to wait before the next. */
         synchronized long failed(Throwable e) {
@@ -554,7 +575,7 @@ public class PrimeEchoServer implements Callable<Integer> {
                 since = lastFailure;
                 pause = FIRST_PAUSE_MS;
                 who = Thread.currentThread().getName();
-                shared.failed("accept failed: " + e + hint(e) + "; pausing new connections, serving the open ones");
+                log.accept(who, "accept failed: " + e + hint(e) + "; pausing new connections, serving the open ones");
                 checkLater(TimeUnit.MILLISECONDS.toNanos(QUIET_MS));
             } else {
                 pause = Math.min(2 * pause, LONGEST_PAUSE_MS);
@@ -569,7 +590,7 @@ public class PrimeEchoServer implements Callable<Integer> {
                 checkLater(quiet - quietFor);
                 return;
             }
-            shared.failed(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
+            log.accept(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
             failures = 0;
         }
 
@@ -577,7 +598,7 @@ public class PrimeEchoServer implements Callable<Integer> {
             CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS).execute(this::check);
         }
 
-        String hint(Throwable e) {
+        private String hint(Throwable e) {
             if (String.valueOf(e.getMessage()).contains("Too many open files"))
                 return " (out of file descriptors: the open-files limit is " + openFilesLimit
                         + "; raise it with ulimit -n, or lower the number of clients)";
@@ -607,7 +628,7 @@ public class PrimeEchoServer implements Callable<Integer> {
         }
 
         private void acceptLoop() {
-            var trouble = new AcceptTrouble(shared);
+            var trouble = new AcceptBackoff(shared::failed);
             while (listener.isOpen()) {
                 SocketChannel ch = null;
                 try {
@@ -698,14 +719,15 @@ public class PrimeEchoServer implements Callable<Integer> {
         private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>(); // run on the loop, e.g. a prime's answer
         private final Thread loop;
         private final SelectionKey listenerKey;
-        private final AcceptTrouble trouble;
+        private final AcceptBackoff trouble;
         private long acceptAgainAt; // System.nanoTime() after which accepting resumes; 0 = accepting
         private volatile boolean stopping;
+        private final ByteBuffer loopIn = ByteBuffer.allocate(IN_BUFFER), loopOut = ByteBuffer.allocate(OUT_BUFFER);
 
         NioEventLoop(ServerSocketChannel listener, Shared shared) throws IOException {
             this.listener = listener;
             this.shared = shared;
-            this.trouble = new AcceptTrouble(shared);
+            this.trouble = new AcceptBackoff(shared::failed);
             this.selector = Selector.open();
             listener.configureBlocking(false);
             listenerKey = listener.register(selector, SelectionKey.OP_ACCEPT);
@@ -792,12 +814,18 @@ public class PrimeEchoServer implements Callable<Integer> {
                 });
             }
 
-            /** Runs one step of this connection; anything it throws (I/O, a bug, out of memory) closes this one only. */
+            /**
+             * Runs one step of this connection with the loop's buffers lent to it; anything it throws (I/O, a bug,
+             * out of memory) closes this one only.
+             */
             void guarded(Step step) {
+                c.borrow(loopIn, loopOut);
                 try {
                     step.run();
                 } catch (Throwable e) {
                     close(e);
+                } finally {
+                    c.giveBack(loopIn, loopOut);
                 }
             }
 
@@ -879,7 +907,7 @@ public class PrimeEchoServer implements Callable<Integer> {
                 group.shutdownNow();
                 throw e;
             }
-            var trouble = new AcceptTrouble(shared);
+            var trouble = new AcceptBackoff(shared::failed);
             listener.accept(null, new CompletionHandler<AsynchronousSocketChannel, Void>() {
                 @Override public void completed(AsynchronousSocketChannel ch, Void a) {
                     Connection connection;
@@ -1206,18 +1234,13 @@ public class PrimeEchoServer implements Callable<Integer> {
         }
     }
 
-    /** The accepting thread waits before it tries again (see AcceptTrouble). */
+    /** The accepting thread waits before it tries again (see AcceptBackoff). */
     static void pause(long millis) {
         try {
             Thread.sleep(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    /** The open-files limit of this process (the JVM raises its soft limit to the hard one at start), or -1. */
-    static long openFilesLimit() {
-        return ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix ? unix.getMaxFileDescriptorCount() : -1;
     }
 
     static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);

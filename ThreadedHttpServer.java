@@ -20,6 +20,7 @@
 //         `printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | nc localhost 3000` shows the bytes on the wire.
 // Measure: bench/threaded-http-server.sh runs wrk against nginx and against every mode in the same run.
 
+import com.sun.management.UnixOperatingSystemMXBean;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.IDefaultValueProvider;
@@ -61,6 +62,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BiConsumer;
 import java.util.zip.GZIPOutputStream;
 
 @Command(name = "ThreadedHttpServer", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
@@ -310,7 +312,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
     abstract static sealed class Acceptor permits Sequential, ThreadPerConnection, FixedPool, VirtualThreads {
         final Core core;
         private final List<Thread> threads = new ArrayList<>();
-        private final AcceptFailures failures = new AcceptFailures();
+        private final AcceptBackoff backoff = new AcceptBackoff(ThreadedHttpServer::logFailure);
 
         Acceptor(Core core) { this.core = core; }
 
@@ -330,16 +332,15 @@ public class ThreadedHttpServer implements Callable<Integer> {
                     } catch (IOException | Error e) {
                         // Out of file descriptors (EMFILE), or of memory: retrying at once would spin. Connections
                         // already open go on being served by their own threads meanwhile.
-                        pause(failures.failed(e));
+                        pause(backoff.failed(e));
                         continue;
                     }
-                    failures.succeeded();
                     try {
                         serve(ch);
                     } catch (RuntimeException | Error e) {
                         // No thread for it (OutOfMemoryError: unable to create native thread): drop this one client.
                         Connection.closeQuietly(ch);
-                        pause(failures.failed(e));
+                        pause(backoff.failed(e));
                     }
                 }
             }));
@@ -710,7 +711,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         private final Queue<Runnable> completions = new ConcurrentLinkedQueue<>();
         private final Thread loop;
         private final SelectionKey acceptKey;
-        private final AcceptFailures acceptFailures = new AcceptFailures();
+        private final AcceptBackoff acceptBackoff = new AcceptBackoff(ThreadedHttpServer::logFailure);
         private long acceptPausedUntil;   // System.nanoTime() when OP_ACCEPT is selected again; 0 when not paused
         private volatile boolean running = true;
         // Every read goes into this one buffer, lent to the connection that is ready; what the parser leaves of it
@@ -801,13 +802,12 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 if (!running) return;
                 // Out of descriptors or memory: stop selecting OP_ACCEPT for a while instead of spinning on it.
                 acceptKey.interestOps(0);
-                acceptPausedUntil = System.nanoTime() + acceptFailures.failed(e) * 1_000_000;
+                acceptPausedUntil = System.nanoTime() + acceptBackoff.failed(e) * 1_000_000;
             }
         }
 
         private void accept() throws IOException {
             for (SocketChannel ch; (ch = core.listener().accept()) != null; ) {
-                acceptFailures.succeeded();
                 ch.configureBlocking(false);
                 ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 var c = new NioConnection(ch);
@@ -1167,41 +1167,63 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
     // ---------------------------------------------------------------- what the loops share: back-off when accept fails, and the deadlines
 
-    /**
-     * What an accept loop does when accept() fails (EMFILE "Too many open files" when out of descriptors, ENFILE,
-     * ENOBUFS, OutOfMemoryError): it backs off, 10 ms doubling up to 1 s, instead of retrying at once, and it logs the
-     * first failure of an episode with a hint. The episode ends at a successful accept at least a second after the
-     * last failure (so a server that frees one descriptor at a time logs one episode, not two lines per client).
-     * Shared by all the threads of one accept loop; the NIO loop stops selecting OP_ACCEPT for the pause instead.
-     */
-    static final class AcceptFailures {
-        static final long MIN_PAUSE_MS = 10, MAX_PAUSE_MS = 1000, EPISODE_END_MS = 1000;
-        private long pause;
-        private long failed;
-        private long lastFailure;
+    /** A failure of the server (not of one request): one line on stderr, with the time and the thread, -q or not. */
+    static void logFailure(String thread, String line) { System.err.println(Instant.now() + " " + thread + ": " + line); }
 
-        /** Records a failure; returns how long to wait before the next accept. */
+    /**
+     * Failed accepts, typically "Too many open files" (EMFILE), or out of memory or threads. The listener stays ready,
+     * so trying again at once would spin a core and print a line per try. Instead: one line when an episode starts
+     * (with a hint), a pause before each new try (FIRST_PAUSE_MS doubling up to LONGEST_PAUSE_MS) while the open
+     * connections are served, and one line when the episode is over: QUIET_MS has passed without a failed accept (an
+     * accept fails only while a client is waiting, so a quiet listener has either accepted it or has nobody to
+     * accept). One per listener. Every server of the toolkit has this same class, word for word.
+     */
+    static final class AcceptBackoff {
+        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200, QUIET_MS = 1_000;
+        private final BiConsumer<String, String> log;   // (thread name, line): the server's failure log, on stderr
+        private final long openFilesLimit = ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
+                ? unix.getMaxFileDescriptorCount() : -1;   // read now: out of file descriptors, it could not be
+        private long failures, since, lastFailure, pause;
+        private String who;
+
+        AcceptBackoff(BiConsumer<String, String> log) { this.log = log; }
+
+        /** Counts a failed accept (logged if it starts an episode) and returns the milliseconds to wait before the next. */
         synchronized long failed(Throwable e) {
             lastFailure = System.nanoTime();
-            if (failed++ == 0) {
-                String m = String.valueOf(e.getMessage());
-                String hint = m.contains("Too many open files") ? " (out of file descriptors: raise `ulimit -n`, or serve fewer clients at once)"
-                        : e instanceof OutOfMemoryError ? " (out of memory: raise -Xmx, or serve fewer clients at once)" : "";
-                System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": accept failed: " + e + hint
-                        + "; pausing new connections with back-off, open ones are still served");
+            if (failures++ == 0) {
+                since = lastFailure;
+                pause = FIRST_PAUSE_MS;
+                who = Thread.currentThread().getName();
+                log.accept(who, "accept failed: " + e + hint(e) + "; pausing new connections, serving the open ones");
+                checkLater(TimeUnit.MILLISECONDS.toNanos(QUIET_MS));
+            } else {
+                pause = Math.min(2 * pause, LONGEST_PAUSE_MS);
             }
-            pause = pause == 0 ? MIN_PAUSE_MS : Math.min(MAX_PAUSE_MS, pause * 2);
             return pause;
         }
 
-        /** An accept worked: the episode (if any) is over, and the next failure is logged again. */
-        synchronized void succeeded() {
-            if (failed == 0) return;
-            pause = 0;
-            if (System.nanoTime() - lastFailure < EPISODE_END_MS * 1_000_000) return;
-            System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": accepting again after " + failed + " failed accepts");
-            failed = 0;
-            pause = 0;
+        /** On a timer: the episode ends once QUIET_MS has passed since its last failed accept. */
+        private synchronized void check() {
+            long quietFor = System.nanoTime() - lastFailure, quiet = TimeUnit.MILLISECONDS.toNanos(QUIET_MS);
+            if (quietFor < quiet) {
+                checkLater(quiet - quietFor);
+                return;
+            }
+            log.accept(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
+            failures = 0;
+        }
+
+        private void checkLater(long nanos) {
+            CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS).execute(this::check);
+        }
+
+        private String hint(Throwable e) {
+            if (String.valueOf(e.getMessage()).contains("Too many open files"))
+                return " (out of file descriptors: the open-files limit is " + openFilesLimit
+                        + "; raise it with ulimit -n, or lower the number of clients)";
+            if (e instanceof OutOfMemoryError) return " (out of memory: raise -Xmx, or lower the number of clients)";
+            return "";
         }
     }
 

@@ -46,11 +46,11 @@ public final class IdleClient {
 
         Protocol(String request) { this.request = request.getBytes(StandardCharsets.ISO_8859_1); }
 
-        /** True once `got` holds a complete answer to one request (and, for prime, the server's greeting). */
-        boolean complete(byte[] got, int n) {
+        /** True once `got` holds a complete answer to one request (and, for prime, the greeting of a new connection). */
+        boolean complete(byte[] got, int n, boolean connected) {
             return switch (this) {
                 case echo -> n >= request.length;
-                case prime -> n >= "*ifmmp".length();   // '*' on connect, then the echo of "hello", each byte + 1
+                case prime -> n >= (connected ? "*ifmmp" : "ifmmp").length();   // '*' on connect; "hello", each byte + 1
                 case http -> {
                     int end = indexOf(got, n, "\r\n\r\n");
                     if (end < 0) yield false;
@@ -185,7 +185,7 @@ public final class IdleClient {
                             int n = ch.read(in);
                             if (n < 0) throw new IOException("closed by the server before its answer was complete");
                             x.append(got, n);
-                            if (config.protocol().complete(x.got, x.n)) {
+                            if (config.protocol().complete(x.got, x.n, connect)) {
                                 key.cancel();
                                 answered++;
                                 inFlight--;

@@ -45,6 +45,8 @@ hold() {
 }
 release() { exec 3>&-; wait "$HOLD_PID" 2>/dev/null || true; stop "$HOLD_PID"; }
 
+next_source=2   # IdleClient takes 5,000 connections per source address; each run starts at a fresh one
+
 # live_heap_kb PID: a JVM's live heap after a full GC, in KB (from the class histogram's total line); nothing for
 # another program (jcmd's attach signal, SIGQUIT, would stop nginx).
 live_heap_kb() {
@@ -59,7 +61,8 @@ measure() {
   sleep 2
   [ "${HISTO:-0}" = 1 ] && heap_before=$(live_heap_kb "$pid")
   before=$(tree_rss_kb "$pid")
-  hold "$port" "$protocol" "$N" 2
+  hold "$port" "$protocol" "$N" "$next_source"
+  next_source=$((next_source + (N + 4999) / 5000))   # the closed connections' ports wait in TIME_WAIT for a minute
   sleep 2
   after=$(tree_rss_kb "$pid")
   [ "${HISTO:-0}" = 1 ] && heap_after=$(live_heap_kb "$pid")
@@ -73,7 +76,7 @@ measure() {
 }
 
 echo "# $(nproc) cores (shared with other work: figures move between runs), $(uname -sr), JDK $(jdk_version), $(nginx_version), $(date -u +%Y-%m-%d)"
-echo "# $N idle keep-alive connections, each answered once, from loopback sources 127.0.0.2 and up; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $N idle keep-alive connections, each answered once, from fresh loopback source addresses (127.0.0.2 and up); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 : >"$work/memory"
 
 NGINX_CONNECTIONS=$LIMIT NGINX_KEEPALIVE=600s start_nginx
@@ -110,3 +113,36 @@ while IFS='|' read -r name kb heap; do
   printf '%-34s %12.2f %9.1f %10s  %s\n' "$name" "$kb" "$(awk -v k="$kb" -v n="$nginx_kb" 'BEGIN {print (n > 0 ? k / n : 0)}')" "${heap:--}" "$target"
 done <"$work/memory"
 echo "# load after the memory table: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---------------------------------------------------------------- busy vs idle
+# loadtest PORT: one LoadTest run on /health (50 connections, closed loop, after a 2 s warm-up); prints "rps p99_ms".
+loadtest() {
+  ./jbang LoadTest.java -q --json -c 50 -d "${SECONDS_PER_RUN}s" --warmup 2s "http://127.0.0.1:$1/health" >"$work/lt.json"
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); e=sum(r["errors"].values())
+if e: print("[bench] LoadTest errors:", r["errors"], file=sys.stderr)
+print(r["rps"], r["latency_ms"]["p99"])' "$work/lt.json"
+}
+need python3 python3
+echo
+echo "# Busy vs idle: LoadTest -c 50 on /health for ${SECONDS_PER_RUN}s, with 0 and with $IDLE_BUSY idle keep-alive connections open,"
+echo "# alternating, 2 rounds each, median; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-28s %12s %10s | %12s %10s | %8s %8s  %s\n' "server, mode" "rps (0 idle)" "p99 ms" "rps ($IDLE_BUSY)" "p99 ms" "rps /" "p99 /" "target: within 1.5x"
+for m in nio virtual; do
+  start "busy-$m" prlimit --nofile="$LIMIT" ./jbang ThreadedHttpServer.java -p 0 -q -m "$m" --idle-timeout 600000
+  : >"$work/none"; : >"$work/idle"
+  for round in 1 2; do
+    loadtest "$PORT" >>"$work/none"
+    hold "$PORT" http "$IDLE_BUSY" "$next_source"
+    next_source=$((next_source + (IDLE_BUSY + 4999) / 5000))
+    loadtest "$PORT" >>"$work/idle"
+    release
+  done
+  r0=$(cut -d' ' -f1 "$work/none" | median); p0=$(cut -d' ' -f2 "$work/none" | median)
+  r1=$(cut -d' ' -f1 "$work/idle" | median); p1=$(cut -d' ' -f2 "$work/idle" | median)
+  awk -v m="ThreadedHttpServer $m" -v r0="$r0" -v p0="$p0" -v r1="$r1" -v p1="$p1" 'BEGIN {
+    rr = r0 / r1; pr = p1 / p0; ok = rr <= 1.5 && pr <= 1.5
+    printf "%-28s %12.0f %10.2f | %12.0f %10.2f | %7.2fx %7.2fx  %s\n", m, r0, p0, r1, p1, rr, pr, ok ? "met" : "NOT met"}'
+  stop "$PID"
+done
+echo "# rps / is requests/s with none over requests/s with the idle ones (above 1: the idle ones slowed the busy);"
+echo "# p99 / is p99 with the idle ones over p99 with none. Load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,6 +4,7 @@
 //SOURCES Scarce.java
 //SOURCES ../EchoServer.java
 //SOURCES ../EchoClient.java
+//SOURCES ../bench/IdleClient.java
 //DESCRIPTION Tests of EchoServer (every mode) and EchoClient (both modes): echo, back-pressure, broken servers, leaks, CLI.
 
 // Every server mode gets the same conversations over real sockets on 127.0.0.1: many concurrent clients whose
@@ -56,6 +57,23 @@ import static org.junit.jupiter.api.Assertions.*;
 
 public class EchoServerTest {
     public static void main(String[] args) { TestKit.run("EchoServerTest", EchoServerTest.class); }
+
+    // ---------------------------------------------------------------- idle connections (the C10K question)
+
+    /**
+     * 2,000 connections, each echoed once and then idle, are all echoed again: a connection's buffer shrinks while it
+     * waits (the nio loop lends one), and no byte of one connection may land in another's.
+     */
+    @ParameterizedTest @EnumSource(EchoServer.Mode.class)
+    void twoThousandIdleConnectionsAreAllEchoedAgain(EchoServer.Mode mode) throws Exception {
+        int idle = 2_000;
+        try (var server = server(mode); var held = IdleClient.open(new IdleClient.Config(
+                new InetSocketAddress("127.0.0.1", server.port()), idle, IdleClient.Protocol.echo, 50 + mode.ordinal(), Duration.ofSeconds(60)))) {
+            assertEquals(idle, held.size(), "connections opened, each echoed once");
+            assertEquals(idle, held.requestEach(), "a second echo on each idle connection");
+            assertEquals(idle, server.counters().open(), "connections the server holds open");
+        }
+    }
 
     // ---------------------------------------------------------------- every mode echoes
 

@@ -3,6 +3,7 @@
 //SOURCES TestKit.java
 //SOURCES Scarce.java
 //SOURCES ../PrimeEchoServer.java
+//SOURCES ../bench/IdleClient.java
 //DESCRIPTION Tests of PrimeEchoServer: the framed protocol byte by byte in every mode, the prime check, the client.
 
 // Every conversation runs against every mode on a real socket (127.0.0.1, port 0), in-process; the command line
@@ -19,6 +20,7 @@ import picocli.CommandLine;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -80,6 +82,24 @@ public class PrimeEchoServerTest {
         while (server.checksInProgress() == 0) {
             if (Thread.interrupted()) throw new InterruptedException("no prime check started");
             Thread.yield(); // polls, without a sleep: the check starts as soon as the server has read the request
+        }
+    }
+
+    // ---------------------------------------------------------------- idle connections (the C10K question)
+
+    /**
+     * 2,000 connections, each greeted and answered once and then idle, all answer again: the nio loop lends its buffers
+     * to one connection at a time, and no byte of one may land in another. sequential serves one client at a time,
+     * pool -w of them: both are given as many threads as connections here, or left out.
+     */
+    @ParameterizedTest @EnumSource(value = PrimeEchoServer.Mode.class, names = "sequential", mode = EnumSource.Mode.EXCLUDE)
+    void twoThousandIdleConnectionsAreAllServedAgain(PrimeEchoServer.Mode mode) throws Exception {
+        int idle = 2_000;
+        String[] more = mode == PrimeEchoServer.Mode.pool ? new String[]{"-w", String.valueOf(idle + 10)} : new String[0];
+        try (var server = start(mode, more); var held = IdleClient.open(new IdleClient.Config(
+                new InetSocketAddress("127.0.0.1", server.port()), idle, IdleClient.Protocol.prime, 60 + mode.ordinal(), Duration.ofSeconds(60)))) {
+            assertEquals(idle, held.size(), "connections opened, each greeted and answered once");
+            assertEquals(idle, held.requestEach(), "a second frame on each idle connection gets its answer");
         }
     }
 

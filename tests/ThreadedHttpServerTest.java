@@ -4,6 +4,7 @@
 //SOURCES Scarce.java
 //SOURCES HttpContract.java
 //SOURCES ../ThreadedHttpServer.java
+//SOURCES ../bench/IdleClient.java
 //DESCRIPTION Tests of ThreadedHttpServer: the shared HTTP contract and RFC 9112 from raw bytes, in every mode.
 
 // Every conversation runs against every concurrency model (an in-process server per mode, port 0), except the few
@@ -39,7 +40,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 public class ThreadedHttpServerTest {
     public static void main(String[] args) {
         TestKit.run("ThreadedHttpServerTest", Contract.class, Framing.class, Limits.class, Smuggling.class, SlowAndBrokenClients.class,
-                StaticFiles.class, Codecrafters.class, Configuration.class, Lessons.class, ScarceResources.class, AsAProcess.class);
+                StaticFiles.class, Codecrafters.class, Configuration.class, Lessons.class, ScarceResources.class, IdleConnections.class, AsAProcess.class);
     }
 
     static final List<String> MODES = Arrays.stream(ThreadedHttpServer.Mode.values()).map(Enum::name).toList();
@@ -1209,6 +1210,56 @@ public class ThreadedHttpServerTest {
     }
 
     /** The script as its users run it: ./jbang ThreadedHttpServer.java ... */
+    /**
+     * The C10K question: many idle keep-alive connections cost each model little memory (bench/idle-connections.sh
+     * measures how little), and they must still be served: no buffer lent to one of them may leak into another.
+     */
+    public static class IdleConnections {
+        static final int IDLE = 2_000;
+
+        /** Every model that holds many connections at once (sequential serves one at a time: the rest wait to connect). */
+        static List<String> modes() { return concurrentModes(); }
+
+        static IdleClient.Config idle(int port, String mode, int connections) {
+            // A source address per mode: the connections of one mode's test leave their ports in TIME_WAIT.
+            return new IdleClient.Config(new InetSocketAddress("127.0.0.1", port), connections, IdleClient.Protocol.http,
+                    20 + MODES.indexOf(mode), Duration.ofSeconds(60));
+        }
+
+        @ParameterizedTest @MethodSource("ThreadedHttpServerTest$IdleConnections#modes")
+        void twoThousandIdleKeepAliveConnectionsAreAllServedAgain(String mode) throws Exception {
+            String[] args = mode.equals("pool") ? new String[]{"--idle-timeout", "600000", "-w", String.valueOf(IDLE + 10)}
+                    : new String[]{"--idle-timeout", "600000"};
+            try (var server = startServer(mode, args); var held = IdleClient.open(idle(server.port(), mode, IDLE))) {
+                assertEquals(IDLE, held.size(), "connections opened, each with one request answered");
+                assertEquals(IDLE, held.requestEach(), "a second request on each idle connection gets its answer");
+                assertEquals(IDLE, held.requestEach(), "and a third");
+            }
+        }
+
+        @ParameterizedTest @MethodSource("ThreadedHttpServerTest$IdleConnections#modes")
+        void anIdleTimeoutClosesEveryIdleConnection(String mode) throws Exception {
+            String[] args = mode.equals("pool") ? new String[]{"--idle-timeout", "300", "-w", String.valueOf(IDLE + 10)}
+                    : new String[]{"--idle-timeout", "300"};
+            var held = new ArrayList<java.nio.channels.SocketChannel>();
+            try (var server = startServer(mode, args)) {
+                // Connections that send nothing: idle from their first moment, so the order of events is fixed (no
+                // request can race the timeout). The server must end each one: a blocking read sees end-of-stream.
+                var source = new InetSocketAddress("127.0.0." + (40 + MODES.indexOf(mode)), 0);
+                for (int i = 0; i < IDLE; i++) {
+                    var ch = java.nio.channels.SocketChannel.open();
+                    held.add(ch);
+                    ch.bind(source).connect(new InetSocketAddress("127.0.0.1", server.port()));
+                }
+                var one = java.nio.ByteBuffer.allocate(1);
+                for (int i = 0; i < IDLE; i++)
+                    assertEquals(-1, held.get(i).read(one.clear()), "connection " + i + ": the server sent bytes instead of closing it");
+            } finally {
+                for (var ch : held) ch.close();
+            }
+        }
+    }
+
     public static class AsAProcess {
         @Test void printsOneReadyLineServesAndStopsOnSigterm() throws Exception {
             try (var server = TestKit.ServerProcess.start("ThreadedHttpServer.java", "-p", "0", "-m", "nio")) {
