@@ -25,7 +25,7 @@ final class PairedStats {
     /** The confidence every interval in Compare's table is stated at. */
     static final double CONFIDENCE = 0.95;
 
-    /** Compare's rounds per figure: by default, and with --quick (the fewest that support a 95% interval). */
+    /** Compare's rounds per figure: by default, and with --quick (still above the 6 a 95% interval needs). */
     static final int DEFAULT_ROUNDS = 16, QUICK_ROUNDS = 8;
 
     /** Beyond this the exact signed-rank distribution is not worth its time (and 2^n leaves a double's range). */

@@ -64,8 +64,8 @@ final class Verdicts {
             if (Double.isNaN(r) || Double.isInfinite(r)) return "-";
             if (ci.n() == 1) return fmtRatio(r) + "× (one sample)";
             if (ci.tooFew()) return fmtRatio(r) + "× (" + ci.n() + " rounds: too few for a 95% interval)";
-            if (!ci.excludesOne()) return "≈ 1 (within noise: " + fmtRatio(ci.low()) + "–" + fmtRatio(ci.high()) + ")";
-            return fmtRatio(r) + "× (" + fmtRatio(ci.low()) + "–" + fmtRatio(ci.high()) + ")";
+            if (!ci.excludesOne()) return "≈ 1 (within noise: " + fmtBound(ci.low()) + "–" + fmtBound(ci.high()) + ")";
+            return fmtRatio(r) + "× (" + fmtBound(ci.low()) + "–" + fmtBound(ci.high()) + ")";
         }
 
         /** A side's cell: the value shown (or the median of its rounds) and the range of its rounds. */
@@ -373,7 +373,7 @@ final class Verdicts {
             var sb = new StringBuilder("Verdict: ");
             switch (rps.verdict()) {
                 case B_HIGHER, B_LOWER -> sb.append(B).append(" answered GET ").append(path).append(" at ").append(fmtRatio(ci.ratio()))
-                        .append("× (").append(fmtRatio(ci.low())).append("–").append(fmtRatio(ci.high())).append(") the rate of ").append(A)
+                        .append("× (").append(fmtBound(ci.low())).append("–").append(fmtBound(ci.high())).append(") the rate of ").append(A)
                         .append(" (").append(c).append(" connections)");
                 case WITHIN_NOISE -> sb.append(B).append(" and ").append(A).append(" answered GET ").append(path)
                         .append(" at the same rate within noise (").append(c).append(" connections)");
@@ -383,7 +383,7 @@ final class Verdicts {
             }
             var cc = cpu.interval();
             if (cpu.different()) {
-                sb.append(", at ").append(fmtRatio(cc.ratio())).append("× (").append(fmtRatio(cc.low())).append("–").append(fmtRatio(cc.high()))
+                sb.append(", at ").append(fmtRatio(cc.ratio())).append("× (").append(fmtBound(cc.low())).append("–").append(fmtBound(cc.high()))
                         .append(") its CPU per request");
             } else if (cpu.verdict() == PairedStats.Verdict.WITHIN_NOISE) {
                 sb.append(", at about the same CPU per request (within noise)");
@@ -573,6 +573,12 @@ final class Verdicts {
     static String fmtPercentile(double p) { return p == Math.rint(p) ? String.valueOf((long) p) : String.valueOf(p); }
 
     static String fmtRatio(double r) { return String.format(Locale.ROOT, r >= 10 ? "%.0f" : "%.2f", r); }
+
+    /** An interval's bound: as a ratio, with a third decimal where two would print 1.00 for a bound that is not 1. */
+    static String fmtBound(double b) {
+        String s = fmtRatio(b);
+        return s.equals("1.00") && b != 1 ? String.format(Locale.ROOT, "%.3f", b) : s;
+    }
 
     static String fmtDuration(Duration d) { return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms"; }
 

@@ -124,8 +124,11 @@ public class CompareTest {
                 "the table shows the same interval " + interval + ": " + row);
     }
 
-    /** A ratio as the table prints it. */
-    static String ratio(double r) { return String.format(Locale.ROOT, r >= 10 ? "%.0f" : "%.2f", r); }
+    /** An interval's bound as the table prints it. */
+    static String ratio(double r) {
+        String s = String.format(Locale.ROOT, r >= 10 ? "%.0f" : "%.2f", r);
+        return s.equals("1.00") && r != 1 ? String.format(Locale.ROOT, "%.3f", r) : s;
+    }
 
     static JsonNode figure(JsonNode root, String name) {
         for (JsonNode f : root.get("figures")) if (f.get("figure").stringValue().equals(name)) return f;
