@@ -1664,7 +1664,7 @@ public class LoadTest {
         return b.toString();
     }
 
-    /** The --json shape the README documents. */
+    /** The --json shape docs/loadtest.md documents. */
     static String toJson(Result r) {
         var m = new LinkedHashMap<String, Object>();
         m.put("url", r.url());

@@ -7,7 +7,7 @@
 
 // SimpleHttpServer: what the JDK gives you for free. com.sun.net.httpserver parses HTTP/1.1, keeps connections
 // alive, decodes chunked bodies and answers `Expect: 100-continue`; this file adds the routes of the shared HTTP
-// contract (README), static files from www/, gzip, and the checks RFC 9112 asks for that the JDK skips.
+// contract (docs/http-contract.md), static files from www/, gzip, and the checks RFC 9112 asks for that the JDK skips.
 // The three models (-m single, pool, virtual: the default) differ only in the Executor handed to the server (see
 // `executorFor`); the `Mode` enum states each one's trade-off, and --help shows it.
 // Run:    ./jbang SimpleHttpServer.java                 (http://127.0.0.1:8000/, mode virtual)
@@ -57,7 +57,7 @@ import java.util.zip.GZIPOutputStream;
 
 @Command(name = "SimpleHttpServer", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
         version = "SimpleHttpServer 1.0", usageHelpWidth = 120,
-        description = "Serves www/ and the HTTP contract (README) with the JDK's built-in com.sun.net.httpserver.",
+        description = "Serves www/ and the HTTP contract (docs/http-contract.md) with the JDK's built-in com.sun.net.httpserver.",
         footerHeading = "%nModes (-m), each with its trade-off:%n",
         footer = {   // after each mode's line (Mode.helpFooter)
                 "%nOpen connections are capped at half of what the open-files limit leaves after start-up (the ready line says how",
@@ -126,7 +126,7 @@ public class SimpleHttpServer implements Callable<Integer> {
         return 0;
     }
 
-    /** The three models, each with its trade-off; they differ only in who runs a handler (executorFor). */
+    /** The three models, each with its trade-off. */
     enum Mode {
         single("the JDK's dispatcher thread runs every handler: no threads to manage, but one slow request stalls everyone"),
         pool("a fixed pool of -w platform threads: slow requests stall others only when all workers are busy"),
@@ -233,13 +233,13 @@ public class SimpleHttpServer implements Callable<Integer> {
         // at once (no answer, no log line). The cap leaves room for what a handler opens: at most one file per
         // exchange (a static file, an upload), so connections get half of the descriptors left after start-up.
         setDefault(MAX_CONNECTIONS, String.valueOf(connectionsTheOpenFilesLimitAllows()));
-        // Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm holds the body back
-        // until the client's delayed ACK (~40 ms) arrives: a keep-alive connection then manages about 25 responses
-        // a second. The README's figures are measured with it on.
+        // Headers and body can go out in separate writes; without TCP_NODELAY, Nagle's algorithm can hold the body
+        // back until the client's delayed ACK (up to ~40 ms) arrives, which caps a keep-alive connection with such a
+        // client at a few dozen responses a second. The figures in docs/performance.md are measured with it on.
         setDefault("sun.net.httpserver.nodelay", "true");
         // RFC 9112 sets no limits; a server must. At most 100 header fields (JDK default 200) and 64 KiB of
         // header section (JDK default 384 KiB). Beyond either, the JDK closes the connection without an answer
-        // (no 431, and no filter of ours sees the request): one of the limits the README lists.
+        // (no 431, and no filter of ours sees the request): one of the limits docs/simple-http-server.md lists.
         setDefault("sun.net.httpserver.maxReqHeaders", "100");
         setDefault("sun.net.httpserver.maxReqHeaderSize", String.valueOf(64 * 1024));
         // A client gets 30 s to send a whole request head (JDK default: forever), so a slowloris client that

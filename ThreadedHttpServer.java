@@ -5,7 +5,7 @@
 //JAVA_OPTIONS -XX:+UseSerialGC -Xms8m -Xmx512m -Djbang.launcher.aot=ThreadedHttpServer
 //DESCRIPTION HTTP/1.1 from raw bytes on java.net/java.nio, in six concurrency models, measured against nginx.
 
-// ThreadedHttpServer: the HTTP contract (README) served from the socket up. One byte-level parser (RequestParser,
+// ThreadedHttpServer: the HTTP contract (docs/http-contract.md) served from the socket up. One byte-level parser (RequestParser,
 // fed from a ByteBuffer), one router (App) and one response writer are shared by six concurrency models (-m):
 //   sequential  one connection at a time             thread   a platform thread per connection
 //   pool        -w threads that each accept           virtual  a virtual thread per connection
@@ -67,7 +67,7 @@ import java.util.zip.GZIPOutputStream;
 
 @Command(name = "ThreadedHttpServer", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
         version = "ThreadedHttpServer 1.0",
-        description = "Serves www/ and the HTTP contract (README) with HTTP/1.1 parsed from raw bytes, in one of six concurrency models.")
+        description = "Serves www/ and the HTTP contract (docs/http-contract.md) with HTTP/1.1 parsed from raw bytes, in one of six concurrency models.")
 public class ThreadedHttpServer implements Callable<Integer> {
 
     @Option(names = {"-p", "--port"}, description = "TCP port to listen on (0 picks a free port).")

@@ -243,10 +243,24 @@ public class DocsTest {
         Path root = TestKit.projectRoot();
         List<Shown> shown = commands();
         assertTrue(shown.size() > 10, "found only " + shown.size() + " ./jbang commands: is the pattern still right?\n" + shown);
-        // Two at a time: each is a JVM start (the launcher's fast path, or JBang's own JVM when a JBang option is given).
+        // Two scripts at a time (each command is a JVM start); the commands of one script one after another, since a
+        // script that needs compiling must not be compiled by two JBang processes at once.
+        var results = new LinkedHashMap<Shown, CompletableFuture<String>>();
+        var byScript = new LinkedHashMap<String, List<Shown>>();
+        for (Shown s : shown) {
+            results.put(s, new CompletableFuture<>());
+            byScript.computeIfAbsent(scriptOf(s.words()), k -> new ArrayList<>()).add(s);
+        }
         var pool = Executors.newFixedThreadPool(2);
-        var results = new LinkedHashMap<Shown, Future<String>>();
-        for (Shown s : shown) results.put(s, pool.submit(() -> check(root, s)));
+        for (var group : byScript.values()) pool.submit(() -> {
+            for (Shown s : group) {
+                try {
+                    results.get(s).complete(check(root, s));
+                } catch (Throwable e) {
+                    results.get(s).completeExceptionally(e);
+                }
+            }
+        });
         pool.shutdown();
         return results.entrySet().stream().map(e -> DynamicTest.dynamicTest(e.getKey() + "  (" + e.getKey().where() + ")", () -> {
             String failure = e.getValue().get(110, TimeUnit.SECONDS);
@@ -272,10 +286,14 @@ public class DocsTest {
         }
     }
 
+    /** The script a command runs: its first word that is not a JBang option. */
+    static String scriptOf(List<String> words) {
+        return words.stream().filter(w -> !w.startsWith("-")).findFirst().orElseThrow();
+    }
+
     static String check(Path root, Path scratch, Shown s) throws Exception {
         var words = new ArrayList<String>(s.words());
-        int script = 0;
-        while (words.get(script).startsWith("-")) script++;
+        int script = words.indexOf(scriptOf(words));
         String name = words.get(script);
         Path file = root.resolve(name);
         if (!Files.isRegularFile(file)) {

@@ -1,6 +1,6 @@
 //SOURCES ../Compare.java
 
-// The shared HTTP contract (README, "The HTTP contract") as JUnit tests. The checks themselves are defined once, in
+// The shared HTTP contract (docs/http-contract.md) as JUnit tests. The checks themselves are defined once, in
 // compare/Contract.java (Contract.CHECKS), where `./jbang Compare.java test` runs them against any server too; this
 // class turns each check into one dynamic test per mode. Each HTTP server's test script subclasses it and says how
 // to start that server:
