@@ -4,11 +4,8 @@ import picocli.CommandLine.Option;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -74,11 +71,11 @@ final class IdleConnections extends Experiments.Experiment {
                     source += (n + IdleClient.PER_SOURCE - 1) / IdleClient.PER_SOURCE;   // closed ports wait in TIME_WAIT
                     if (source > 250) source = 2;
                     try (var held = IdleClient.open(config)) {
-                        Thread.sleep(1_000);   // let the server settle (a GC, a resize) before its memory is read
-                        long rss = treeRssKb(proc.process.toHandle());
+                        Thread.sleep(500);   // let the server settle (a GC, a resize) before its memory is read
+                        long rss = Verdicts.Sample.procSum(proc, "VmRSS:");   // KB, the process tree
                         if (n == 0) baseline = rss;
                         var r = LoadTest.run(LoadTest.Config.of(url).withConnections(loadConnections).withDuration(load)
-                                .withWarmup(Duration.ofSeconds(1)));
+                                .withWarmup(Duration.ofMillis(500)));
                         var f = new Figure(s.script().serverName, s.mode(), n, rss, n == 0 ? 0 : (rss - baseline) / (double) n,
                                 r.rps(), r.latency().p99(), r.errors().total());
                         figures.add(f);
@@ -95,8 +92,8 @@ final class IdleConnections extends Experiments.Experiment {
         report.title = "Idle connections: what one costs, and whether they slow the busy ones";
         report.intro = ("For each server model and each N, N keep-alive connections each send one request, read its answer "
                 + "and then wait, open and idle (bench/IdleClient.java, from several loopback source addresses). Memory is the "
-                + "server's resident set (RSS, its process tree) 1 s later, per idle connection against the same server with "
-                + "none; meanwhile LoadTest drives /health with %d busy keep-alive connections for %s (closed loop, after 1 s "
+                + "server's resident set (RSS, its process tree) 0.5 s later, per idle connection against the same server with "
+                + "none; meanwhile LoadTest drives /health with %d busy keep-alive connections for %s (closed loop, after 0.5 s "
                 + "of warm-up). Each server runs alone, in its own JVM (%s).").formatted(loadConnections, load.toMillis() / 1000.0 + " s",
                 String.join(" ", Sides.Launch.DEFAULT_JVM_OPTIONS));
         var table = new Verdicts.Table("server", "idle N", "RSS MB", "KB per idle", "/health req/s", "p99 ms");
@@ -150,19 +147,5 @@ final class IdleConnections extends Experiments.Experiment {
             out.add("p99 of /health with %d idle connections against none: %s (one run each: on a shared machine, within about 1.5x is noise).".formatted(
                     most, String.join(", ", slowed)));
         return out;
-    }
-
-    /** Resident memory of a process and its descendants, in KB (from /proc/PID/status). */
-    static long treeRssKb(ProcessHandle root) {
-        long kb = 0;
-        for (var p : java.util.stream.Stream.concat(java.util.stream.Stream.of(root), root.descendants()).toList()) {
-            try {
-                for (String line : Files.readAllLines(Path.of("/proc/" + p.pid() + "/status")))
-                    if (line.startsWith("VmRSS:")) kb += Long.parseLong(line.replaceAll("\\D", ""));
-            } catch (java.io.IOException e) {
-                // the process ended meanwhile: it holds no memory
-            }
-        }
-        return kb;
     }
 }
