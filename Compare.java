@@ -13,6 +13,8 @@
 //SOURCES compare/Experiments.java
 //SOURCES compare/Html.java
 //SOURCES compare/PairedStats.java
+//SOURCES compare/IdleConnections.java
+//SOURCES bench/IdleClient.java
 //DESCRIPTION Starts two servers, checks them side by side, races them fairly and prints an A/B table a reader can trust.
 
 // Compare: the toolkit's main command. It starts servers as real processes (each in its own process group, all
@@ -55,7 +57,7 @@ import java.util.stream.Stream;
                 Compare.Simple.class, Compare.Threaded.class, Compare.Prime.class, Compare.Echo.class,
                 Compare.Both.class, Compare.Test.class, Compare.CompareCommand.class,
                 // The experiments; `echo` and `prime` start those servers in the foreground, so they are `echo-race` and `prime-race`.
-                Experiments.Architectures.class, Experiments.EchoRace.class, Experiments.PrimeRace.class,
+                Experiments.Architectures.class, Experiments.EchoRace.class, Experiments.PrimeRace.class, IdleConnections.class,
         })
 public class Compare implements Callable<Integer> {
 

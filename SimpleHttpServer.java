@@ -233,6 +233,10 @@ public class SimpleHttpServer implements Callable<Integer> {
         // at once (no answer, no log line). The cap leaves room for what a handler opens: at most one file per
         // exchange (a static file, an upload), so connections get half of the descriptors left after start-up.
         setDefault(MAX_CONNECTIONS, String.valueOf(connectionsTheOpenFilesLimitAllows()));
+        // The JDK keeps at most 200 idle keep-alive connections (maxIdleConnections) and closes any other one right
+        // after its answer, so the 201st waiting client finds its connection gone. Every connection it may accept
+        // may also wait: an idle one costs the dispatcher a selection key and a few objects (docs/idle-connections.md).
+        setDefault("sun.net.httpserver.maxIdleConnections", System.getProperty(MAX_CONNECTIONS));
         // Headers and body can go out in separate writes; without TCP_NODELAY, Nagle's algorithm can hold the body
         // back until the client's delayed ACK (up to ~40 ms) arrives, which caps a keep-alive connection with such a
         // client at a few dozen responses a second. The figures in docs/performance.md are measured with it on.

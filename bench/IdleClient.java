@@ -10,7 +10,7 @@
 //        prlimit --nofile=20000 java bench/IdleClient.java -p 8080 -n 9000 --protocol echo
 // Watch: each connection needs a file descriptor. The JVM raises its soft open-files limit to the hard one at start;
 //        if that is too low it says which limit it met and exits 1 (raise it with `prlimit --nofile=N` or ulimit -n).
-// Other programs (bench/idle-connections.sh, Compare's idle-connections experiment, the tests) use open() below.
+// bench/idle-connections.sh runs it as a program; Compare's idle-connections experiment and the tests call open().
 
 import com.sun.management.UnixOperatingSystemMXBean;
 

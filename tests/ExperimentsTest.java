@@ -8,7 +8,7 @@
 //SOURCES ../ThreadedHttpServer.java
 //SOURCES ../EchoServer.java
 //SOURCES ../PrimeEchoServer.java
-//DESCRIPTION Tests of Compare's experiments (architectures, echo-race, prime-race): table, JSON, and the HTML report in a real browser.
+//DESCRIPTION Tests of Compare's experiments (architectures, echo-race, prime-race, idle-connections): table, JSON, and the HTML report in a real browser.
 
 // Each experiment runs as its users run it (./jbang Compare.java ...), with tiny sizes, writing --json and --html.
 // The table on stdout, the JSON figures and the HTML report must agree: the report is opened in headless Chromium,
@@ -400,6 +400,42 @@ public class ExperimentsTest {
                 for (int i = 1; i < pixels.size(); i++) if (Math.abs(pixels.get(i) - pixel) < Math.abs(pixels.get(best) - pixel)) best = i;
                 return names.get(best);
             }
+        }
+
+        @Test void idleConnectionsTableJsonAndChartsAgree(@TempDir Path dir) throws Exception {
+            var ran = compare(dir, "idle-connections", "--servers", "threaded:nio,simple:virtual", "--counts", "0,20,40",
+                    "--load", "300ms", "--load-connections", "4");
+            assertEquals(0, ran.exit(), ran.output());
+            var results = ran.json().get("results");
+            assertEquals(2 * 3, results.size(), "2 servers x 3 numbers of idle connections: " + results);
+            for (var f : results) {
+                assertEquals(0, f.get("errors").asLong(), "LoadTest counted no error: " + f);
+                assertTrue(f.get("rps").asDouble() > 0 && f.get("rssKb").asLong() > 0, "answered under load, memory read: " + f);
+                if (f.get("idle").asInt() == 0) assertEquals(0.0, f.get("kbPerIdle").asDouble(), "N=0 is the baseline: " + f);
+            }
+            for (String row : List.of("ThreadedHttpServer nio", "SimpleHttpServer virtual"))
+                assertEquals(3, ran.output().lines().filter(l -> l.startsWith(row)).count(), "a row per N for " + row + ":\n" + ran.output());
+            var charts = openReport(ran, "experiments-idle-connections");
+            assertEquals(2, charts.size(), "memory per idle connection, and p99 under load");
+            for (var chart : charts)
+                assertEquals(2, chart.findElements(org.openqa.selenium.By.cssSelector("g.series")).size(), "a line per server");
+            // The memory chart has a point per N > 0 (N = 0 is its baseline), the p99 chart one per N.
+            assertEquals(2 * 2, charts.get(0).findElements(org.openqa.selenium.By.cssSelector(".point")).size());
+            assertEquals(2 * 3, charts.get(1).findElements(org.openqa.selenium.By.cssSelector(".point")).size());
+            assertFalse(browser.findAll(".reading p").isEmpty(), "sentences under the charts");
+        }
+
+        @Test void idleConnectionsRefusesBadCounts() {
+            var err = new java.io.ByteArrayOutputStream();
+            var saved = System.err;
+            System.setErr(new java.io.PrintStream(err, true));
+            try {
+                assertEquals(2, Compare.execute("idle-connections", "--counts", "-5"), err.toString());
+                assertEquals(2, Compare.execute("idle-connections", "--servers", "threaded:sequential"), err.toString());
+            } finally {
+                System.setErr(saved);
+            }
+            assertTrue(err.toString().lines().allMatch(l -> l.startsWith("Error: ")), "one Error: line each: " + err);
         }
 
         static double figure(JsonNode results, String server, String mode, String task, int n) {
