@@ -227,6 +227,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         if (headerTimeout < 1 || idleTimeout < 1 || writeTimeout < 1) throw new StartupError(2, "timeouts must be at least 1 ms (see --help)");
         var address = new InetSocketAddress(bind, port);
         if (address.isUnresolved()) throw new StartupError(2, "cannot resolve --bind address: " + bind);
+        Json.load();
         Model model = switch (mode) {
             case sequential -> new Sequential(core(address));
             case thread -> new ThreadPerConnection(core(address));
@@ -2080,6 +2081,13 @@ public class ThreadedHttpServer implements Callable<Integer> {
         static JsonMapper mapper() { return Jackson.MAPPER; }
 
         static byte[] bytes(Object value) { return Jackson.MAPPER.writeValueAsBytes(value); }
+
+        /**
+         * Loads Jackson, and what its first use reads from disk (the JDK's time-zone data), before the ready line:
+         * loaded later, while the open-files limit is reached, a class whose initialiser fails stays broken for the
+         * life of the JVM, and every /api request with it.
+         */
+        static void load() { bytes(Map.of("loaded", true)); }
 
         /** A JSON string literal (RFC 8259 §7). */
         static String string(String s) {
