@@ -2083,11 +2083,12 @@ public class ThreadedHttpServer implements Callable<Integer> {
         static byte[] bytes(Object value) { return Jackson.MAPPER.writeValueAsBytes(value); }
 
         /**
-         * Loads Jackson, and what its first use reads from disk (the JDK's time-zone data), before the ready line:
-         * loaded later, while the open-files limit is reached, a class whose initialiser fails stays broken for the
-         * life of the JVM, and every /api request with it.
+         * Reads what the mapper's first build reads from disk, the JDK's time-zone data, before the ready line (Jackson
+         * itself stays unloaded until the first /api request: a few MB less at idle). Read first while the open-files
+         * limit is reached, the data's class fails to initialise and stays broken for the life of the JVM, and so
+         * would the mapper's holder, and every /api request with it.
          */
-        static void load() { bytes(Map.of("loaded", true)); }
+        static void load() { TimeZone.getTimeZone("UTC"); }
 
         /** A JSON string literal (RFC 8259 §7). */
         static String string(String s) {
