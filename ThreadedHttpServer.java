@@ -231,6 +231,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
         if (headerTimeout < 1 || idleTimeout < 1 || writeTimeout < 1) throw new StartupError(2, "timeouts must be at least 1 ms (see --help)");
         var address = new InetSocketAddress(bind, port);
         if (address.isUnresolved()) throw new StartupError(2, "cannot resolve --bind address: " + bind);
+        Json.load();
         Model model = switch (mode) {
             case sequential -> new Sequential(core(address));
             case thread -> new ThreadPerConnection(core(address));
@@ -2138,6 +2139,14 @@ public class ThreadedHttpServer implements Callable<Integer> {
         static JsonMapper mapper() { return Jackson.MAPPER; }
 
         static byte[] bytes(Object value) { return Jackson.MAPPER.writeValueAsBytes(value); }
+
+        /**
+         * Reads what the mapper's first build reads from disk, the JDK's time-zone data, before the ready line (Jackson
+         * itself stays unloaded until the first /api request: a few MB less at idle). Read first while the open-files
+         * limit is reached, the data's class fails to initialise and stays broken for the life of the JVM, and so
+         * would the mapper's holder, and every /api request with it.
+         */
+        static void load() { TimeZone.getTimeZone("UTC"); }
 
         /** A JSON string literal (RFC 8259 §7). */
         static String string(String s) {
