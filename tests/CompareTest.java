@@ -302,12 +302,12 @@ public class CompareTest {
     @Test void watchRestartsOnSaveAndKeepsWatchingThroughACompileError(@TempDir Path dir) throws Exception {
         // A copy of the scripts, so that the test can save (and break) one of them.
         Path root = TestKit.projectRoot();
-        Files.createDirectories(dir.resolve("compare"));
-        var files = new ArrayList<>(List.of("jbang", "Compare.java", "LoadTest.java", "EchoClient.java", "SimpleHttpServer.java"));  // Compare and its //SOURCES
-        try (var parts = Files.list(root.resolve("compare"))) {
-            parts.forEach(p -> files.add("compare/" + p.getFileName()));
-        }
+        // Compare and what its //SOURCES lines name, read from the script itself so that a new part is copied too.
+        var files = new ArrayList<>(List.of("jbang", "Compare.java", "SimpleHttpServer.java"));
+        Files.readAllLines(root.resolve("Compare.java")).stream().filter(l -> l.startsWith("//SOURCES "))
+                .map(l -> l.substring("//SOURCES ".length()).strip()).forEach(files::add);
         for (String f : files) {
+            Files.createDirectories(dir.resolve(f).getParent());
             Files.copy(root.resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
         }
         Path script = dir.resolve("SimpleHttpServer.java");
