@@ -1490,22 +1490,31 @@ public class LoadTest {
 
     /** Refuses to start when -c connections cannot all be open at once (as EchoClient does). */
     static void checkOpenFiles(int connections) throws TargetFailed {
-        long soft = -1, hard = -1;
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
-                if (!line.startsWith("Max open files")) continue;
-                String[] f = line.substring("Max open files".length()).trim().split("\\s+");
-                soft = f[0].equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(f[0]);
-                hard = f[1].equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(f[1]);
-            }
-        } catch (IOException e) {
-            return;   // not Linux: nothing to check
-        }
+        long[] limits = openFilesLimits(Path.of("/proc/self/limits"));
+        long soft = limits[0], hard = limits[1];
         if (soft >= 0 && soft < connections + FD_MARGIN) {
             throw new TargetFailed(("open files limit too low: %d for %d connections (raise it with 'ulimit -n %d' in "
                     + "this shell%s, or lower -c)").formatted(soft, connections, connections + FD_MARGIN,
                     hard < connections + FD_MARGIN ? "; the hard limit " + hard + " is set in /etc/security/limits.conf" : ""));
         }
+    }
+
+    /**
+     * The soft and hard "Max open files" of a process, read from its /proc/PID/limits (Long.MAX_VALUE for unlimited;
+     * -1 each when the file cannot be read: not Linux, or the process is gone). Compare reads its servers' with it.
+     */
+    static long[] openFilesLimits(Path procLimits) {
+        try {
+            for (String line : Files.readAllLines(procLimits)) {
+                if (!line.startsWith("Max open files")) continue;
+                String[] f = line.substring("Max open files".length()).trim().split("\\s+");
+                return new long[] {f[0].equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(f[0]),
+                        f[1].equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(f[1])};
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or the process is gone: nothing to read
+        }
+        return new long[] {-1, -1};
     }
 
     // ---------------------------------------------------------------- burst, send, merge: the from-scratch web server's scripts, and logs

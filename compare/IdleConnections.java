@@ -6,7 +6,6 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -76,28 +75,14 @@ final class IdleConnections extends Experiment {
                 int cap = Integer.parseInt(m.group(1));
                 rooms.add(new Room(cap - busy - CAP_MARGIN, "its cap, max-connections=" + cap + " in its ready line"));
             }
-            long serverFiles = openFiles(Path.of("/proc", String.valueOf(server.process.pid()), "limits"));
+            long serverFiles = LoadTest.openFilesLimits(Path.of("/proc", String.valueOf(server.process.pid()), "limits"))[0];
             if (serverFiles > 0) rooms.add(new Room(clamp(serverFiles - busy - SERVER_SPARE_FILES), "its open-files limit is " + serverFiles));
-            long own = openFiles(Path.of("/proc/self/limits"));
+            long own = IdleClient.openFilesLimit();   // the limit IdleClient itself checks before it opens its connections
             if (own > 0) rooms.add(new Room(clamp(own - busy - IdleClient.SPARE_FILES), "Compare's own open-files limit is " + own));
             return rooms.stream().min(Comparator.comparingInt(Room::most)).orElseThrow();
         }
 
         private static int clamp(long n) { return (int) Math.max(-1, Math.min(Integer.MAX_VALUE, n)); }
-
-        /** The soft "Max open files" of a /proc/PID/limits file; -1 when unknown or unlimited. */
-        static long openFiles(Path limits) {
-            try {
-                for (String line : Files.readAllLines(limits)) {
-                    if (!line.startsWith("Max open files")) continue;
-                    String soft = line.substring("Max open files".length()).trim().split("\\s+")[0];
-                    return soft.equals("unlimited") ? -1 : Long.parseLong(soft);
-                }
-            } catch (IOException | RuntimeException e) {
-                return -1;   // not Linux, or the process is gone: no limit to read
-            }
-            return -1;
-        }
     }
 
     @Override void run(Report report) throws Exception {
