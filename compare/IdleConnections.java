@@ -1,12 +1,12 @@
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.time.Duration;
-import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -152,7 +152,8 @@ final class IdleConnections extends Experiment {
                 String what = e.getMessage() == null ? e.toString() : e.getMessage().strip();
                 failures.add("%s at %d idle connections: %s".formatted(label, n, what));
                 Util.Progress.say("idle-connections: %s failed at %d idle connections: %s; going on with the next server".formatted(label, n, what));
-                figures.add(Figure.notMeasured(s.script().serverName, s.mode(), n, "failed: " + what));
+                // The table cell and the JSON row get its first line; the report's note below the table, all of it.
+                figures.add(Figure.notMeasured(s.script().serverName, s.mode(), n, "failed: " + what.lines().findFirst().orElse(what)));
                 for (int later : ns) {
                     if (later > n) figures.add(Figure.notMeasured(s.script().serverName, s.mode(), later,
                             "skipped: the server failed at " + n + " idle connections"));
