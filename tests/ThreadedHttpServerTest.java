@@ -73,6 +73,46 @@ public class ThreadedHttpServerTest {
         return true;
     }
 
+    /**
+     * Sends each piece in a write of its own and, before the next, waits until the server has read every byte sent so
+     * far (the kernel's table of connections shows none unacknowledged at the client and none unread at the server):
+     * each piece then certainly reaches the server in a read of its own. Wire sets TCP_NODELAY, so nothing coalesces.
+     */
+    static void sendEachPieceReadApart(Wire c, List<String> pieces) throws Exception {
+        int server = c.socket.getPort(), client = c.socket.getLocalPort();
+        for (int i = -1; i < pieces.size(); i++) {   // -1: first what was sent before the call
+            if (i >= 0) c.send(pieces.get(i));
+            assertTrue(await(() -> unreadByServer(server, client) == 0, Duration.ofSeconds(30)),
+                    "the server has not read all it was sent: " + unreadByServer(server, client) + " bytes wait");
+        }
+    }
+
+    /** Bytes of the connection from clientPort not yet read by the server: the client's send queue plus the server's receive queue. */
+    static long unreadByServer(int serverPort, int clientPort) {
+        String[] client = tcpRow(clientPort, serverPort), server = tcpRow(serverPort, clientPort);
+        if (client == null || server == null) return -1;
+        return Long.parseLong(client[4].split(":")[0], 16) + Long.parseLong(server[4].split(":")[1], 16);
+    }
+
+    /**
+     * The line of /proc/net/tcp (or tcp6) for the connection seen from localPort to remotePort on this machine, split
+     * into its fields ([3] the state in hex, [4] "tx_queue:rx_queue"), or null when the kernel no longer has it.
+     */
+    static String[] tcpRow(int localPort, int remotePort) {
+        String local = String.format(":%04X ", localPort), remote = String.format(":%04X ", remotePort);
+        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+            try {
+                for (String line : Files.readAllLines(Path.of(table))) {
+                    String[] f = line.strip().split("\\s+");
+                    if (f.length > 4 && (f[1] + " ").endsWith(local) && (f[2] + " ").endsWith(remote)) return f;
+                }
+            } catch (IOException noSuchTable) {
+                // no IPv6 on this machine
+            }
+        }
+        return null;
+    }
+
     /** Reads one response on a virtual thread and adds "name status" (or "name failed: why") to the events. */
     static Thread answerInto(Queue<String> events, String name, Wire c) {
         return Thread.ofVirtual().start(() -> {
@@ -245,7 +285,9 @@ public class ThreadedHttpServerTest {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void chunkedBodySplitAcrossManyReadsIsDecoded(String mode) throws Exception {
             try (var c = new Wire(port(mode))) {
-                c.trickle("POST /files/chunked.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 0);
+                c.send("POST /files/chunked.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+                // Every byte of the body in a read of its own: each is sent once the server has read the one before.
+                sendEachPieceReadApart(c, "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n".chars().mapToObj(ch -> String.valueOf((char) ch)).toList());
                 assertEquals(201, c.readResponse().status());
             }
             assertEquals("abcde", Files.readString(directory.resolve("chunked.txt")));
@@ -602,13 +644,12 @@ public class ThreadedHttpServerTest {
             int port = port(mode);
             try (var c = new Wire(port)) {
                 c.send("GET / HTTP/1.1\r\nHost: x\r\n");
-                // Keep trickling header bytes for far longer than the header timeout (200 bytes, 50 ms apart): every
-                // byte is "progress", so only a deadline for the whole head can stop it.
-                var finishedSending = new java.util.concurrent.atomic.AtomicBoolean();
+                // The head never ends: a header byte every 50 ms until the server closes. Every byte is "progress",
+                // so only a deadline for the whole head can stop it, and no server passes by outlasting the client.
                 var trickler = Thread.ofVirtual().start(() -> {
                     try {
-                        c.trickle("X-Slow: " + "s".repeat(200), 50);
-                        finishedSending.set(true);
+                        c.send("X-Slow: ");
+                        while (true) c.trickle("s", 50);
                     } catch (IOException | InterruptedException closed) {
                         // the server closed the connection: what we wait for
                     }
@@ -617,7 +658,6 @@ public class ThreadedHttpServerTest {
                     assertEquals(200, Wire.exchange(port, health()).status(), "others are served meanwhile");
                 }
                 assertTrue(c.closedByPeer(Duration.ofSeconds(20)), "the server should close a head that never ends");
-                assertFalse(finishedSending.get(), "cut off while the client was still sending its head");
                 trickler.interrupt();
             }
             assertEquals(200, Wire.exchange(port, health()).status());
@@ -626,8 +666,13 @@ public class ThreadedHttpServerTest {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void aSilentConnectionIsClosedByTheIdleTimeout(String mode) throws Exception {
             try (var c = new Wire(port(mode))) {
-                c.send("GET /echo/once HTTP/1.1\r\nHost: x\r\n\r\n");
-                assertEquals("once", c.readResponse().text(), "kept alive after one request");
+                // Two exchanges on one connection: a server that closes after every response fails here, not below.
+                for (String word : List.of("once", "twice")) {
+                    c.send("GET /echo/" + word + " HTTP/1.1\r\nHost: x\r\n\r\n");
+                    var r = c.readResponse();
+                    assertEquals(word, r.text());
+                    assertNotEquals("close", r.header("Connection"), "kept alive: " + r);
+                }
                 c.setReadTimeout(Duration.ofSeconds(20));
                 assertEquals(-1, c.read(), "then closed while idle, without a byte of answer");
             }
@@ -688,18 +733,8 @@ public class ThreadedHttpServerTest {
          * connection from clientPort to serverPort on this machine, or null when the kernel no longer has it.
          */
         static String tcpState(int serverPort, int clientPort) {
-            String local = String.format(":%04X ", serverPort), remote = String.format(":%04X ", clientPort);
-            for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
-                try {
-                    for (String line : Files.readAllLines(Path.of(table))) {
-                        String[] f = line.strip().split("\\s+");
-                        if (f.length > 3 && (f[1] + " ").endsWith(local) && (f[2] + " ").endsWith(remote)) return f[3];
-                    }
-                } catch (IOException noSuchTable) {
-                    // no IPv6 on this machine
-                }
-            }
-            return null;
+            String[] row = tcpRow(serverPort, clientPort);
+            return row == null ? null : row[3];
         }
 
         static long drain(InputStream in) {
@@ -1000,19 +1035,27 @@ public class ThreadedHttpServerTest {
     public static class Lessons {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void aSlowRequestDelaysASecondClientOnlyInSequential(String mode) throws Exception {
-            // Nothing reads the slow answer until the quick one is in: whether its bytes are already waiting in the
-            // slow socket then is the server's order, not the order in which two reader threads got scheduled.
-            try (var running = startServer(mode); var slow = new Wire(running.port())) {
-                slow.send("GET /io?ms=1500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-                boolean slowAnsweredFirst;
-                try (var quick = new Wire(slow.socket.getPort())) {
-                    quick.send("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-                    assertEquals(200, quick.readResponse().status());
-                    slowAnsweredFirst = slow.socket.getInputStream().available() > 0;
+            // The first request is slow because its client sends half its body and waits: the test decides when it
+            // ends, so the verdict is an order of events the server caused, never a race against a sleeping handler.
+            try (var running = startServer(mode, "--idle-timeout", "120000"); var slow = new Wire(running.port());
+                 var quick = new Wire(running.port())) {
+                slow.send("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\n"
+                        + "Connection: close\r\n\r\ntr");
+                sendEachPieceReadApart(slow, List.of());   // the server has read the head and the half body
+                quick.send(health());
+                if (!mode.equals("sequential")) {
+                    assertEquals(200, quick.readResponse().status(), "the second client is served while the first is unfinished");
+                    slow.send("ue");
+                } else {
+                    var events = new java.util.concurrent.ConcurrentLinkedQueue<String>();
+                    var answer = answerInto(events, "quick", quick);
+                    events.add("slow finishes");
+                    slow.send("ue");
+                    answer.join(Duration.ofSeconds(30));
+                    assertEquals(List.of("slow finishes", "quick 200"), List.copyOf(events),
+                            "one connection at a time: the second client waits for the first");
                 }
-                assertEquals(mode.equals("sequential"), slowAnsweredFirst, mode.equals("sequential")
-                        ? "one connection at a time: the second client waits for the first" : "the second client is served while the first waits");
-                assertEquals(200, slow.readResponse().status());
+                assertEquals("{\"received\":true}", slow.readResponse().text());
             }
         }
 
@@ -1399,8 +1442,15 @@ public class ThreadedHttpServerTest {
                 server.awaitOutput("starting another", Duration.ofSeconds(30));
                 for (int i = 0; i < 10; i++) assertEquals(200, Wire.exchange(port, health()).status(), "served throughout");
                 var workers = server.process.children().toList();
-                server.terminate();
-                for (var w : workers) assertTrue(w.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS) != null && !w.isAlive(), "worker stopped");
+                try {
+                    // SIGTERM to the parent alone: stopping its workers is its job, and it exits only after they have.
+                    server.process.toHandle().destroy();
+                    assertEquals(143, server.waitFor(Duration.ofSeconds(60)), server.output());
+                    for (var w : workers)
+                        assertFalse(w.isAlive(), "worker " + w.pid() + " still running when its parent had exited:\n" + server.output());
+                } finally {
+                    workers.forEach(ProcessHandle::destroyForcibly);
+                }
             }
         }
     }
