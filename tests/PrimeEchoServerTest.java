@@ -93,36 +93,42 @@ public class PrimeEchoServerTest {
 
     /**
      * Holds every prime check at its very end until the test opens the gate: a check logs its result ("... prime in N
-     * ms") before it counts itself done and replies, and while the gate is closed that line's println waits. So a check
+     * ms") before it counts itself done and replies, and while a gate is closed that line's println waits. So a check
      * that has started cannot end, on whatever thread it runs, however fast the machine: the tests below assert what
-     * the server does meanwhile as a fact, not as a race against the check. Other log lines are dropped. The server
-     * must log (start(false, ...)); closing the server interrupts a held check, closing the gate lets it go.
+     * the server does meanwhile as a fact, not as a race against the check. The server must log (start(false, ...));
+     * its log lines are dropped from this JVM's stdout from the first gate on (they keep coming as connections close,
+     * after the test). Closing the server interrupts a held check; closing the gate lets it go.
      */
     static final class CheckGate implements AutoCloseable {
         static final Pattern CHECK_RESULT = Pattern.compile(".* (prime|composite) in \\d+ ms");
-        final java.util.concurrent.CountDownLatch open = new java.util.concurrent.CountDownLatch(1);
-        final java.io.PrintStream original = System.out;
+        static final Pattern SERVER_LOG = Pattern.compile("\\d{4}-\\d\\d-\\d\\dT\\S+Z .*");
+        static volatile java.util.concurrent.CountDownLatch current;
 
-        CheckGate() {
-            System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()) {
+        static {
+            System.setOut(new java.io.PrintStream(System.out, true) {
                 @Override public void println(String line) {
-                    if (CHECK_RESULT.matcher(line).matches()) {
-                        try {
-                            open.await();   // before PrintStream's lock: other threads go on logging
-                        } catch (InterruptedException closing) {
-                            Thread.currentThread().interrupt();
+                    if (line != null && SERVER_LOG.matcher(line).matches()) {
+                        if (CHECK_RESULT.matcher(line).matches()) {
+                            try {
+                                current.await();   // outside PrintStream's lock: other threads go on logging
+                            } catch (InterruptedException closing) {
+                                Thread.currentThread().interrupt();
+                            }
                         }
+                    } else {
+                        super.println(line);
                     }
                 }
             });
         }
 
+        final java.util.concurrent.CountDownLatch open = new java.util.concurrent.CountDownLatch(1);
+
+        CheckGate() { current = open; }
+
         void open() { open.countDown(); }
 
-        @Override public void close() {
-            open();
-            System.setOut(original);
-        }
+        @Override public void close() { open(); }
     }
 
     // ---------------------------------------------------------------- idle connections (the C10K question)

@@ -181,6 +181,42 @@ public final class TestKit {
         }
     }
 
+    // ---------------------------------------------------------------- the kernel's view of a connection
+
+    /**
+     * One end of a TCP connection as the kernel's table shows it: its state in hex ("01" established, "04" FIN_WAIT1),
+     * the bytes written and not yet acknowledged by the peer, and the bytes received and not yet read by its process.
+     */
+    public record TcpEnd(String state, long sendQueue, long receiveQueue) {}
+
+    /** Both ends of a connection between two local ports; an end is null when the kernel no longer has it. */
+    public record TcpConnection(TcpEnd server, TcpEnd client) {}
+
+    /**
+     * The connection between serverPort and clientPort on this machine, read from /proc/net/tcp (then tcp6) in one
+     * pass that stops once both ends are found: the table holds every socket of the machine, TIME_WAIT included.
+     */
+    public static TcpConnection tcpConnection(int serverPort, int clientPort) {
+        String server = String.format(":%04X", serverPort), client = String.format(":%04X", clientPort);
+        TcpEnd atServer = null, atClient = null;
+        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+            try (var lines = java.nio.file.Files.newBufferedReader(Path.of(table))) {
+                for (String line; (atServer == null || atClient == null) && (line = lines.readLine()) != null; ) {
+                    String[] f = line.strip().split("\\s+");
+                    if (f.length <= 4) continue;
+                    String[] queues = f[4].split(":");
+                    if (queues.length != 2) continue;   // the header line
+                    var end = new TcpEnd(f[3], Long.parseLong(queues[0], 16), Long.parseLong(queues[1], 16));
+                    if (f[1].endsWith(server) && f[2].endsWith(client)) atServer = end;
+                    else if (f[1].endsWith(client) && f[2].endsWith(server)) atClient = end;
+                }
+            } catch (IOException noSuchTable) {
+                // no IPv6 on this machine
+            }
+        }
+        return new TcpConnection(atServer, atClient);
+    }
+
     /** The project root: the folder that holds ./jbang (tests run from there via tests/run). */
     public static Path projectRoot() {
         Path p = Path.of("").toAbsolutePath();

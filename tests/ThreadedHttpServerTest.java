@@ -89,28 +89,8 @@ public class ThreadedHttpServerTest {
 
     /** Bytes of the connection from clientPort not yet read by the server: the client's send queue plus the server's receive queue. */
     static long unreadByServer(int serverPort, int clientPort) {
-        String[] client = tcpRow(clientPort, serverPort), server = tcpRow(serverPort, clientPort);
-        if (client == null || server == null) return -1;
-        return Long.parseLong(client[4].split(":")[0], 16) + Long.parseLong(server[4].split(":")[1], 16);
-    }
-
-    /**
-     * The line of /proc/net/tcp (or tcp6) for the connection seen from localPort to remotePort on this machine, split
-     * into its fields ([3] the state in hex, [4] "tx_queue:rx_queue"), or null when the kernel no longer has it.
-     */
-    static String[] tcpRow(int localPort, int remotePort) {
-        String local = String.format(":%04X ", localPort), remote = String.format(":%04X ", remotePort);
-        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
-            try {
-                for (String line : Files.readAllLines(Path.of(table))) {
-                    String[] f = line.strip().split("\\s+");
-                    if (f.length > 4 && (f[1] + " ").endsWith(local) && (f[2] + " ").endsWith(remote)) return f;
-                }
-            } catch (IOException noSuchTable) {
-                // no IPv6 on this machine
-            }
-        }
-        return null;
+        var c = TestKit.tcpConnection(serverPort, clientPort);
+        return c.client() == null || c.server() == null ? -1 : c.client().sendQueue() + c.server().receiveQueue();
     }
 
     /** Reads one response on a virtual thread and adds "name status" (or "name failed: why") to the events. */
@@ -286,8 +266,9 @@ public class ThreadedHttpServerTest {
         void chunkedBodySplitAcrossManyReadsIsDecoded(String mode) throws Exception {
             try (var c = new Wire(port(mode))) {
                 c.send("POST /files/chunked.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
-                // Every byte of the body in a read of its own: each is sent once the server has read the one before.
-                sendEachPieceReadApart(c, "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n".chars().mapToObj(ch -> String.valueOf((char) ch)).toList());
+                // The body in pieces split inside its size lines, data and line ends, each read by the server before
+                // the next is sent: a read of its own, certainly.
+                sendEachPieceReadApart(c, List.of("3", "\r", "\nab", "c\r", "\n2\r\nd", "e\r\n0", "\r\n\r", "\n"));
                 assertEquals(201, c.readResponse().status());
             }
             assertEquals("abcde", Files.readString(directory.resolve("chunked.txt")));
@@ -733,8 +714,8 @@ public class ThreadedHttpServerTest {
          * connection from clientPort to serverPort on this machine, or null when the kernel no longer has it.
          */
         static String tcpState(int serverPort, int clientPort) {
-            String[] row = tcpRow(serverPort, clientPort);
-            return row == null ? null : row[3];
+            var end = TestKit.tcpConnection(serverPort, clientPort).server();
+            return end == null ? null : end.state();
         }
 
         static long drain(InputStream in) {
