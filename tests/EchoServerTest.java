@@ -403,6 +403,119 @@ public class EchoServerTest {
         }
     }
 
+    // ---------------------------------------------------------------- the lessons, a reset, a shutdown
+
+    /**
+     * Each model's lesson as events and as the threads its log names. A client that writes and never reads (the
+     * server stops reading it once its echo cannot be written) holds back no other connection, in every model, nio's
+     * one thread included. The line logged for each finished connection names the thread that served it: a platform
+     * thread each (conn-N), one loop for all (nio-loop), the channel group's -w threads (async-1 with -w 1), a virtual
+     * thread each (vt-N). A client that resets the connection mid-echo, its echo unread, is logged once, and the
+     * server serves on.
+     */
+    @ParameterizedTest @EnumSource(EchoServer.Mode.class)
+    void eachModelServesOthersPastAStalledClientAndAResetAndNamesItsThreads(EchoServer.Mode mode) throws Exception {
+        try (var server = TestKit.ServerProcess.start("EchoServer.java", "-p", "0", "-m", mode.name(), "-w", "1");
+             var stalled = SocketChannel.open()) {
+            int port = server.port();
+            stalled.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 16 * 1024);
+            stalled.connect(new InetSocketAddress("127.0.0.1", port));
+            stalled.configureBlocking(false);
+            var chunk = ByteBuffer.allocate(64 * 1024);
+            while (stalled.write(chunk.clear()) > 0) {
+                // until the kernel takes no more: the chain of buffers back to this client is full, or filling
+            }
+            var served = new ArrayList<Integer>();
+            for (int i = 0; i < 3; i++) served.add(echoOnce(port, "while one client stalls " + i));
+            // Reset mid-echo: the server has begun echoing (a byte came back), the rest is unread, then RST.
+            int reset;
+            try (var r = new Socket("127.0.0.1", port)) {
+                r.getOutputStream().write(new byte[64 * 1024]);
+                r.setSoTimeout(20_000);
+                assertEquals(0, r.getInputStream().read(), "the echo had begun");
+                r.setSoLinger(true, 0);
+                reset = r.getLocalPort();
+            }
+            server.awaitOutput("127.0.0.1:" + reset + " ", Duration.ofSeconds(30));
+            served.add(echoOnce(port, "after the reset"));   // served on; its line comes after the reset's
+            for (int p : served) server.awaitOutput("127.0.0.1:" + p + " closed", Duration.ofSeconds(30));
+            String log = server.output();
+            assertEquals(1, log.lines().filter(l -> l.contains("127.0.0.1:" + reset + " ")).count(), "the reset logged once:\n" + log);
+            var threads = new ArrayList<String>();
+            for (int p : served) {
+                var m = Pattern.compile("(\\S+) #\\d+ 127\\.0\\.0\\.1:" + p + " closed").matcher(log);
+                assertTrue(m.find(), "a line for the connection from port " + p + ":\n" + log);
+                threads.add(m.group(1));
+            }
+            var distinct = threads.stream().distinct().toList();
+            switch (mode) {
+                case thread -> assertTrue(distinct.size() == 4 && distinct.stream().allMatch(t -> t.startsWith("conn-")), "a platform thread each: " + threads);
+                case nio -> assertEquals(List.of("nio-loop"), distinct, "one loop for all: " + threads);
+                case async -> assertEquals(List.of("async-1"), distinct, "the group's one thread (-w 1): " + threads);
+                case virtual -> assertTrue(distinct.size() == 4 && distinct.stream().allMatch(t -> t.startsWith("vt-")), "a virtual thread each: " + threads);
+            }
+        }
+    }
+
+    /** Connects, echoes the text once, closes; returns the client's port (the server's log names it). */
+    static int echoOnce(int port, String text) throws IOException {
+        try (var c = new Wire(port)) {
+            exchangeEcho(c, text);
+            return c.socket.getLocalPort();
+        }
+    }
+
+    /**
+     * A shutdown stops accepting and lets an open connection finish: it is still echoed while the shutdown waits, and
+     * the shutdown returns once its client has closed it, with nothing counted as failed.
+     */
+    @ParameterizedTest @EnumSource(EchoServer.Mode.class)
+    void aShutdownLetsAnOpenConnectionFinish(EchoServer.Mode mode) throws Exception {
+        var server = server(mode);
+        int port = server.port();
+        try (var open = new Wire(port)) {
+            exchangeEcho(open, "before");
+            var shutdown = Thread.ofVirtual().start(() -> server.shutdown(Duration.ofSeconds(120)));
+            while (true) {   // until the listener is closed: a connect accepted before that closes at once
+                try (var probe = new Socket("127.0.0.1", port)) {
+                    Thread.sleep(10);
+                } catch (java.net.ConnectException refused) {
+                    break;
+                }
+            }
+            exchangeEcho(open, "during the shutdown");
+            assertTrue(shutdown.isAlive(), "the shutdown waits for the open connection");
+            open.close();
+            assertTrue(shutdown.join(Duration.ofSeconds(60)), "the shutdown ended once the client closed");
+            var n = server.counters();
+            assertEquals(0, n.open(), n.summary());
+            assertEquals(0, n.failed(), n.summary());
+        } finally {
+            server.close();
+        }
+    }
+
+    /** A connection still open when the grace is over is closed by the server, and not counted as failed. */
+    @ParameterizedTest @EnumSource(EchoServer.Mode.class)
+    void aShutdownClosesAConnectionStillOpenAfterTheGrace(EchoServer.Mode mode) throws Exception {
+        var server = server(mode);
+        try (var open = new Wire(server.port())) {
+            exchangeEcho(open, "before");
+            server.shutdown(Duration.ZERO);
+            assertTrue(open.closedByPeer(Duration.ofSeconds(30)), "closed by the server");
+            var n = server.counters();
+            while (n.open() > 0) Thread.sleep(10);   // its thread counts the close just after closing; the suite's timeout bounds this
+            assertEquals(1, n.accepted(), n.summary());
+            assertEquals(0, n.open(), n.summary());
+            assertEquals(0, n.failed(), "closed by a shutdown is not a failure: " + n.summary());
+        }
+    }
+
+    static void exchangeEcho(Wire c, String text) throws IOException {
+        c.send(text);
+        assertEquals(text, new String(c.readExactly(text.length()), StandardCharsets.ISO_8859_1));
+    }
+
     // ---------------------------------------------------------------- scarce resources
 
     /** The open-files limit the server runs under: its JVM needs about 20 of them before the first connection. */

@@ -344,6 +344,36 @@ public class SimpleHttpServerTest {
             }
         }
 
+        /**
+         * close() (what Ctrl-C runs) stops accepting and lets an exchange in flight complete: a request whose body is
+         * half sent when the stop begins is answered once the client sends the rest, and close() returns after that.
+         * The order of events the test itself brings about, in every mode.
+         */
+        @ParameterizedTest @EnumSource(SimpleHttpServer.Mode.class)
+        void aStopLetsTheExchangeInFlightComplete(SimpleHttpServer.Mode mode) throws Exception {
+            try (var running = startInProcess("-p", "0", "-q", "-m", mode.name()); var c = new Wire(running.port())) {
+                int port = running.port();
+                c.send("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\n\r\ntr");
+                while (TestKit.tcpConnection(port, c.socket.getLocalPort()).server().receiveQueue() > 0) {
+                    Thread.onSpinWait();   // until the handler has read the half body: the exchange is in flight
+                }
+                var stopper = Thread.ofVirtual().start(running::close);
+                while (true) {   // until the listener is closed: the stop has begun
+                    try (var probe = new java.net.Socket("127.0.0.1", port)) {
+                        Thread.sleep(10);
+                    } catch (java.net.ConnectException refused) {
+                        break;
+                    }
+                }
+                assertTrue(stopper.isAlive(), "the stop waits for the exchange in flight");
+                c.send("ue");
+                var r = c.readResponse();   // sent after the stop began: the exchange completed during it
+                assertEquals(200, r.status(), r.toString());
+                assertEquals("{\"received\":true}", r.text());
+                assertTrue(stopper.join(Duration.ofSeconds(60)), "the stop returned once the exchange was done");
+            }
+        }
+
         /** SimpleHttpServer as a process with these JDK server properties (-D before the script, as the header says). */
         static TestKit.ServerProcess withProperties(String... properties) throws Exception {
             var args = new ArrayList<>(List.of(properties));

@@ -197,24 +197,44 @@ public final class TestKit {
      * pass that stops once both ends are found: the table holds every socket of the machine, TIME_WAIT included.
      */
     public static TcpConnection tcpConnection(int serverPort, int clientPort) {
-        String server = String.format(":%04X", serverPort), client = String.format(":%04X", clientPort);
-        TcpEnd atServer = null, atClient = null;
+        var ends = new TcpEnd[2];
+        scanTcpTable((local, remote, end) -> {
+            if (local == serverPort && remote == clientPort) ends[0] = end;
+            else if (local == clientPort && remote == serverPort) ends[1] = end;
+            return ends[0] == null || ends[1] == null;
+        });
+        return new TcpConnection(ends[0], ends[1]);
+    }
+
+    /** The server's ends of every connection to serverPort on this machine, by the client's port (one pass). */
+    public static Map<Integer, TcpEnd> serverEnds(int serverPort) {
+        var ends = new HashMap<Integer, TcpEnd>();
+        scanTcpTable((local, remote, end) -> {
+            if (local == serverPort && remote != 0) ends.put(remote, end);
+            return true;
+        });
+        return ends;
+    }
+
+    interface TcpRow { boolean visit(int localPort, int remotePort, TcpEnd end); }
+
+    /** Visits each socket of /proc/net/tcp, then tcp6, until the visitor returns false. */
+    private static void scanTcpTable(TcpRow visitor) {
         for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
             try (var lines = java.nio.file.Files.newBufferedReader(Path.of(table))) {
-                for (String line; (atServer == null || atClient == null) && (line = lines.readLine()) != null; ) {
+                for (String line; (line = lines.readLine()) != null; ) {
                     String[] f = line.strip().split("\\s+");
-                    if (f.length <= 4) continue;
+                    if (f.length <= 4 || !f[4].contains(":") || f[0].equals("sl")) continue;   // the header line
                     String[] queues = f[4].split(":");
-                    if (queues.length != 2) continue;   // the header line
                     var end = new TcpEnd(f[3], Long.parseLong(queues[0], 16), Long.parseLong(queues[1], 16));
-                    if (f[1].endsWith(server) && f[2].endsWith(client)) atServer = end;
-                    else if (f[1].endsWith(client) && f[2].endsWith(server)) atClient = end;
+                    int local = Integer.parseInt(f[1].substring(f[1].lastIndexOf(':') + 1), 16);
+                    int remote = Integer.parseInt(f[2].substring(f[2].lastIndexOf(':') + 1), 16);
+                    if (!visitor.visit(local, remote, end)) return;
                 }
             } catch (IOException noSuchTable) {
                 // no IPv6 on this machine
             }
         }
-        return new TcpConnection(atServer, atClient);
     }
 
     /** The project root: the folder that holds ./jbang (tests run from there via tests/run). */

@@ -41,7 +41,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 public class ThreadedHttpServerTest {
     public static void main(String[] args) {
         TestKit.run("ThreadedHttpServerTest", Contract.class, Framing.class, Limits.class, Smuggling.class, SlowAndBrokenClients.class,
-                StaticFiles.class, Codecrafters.class, Configuration.class, Lessons.class, ScarceResources.class, IdleConnections.class, AsAProcess.class);
+                StaticFiles.class, Codecrafters.class, Configuration.class, Lessons.class, Leaks.class, ScarceResources.class, IdleConnections.class, AsAProcess.class);
     }
 
     static final List<String> MODES = Arrays.stream(ThreadedHttpServer.Mode.values()).map(Enum::name).toList();
@@ -1094,6 +1094,72 @@ public class ThreadedHttpServerTest {
                     assertTrue(e.getMessage().startsWith("cannot listen on 127.0.0.1:" + occupant.port()), e.getMessage());
                 }
             }
+        }
+    }
+
+    /**
+     * No descriptor and no thread outlives its connection, in every mode: the server's open descriptors
+     * (/proc/PID/fd) and threads (/proc/PID/status) are counted before and after 200 connections, 50 at a time, each
+     * with one request, then closed by the client. The count is taken once the server has closed its end of each of
+     * them (the kernel's table shows none established or in CLOSE_WAIT), a fact the server brings about, not a pause.
+     * In processes mode the counts are the worker JVMs'; in the others, this JVM's (the clients' sockets are closed).
+     */
+    public static class Leaks {
+        record Usage(long descriptors, long threads) {}
+
+        @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
+        void noDescriptorOrThreadOutlivesItsConnection(String mode) throws Exception {
+            var childrenBefore = ProcessHandle.current().children().map(ProcessHandle::pid).toList();
+            try (var running = startServer(mode)) {
+                int port = running.port();
+                var pids = mode.equals("processes")
+                        ? ProcessHandle.current().children().map(ProcessHandle::pid).filter(p -> !childrenBefore.contains(p)).toList()
+                        : List.of(ProcessHandle.current().pid());
+                connectAndClose(port, 50);   // warm-up: pools, pollers and classes made once, on first use, are not leaks
+                var before = usage(pids);
+                connectAndClose(port, 200);
+                var after = usage(pids);
+                // A thread may still be ending after it closed its socket: wait (bounded) until it has.
+                assertTrue(await(() -> usage(pids).threads() <= before.threads(), Duration.ofSeconds(30)),
+                        mode + ": threads " + before.threads() + " before, " + usage(pids).threads() + " after");
+                assertEquals(before.descriptors(), after.descriptors(), mode + ": open descriptors before and after 200 connections");
+            }
+        }
+
+        /** n connections, 50 at a time, one request each, closed by the client; returns once the server closed each. */
+        static void connectAndClose(int port, int n) throws Exception {
+            var clientPorts = new ArrayList<Integer>();
+            for (int done = 0; done < n; done += 50) {
+                clientPorts.addAll(Wire.concurrently(Math.min(50, n - done), () -> {
+                    try (var c = new Wire(port)) {
+                        c.send(health());
+                        assertEquals(200, c.readResponse().status());
+                        return c.socket.getLocalPort();
+                    }
+                }));
+            }
+            assertTrue(await(() -> serverStillHolds(port, clientPorts).isEmpty(), Duration.ofSeconds(60)),
+                    "the server's end still open for clients " + serverStillHolds(port, clientPorts));
+        }
+
+        /** The client ports whose connection the server has not closed: established, or in CLOSE_WAIT after the client's FIN. */
+        static List<Integer> serverStillHolds(int port, List<Integer> clientPorts) {
+            var ends = TestKit.serverEnds(port);
+            return clientPorts.stream().filter(p -> ends.containsKey(p) && Set.of("01", "08").contains(ends.get(p).state())).toList();
+        }
+
+        static Usage usage(List<Long> pids) {
+            long fds = 0, threads = 0;
+            for (long pid : pids) {
+                try (var list = Files.list(Path.of("/proc/" + pid + "/fd"))) {
+                    fds += list.count();
+                    threads += Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("Threads:"))
+                            .mapToLong(l -> Long.parseLong(l.substring("Threads:".length()).strip())).sum();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+            return new Usage(fds, threads);
         }
     }
 
