@@ -127,7 +127,8 @@ public class EchoServerTest {
      */
     @ParameterizedTest @EnumSource(EchoServer.Mode.class)
     void aSlowReaderGetsEveryByteWhileTheServerStopsReadingInsteadOfBuffering(EchoServer.Mode mode) throws Exception {
-        long total = 16L << 20, bound = 4L * EchoServer.BUFFER_SIZE;
+        // The most a server may hold: nio reads up to 64 KiB at a time into a buffer and keeps it until written.
+        long total = 16L << 20, bound = 128 * 1024;
         try (var server = server(mode); var ch = SocketChannel.open(); var selector = Selector.open()) {
             ch.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 64 * 1024);
             ch.setOption(java.net.StandardSocketOptions.SO_SNDBUF, 64 * 1024);
