@@ -92,39 +92,50 @@ public class PrimeEchoServerTest {
     }
 
     /**
-     * Holds every prime check at its very end until the test opens the gate: a check logs its result ("... prime in N
-     * ms") before it counts itself done and replies, and while a gate is closed that line's println waits. So a check
-     * that has started cannot end, on whatever thread it runs, however fast the machine: the tests below assert what
-     * the server does meanwhile as a fact, not as a race against the check. The server must log (start(false, ...));
-     * its log lines are dropped from this JVM's stdout from the first gate on (they keep coming as connections close,
-     * after the test). Closing the server interrupts a held check; closing the gate lets it go.
+     * Holds prime checks at their very end until the test opens the gate: a check logs its result ("... prime in N ms")
+     * before it counts itself done and replies, and while a gate is closed that line's println waits, on the threads
+     * the gate names (POOL: the check pool's "prime-N"). So a check that has started there cannot end, however fast
+     * the machine: the tests below assert what the server does meanwhile as a fact, not as a race against the check.
+     * A check that runs elsewhere (a server that does not offload) is not held. The server must log (start(false,
+     * ...)); its log lines are dropped from this JVM's stdout from the first gate on (they keep coming as connections
+     * close, after the test). Closing the server interrupts a held check; closing the gate lets it go.
      */
     static final class CheckGate implements AutoCloseable {
+        static final String POOL = "prime-";
         static final Pattern CHECK_RESULT = Pattern.compile(".* (prime|composite) in \\d+ ms");
         static final Pattern SERVER_LOG = Pattern.compile("\\d{4}-\\d\\d-\\d\\dT\\S+Z .*");
-        static volatile java.util.concurrent.CountDownLatch current;
+        static volatile CheckGate current;
 
         static {
             System.setOut(new java.io.PrintStream(System.out, true) {
                 @Override public void println(String line) {
-                    if (line != null && SERVER_LOG.matcher(line).matches()) {
-                        if (CHECK_RESULT.matcher(line).matches()) {
-                            try {
-                                current.await();   // outside PrintStream's lock: other threads go on logging
-                            } catch (InterruptedException closing) {
-                                Thread.currentThread().interrupt();
-                            }
-                        }
-                    } else {
+                    if (line == null || !SERVER_LOG.matcher(line).matches()) {
                         super.println(line);
+                        return;
+                    }
+                    var gate = current;
+                    if (gate != null && CHECK_RESULT.matcher(line).matches() && Thread.currentThread().getName().startsWith(gate.threads)) {
+                        gate.held.incrementAndGet();
+                        try {
+                            gate.open.await();   // outside PrintStream's lock: other threads go on logging
+                        } catch (InterruptedException closing) {
+                            Thread.currentThread().interrupt();
+                        }
                     }
                 }
             });
         }
 
         final java.util.concurrent.CountDownLatch open = new java.util.concurrent.CountDownLatch(1);
+        /** Checks that reached their end on the gate's threads and wait there (or waited). */
+        final java.util.concurrent.atomic.AtomicInteger held = new java.util.concurrent.atomic.AtomicInteger();
+        final String threads;
 
-        CheckGate() { current = open; }
+        /** Holds the checks that run on threads whose names start with this. */
+        CheckGate(String threads) {
+            this.threads = threads;
+            current = this;
+        }
 
         void open() { open.countDown(); }
 
@@ -311,9 +322,10 @@ public class PrimeEchoServerTest {
     void anEchoIsAnsweredWhileAPrimeIsStillBeingChecked(PrimeEchoServer.Mode mode) throws Exception {
         // The order of events, not a stopwatch: the check has started and cannot end until the gate opens (CheckGate),
         // the echo comes back, and only then does the check end and its answer arrive.
-        try (var gate = new CheckGate(); var server = start(false, mode); var slow = connect(server); var fast = connect(server)) {
+        try (var gate = new CheckGate(CheckGate.POOL); var server = start(false, mode); var slow = connect(server); var fast = connect(server)) {
             slow.send("^P" + SLOW_PRIME + "$");
-            awaitCheckInProgress(server);
+            awaitCondition(() -> gate.held.get() > 0 || answered(List.of(slow)) > 0);
+            assertEquals(1, gate.held.get(), "the check ran on the check pool (else it was answered, not held)");
             exchange(fast, "^echo$", "fdip");
             assertEquals(1, server.checksInProgress(), "the echo came back while the check was still running");
             nothingArrivedYet(slow, "the prime's answer comes after the echo");
@@ -324,11 +336,12 @@ public class PrimeEchoServerTest {
 
     /**
      * async --no-offload checks on the completion handlers' threads: with -w 1 a check holds the only one, so an echo
-     * on another connection is answered only after the check ends (held by a CheckGate until the test lets it end).
+     * on another connection is answered only after the check ends (held on that thread by a CheckGate until the test
+     * lets it end).
      */
     @Test
     void asyncWithoutOffloadStallsEveryConnectionDuringACheck() throws Exception {
-        try (var gate = new CheckGate(); var server = start(false, PrimeEchoServer.Mode.async, "-w", "1", "--no-offload");
+        try (var gate = new CheckGate("async-"); var server = start(false, PrimeEchoServer.Mode.async, "-w", "1", "--no-offload");
              var slow = connect(server); var fast = connect(server)) {
             slow.send("^P" + SLOW_PRIME + "$");
             awaitCheckInProgress(server);
@@ -361,13 +374,14 @@ public class PrimeEchoServerTest {
         int threads = Runtime.getRuntime().availableProcessors(), beyond = 5;
         int requests = threads + PrimeEchoServer.CHECK_QUEUE + beyond;
         var clients = new java.util.ArrayList<Wire>();
-        try (var gate = new CheckGate(); var server = start(false, mode)) {
+        try (var gate = new CheckGate(CheckGate.POOL); var server = start(false, mode)) {
             try {
                 for (int i = 0; i < requests; i++) clients.add(connect(server));
                 for (var c : clients) c.send("^P7919$");
                 // Held checks never reply: the only answers before the gate opens are the refusals. A queued check
-                // has started once a pool thread took it, which may come after the refusals.
-                awaitCondition(() -> answered(clients) >= beyond && server.checksInProgress() == threads);
+                // has started once a pool thread took it, which may come after the refusals. (Every client answered:
+                // nothing was held, and the assertion below says so.)
+                awaitCondition(() -> answered(clients) >= beyond && server.checksInProgress() == threads || answered(clients) == requests);
                 assertEquals(beyond, answered(clients), "the refusals, the only answers before the gate opened");
                 gate.open();
                 var got = new java.util.TreeMap<String, Integer>();
@@ -660,13 +674,16 @@ public class PrimeEchoServerTest {
         // Offloaded, the checks are held by a CheckGate until the echo is in: "every check still ran" is then a fact.
         // Without offload, long checks keep every carrier busy at once; the echo needs one of them to end.
         String prime = offload ? SLOW_PRIME : LONG_PRIME;
-        try (var gate = new CheckGate(); var server = start(false, PrimeEchoServer.Mode.virtual, offload ? "--offload" : "--no-offload");
+        try (var gate = new CheckGate(CheckGate.POOL); var server = start(false, PrimeEchoServer.Mode.virtual, offload ? "--offload" : "--no-offload");
              var fast = connect(server)) {
-            if (!offload) gate.open();   // a held check would park its virtual thread and free the carrier
             var slow = new java.util.ArrayList<Wire>();
             try {
                 for (int i = 0; i < carriers; i++) slow.add(connect(server));
                 for (var c : slow) c.send("^P" + prime + "$");
+                if (offload) {   // every check held at its end on the pool, or answered (then it did not run there)
+                    awaitCondition(() -> gate.held.get() == carriers || answered(slow) > 0);
+                    assertEquals(carriers, gate.held.get(), "every check ran on the check pool");
+                }
                 while (server.checksInProgress() < carriers) {   // as awaitCheckInProgress: the suite's timeout bounds it
                     if (Thread.interrupted()) throw new InterruptedException("the checks did not all start");
                     Thread.yield();
