@@ -344,7 +344,8 @@ public class PrimeEchoServerTest {
         try (var gate = new CheckGate("async-"); var server = start(false, PrimeEchoServer.Mode.async, "-w", "1", "--no-offload");
              var slow = connect(server); var fast = connect(server)) {
             slow.send("^P" + SLOW_PRIME + "$");
-            awaitCheckInProgress(server);
+            awaitCondition(() -> gate.held.get() > 0 || answered(List.of(slow)) > 0);
+            assertEquals(1, gate.held.get(), "the check runs on the one handler thread, held there");
             var events = new java.util.concurrent.ConcurrentLinkedQueue<String>();
             fast.send("^echo$");
             var echo = Thread.ofVirtual().start(() -> {
