@@ -61,10 +61,10 @@ public class ExperimentsTest {
     /** Options checked before anything starts, and the mode lists Compare keeps beside the servers' own enums. */
     public static class Options {
         @Test void theExperimentsKnowEveryModeOfEveryServer() {
-            assertEquals(names(SimpleHttpServer.Mode.values()), Experiments.Architectures.MODES.get(Sides.Script.SIMPLE));
-            assertEquals(names(ThreadedHttpServer.Mode.values()), Experiments.Architectures.MODES.get(Sides.Script.THREADED));
-            assertEquals(names(EchoServer.Mode.values()), Experiments.EchoRace.SERVER_MODES);
-            assertEquals(names(PrimeEchoServer.Mode.values()), Experiments.PrimeRace.MODES);
+            assertEquals(names(SimpleHttpServer.Mode.values()), Experiment.HTTP_MODES.get(Sides.Script.SIMPLE));
+            assertEquals(names(ThreadedHttpServer.Mode.values()), Experiment.HTTP_MODES.get(Sides.Script.THREADED));
+            assertEquals(names(EchoServer.Mode.values()), EchoRace.SERVER_MODES);
+            assertEquals(names(PrimeEchoServer.Mode.values()), PrimeRace.MODES);
         }
 
         @Test void badArgumentsAreOneErrorLineAndExitCode2() {
