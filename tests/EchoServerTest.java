@@ -176,7 +176,7 @@ public class EchoServerTest {
     static long heldByServer(long written, long read, int serverPort, int clientPort) {
         long previous = -1;
         for (int i = 0; i < 1000; i++) {
-            var c = TestKit.tcpConnection(serverPort, clientPort);
+            var c = Wire.tcpConnection(serverPort, clientPort);
             var client = c.client();
             var server = c.server();
             assertTrue(client != null && server != null, "the connection is gone: " + c);

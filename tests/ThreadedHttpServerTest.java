@@ -73,27 +73,6 @@ public class ThreadedHttpServerTest {
         return true;
     }
 
-    /**
-     * Sends each piece in a write of its own and, before the next, waits until the server has read every byte sent so
-     * far (the kernel's table of connections shows none unacknowledged at the client and none unread at the server):
-     * each piece then certainly reaches the server in a read of its own. Wire sets TCP_NODELAY, so nothing coalesces.
-     */
-    static void sendEachPieceReadApart(Wire c, List<String> pieces) throws Exception {
-        int server = c.socket.getPort(), client = c.socket.getLocalPort();
-        for (int i = -1; i < pieces.size(); i++) {   // -1: first what was sent before the call
-            if (i >= 0) c.send(pieces.get(i));
-            assertTrue(await(() -> unreadByServer(server, client) <= 0, Duration.ofSeconds(30)),
-                    "the server has not read all it was sent: " + unreadByServer(server, client) + " bytes wait");
-            assertEquals(0, unreadByServer(server, client), "the connection is gone, after " + (i < 0 ? "the start" : Wire.show(pieces.get(i))));
-        }
-    }
-
-    /** Bytes of the connection from clientPort not yet read by the server (the client's send queue plus the server's receive queue), -1 once it is gone. */
-    static long unreadByServer(int serverPort, int clientPort) {
-        var c = TestKit.tcpConnection(serverPort, clientPort);
-        return c.client() == null || c.server() == null ? -1 : c.client().sendQueue() + c.server().receiveQueue();
-    }
-
     /** Reads one response on a virtual thread and adds "name status" (or "name failed: why") to the events. */
     static Thread answerInto(Queue<String> events, String name, Wire c) {
         return Thread.ofVirtual().start(() -> {
@@ -268,8 +247,8 @@ public class ThreadedHttpServerTest {
             try (var c = new Wire(port(mode))) {
                 c.send("POST /files/chunked.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
                 // The body in pieces split inside its size lines, data and line ends, each read by the server before
-                // the next is sent: a read of its own, certainly.
-                sendEachPieceReadApart(c, List.of("3", "\r", "\nab", "c\r", "\n2\r\nd", "e\r\n0", "\r\n\r", "\n"));
+                // the next is sent (the kernel's table says so; Wire sets TCP_NODELAY): a read of its own, certainly.
+                for (String piece : List.of("3", "\r", "\nab", "c\r", "\n2\r\nd", "e\r\n0", "\r\n\r", "\n")) c.sendAndAwaitRead(piece);
                 assertEquals(201, c.readResponse().status());
             }
             assertEquals("abcde", Files.readString(directory.resolve("chunked.txt")));
@@ -715,7 +694,7 @@ public class ThreadedHttpServerTest {
          * connection from clientPort to serverPort on this machine, or null when the kernel no longer has it.
          */
         static String tcpState(int serverPort, int clientPort) {
-            var end = TestKit.tcpConnection(serverPort, clientPort).server();
+            var end = Wire.tcpConnection(serverPort, clientPort).server();
             return end == null ? null : end.state();
         }
 
@@ -1021,9 +1000,8 @@ public class ThreadedHttpServerTest {
             // ends, so the verdict is an order of events the server caused, never a race against a sleeping handler.
             try (var running = startServer(mode, "--idle-timeout", "120000"); var slow = new Wire(running.port());
                  var quick = new Wire(running.port())) {
-                slow.send("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\n"
-                        + "Connection: close\r\n\r\ntr");
-                sendEachPieceReadApart(slow, List.of());   // the server has read the head and the half body
+                slow.sendAndAwaitRead("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\n"
+                        + "Connection: close\r\n\r\ntr");   // the server has read the head and the half body
                 quick.send(health());
                 if (!mode.equals("sequential")) {
                     assertEquals(200, quick.readResponse().status(), "the second client is served while the first is unfinished");
@@ -1031,7 +1009,7 @@ public class ThreadedHttpServerTest {
                 } else {
                     // After the second request came, the server reads one more byte of the first body (the kernel's
                     // table says so), and still nothing has come back to the second client.
-                    sendEachPieceReadApart(slow, List.of("u"));
+                    slow.sendAndAwaitRead("u");
                     assertEquals(0, quick.available(), "one connection at a time: the second client waits for the first");
                     slow.send("e");
                     assertEquals(200, quick.readResponse().status(), "answered once the first is done");
@@ -1144,7 +1122,7 @@ public class ThreadedHttpServerTest {
 
         /** The client ports whose connection the server has not closed: established, or in CLOSE_WAIT after the client's FIN. */
         static List<Integer> serverStillHolds(int port, List<Integer> clientPorts) {
-            var ends = TestKit.serverEnds(port);
+            var ends = Wire.serverEnds(port);
             return clientPorts.stream().filter(p -> ends.containsKey(p) && Set.of("01", "08").contains(ends.get(p).state())).toList();
         }
 
