@@ -219,5 +219,91 @@ public final class Wire implements AutoCloseable {
 
     public static String show(String s) { return show(s.getBytes(StandardCharsets.ISO_8859_1)); }
 
+    /**
+     * Bytes this client has sent that the server's process has not read yet: this end's send queue plus the server
+     * end's receive queue, from the kernel's table; -1 once the connection is gone.
+     */
+    public long unreadByServer() {
+        var c = tcpConnection(socket.getPort(), socket.getLocalPort());
+        return c.client() == null || c.server() == null ? -1 : c.client().sendQueue() + c.server().receiveQueue();
+    }
+
+    /**
+     * Sends the text, then waits until the server's process has read every byte sent so far (the kernel's table says
+     * so): the next bytes then reach it in a read of their own, and the server is certainly past these. Fails if the
+     * connection goes, or if the server has not read them within the read timeout.
+     */
+    public Wire sendAndAwaitRead(String text) throws IOException {
+        send(text);
+        long end = System.nanoTime() + READ_TIMEOUT.toNanos();
+        for (long unread; (unread = unreadByServer()) != 0; ) {
+            if (unread < 0) throw new EOFException("the connection is gone after " + show(text));
+            if (System.nanoTime() > end) throw new SocketTimeoutException("the server has not read " + unread + " bytes sent, after " + show(text));
+            try {
+                Thread.sleep(10);   // polls a fact the server brings about
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted");
+            }
+        }
+        return this;
+    }
+
+    // ---------------------------------------------------------------- the kernel's view of a connection
+
+    /**
+     * One end of a TCP connection as the kernel's table shows it: its state in hex ("01" established, "04" FIN_WAIT1),
+     * the bytes written and not yet acknowledged by the peer, and the bytes received and not yet read by its process.
+     */
+    public record TcpEnd(String state, long sendQueue, long receiveQueue) {}
+
+    /** Both ends of a connection between two local ports; an end is null when the kernel no longer has it. */
+    public record TcpConnection(TcpEnd server, TcpEnd client) {}
+
+    /**
+     * The connection between serverPort and clientPort on this machine, read from /proc/net/tcp (then tcp6) in one
+     * pass that stops once both ends are found: the table holds every socket of the machine, TIME_WAIT included.
+     */
+    public static TcpConnection tcpConnection(int serverPort, int clientPort) {
+        var ends = new TcpEnd[2];
+        scanTcpTable((local, remote, end) -> {
+            if (local == serverPort && remote == clientPort) ends[0] = end;
+            else if (local == clientPort && remote == serverPort) ends[1] = end;
+            return ends[0] == null || ends[1] == null;
+        });
+        return new TcpConnection(ends[0], ends[1]);
+    }
+
+    /** The server's ends of every connection to serverPort on this machine, by the client's port (one pass). */
+    public static Map<Integer, TcpEnd> serverEnds(int serverPort) {
+        var ends = new HashMap<Integer, TcpEnd>();
+        scanTcpTable((local, remote, end) -> {
+            if (local == serverPort && remote != 0) ends.put(remote, end);
+            return true;
+        });
+        return ends;
+    }
+
+    interface TcpRow { boolean visit(int localPort, int remotePort, TcpEnd end); }
+
+    /** Visits each socket of /proc/net/tcp, then tcp6, until the visitor returns false. */
+    private static void scanTcpTable(TcpRow visitor) {
+        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+            try (var lines = java.nio.file.Files.newBufferedReader(java.nio.file.Path.of(table))) {
+                for (String line; (line = lines.readLine()) != null; ) {
+                    String[] f = line.strip().split("\\s+");
+                    if (f.length <= 4 || !f[4].contains(":") || f[0].equals("sl")) continue;   // the header line
+                    String[] queues = f[4].split(":");
+                    var end = new TcpEnd(f[3], Long.parseLong(queues[0], 16), Long.parseLong(queues[1], 16));
+                    int local = Integer.parseInt(f[1].substring(f[1].lastIndexOf(':') + 1), 16);
+                    int remote = Integer.parseInt(f[2].substring(f[2].lastIndexOf(':') + 1), 16);
+                    if (!visitor.visit(local, remote, end)) return;
+                }
+            } catch (IOException noSuchTable) {
+                // no IPv6 on this machine
+            }
+        }
+    }
+
     @Override public void close() throws IOException { socket.close(); }
 }

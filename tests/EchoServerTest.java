@@ -118,46 +118,73 @@ public class EchoServerTest {
         }
     }
 
+    /**
+     * The causal fact, counted: what the server has read from a client and not yet handed back to the kernel (the bytes
+     * written, less those still queued in the kernel on either end of the connection, less those the client read back)
+     * stays within the server's own buffers, when the client first cannot write more and once it has written all. A
+     * server that buffers without bound holds megabytes there, however quickly or slowly it does so. The client reads
+     * only when it cannot write, a little at a time, and checks every byte.
+     */
     @ParameterizedTest @EnumSource(EchoServer.Mode.class)
     void aSlowReaderGetsEveryByteWhileTheServerStopsReadingInsteadOfBuffering(EchoServer.Mode mode) throws Exception {
-        long limit = 64L << 20;
-        try (var server = server(mode);
-             var ch = SocketChannel.open(new InetSocketAddress("127.0.0.1", server.port()));
-             var selector = Selector.open()) {
-            // Write without reading until the server stops taking bytes for a whole second.
+        // The most a server may hold: nio reads up to 64 KiB at a time into a buffer and keeps it until written.
+        long total = 16L << 20, bound = 128 * 1024;
+        try (var server = server(mode); var ch = SocketChannel.open(); var selector = Selector.open()) {
+            ch.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 64 * 1024);
+            ch.setOption(java.net.StandardSocketOptions.SO_SNDBUF, 64 * 1024);
+            ch.connect(new InetSocketAddress("127.0.0.1", server.port()));
             ch.configureBlocking(false);
-            var key = ch.register(selector, SelectionKey.OP_WRITE);
+            ch.register(selector, SelectionKey.OP_READ);
+            int serverPort = server.port(), clientPort = ch.socket().getLocalPort();
             var chunk = fillPattern(ByteBuffer.allocate(64 * 1024), 0).flip();
-            long written = 0;
-            while (written < limit) {
-                if (!chunk.hasRemaining()) fillPattern(chunk.clear(), written).flip();
-                int n = ch.write(chunk);
-                written += n;
-                if (n == 0) {
-                    if (selector.select(1_000) == 0) break;
-                    selector.selectedKeys().clear();
+            var in = ByteBuffer.allocate(256 * 1024);
+            var expected = ByteBuffer.allocate(in.capacity());
+            long written = 0, read = 0, checks = 0;
+            while (read < total) {
+                if (written < total) {
+                    if (!chunk.hasRemaining()) fillPattern(chunk.clear(), written).flip().limit((int) Math.min(chunk.capacity(), total - written));
+                    int n = ch.write(chunk);
+                    written += n;
+                    if (n > 0) continue;
                 }
-            }
-            assertTrue(written < limit, mode + " took " + written + " bytes while the client read none: it buffers without bound");
-            // Now read it all back, in small reads.
-            key.cancel();
-            selector.selectNow();
-            ch.configureBlocking(true);
-            ch.socket().setSoTimeout(20_000);
-            var in = ch.socket().getInputStream();
-            byte[] buf = new byte[1_000];
-            long read = 0;
-            var expected = ByteBuffer.allocate(buf.length);
-            while (read < written) {
-                int n = in.read(buf, 0, (int) Math.min(buf.length, written - read));
-                assertTrue(n > 0, "the server closed after echoing " + read + " of " + written + " bytes");
-                fillPattern(expected.clear(), read);
-                int at = Arrays.mismatch(buf, 0, n, expected.array(), 0, n);
+                // The client cannot write more (the first time), or has just written all: count what the server
+                // holds. Then read a little.
+                if (checks == 0 || (written == total && checks == 1)) {
+                    long held = heldByServer(written, read, serverPort, clientPort);
+                    assertTrue(held <= bound, mode + " holds " + held + " bytes it read and did not echo (at most " + bound
+                            + " expected) after " + written + " written, " + read + " read back: it buffers without bound");
+                    checks++;
+                }
+                selector.select();
+                selector.selectedKeys().clear();
+                int n = ch.read(in.clear());
+                assertTrue(n >= 0, "the server closed after echoing " + read + " of " + written + " bytes");
+                fillPattern(expected.clear().limit(n), read);
+                int at = Arrays.mismatch(in.array(), 0, n, expected.array(), 0, n);
                 assertEquals(-1, at, "byte " + (read + at) + " differs");
                 read += n;
             }
-            assertEquals(written, read);
+            assertEquals(2, checks, "counted when the client was first held back and once all was written");
         }
+    }
+
+    /**
+     * Bytes the server has read and not handed back to the kernel: written, less the client's send queue and the
+     * server's receive queue (not read by it yet), less the server's send queue and the client's receive queue (echoed,
+     * on their way back), less what the client read. Taken when two readings of the kernel's table agree.
+     */
+    static long heldByServer(long written, long read, int serverPort, int clientPort) {
+        long previous = -1;
+        for (int i = 0; i < 1000; i++) {
+            var c = Wire.tcpConnection(serverPort, clientPort);
+            var client = c.client();
+            var server = c.server();
+            assertTrue(client != null && server != null, "the connection is gone: " + c);
+            long held = written - read - client.sendQueue() - client.receiveQueue() - server.receiveQueue() - server.sendQueue();
+            if (held == previous) return held;
+            previous = held;
+        }
+        return previous;
     }
 
     // ---------------------------------------------------------------- EchoClient against every mode, and leaks
@@ -375,6 +402,119 @@ public class EchoServerTest {
             assertEquals(1, lines.size(), r.out());
             assertTrue(lines.getFirst().startsWith("Error: cannot listen on 127.0.0.1:" + taken.getLocalPort()), r.out());
         }
+    }
+
+    // ---------------------------------------------------------------- the lessons, a reset, a shutdown
+
+    /**
+     * Each model's lesson as events and as the threads its log names. A client that writes and never reads (the
+     * server stops reading it once its echo cannot be written) holds back no other connection, in every model, nio's
+     * one thread included. The line logged for each finished connection names the thread that served it: a platform
+     * thread each (conn-N), one loop for all (nio-loop), the channel group's -w threads (async-1 with -w 1), a virtual
+     * thread each (vt-N). A client that resets the connection mid-echo, its echo unread, is logged once, and the
+     * server serves on.
+     */
+    @ParameterizedTest @EnumSource(EchoServer.Mode.class)
+    void eachModelServesOthersPastAStalledClientAndAResetAndNamesItsThreads(EchoServer.Mode mode) throws Exception {
+        try (var server = TestKit.ServerProcess.start("EchoServer.java", "-p", "0", "-m", mode.name(), "-w", "1");
+             var stalled = SocketChannel.open()) {
+            int port = server.port();
+            stalled.setOption(java.net.StandardSocketOptions.SO_RCVBUF, 16 * 1024);
+            stalled.connect(new InetSocketAddress("127.0.0.1", port));
+            stalled.configureBlocking(false);
+            var chunk = ByteBuffer.allocate(64 * 1024);
+            while (stalled.write(chunk.clear()) > 0) {
+                // until the kernel takes no more: the chain of buffers back to this client is full, or filling
+            }
+            var served = new ArrayList<Integer>();
+            for (int i = 0; i < 3; i++) served.add(echoOnce(port, "while one client stalls " + i));
+            // Reset mid-echo: the server has begun echoing (a byte came back), the rest is unread, then RST.
+            int reset;
+            try (var r = new Socket("127.0.0.1", port)) {
+                r.getOutputStream().write(new byte[64 * 1024]);
+                r.setSoTimeout(20_000);
+                assertEquals(0, r.getInputStream().read(), "the echo had begun");
+                r.setSoLinger(true, 0);
+                reset = r.getLocalPort();
+            }
+            server.awaitOutput("127.0.0.1:" + reset + " ", Duration.ofSeconds(30));
+            served.add(echoOnce(port, "after the reset"));   // served on; its line comes after the reset's
+            for (int p : served) server.awaitOutput("127.0.0.1:" + p + " closed", Duration.ofSeconds(30));
+            String log = server.output();
+            assertEquals(1, log.lines().filter(l -> l.contains("127.0.0.1:" + reset + " ")).count(), "the reset logged once:\n" + log);
+            var threads = new ArrayList<String>();
+            for (int p : served) {
+                var m = Pattern.compile("(\\S+) #\\d+ 127\\.0\\.0\\.1:" + p + " closed").matcher(log);
+                assertTrue(m.find(), "a line for the connection from port " + p + ":\n" + log);
+                threads.add(m.group(1));
+            }
+            var distinct = threads.stream().distinct().toList();
+            switch (mode) {
+                case thread -> assertTrue(distinct.size() == 4 && distinct.stream().allMatch(t -> t.startsWith("conn-")), "a platform thread each: " + threads);
+                case nio -> assertEquals(List.of("nio-loop"), distinct, "one loop for all: " + threads);
+                case async -> assertEquals(List.of("async-1"), distinct, "the group's one thread (-w 1): " + threads);
+                case virtual -> assertTrue(distinct.size() == 4 && distinct.stream().allMatch(t -> t.startsWith("vt-")), "a virtual thread each: " + threads);
+            }
+        }
+    }
+
+    /** Connects, echoes the text once, closes; returns the client's port (the server's log names it). */
+    static int echoOnce(int port, String text) throws IOException {
+        try (var c = new Wire(port)) {
+            exchangeEcho(c, text);
+            return c.socket.getLocalPort();
+        }
+    }
+
+    /**
+     * A shutdown stops accepting and lets an open connection finish: it is still echoed while the shutdown waits, and
+     * the shutdown returns once its client has closed it, with nothing counted as failed.
+     */
+    @ParameterizedTest @EnumSource(EchoServer.Mode.class)
+    void aShutdownLetsAnOpenConnectionFinish(EchoServer.Mode mode) throws Exception {
+        var server = server(mode);
+        int port = server.port();
+        try (var open = new Wire(port)) {
+            exchangeEcho(open, "before");
+            var shutdown = Thread.ofVirtual().start(() -> server.shutdown(Duration.ofSeconds(120)));
+            while (true) {   // until the listener is closed: a connect accepted before that closes at once
+                try (var probe = new Socket("127.0.0.1", port)) {
+                    Thread.sleep(10);
+                } catch (java.net.ConnectException refused) {
+                    break;
+                }
+            }
+            exchangeEcho(open, "during the shutdown");
+            assertTrue(shutdown.isAlive(), "the shutdown waits for the open connection");
+            open.close();
+            assertTrue(shutdown.join(Duration.ofSeconds(60)), "the shutdown ended once the client closed");
+            var n = server.counters();
+            assertEquals(0, n.open(), n.summary());
+            assertEquals(0, n.failed(), n.summary());
+        } finally {
+            server.close();
+        }
+    }
+
+    /** A connection still open when the grace is over is closed by the server, and not counted as failed. */
+    @ParameterizedTest @EnumSource(EchoServer.Mode.class)
+    void aShutdownClosesAConnectionStillOpenAfterTheGrace(EchoServer.Mode mode) throws Exception {
+        var server = server(mode);
+        try (var open = new Wire(server.port())) {
+            exchangeEcho(open, "before");
+            server.shutdown(Duration.ZERO);
+            assertTrue(open.closedByPeer(Duration.ofSeconds(30)), "closed by the server");
+            var n = server.counters();
+            while (n.open() > 0) Thread.sleep(10);   // its thread counts the close just after closing; the suite's timeout bounds this
+            assertEquals(1, n.accepted(), n.summary());
+            assertEquals(0, n.open(), n.summary());
+            assertEquals(0, n.failed(), "closed by a shutdown is not a failure: " + n.summary());
+        }
+    }
+
+    static void exchangeEcho(Wire c, String text) throws IOException {
+        c.send(text);
+        assertEquals(text, new String(c.readExactly(text.length()), StandardCharsets.ISO_8859_1));
     }
 
     // ---------------------------------------------------------------- scarce resources

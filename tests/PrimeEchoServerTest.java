@@ -8,8 +8,8 @@
 
 // Every conversation runs against every mode on a real socket (127.0.0.1, port 0), in-process; the command line
 // (ready line, --help, bad flags, port in use, Ctrl-C, the log, running out of file descriptors) is tested on the
-// script as a subprocess. The slow check of 2^61-1 (about 3 s) runs once per offloaded mode, while an echo on
-// another connection must come back before it is done.
+// script as a subprocess. Where a test asserts what happens while a prime is being checked, a CheckGate holds the
+// check at its end until the test lets it go: an order of events, never a race against the check's length.
 // Needs: prlimit
 
 import org.junit.jupiter.api.Test;
@@ -37,8 +37,14 @@ public class PrimeEchoServerTest {
 
     /** An in-process server, quiet, on a free port. */
     static PrimeEchoServer.Running start(PrimeEchoServer.Mode mode, String... more) throws IOException {
+        return start(true, mode, more);
+    }
+
+    /** An in-process server on a free port, quiet or logging (a CheckGate needs its log lines). */
+    static PrimeEchoServer.Running start(boolean quiet, PrimeEchoServer.Mode mode, String... more) throws IOException {
         var server = new PrimeEchoServer();
-        var args = new java.util.ArrayList<>(List.of("-p", "0", "-q", "-m", mode.name()));
+        var args = new java.util.ArrayList<>(List.of("-p", "0", "-m", mode.name()));
+        if (quiet) args.add("-q");
         args.addAll(List.of(more));
         new CommandLine(server).parseArgs(args.toArray(String[]::new));
         return server.start();
@@ -83,6 +89,57 @@ public class PrimeEchoServerTest {
             if (Thread.interrupted()) throw new InterruptedException("no prime check started");
             Thread.yield(); // polls, without a sleep: the check starts as soon as the server has read the request
         }
+    }
+
+    /**
+     * Holds prime checks at their very end until the test opens the gate: a check logs its result ("... prime in N ms")
+     * before it counts itself done and replies, and while a gate is closed that line's println waits, on the threads
+     * the gate names (POOL: the check pool's "prime-N"). So a check that has started there cannot end, however fast
+     * the machine: the tests below assert what the server does meanwhile as a fact, not as a race against the check.
+     * A check that runs elsewhere (a server that does not offload) is not held. The server must log (start(false,
+     * ...)); its log lines are dropped from this JVM's stdout from the first gate on (they keep coming as connections
+     * close, after the test). Closing the server interrupts a held check; closing the gate lets it go.
+     */
+    static final class CheckGate implements AutoCloseable {
+        static final String POOL = "prime-";
+        static final Pattern CHECK_RESULT = Pattern.compile(".* (prime|composite) in \\d+ ms");
+        static final Pattern SERVER_LOG = Pattern.compile("\\d{4}-\\d\\d-\\d\\dT\\S+Z .*");
+        static volatile CheckGate current;
+
+        static {
+            System.setOut(new java.io.PrintStream(System.out, true) {
+                @Override public void println(String line) {
+                    if (line == null || !SERVER_LOG.matcher(line).matches()) {
+                        super.println(line);
+                        return;
+                    }
+                    var gate = current;
+                    if (gate != null && CHECK_RESULT.matcher(line).matches() && Thread.currentThread().getName().startsWith(gate.threads)) {
+                        gate.held.incrementAndGet();
+                        try {
+                            gate.open.await();   // outside PrintStream's lock: other threads go on logging
+                        } catch (InterruptedException closing) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                }
+            });
+        }
+
+        final java.util.concurrent.CountDownLatch open = new java.util.concurrent.CountDownLatch(1);
+        /** Checks that reached their end on the gate's threads and wait there (or waited). */
+        final java.util.concurrent.atomic.AtomicInteger held = new java.util.concurrent.atomic.AtomicInteger();
+        final String threads;
+
+        /** Holds the checks that run on threads whose names start with this. */
+        CheckGate(String threads) {
+            this.threads = threads;
+            current = this;
+        }
+
+        void open() { open.countDown(); }
+
+        @Override public void close() { open(); }
     }
 
     // ---------------------------------------------------------------- idle connections (the C10K question)
@@ -262,18 +319,99 @@ public class PrimeEchoServerTest {
     // ---------------------------------------------------------------- blocking costs: offload or stall
 
     @ParameterizedTest @EnumSource(value = PrimeEchoServer.Mode.class, names = {"nio", "async", "virtual"})
-    void anEchoIsAnsweredWhileALongPrimeIsStillBeingChecked(PrimeEchoServer.Mode mode) throws Exception {
-        // The order of events, not a stopwatch: the check has started, the echo comes back, and only then does the
-        // check end (it is still counted as running, and its answer has not arrived yet).
-        try (var server = start(mode); var slow = connect(server); var fast = connect(server)) {
-            slow.send("^P" + LONG_PRIME + "$");
-            awaitCheckInProgress(server);
+    void anEchoIsAnsweredWhileAPrimeIsStillBeingChecked(PrimeEchoServer.Mode mode) throws Exception {
+        // The order of events, not a stopwatch: the check has started and cannot end until the gate opens (CheckGate),
+        // the echo comes back, and only then does the check end and its answer arrive.
+        try (var gate = new CheckGate(CheckGate.POOL); var server = start(false, mode); var slow = connect(server); var fast = connect(server)) {
+            slow.send("^P" + SLOW_PRIME + "$");
+            awaitCondition(() -> gate.held.get() > 0 || answered(List.of(slow)) > 0);
+            assertEquals(1, gate.held.get(), "the check ran on the check pool (else it was answered, not held)");
             exchange(fast, "^echo$", "fdip");
-            assertEquals(1, server.checksInProgress(), "the echo came back while the long check was still running");
-            assertEquals(0, slow.socket.getInputStream().available(), "the long prime's answer came after the echo");
-            slow.setReadTimeout(Duration.ofSeconds(60));
-            expect(slow, "^P" + LONG_PRIME + "$", "prime\n");
+            assertEquals(1, server.checksInProgress(), "the echo came back while the check was still running");
+            nothingArrivedYet(slow, "the prime's answer comes after the echo");
+            gate.open();
+            expect(slow, "^P" + SLOW_PRIME + "$", "prime\n");
         }
+    }
+
+    /**
+     * async --no-offload checks on the completion handlers' threads: with -w 1 a check holds the only one, so an echo
+     * on another connection is answered only after the check ends (held on that thread by a CheckGate until the test
+     * lets it end).
+     */
+    @Test
+    void asyncWithoutOffloadStallsEveryConnectionDuringACheck() throws Exception {
+        try (var gate = new CheckGate("async-"); var server = start(false, PrimeEchoServer.Mode.async, "-w", "1", "--no-offload");
+             var slow = connect(server); var fast = connect(server)) {
+            slow.send("^P" + SLOW_PRIME + "$");
+            awaitCondition(() -> gate.held.get() > 0 || answered(List.of(slow)) > 0);
+            assertEquals(1, gate.held.get(), "the check runs on the one handler thread, held there");
+            var events = new java.util.concurrent.ConcurrentLinkedQueue<String>();
+            fast.send("^echo$");
+            var echo = Thread.ofVirtual().start(() -> {
+                try {
+                    expect(fast, "^echo$", "fdip");
+                    events.add("echo");
+                } catch (IOException | AssertionError e) {
+                    events.add("echo failed: " + e);
+                }
+            });
+            nothingArrivedYet(slow, "the check is still running");
+            events.add("check ends");
+            gate.open();
+            echo.join(Duration.ofSeconds(30));
+            assertEquals(List.of("check ends", "echo"), List.copyOf(events), "the only handler thread was checking");
+            expect(slow, "^P" + SLOW_PRIME + "$", "prime\n");
+        }
+    }
+
+    /**
+     * With --offload, checks wait in a queue of CHECK_QUEUE for the pool's threads; beyond it a request is answered at
+     * once with "error: server busy" and the connection goes on. With the checks held (CheckGate), the pool's threads
+     * and the queue are full, so exactly the requests beyond both are refused, whichever connections they came on.
+     */
+    @ParameterizedTest @EnumSource(value = PrimeEchoServer.Mode.class, names = {"nio", "async", "virtual"})
+    void aFullCheckQueueAnswersServerBusyAndServesOn(PrimeEchoServer.Mode mode) throws Exception {
+        int threads = Runtime.getRuntime().availableProcessors(), beyond = 5;
+        int requests = threads + PrimeEchoServer.CHECK_QUEUE + beyond;
+        var clients = new java.util.ArrayList<Wire>();
+        try (var gate = new CheckGate(CheckGate.POOL); var server = start(false, mode)) {
+            try {
+                for (int i = 0; i < requests; i++) clients.add(connect(server));
+                for (var c : clients) c.send("^P7919$");
+                // Held checks never reply: the only answers before the gate opens are the refusals. A queued check
+                // has started once a pool thread took it, which may come after the refusals. (Every client answered:
+                // nothing was held, and the assertion below says so.)
+                awaitCondition(() -> answered(clients) >= beyond && server.checksInProgress() == threads || answered(clients) == requests);
+                assertEquals(beyond, answered(clients), "the refusals, the only answers before the gate opened");
+                gate.open();
+                var got = new java.util.TreeMap<String, Integer>();
+                for (var c : clients) {
+                    String reply = c.readUntil("\n");
+                    got.merge(reply.strip(), 1, Integer::sum);
+                    if (reply.startsWith("error")) exchange(c, "^ok$", "pl");   // a refused connection is served on
+                }
+                assertEquals(java.util.Map.of("error: server busy", beyond, "prime", threads + PrimeEchoServer.CHECK_QUEUE), got);
+            } finally {
+                for (var c : clients) c.close();
+            }
+        }
+    }
+
+    /** Connections with an answer waiting. */
+    static long answered(List<Wire> clients) {
+        return clients.stream().filter(c -> {
+            try {
+                return c.available() > 0;
+            } catch (IOException e) {
+                return true;
+            }
+        }).count();
+    }
+
+    /** Polls a condition the server brings about; the suite's per-test timeout (TestKit) bounds the wait. */
+    static void awaitCondition(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        while (!condition.getAsBoolean()) Thread.sleep(5);
     }
 
     @Test
@@ -534,11 +672,19 @@ public class PrimeEchoServerTest {
     @ParameterizedTest(name = "offload={0}") @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
     void virtualNoOffloadLongChecksOnEveryCarrierHoldBackAnEchoOnAnotherConnection(boolean offload) throws Exception {
         int carriers = Integer.getInteger("jdk.virtualThreadScheduler.parallelism", Runtime.getRuntime().availableProcessors());
-        try (var server = start(PrimeEchoServer.Mode.virtual, offload ? "--offload" : "--no-offload"); var fast = connect(server)) {
+        // Offloaded, the checks are held by a CheckGate until the echo is in: "every check still ran" is then a fact.
+        // Without offload, long checks keep every carrier busy at once; the echo needs one of them to end.
+        String prime = offload ? SLOW_PRIME : LONG_PRIME;
+        try (var gate = new CheckGate(CheckGate.POOL); var server = start(false, PrimeEchoServer.Mode.virtual, offload ? "--offload" : "--no-offload");
+             var fast = connect(server)) {
             var slow = new java.util.ArrayList<Wire>();
             try {
                 for (int i = 0; i < carriers; i++) slow.add(connect(server));
-                for (var c : slow) c.send("^P" + LONG_PRIME + "$");
+                for (var c : slow) c.send("^P" + prime + "$");
+                if (offload) {   // every check held at its end on the pool, or answered (then it did not run there)
+                    awaitCondition(() -> gate.held.get() == carriers || answered(slow) > 0);
+                    assertEquals(carriers, gate.held.get(), "every check ran on the check pool");
+                }
                 while (server.checksInProgress() < carriers) {   // as awaitCheckInProgress: the suite's timeout bounds it
                     if (Thread.interrupted()) throw new InterruptedException("the checks did not all start");
                     Thread.yield();
@@ -549,9 +695,10 @@ public class PrimeEchoServerTest {
                 if (offload) assertEquals(carriers, stillChecking, "offloaded: the echo came back while every check still ran");
                 else assertTrue(stillChecking < carriers, "--no-offload: every carrier was held by a check, so the echo "
                         + "came back only after one ended; checks still running: " + stillChecking + " of " + carriers);
+                gate.open();
                 for (var c : slow) {
                     c.setReadTimeout(Duration.ofSeconds(120));
-                    expect(c, "^P" + LONG_PRIME + "$", "prime\n");
+                    expect(c, "^P" + prime + "$", "prime\n");
                 }
             } finally {
                 for (var c : slow) c.close();

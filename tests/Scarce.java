@@ -203,6 +203,13 @@ public final class Scarce implements AutoCloseable {
                     talk.roundTrip(tried);
                     c = tried;
                 } catch (IOException | AssertionError e) {
+                    // Only a connection closed before its first answer is tried again: a wrong answer on a connection
+                    // still open fails at once (after a failed read the end of the stream, if it came, is there now).
+                    if (e instanceof AssertionError && !tried.closedByPeer(Duration.ofSeconds(1))) {
+                        tried.close();
+                        throw new AssertionError("keep-alive connection " + i + " of " + keepAlive + " after the flood: a wrong first answer: "
+                                + e.getMessage(), e);
+                    }
                     tried.close();
                     if (attempt == FIRST_ANSWER_ATTEMPTS) fail("keep-alive connection " + i + " of " + keepAlive + " after the flood got no first "
                             + "answer in " + attempt + " attempts: " + e + "\nstderr: " + tail(stderr()));

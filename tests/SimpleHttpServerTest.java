@@ -344,6 +344,31 @@ public class SimpleHttpServerTest {
             }
         }
 
+        /**
+         * close() (what Ctrl-C runs) stops accepting and lets an exchange in flight complete: a request whose body is
+         * half sent when the stop begins is answered once the client sends the rest, and close() returns after that.
+         * The order of events the test itself brings about, in every mode.
+         */
+        @ParameterizedTest @EnumSource(SimpleHttpServer.Mode.class)
+        void aStopLetsTheExchangeInFlightComplete(SimpleHttpServer.Mode mode) throws Exception {
+            try (var running = startInProcess("-p", "0", "-q", "-m", mode.name()); var c = new Wire(running.port())) {
+                // The handler has read the half body (the kernel's table says so): the exchange is in flight.
+                c.sendAndAwaitRead("POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4\r\n\r\ntr");
+                var stopper = Thread.ofVirtual().start(running::close);
+                // The stop has begun and waits (its thread in a timed wait, the JDK's grace): in single mode even the
+                // listener's close waits for the dispatcher, the very thread that runs our handler, so no probe tells.
+                while (stopper.getState() != Thread.State.TIMED_WAITING) {
+                    assertTrue(stopper.isAlive(), "the stop returned while an exchange was in flight");
+                    Thread.onSpinWait();
+                }
+                c.send("ue");
+                var r = c.readResponse();   // sent after the stop began: the exchange completed during it
+                assertEquals(200, r.status(), r.toString());
+                assertEquals("{\"received\":true}", r.text());
+                assertTrue(stopper.join(Duration.ofSeconds(60)), "the stop returned once the exchange was done");
+            }
+        }
+
         /** SimpleHttpServer as a process with these JDK server properties (-D before the script, as the header says). */
         static TestKit.ServerProcess withProperties(String... properties) throws Exception {
             var args = new ArrayList<>(List.of(properties));
