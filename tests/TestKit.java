@@ -10,6 +10,7 @@
 // Nothing here mocks a socket: every test talks to a real server on 127.0.0.1.
 
 import org.junit.platform.engine.TestExecutionResult;
+import org.junit.platform.launcher.MethodFilter;
 import org.junit.platform.launcher.TestExecutionListener;
 import org.junit.platform.launcher.TestIdentifier;
 import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
@@ -38,10 +39,17 @@ public final class TestKit {
      * shown, never a pass. A missing tool is not a skip: it is a failure that names the tool.
      */
     public static void run(String name, Class<?>... classes) {
-        var request = LauncherDiscoveryRequestBuilder.request()
+        var builder = LauncherDiscoveryRequestBuilder.request()
                 .selectors(Arrays.stream(classes).map(c -> selectClass(c)).toList())
-                .configurationParameter("junit.jupiter.execution.timeout.default", "120 s")
-                .build();
+                .configurationParameter("junit.jupiter.execution.timeout.default", "120 s");
+        // While working on a few tests: TESTKIT_ONLY=regex runs only the test methods whose name matches (said on the
+        // first line; tests/run never sets it).
+        String only = System.getenv("TESTKIT_ONLY");
+        if (only != null && !only.isEmpty()) {
+            System.out.println("(only the test methods matching TESTKIT_ONLY=" + only + ")");
+            builder.filters(MethodFilter.includeMethodNamePatterns(".*[#.](" + only + ")"));
+        }
+        var request = builder.build();
         var passed = new AtomicInteger();
         var failed = new AtomicInteger();
         var skipped = new AtomicInteger();
