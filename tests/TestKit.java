@@ -103,10 +103,42 @@ public final class TestKit {
             }
         };
         LauncherFactory.create().execute(request, listener);
+        closeShared();
         System.out.printf("%s: %d passed, %d failed, %d skipped%n", name, passed.get(), failed.get(), skipped.get());
         System.out.flush();
         // halt, not exit: a server thread a test left behind must not keep the JVM (and the suite) alive.
         Runtime.getRuntime().halt(failed.get() == 0 && passed.get() > 0 ? 0 : 1);
+    }
+
+    // ---------------------------------------------------------------- what the test classes of a script share
+
+    private static final Map<String, AutoCloseable> SHARED = new LinkedHashMap<>();
+
+    /**
+     * The thing of this name, made on first use and shared by every test class of the script run (one set of servers
+     * per mode, say, instead of one per class); closed when every test has run, the last made first.
+     */
+    @SuppressWarnings("unchecked")
+    public static synchronized <T extends AutoCloseable> T shared(String name, Callable<T> make) {
+        return (T) SHARED.computeIfAbsent(name, n -> {
+            try {
+                return make.call();
+            } catch (Exception e) {
+                throw new IllegalStateException("could not make " + n + ": " + e, e);
+            }
+        });
+    }
+
+    private static synchronized void closeShared() {
+        var all = new ArrayList<>(SHARED.entrySet());
+        SHARED.clear();
+        for (var e : all.reversed()) {
+            try {
+                e.getValue().close();
+            } catch (Exception ex) {
+                System.out.println("  (closing " + e.getKey() + " failed: " + ex + ")");
+            }
+        }
     }
 
     // ---------------------------------------------------------------- a server as a real process
