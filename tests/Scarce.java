@@ -18,8 +18,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -40,8 +38,6 @@ public final class Scarce implements AutoCloseable {
     static final int FIRST_ANSWER_ATTEMPTS = 50;
     /** Clock ticks per second of /proc/PID/stat (USER_HZ, 100 on Linux). */
     static final int TICKS_PER_SECOND = 100;
-
-    private static final Pattern READY = Pattern.compile("Listening on \\w+://[^:/\\s]+:(\\d+)");
 
     final Process process;
     private final ByteArrayOutputStream stdout = new ByteArrayOutputStream();
@@ -83,8 +79,8 @@ public final class Scarce implements AutoCloseable {
                     to.notifyAll();
                 }
                 if (findReady && !port.isDone()) {
-                    Matcher m = READY.matcher(text(stdout));
-                    if (m.find()) port.complete(Integer.parseInt(m.group(1)));
+                    String out = text(stdout), whole = out.substring(0, out.lastIndexOf('\n') + 1);   // complete lines only
+                    whole.lines().flatMap(l -> ReadyLine.of(l).stream()).findFirst().ifPresent(ready -> port.complete(ready.port()));
                 }
             }
         } catch (IOException ignored) {

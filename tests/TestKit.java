@@ -1,12 +1,14 @@
 //DEPS org.junit.jupiter:junit-jupiter:6.0.3
 //DEPS org.junit.platform:junit-platform-launcher:6.0.3
 //SOURCES ../compare/Wire.java
+//SOURCES ../compare/ReadyLine.java
 
 // The small kit every test script shares (pulled in with `//SOURCES TestKit.java`):
 // - run(...) runs JUnit test classes, prints one line per test and ends with "Name: N passed, N failed, N skipped";
 // - Wire (compare/Wire.java, the client Compare's contract checks use) is the raw TCP client for byte-level
 //   conversations, HTTP or not, with a read timeout on every call;
-// - ServerProcess starts a script as a real subprocess and reads the port from its ready line.
+// - ServerProcess starts a script as a real subprocess and reads the port from its ready line (compare/ReadyLine.java,
+//   the parser Compare uses).
 // Nothing here mocks a socket: every test talks to a real server on 127.0.0.1.
 
 import org.junit.platform.engine.TestExecutionResult;
@@ -148,7 +150,6 @@ public final class TestKit {
      * ready line ("Listening on ...://HOST:PORT ...") is printed, and port() is the real port read from it.
      */
     public static final class ServerProcess implements AutoCloseable {
-        private static final Pattern READY = Pattern.compile("Listening on \\w+://[^:/\\s]+:(\\d+)");
         public final Process process;
         private final StringBuffer output = new StringBuffer();
         private final CompletableFuture<Integer> port = new CompletableFuture<>();
@@ -163,8 +164,7 @@ public final class TestKit {
                             output.append(l).append('\n');
                             output.notifyAll();   // wakes awaitOutput
                         }
-                        Matcher m = READY.matcher(l);
-                        if (m.find()) port.complete(Integer.parseInt(m.group(1)));
+                        ReadyLine.of(l).ifPresent(ready -> port.complete(ready.port()));
                     }
                 } catch (IOException ignored) {
                     // the process ended; its exit is reported by whoever waits for it
