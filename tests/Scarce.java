@@ -172,9 +172,9 @@ public final class Scarce implements AutoCloseable {
 
     /**
      * The scenario at start-up: right after the ready line, before any client has been served, `flood` connections
-     * at once, more than the server can have open, held for an episode (EPISODE_CPU); whatever a mode starts lazily at its first
-     * connection (the JDK's poller for virtual threads, a library's classes) would then start while descriptors are
-     * exhausted. `episodeStarted` may use a connection of the flood that the server accepted. The server must
+     * at once, more than the server can have open, held for an episode (EPISODE_CPU); whatever a mode starts lazily
+     * at its first connection (the JDK's poller for virtual threads, a library's classes) would then start while
+     * descriptors are exhausted. `episodeStarted` may use a connection of the flood that the server accepted. The server must
      * neither spin nor flood its log meanwhile, nor ever log a class that failed to initialise. Then `keepAlive` new
      * connections each make two round trips: the second request reaches a server that is waiting for it, so a
      * connection that can no longer wait on a socket fails there.
