@@ -12,6 +12,7 @@
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -304,7 +305,10 @@ public class CompareTest {
 
     // ---------------------------------------------------------------- --watch
 
-    @Test void watchRestartsOnSaveAndKeepsWatchingThroughACompileError(@TempDir Path dir) throws Exception {
+    // Four builds through JBang (Compare's copy, then the server after each save), each waiting for JBang's
+    // machine-wide lock while the other lane of tests/run builds: a longer bound than the suite's 120 s default.
+    @Test @Timeout(value = 6, unit = TimeUnit.MINUTES)
+    void watchRestartsOnSaveAndKeepsWatchingThroughACompileError(@TempDir Path dir) throws Exception {
         // A copy of the scripts, so that the test can save (and break) one of them.
         Path root = TestKit.projectRoot();
         // Compare and what its //SOURCES lines name, read from the script itself so that a new part is copied too.
