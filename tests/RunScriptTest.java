@@ -7,6 +7,7 @@
 // as a real process: its summary line and its exit status are what CI relies on.
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
@@ -26,7 +27,9 @@ public class RunScriptTest {
      * and run five ways: all of them, then alone the honest one, the one with a failed test, the one whose
      * prerequisite is missing, and the two that can only end if they run at the same time.
      */
-    @Test
+    // Eleven scripts compiled through JBang (one at a time: its lock is machine-wide), then five runs: more than the
+    // suite's 120 s default on a busy machine.
+    @Test @Timeout(value = 6, unit = TimeUnit.MINUTES)
     void theRunFailsOnAFailedTestAScriptThatExitsNonZeroOrPrintsNoResultLineOrAMissingPrerequisiteAndCountsSkips(@TempDir Path dir) throws Exception {
         Files.createDirectories(dir.resolve("tests"));
         for (String f : List.of("jbang", "tests/run"))
