@@ -96,8 +96,16 @@ public class CompareTest {
             // run may end before anything came back); none failed.
             assertTrue(r.get("requests").longValue() + r.get("unanswered").get("count").longValue() > 0, r.toString());
             assertTrue(r.get("errors").longValue() == 0 && r.get("non_2xx").longValue() == 0, r.toString());
-            assertTrue(r.get("server_cpu_us_per_request").isNull() || r.get("server_cpu_us_per_request").doubleValue() >= 0, r.toString());
+            // The server's CPU per request is there whenever a request was answered (none: no figure, not a zero).
+            JsonNode cpu = r.get("server_cpu_us_per_request");
+            assertTrue(r.get("requests").longValue() > 0 ? cpu.isNumber() && cpu.doubleValue() >= 0 : cpu.isNull(), r.toString());
             assertTrue(r.get("unanswered").get("count").longValue() <= 16, "at most one request per connection is cut off by the end: " + r);
+        }
+        // ... and over its rounds each side answered: a run where nothing came back is possible, a race without answers is not.
+        for (String side : List.of("A", "B")) {
+            long answered = 0;
+            for (JsonNode r : runs) if (r.get("side").stringValue().equals(side)) answered += r.get("requests").longValue();
+            assertTrue(answered > 0, side + " answered no request in any run: " + runs);
         }
         double rate = root.get("equal_load").get("rate").doubleValue();
         for (int i = 4 * rounds; i < 6 * rounds; i++) {
