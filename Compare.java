@@ -8,6 +8,7 @@
 //SOURCES compare/Util.java
 //SOURCES compare/Sides.java
 //SOURCES compare/Processes.java
+//SOURCES compare/ReadyLine.java
 //SOURCES compare/Contract.java
 //SOURCES compare/ContractReport.java
 //SOURCES compare/Wire.java

@@ -1,7 +1,7 @@
 // Launching and stopping processes, for Compare and its experiments: how a command is launched (the java command
-// JBang would run, or through ./jbang), every process started tracked and always stopped (Ctrl-C included), the ready
-// line a server prints (`Listening on http://HOST:PORT/ ...`, also tcp://, IPv6 in brackets), a command run to its
-// end for its output, --watch, and the project folder.
+// JBang would run, or through ./jbang), every process started tracked and always stopped (Ctrl-C included), waiting
+// for a server's ready line (compare/ReadyLine.java), a command run to its end for its output, --watch, and the
+// project folder.
 
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -114,31 +114,6 @@ final class Processes {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw Util.Failure.of("interrupted");
-        }
-    }
-
-    /**
-     * A server's ready line, `Listening on http://HOST:PORT/ mode=MODE ...` (tcp:// for the TCP servers; an IPv6 host
-     * in brackets, `[::1]`): the one parser of it, for Compare and for the tests (through //SOURCES).
-     */
-    record ReadyLine(String scheme, String host, int port, String mode) {
-        private static final Pattern FORM = Pattern.compile("Listening on (\\w+)://(\\[[^]\\s]+]|[^:/\\s]+):(\\d+)(?:/|\\s|$)(?:.*\\bmode=([\\w-]+))?");
-
-        /** The ready line in this line of output, if it is one. */
-        static Optional<ReadyLine> of(String line) {
-            Matcher m = FORM.matcher(line);
-            if (!m.find()) return Optional.empty();
-            return Optional.of(new ReadyLine(m.group(1), m.group(2), Integer.parseInt(m.group(3)), m.group(4)));
-        }
-
-        /** The address a ready line names (`[::1]` as ::1), or empty when the line is not a ready line. */
-        static Optional<InetSocketAddress> parse(String line) {
-            return of(line).map(ReadyLine::address);
-        }
-
-        InetSocketAddress address() {
-            String h = host.startsWith("[") ? host.substring(1, host.length() - 1) : host;
-            return new InetSocketAddress(h, port);
         }
     }
 

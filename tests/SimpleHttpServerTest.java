@@ -369,9 +369,14 @@ public class SimpleHttpServerTest {
             }
         }
 
-        /** SimpleHttpServer as a process with these JDK server properties (-D before the script, as the header says). */
+        /**
+         * SimpleHttpServer as a process with these JDK server properties (-D before the script, as the header says).
+         * The JDK looks for idle connections every clockTick ms (10 s unless set): every 200 ms here, so that a test of
+         * its idle limit waits for the limit, not for the next look.
+         */
         static TestKit.ServerProcess withProperties(String... properties) throws Exception {
-            var args = new ArrayList<>(List.of(properties));
+            var args = new ArrayList<>(List.of("-Dsun.net.httpserver.clockTick=200"));
+            args.addAll(List.of(properties));
             args.addAll(List.of("SimpleHttpServer.java", "-p", "0", "-q"));
             return TestKit.ServerProcess.start(args.toArray(String[]::new));
         }

@@ -1,15 +1,18 @@
 //DEPS org.junit.jupiter:junit-jupiter:6.0.3
 //DEPS org.junit.platform:junit-platform-launcher:6.0.3
 //SOURCES ../compare/Wire.java
+//SOURCES ../compare/ReadyLine.java
 
 // The small kit every test script shares (pulled in with `//SOURCES TestKit.java`):
 // - run(...) runs JUnit test classes, prints one line per test and ends with "Name: N passed, N failed, N skipped";
 // - Wire (compare/Wire.java, the client Compare's contract checks use) is the raw TCP client for byte-level
 //   conversations, HTTP or not, with a read timeout on every call;
-// - ServerProcess starts a script as a real subprocess and reads the port from its ready line.
+// - ServerProcess starts a script as a real subprocess and reads the port from its ready line (compare/ReadyLine.java,
+//   the parser Compare uses).
 // Nothing here mocks a socket: every test talks to a real server on 127.0.0.1.
 
 import org.junit.platform.engine.TestExecutionResult;
+import org.junit.platform.launcher.MethodFilter;
 import org.junit.platform.launcher.TestExecutionListener;
 import org.junit.platform.launcher.TestIdentifier;
 import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
@@ -38,10 +41,17 @@ public final class TestKit {
      * shown, never a pass. A missing tool is not a skip: it is a failure that names the tool.
      */
     public static void run(String name, Class<?>... classes) {
-        var request = LauncherDiscoveryRequestBuilder.request()
+        var builder = LauncherDiscoveryRequestBuilder.request()
                 .selectors(Arrays.stream(classes).map(c -> selectClass(c)).toList())
-                .configurationParameter("junit.jupiter.execution.timeout.default", "120 s")
-                .build();
+                .configurationParameter("junit.jupiter.execution.timeout.default", "120 s");
+        // While working on a few tests: TESTKIT_ONLY=regex runs only the test methods whose name matches (said on the
+        // first line; tests/run never sets it).
+        String only = System.getenv("TESTKIT_ONLY");
+        if (only != null && !only.isEmpty()) {
+            System.out.println("(only the test methods matching TESTKIT_ONLY=" + only + ")");
+            builder.filters(MethodFilter.includeMethodNamePatterns(".*[#.](" + only + ")"));
+        }
+        var request = builder.build();
         var passed = new AtomicInteger();
         var failed = new AtomicInteger();
         var skipped = new AtomicInteger();
@@ -95,10 +105,42 @@ public final class TestKit {
             }
         };
         LauncherFactory.create().execute(request, listener);
+        closeShared();
         System.out.printf("%s: %d passed, %d failed, %d skipped%n", name, passed.get(), failed.get(), skipped.get());
         System.out.flush();
         // halt, not exit: a server thread a test left behind must not keep the JVM (and the suite) alive.
         Runtime.getRuntime().halt(failed.get() == 0 && passed.get() > 0 ? 0 : 1);
+    }
+
+    // ---------------------------------------------------------------- what the test classes of a script share
+
+    private static final Map<String, AutoCloseable> SHARED = new LinkedHashMap<>();
+
+    /**
+     * The thing of this name, made on first use and shared by every test class of the script run (one set of servers
+     * per mode, say, instead of one per class); closed when every test has run, the last made first.
+     */
+    @SuppressWarnings("unchecked")
+    public static synchronized <T extends AutoCloseable> T shared(String name, Callable<T> make) {
+        return (T) SHARED.computeIfAbsent(name, n -> {
+            try {
+                return make.call();
+            } catch (Exception e) {
+                throw new IllegalStateException("could not make " + n + ": " + e, e);
+            }
+        });
+    }
+
+    private static synchronized void closeShared() {
+        var all = new ArrayList<>(SHARED.entrySet());
+        SHARED.clear();
+        for (var e : all.reversed()) {
+            try {
+                e.getValue().close();
+            } catch (Exception ex) {
+                System.out.println("  (closing " + e.getKey() + " failed: " + ex + ")");
+            }
+        }
     }
 
     // ---------------------------------------------------------------- a server as a real process
@@ -108,7 +150,6 @@ public final class TestKit {
      * ready line ("Listening on ...://HOST:PORT ...") is printed, and port() is the real port read from it.
      */
     public static final class ServerProcess implements AutoCloseable {
-        private static final Pattern READY = Pattern.compile("Listening on \\w+://[^:/\\s]+:(\\d+)");
         public final Process process;
         private final StringBuffer output = new StringBuffer();
         private final CompletableFuture<Integer> port = new CompletableFuture<>();
@@ -123,8 +164,7 @@ public final class TestKit {
                             output.append(l).append('\n');
                             output.notifyAll();   // wakes awaitOutput
                         }
-                        Matcher m = READY.matcher(l);
-                        if (m.find()) port.complete(Integer.parseInt(m.group(1)));
+                        ReadyLine.of(l).ifPresent(ready -> port.complete(ready.port()));
                     }
                 } catch (IOException ignored) {
                     // the process ended; its exit is reported by whoever waits for it
