@@ -1,0 +1,154 @@
+// Forks: the statistics of a comparison repeated with fresh processes, as pure functions (no I/O, no clock, no printing).
+//
+// Why forks: paired rounds measure one pair of processes precisely, and two JVMs of the same server differ by a few
+// percent (JIT decisions, code and heap layout), so an interval from the rounds of one pair speaks about those two
+// processes, not about the servers. Kalibera & Jones ("Rigorous benchmarking in reasonable time", ISMM 2013) treat
+// the VM run as its own level of variation; JMH runs forks for the same reason. Here the comparison runs F forks (A and B
+// started afresh, warmed to steady state, then n paired ABBA rounds) and the interval is taken at the fork level:
+//  - each fork's estimate is the Hodges-Lehmann estimate of its rounds' log-ratios ln(B/A) (PairedStats: robust to a
+//    round another job on the machine hit);
+//  - B/A = exp(mean of the fork estimates), its 95% interval exp(mean ± t(F-1) · sd / √F): Student's t on the forks'
+//    estimates, which are independent (fresh processes) and, as means of many requests, close to normal. This is the
+//    two-level interval of Kalibera & Jones for a balanced design: the variance of a fork's estimate already holds
+//    both levels (between-fork σ_b² plus within-fork σ_w² / n).
+//  - the variance components are reported, as in their paper: within-fork σ_w² (the pooled variance of the rounds'
+//    log-ratios around their fork's mean) and between-fork σ_b² = max(0, S² − σ_w² / n), S² the variance of the forks'
+//    means; and the rounds per fork that would minimise the interval for the time, n = √(c_fork / c_round · σ_w² / σ_b²)
+//    (their "optimal repetitions" at the lower level, c the cost of a fork's start and warm-up and of one round).
+// With one fork there is no fork-level interval: the rounds' signed-rank interval (PairedStats) is given, and it speaks
+// about those two processes only.
+
+import java.util.Arrays;
+import java.util.List;
+
+final class Forks {
+    private Forks() {}
+
+    /**
+     * Forks and paired rounds per fork: by default and with --quick. Chosen from the A/A variance components measured
+     * with `compare --quick --a threaded:nio --b threaded:nio` (docs/compare-method.md: between-fork spread of the
+     * throughput log-ratio about 2-3 times the within-fork spread of one round's mean), so more forks buy more than
+     * more rounds: the fewest rounds that keep ABBA balanced and a fork's estimate robust, and as many forks as fit in
+     * the time (the default at most 180 s, --quick at most 60 s, on 2 cores).
+     */
+    static final int DEFAULT_FORKS = 5, QUICK_FORKS = 3;
+    static final int DEFAULT_ROUNDS = 4, QUICK_ROUNDS = 4;
+
+    /** The two-sided confidence of every interval (PairedStats.CONFIDENCE: 95%). */
+    static final double CONFIDENCE = PairedStats.CONFIDENCE;
+
+    /** Power used for "the smallest difference this run could detect": found in 80% of such runs. */
+    static final double POWER = 0.80;
+
+    // ---------------------------------------------------------------- the fork-level interval
+
+    /**
+     * B/A over forks: the estimate and its interval (NaN bounds when none can be given), how many forks and rounds it
+     * rests on, and the variance components of ln(B/A): between forks and within a fork (standard deviations; NaN
+     * where they cannot be told apart, e.g. one fork or one round a fork). `detectable` is the smallest true
+     * difference (as a fraction, 0.04 for 4%) such a run finds with {@link #POWER}, from the measured spread.
+     */
+    record Estimate(int forks, int rounds, double ratio, double low, double high, double betweenSd, double withinSd, double detectable) {
+        PairedStats.Interval interval() { return new PairedStats.Interval(rounds, ratio, low, high, CONFIDENCE); }
+
+        PairedStats.Verdict verdict() { return interval().verdict(); }
+
+        /** The interval's larger half-width relative to the estimate (0.03: within ±3%); infinite without an interval. */
+        double halfWidth() {
+            if (interval().tooFew()) return Double.POSITIVE_INFINITY;
+            return Math.max(high / ratio - 1, 1 - low / ratio);
+        }
+
+        /** True when the interval shows B below A by more than `fraction` (0.05: B/A's upper bound under 0.95). */
+        boolean worseBy(double fraction, boolean higherIsBetter) {
+            if (interval().tooFew()) return false;
+            return higherIsBetter ? high < 1 - fraction : low > 1 + fraction;
+        }
+    }
+
+    /**
+     * The estimate from the rounds of each fork: logRatios.get(f) holds fork f's rounds' ln(B/A). Forks without a
+     * usable round are left out. With two forks or more the interval is the t-interval on the forks' Hodges-Lehmann
+     * estimates; with one, the signed-rank interval of its rounds.
+     */
+    static Estimate of(List<double[]> logRatios) {
+        var forks = logRatios.stream().filter(f -> f.length > 0).toList();
+        int rounds = forks.stream().mapToInt(f -> f.length).sum();
+        var components = components(forks);
+        if (forks.isEmpty()) return new Estimate(0, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+        if (forks.size() == 1) {
+            var ci = PairedStats.signedRank(forks.getFirst(), CONFIDENCE);
+            return new Estimate(1, rounds, ci.ratio(), ci.low(), ci.high(), Double.NaN, components[1], Double.NaN);
+        }
+        double[] est = forks.stream().mapToDouble(Forks::forkEstimate).toArray();
+        int f = est.length;
+        double mean = Arrays.stream(est).average().orElseThrow(), se = sd(est) / Math.sqrt(f);
+        double t = t(f - 1, 1 - (1 - CONFIDENCE) / 2);
+        double detectable = Math.exp((t + t(f - 1, POWER)) * se) - 1;
+        return new Estimate(f, rounds, Math.exp(mean), Math.exp(mean - t * se), Math.exp(mean + t * se), components[0], components[1], detectable);
+    }
+
+    /** One fork's estimate of ln(B/A): the Hodges-Lehmann estimate of its rounds (robust to a round another job hit). */
+    static double forkEstimate(double[] logRatios) { return Math.log(PairedStats.signedRank(logRatios, CONFIDENCE).ratio()); }
+
+    /**
+     * The variance components of ln(B/A), as standard deviations {between forks, within a fork}: within from the
+     * rounds' pooled variance around their fork's mean, between = √max(0, S² − σ_w² / n̄) with S² the variance of the
+     * forks' means and n̄ their mean number of rounds (Kalibera & Jones). NaN where the data cannot show it.
+     */
+    static double[] components(List<double[]> forks) {
+        double ss = 0;
+        int df = 0;
+        for (double[] f : forks) {
+            if (f.length < 2) continue;
+            double m = Arrays.stream(f).average().orElseThrow();
+            for (double x : f) ss += (x - m) * (x - m);
+            df += f.length - 1;
+        }
+        double within = df > 0 ? ss / df : Double.NaN;
+        if (forks.size() < 2) return new double[]{Double.NaN, Math.sqrt(within)};
+        double[] means = forks.stream().mapToDouble(f -> Arrays.stream(f).average().orElseThrow()).toArray();
+        double n = forks.stream().mapToInt(f -> f.length).average().orElseThrow();
+        double s2 = sd(means) * sd(means);
+        double between = Double.isNaN(within) ? s2 : Math.max(0, s2 - within / n);
+        return new double[]{Math.sqrt(between), Math.sqrt(within)};
+    }
+
+    /**
+     * Kalibera & Jones' optimal repetitions at the lower level: the rounds per fork that give the narrowest interval
+     * for the time, √(forkCost / roundCost · σ_w² / σ_b²), at least 2 (one ABBA pair) and rounded up to even.
+     */
+    static int optimalRounds(double betweenSd, double withinSd, double forkCostS, double roundCostS) {
+        if (!(betweenSd > 0) || !(withinSd > 0)) return Integer.MAX_VALUE;   // no between-fork spread: rounds are free precision
+        double n = Math.sqrt(forkCostS / roundCostS * withinSd * withinSd / (betweenSd * betweenSd));
+        int r = (int) Math.ceil(n);
+        return Math.max(2, r + (r % 2));
+    }
+
+    // ---------------------------------------------------------------- Student's t
+
+    // Quantiles of Student's t for 1..30 degrees of freedom (any table, e.g. NIST/SEMATECH e-Handbook 1.3.6.7.2).
+    private static final double[] T975 = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201,
+            2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052,
+            2.048, 2.045, 2.042};
+    private static final double[] T80 = {1.376, 1.061, 0.978, 0.941, 0.920, 0.906, 0.896, 0.889, 0.883, 0.879, 0.876,
+            0.873, 0.870, 0.868, 0.866, 0.865, 0.863, 0.862, 0.861, 0.860, 0.859, 0.858, 0.858, 0.857, 0.856, 0.856, 0.855,
+            0.855, 0.854, 0.854};
+
+    /** Student's t quantile (0.975 or 0.80) at df degrees of freedom: the table to 30, the normal's expansion beyond. */
+    static double t(int df, double p) {
+        if (df < 1) throw new IllegalArgumentException("t needs at least one degree of freedom: " + df);
+        double[] table = p == 0.975 ? T975 : p == 0.80 ? T80 : null;
+        if (table == null) throw new IllegalArgumentException("only the 0.975 and 0.80 quantiles are tabled: " + p);
+        if (df <= table.length) return table[df - 1];
+        double z = p == 0.975 ? 1.959964 : 0.841621;   // Cornish-Fisher, two terms: within 0.001 from 30 on
+        return z + (z * z * z + z) / (4 * df) + (5 * Math.pow(z, 5) + 16 * z * z * z + 3 * z) / (96.0 * df * df);
+    }
+
+    static double sd(double[] v) {
+        if (v.length < 2) return Double.NaN;
+        double m = Arrays.stream(v).average().orElseThrow(), ss = 0;
+        for (double x : v) ss += (x - m) * (x - m);
+        return Math.sqrt(ss / (v.length - 1));
+    }
+}
