@@ -48,7 +48,8 @@ final class Forks {
      * where they cannot be told apart, e.g. one fork or one round a fork). `detectable` is the smallest true
      * difference (as a fraction, 0.04 for 4%) such a run finds with {@link #POWER}, from the measured spread.
      */
-    record Estimate(int forks, int rounds, double ratio, double low, double high, double betweenSd, double withinSd, double detectable) {
+    record Estimate(int forks, int rounds, double ratio, double low, double high, double betweenSd, double withinSd, double detectable,
+                    double[] perFork) {
         PairedStats.Interval interval() { return new PairedStats.Interval(rounds, ratio, low, high, CONFIDENCE); }
 
         PairedStats.Verdict verdict() { return interval().verdict(); }
@@ -75,17 +76,17 @@ final class Forks {
         var forks = logRatios.stream().filter(f -> f.length > 0).toList();
         int rounds = forks.stream().mapToInt(f -> f.length).sum();
         var components = components(forks);
-        if (forks.isEmpty()) return new Estimate(0, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN);
+        if (forks.isEmpty()) return new Estimate(0, 0, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, Double.NaN, new double[0]);
+        double[] est = forks.stream().mapToDouble(Forks::forkEstimate).toArray();
         if (forks.size() == 1) {
             var ci = PairedStats.signedRank(forks.getFirst(), CONFIDENCE);
-            return new Estimate(1, rounds, ci.ratio(), ci.low(), ci.high(), Double.NaN, components[1], Double.NaN);
+            return new Estimate(1, rounds, ci.ratio(), ci.low(), ci.high(), Double.NaN, components[1], Double.NaN, est);
         }
-        double[] est = forks.stream().mapToDouble(Forks::forkEstimate).toArray();
         int f = est.length;
         double mean = Arrays.stream(est).average().orElseThrow(), se = sd(est) / Math.sqrt(f);
         double t = t(f - 1, 1 - (1 - CONFIDENCE) / 2);
         double detectable = Math.exp((t + t(f - 1, POWER)) * se) - 1;
-        return new Estimate(f, rounds, Math.exp(mean), Math.exp(mean - t * se), Math.exp(mean + t * se), components[0], components[1], detectable);
+        return new Estimate(f, rounds, Math.exp(mean), Math.exp(mean - t * se), Math.exp(mean + t * se), components[0], components[1], detectable, est);
     }
 
     /** One fork's estimate of ln(B/A): the Hodges-Lehmann estimate of its rounds (robust to a round another job hit). */
@@ -123,6 +124,33 @@ final class Forks {
         double n = Math.sqrt(forkCostS / roundCostS * withinSd * withinSd / (betweenSd * betweenSd));
         int r = (int) Math.ceil(n);
         return Math.max(2, r + (r % 2));
+    }
+
+    // ---------------------------------------------------------------- how many forks: planned, or until precise enough
+
+    /** Why a comparison ran the forks it ran. */
+    enum Stop {
+        PLANNED("the planned forks ran"),
+        PRECISION_REACHED("every headline row's interval is within the precision asked for"),
+        MAX_TIME("--max-time ran out before every headline row's interval was within the precision asked for");
+
+        final String says;
+
+        Stop(String says) { this.says = says; }
+    }
+
+    /**
+     * After a fork: null to run another, else why to stop. Without a precision (0) the planned forks run. With one,
+     * the planned forks are the least, then forks are added while some headline row's interval is wider than ±precision
+     * (relative to its estimate) and another fork, as long as the last one took, fits before maxTimeS.
+     */
+    static Stop next(int forksDone, int planned, double precision, List<Estimate> headline, double elapsedS, double lastForkS, double maxTimeS) {
+        boolean precise = precision > 0 && !headline.isEmpty() && headline.stream().allMatch(e -> e.halfWidth() <= precision);
+        if (precision > 0 && forksDone >= planned && precise) return Stop.PRECISION_REACHED;
+        boolean timeLeft = elapsedS + lastForkS <= maxTimeS;
+        if (forksDone < planned) return precision > 0 && !timeLeft ? Stop.MAX_TIME : null;
+        if (precision <= 0) return Stop.PLANNED;
+        return timeLeft ? null : Stop.MAX_TIME;
     }
 
     // ---------------------------------------------------------------- Student's t

@@ -239,13 +239,26 @@ public class CompareStatsTest {
         assertEquals(Integer.MAX_VALUE, Forks.optimalRounds(0, 0.07, 12, 1.2), "no between-fork spread: rounds are free precision");
     }
 
+    @Test void precisionAddsForksUntilEveryHeadlineRowIsPreciseOrTheTimeRunsOut() {
+        var wide = new Forks.Estimate(5, 20, 1.0, 0.95, 1.05, 0.01, 0.02, 0.03, new double[5]);
+        var tight = new Forks.Estimate(5, 20, 1.0, 0.99, 1.01, 0.01, 0.02, 0.03, new double[5]);
+        var both = java.util.List.of(wide, tight);
+        assertNull(Forks.next(2, 5, 0, both, 20, 10, 999), "the planned forks run first");
+        assertEquals(Forks.Stop.PLANNED, Forks.next(5, 5, 0, both, 50, 10, 60), "no precision asked: the planned forks, whatever the time");
+        assertNull(Forks.next(5, 5, 0.03, both, 50, 10, 600), "one row at ±5% > ±3%: another fork, time allowing");
+        assertEquals(Forks.Stop.MAX_TIME, Forks.next(5, 5, 0.03, both, 595, 10, 600), "another fork would end after --max-time");
+        assertEquals(Forks.Stop.PRECISION_REACHED, Forks.next(5, 5, 0.06, both, 50, 10, 600), "every row within ±6%");
+        assertNull(Forks.next(3, 5, 0.06, both, 50, 10, 600), "precise early still runs the planned forks");
+        assertEquals(Forks.Stop.MAX_TIME, Forks.next(3, 5, 0.03, both, 595, 10, 600), "--max-time also ends the planned forks when a precision was asked");
+    }
+
     @Test void worseByAndHalfWidthReadTheIntervalNotTheEstimate() {
-        var clearlyWorse = new Forks.Estimate(5, 20, 0.90, 0.88, 0.92, 0.01, 0.02, 0.03);
+        var clearlyWorse = new Forks.Estimate(5, 20, 0.90, 0.88, 0.92, 0.01, 0.02, 0.03, new double[5]);
         assertTrue(clearlyWorse.worseBy(0.05, true), "throughput 0.88-0.92: more than 5% worse");
         assertFalse(clearlyWorse.worseBy(0.10, true), "but not shown to be more than 10% worse");
-        var maybe = new Forks.Estimate(5, 20, 0.90, 0.80, 1.01, 0.01, 0.02, 0.03);
+        var maybe = new Forks.Estimate(5, 20, 0.90, 0.80, 1.01, 0.01, 0.02, 0.03, new double[5]);
         assertFalse(maybe.worseBy(0.05, true), "an interval that reaches 0.95 does not show 5% worse, whatever the estimate");
-        var latencyWorse = new Forks.Estimate(5, 20, 1.10, 1.06, 1.14, 0.01, 0.02, 0.03);
+        var latencyWorse = new Forks.Estimate(5, 20, 1.10, 1.06, 1.14, 0.01, 0.02, 0.03, new double[5]);
         assertTrue(latencyWorse.worseBy(0.05, false), "for latency higher is worse");
         assertEquals(0.04 / 1.10, latencyWorse.halfWidth(), 1e-12);
     }
