@@ -15,6 +15,7 @@
 import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -86,14 +87,12 @@ public class CompareStatsTest {
     // ---------------------------------------------------------------- simulated comparisons, with forks
 
     /**
-     * Noise shaped like measured A/A comparisons, at two levels (docs/compare-method.md has the runs):
-     *  - between forks: each pair of processes has its own offset of ln(B/A), normal with sd BETWEEN_SD: two JVMs of
+     * Noise at two levels, as A/A comparisons of `threaded:nio` against itself show it (docs/compare-method.md):
+     *  - between forks: each pair of processes has its own offset of ln(B/A), normal with sd betweenSd: two JVMs of
      *    the same server differ by a few percent (JIT decisions, code and heap layout), and a restart draws anew;
-     *  - within a fork: each round's ln(B/A) scatters around its fork's offset, normal with sd WITHIN_SD, and 5% of the
-     *    rounds are hit by another job on the machine (one side slowed by e^U, U uniform in [0, 2.5], the worst hit
-     *    measured on a busy machine).
-     * BETWEEN_SD and WITHIN_SD are the throughput rows' components measured with `compare --quick --a threaded:nio --b
-     * threaded:nio` (see the docs; on a loaded machine, so an upper bound for a quiet one).
+     *  - within a fork: each round's ln(B/A) scatters around its fork's offset, normal with sd withinSd, and a share
+     *    hitRate of the rounds is hit by another job on the machine (one side slowed by e^U, U uniform in [0, 2.5], the
+     *    worst hit measured on a busy machine).
      */
     record Noise(double betweenSd, double withinSd, double hitRate) {
         double forkOffset(Random rnd) { return betweenSd * rnd.nextGaussian(); }
@@ -105,8 +104,14 @@ public class CompareStatsTest {
         }
     }
 
-    static final double BETWEEN_SD = 0.030, WITHIN_SD = 0.070;
-    static final Noise MEASURED = new Noise(BETWEEN_SD, WITHIN_SD, 0.05);
+    /**
+     * QUIET: the quiet 2-core machine of issue 23 (load average under 2): identical servers' single-pair intervals
+     * such as 1.002-1.052 from 8 rounds (a round's sd about 0.035) and pairs of processes 1.5-3.3% apart (a fork's
+     * offset sd about 0.025). LOADED: measured on this machine shared with seven other jobs (4 `compare --quick` A/A
+     * runs, load average 0.4 to 6, 2026-12-06), GET /index.html c=16 throughput: between forks 0.048, within a fork
+     * 0.125 (robust: 1.4826 x the median absolute deviation). Both with 5% of rounds hit.
+     */
+    static final Noise QUIET = new Noise(0.025, 0.035, 0.05), LOADED = new Noise(0.048, 0.125, 0.05);
 
     static final int SIMULATIONS = 2_000;
 
@@ -156,25 +161,31 @@ public class CompareStatsTest {
     @Test void oneProcessPairCallsIdenticalServersDifferentFarTooOften() {
         // The method before forks: one pair of processes, 16 rounds, the signed-rank interval. Its interval is right
         // about those two processes and wrong about the servers: the pair's own offset is not in it.
-        double rate = aaRate("one process pair (the rounds' interval)", MEASURED, 1, 16, 11);
+        double rate = aaRate("quiet, one process pair (the rounds' interval)", QUIET, 1, 16, 11);
         assertTrue(rate > 3 * 0.05, "a per-fork offset the rounds cannot see makes the rounds' interval overconfident: " + rate);
     }
 
     @Test void theForkLevelIntervalHoldsTheAaRateNearFivePercent() {
-        double quick = aaRate("measured noise, --quick", MEASURED, Forks.QUICK_FORKS, Forks.QUICK_ROUNDS, 12);
-        double standard = aaRate("measured noise, default", MEASURED, Forks.DEFAULT_FORKS, Forks.DEFAULT_ROUNDS, 13);
-        // Without hits the t-interval on normal fork estimates is exact: the rate is 5% up to the simulation's own spread.
-        double calm = aaRate("no hits", new Noise(BETWEEN_SD, WITHIN_SD, 0), Forks.DEFAULT_FORKS, Forks.DEFAULT_ROUNDS, 14);
-        // Twice the between-fork spread: the interval widens with it, the rate stays.
-        double wider = aaRate("between-fork sd doubled", new Noise(2 * BETWEEN_SD, WITHIN_SD, 0.05), Forks.DEFAULT_FORKS, Forks.DEFAULT_ROUNDS, 15);
-        for (double r : new double[]{quick, standard, calm, wider}) assertTrue(r >= AA_LOW && r <= AA_HIGH, "A/A rate near 5%: " + r);
+        long seed = 12;
+        for (var noise : java.util.List.of(Map.entry("quiet", QUIET), Map.entry("loaded", LOADED),
+                // Without hits the t-interval on normal fork estimates is exact: 5% up to the simulation's own spread.
+                Map.entry("quiet, no hits", new Noise(QUIET.betweenSd(), QUIET.withinSd(), 0)),
+                // Forks four times as far apart: the interval widens with them, the rate stays.
+                Map.entry("between-fork sd x4", new Noise(4 * QUIET.betweenSd(), QUIET.withinSd(), 0.05)))) {
+            double quick = aaRate(noise.getKey() + ", --quick", noise.getValue(), Forks.QUICK_FORKS, Forks.QUICK_ROUNDS, seed++);
+            double standard = aaRate(noise.getKey() + ", default", noise.getValue(), Forks.DEFAULT_FORKS, Forks.DEFAULT_ROUNDS, seed++);
+            for (double r : new double[]{quick, standard}) assertTrue(r >= AA_LOW && r <= AA_HIGH, "A/A rate near 5%, " + noise.getKey() + ": " + r);
+        }
     }
 
     @Test void aTrueTenPercentDifferenceIsFoundWithTheRightSign() {
-        double[] standard = tenPercentRate("measured noise, default", MEASURED, Forks.DEFAULT_FORKS, Forks.DEFAULT_ROUNDS, 17);
-        double[] quick = tenPercentRate("measured noise, --quick", MEASURED, Forks.QUICK_FORKS, Forks.QUICK_ROUNDS, 19);
+        double[] standard = tenPercentRate("quiet, default", QUIET, Forks.DEFAULT_FORKS, Forks.DEFAULT_ROUNDS, 31);
+        double[] quick = tenPercentRate("quiet, --quick", QUIET, Forks.QUICK_FORKS, Forks.QUICK_ROUNDS, 33);
+        // Printed, not asserted: under this load a 10% difference is beyond 5 forks of 4 rounds (the run's "smallest
+        // difference it could detect" says so); the wrong sign still almost never.
+        double[] loaded = tenPercentRate("loaded, default", LOADED, Forks.DEFAULT_FORKS, Forks.DEFAULT_ROUNDS, 35);
         assertTrue(standard[0] >= 0.80, "a true 10% difference found with the right sign by default: " + standard[0]);
-        assertTrue(standard[1] + quick[1] <= 0.001 * 2 * SIMULATIONS, "the wrong sign almost never");
+        assertTrue(standard[1] + quick[1] + loaded[1] <= 0.001 * 2 * SIMULATIONS, "the wrong sign almost never");
     }
 
     @Test void theVarianceComponentsAreRecoveredFromForksAndRounds() {
