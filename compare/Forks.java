@@ -1,4 +1,5 @@
-// Forks: the statistics of a comparison repeated with fresh processes, as pure functions (no I/O, no clock, no printing).
+// Forks: a comparison repeated with fresh processes: its statistics as pure functions, and the fork loop (which reads
+// the clock for --precision and --max-time; the race itself stays in Compare.java).
 //
 // Why forks: paired rounds measure one pair of processes precisely, and two JVMs of the same server differ by a few
 // percent (JIT decisions, code and heap layout), so an interval from the rounds of one pair speaks about those two
@@ -18,8 +19,13 @@
 // With one fork there is no fork-level interval: the rounds' signed-rank interval (PairedStats) is given, and it speaks
 // about those two processes only.
 
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 
 final class Forks {
     private Forks() {}
@@ -152,6 +158,116 @@ final class Forks {
         if (precision <= 0) return Stop.PLANNED;
         return timeLeft ? null : Stop.MAX_TIME;
     }
+
+    // ---------------------------------------------------------------- the fork loop
+
+    /** What one fork took, in seconds: starting both servers, warming them to steady state, the measured rounds. */
+    record Cost(double startS, double warmupS, double roundsS) {
+        double totalS() { return startS + warmupS + roundsS; }
+    }
+
+    /** One fork of the race: start A and B afresh, warm them, run the paired rounds, stop them; says what it cost. */
+    @FunctionalInterface
+    interface Fork {
+        Cost run(int fork) throws Exception;
+    }
+
+    /** How the forks went: how many ran, why they stopped, what each cost, and the precision asked for (0: none). */
+    record Outcome(int forks, Stop stop, List<Cost> costs, double precision) {
+        /** The median cost of a fork, part by part (the first fork's contract checks are not in it). */
+        Cost typical() {
+            return new Cost(PairedStats.median(costs.stream().mapToDouble(Cost::startS).toArray()),
+                    PairedStats.median(costs.stream().mapToDouble(Cost::warmupS).toArray()),
+                    PairedStats.median(costs.stream().mapToDouble(Cost::roundsS).toArray()));
+        }
+    }
+
+    /**
+     * Runs fork 1, 2, ... until {@link #next} says stop: the planned forks, or with a precision until every headline
+     * row (headline.get(), read after each fork) is within it or another fork would end after maxTime, counted from
+     * `startedNanos` (System.nanoTime() when the comparison began).
+     */
+    static Outcome loop(int planned, double precision, Duration maxTime, long startedNanos, Fork fork,
+                        java.util.function.Supplier<List<Estimate>> headline) throws Exception {
+        var costs = new ArrayList<Cost>();
+        for (int f = 1; ; f++) {
+            long began = System.nanoTime();
+            costs.add(fork.run(f));
+            long now = System.nanoTime();
+            var stop = next(f, planned, precision, precision > 0 ? headline.get() : List.of(), (now - startedNanos) / 1e9, (now - began) / 1e9, maxTime.toMillis() / 1e3);
+            if (stop != null) return new Outcome(f, stop, costs, precision);
+        }
+    }
+
+    // ---------------------------------------------------------------- what the report says about forks
+
+    /** "4.2%", "12%": a fraction as a percentage for the footer. */
+    static String percent(double fraction) {
+        double p = 100 * fraction;
+        return Double.isNaN(p) ? "-" : Double.isInfinite(p) ? "∞" : String.format(Locale.ROOT, p < 10 ? "%.1f%%" : "%.0f%%", p);
+    }
+
+    /** The standard deviation of ln(B/A), for the footer ("0.031"; "-" where the data cannot show it). */
+    static String sd(double v) { return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.3f", v); }
+
+    /**
+     * The footer's lines about forks: how many ran and why, what one cost, the spread at both levels on the headline
+     * rows, the rounds per fork that would have given the narrowest interval for the time, and the smallest difference
+     * this run could detect.
+     */
+    static List<String> footer(Outcome o, int roundsPerFork, Map<String, Estimate> headline) {
+        var lines = new ArrayList<String>();
+        var c = o.typical();
+        lines.add("Forks: " + o.forks() + " (A and B started afresh in each, warmed to steady state, then " + roundsPerFork
+                + " paired rounds a figure); " + o.stop().says + (o.precision() > 0 ? " (±" + percent(o.precision()) + ")" : "")
+                + "; a fork took " + String.format(Locale.ROOT, "%.1f s (start-up %.1f s, warm-up %.1f s, rounds %.1f s; median)", c.totalS(), c.startS(), c.warmupS(), c.roundsS()));
+        if (o.forks() < 2) {
+            lines.add("Spread: one fork, so the intervals come from its rounds and speak about these two processes only, not about the servers (a restart may differ by a few percent)");
+            return lines;
+        }
+        var sb = new StringBuilder("Spread of ln(B/A) on the throughput rows, between forks / within a fork (one round): ");
+        var detect = new StringBuilder("Smallest difference this run could detect (found in 80% of such runs, from the measured spread): ");
+        int i = 0;
+        for (var e : headline.entrySet()) {
+            sb.append(i == 0 ? "" : "; ").append(e.getKey()).append(' ').append(sd(e.getValue().betweenSd())).append(" / ").append(sd(e.getValue().withinSd()));
+            detect.append(i++ == 0 ? "" : "; ").append(e.getKey()).append(" ").append(percent(e.getValue().detectable()));
+        }
+        lines.add(sb.toString());
+        lines.add(detect + ". A row \"within noise\" here hides no difference much larger than that");
+        double between = PairedStats.median(headline.values().stream().mapToDouble(Estimate::betweenSd).toArray());
+        double within = PairedStats.median(headline.values().stream().mapToDouble(Estimate::withinSd).toArray());
+        int best = optimalRounds(between, within, c.startS() + c.warmupS(), c.roundsS() / Math.max(1, roundsPerFork));
+        lines.add("Rounds per fork that would give the narrowest interval for the time (Kalibera & Jones, from the median spreads and this run's costs): "
+                + (best == Integer.MAX_VALUE ? "as many as possible (no spread between forks measured)" : best));
+        return lines;
+    }
+
+    /** A figure's fork-level detail for the JSON. */
+    static Map<String, Object> json(Estimate e) {
+        var x = new LinkedHashMap<String, Object>();
+        x.put("count", e.forks());
+        x.put("estimates", Arrays.stream(e.perFork()).map(Math::exp).boxed().toList());
+        x.put("between_fork_sd", num(e.betweenSd()));
+        x.put("within_fork_sd", num(e.withinSd()));
+        x.put("detectable", num(e.detectable()));
+        x.put("half_width", num(e.halfWidth()));
+        return x;
+    }
+
+    /** The run's fork loop for the JSON. */
+    static Map<String, Object> json(Outcome o, int roundsPerFork) {
+        var x = new LinkedHashMap<String, Object>();
+        x.put("forks", o.forks());
+        x.put("rounds_per_fork", roundsPerFork);
+        x.put("stopped", o.stop().name());
+        x.put("stopped_because", o.stop().says);
+        x.put("precision", o.precision() > 0 ? o.precision() : null);
+        x.put("fork_seconds", o.costs().stream().map(c -> Map.of("start", c.startS(), "warmup", c.warmupS(), "rounds", c.roundsS())).toList());
+        x.put("interval", o.forks() >= 2 ? "Student's t on the forks' Hodges-Lehmann estimates of ln(B/A), 95%" : "Wilcoxon signed-rank on the rounds of one fork, 95%");
+        return x;
+    }
+
+    private static Double num(double v) { return Double.isNaN(v) || Double.isInfinite(v) ? null : v; }
 
     // ---------------------------------------------------------------- Student's t
 
