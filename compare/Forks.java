@@ -12,9 +12,8 @@
 //    estimates, which are independent (fresh processes) and, as means of many requests, close to normal. This is the
 //    two-level interval of Kalibera & Jones for a balanced design: the variance of a fork's estimate already holds
 //    both levels (between-fork σ_b² plus within-fork σ_w² / n).
-//  - the variance components are reported, as in their paper: within-fork σ_w² (the pooled variance of the rounds'
-//    log-ratios around their fork's mean) and between-fork σ_b² = max(0, S² − σ_w² / n), S² the variance of the forks'
-//    means; and the rounds per fork that would minimise the interval for the time, n = √(c_fork / c_round · σ_w² / σ_b²)
+//  - the variance components are reported, as in their paper (made robust to rounds another job hit, see
+//    components()): within-fork σ_w and between-fork σ_b; and the rounds per fork that would minimise the interval for the time, n = √(c_fork / c_round · σ_w² / σ_b²)
 //    (their "optimal repetitions" at the lower level, c the cost of a fork's start and warm-up and of one round).
 // With one fork there is no fork-level interval: the rounds' signed-rank interval (PairedStats) is given, and it speaks
 // about those two processes only.
@@ -99,26 +98,29 @@ final class Forks {
     static double forkEstimate(double[] logRatios) { return Math.log(PairedStats.signedRank(logRatios, CONFIDENCE).ratio()); }
 
     /**
-     * The variance components of ln(B/A), as standard deviations {between forks, within a fork}: within from the
-     * rounds' pooled variance around their fork's mean, between = √max(0, S² − σ_w² / n̄) with S² the variance of the
-     * forks' means and n̄ their mean number of rounds (Kalibera & Jones). NaN where the data cannot show it.
+     * The variance components of ln(B/A), as standard deviations {between forks, within a fork}, after Kalibera &
+     * Jones but robust to rounds another job hit (which would otherwise swamp both): within = 1.4826 × the median
+     * absolute deviation of the rounds from their fork's Hodges-Lehmann estimate (pooled over forks, × √(N / (N − forks))
+     * for the fitted centres), between = √max(0, S² − (π/3) · σ_w² / n̄), S² the variance of the forks' Hodges-Lehmann estimates, n̄
+     * their mean number of rounds, π/3 the Hodges-Lehmann estimate's variance relative to a mean's. NaN where the
+     * data cannot show it (one fork, one round a fork).
      */
     static double[] components(List<double[]> forks) {
-        double ss = 0;
-        int df = 0;
+        var deviations = new ArrayList<Double>();
+        int used = 0;
         for (double[] f : forks) {
             if (f.length < 2) continue;
-            double m = Arrays.stream(f).average().orElseThrow();
-            for (double x : f) ss += (x - m) * (x - m);
-            df += f.length - 1;
+            double m = forkEstimate(f);
+            for (double x : f) deviations.add(Math.abs(x - m));
+            used++;
         }
-        double within = df > 0 ? ss / df : Double.NaN;
-        if (forks.size() < 2) return new double[]{Double.NaN, Math.sqrt(within)};
-        double[] means = forks.stream().mapToDouble(f -> Arrays.stream(f).average().orElseThrow()).toArray();
-        double n = forks.stream().mapToInt(f -> f.length).average().orElseThrow();
-        double s2 = sd(means) * sd(means);
-        double between = Double.isNaN(within) ? s2 : Math.max(0, s2 - within / n);
-        return new double[]{Math.sqrt(between), Math.sqrt(within)};
+        int n = deviations.size();
+        double within = n > used ? 1.4826 * PairedStats.median(deviations.stream().mapToDouble(Double::doubleValue).toArray()) * Math.sqrt((double) n / (n - used)) : Double.NaN;
+        if (forks.size() < 2) return new double[]{Double.NaN, within};
+        double[] est = forks.stream().mapToDouble(Forks::forkEstimate).toArray();
+        double s2 = sd(est) * sd(est), rounds = forks.stream().mapToInt(f -> f.length).average().orElseThrow();
+        double between = Double.isNaN(within) ? s2 : Math.max(0, s2 - Math.PI / 3 * within * within / rounds);
+        return new double[]{Math.sqrt(between), within};
     }
 
     /**
