@@ -12,7 +12,7 @@ import java.util.Map;
 /**
  * The C10K question as an experiment: what an idle keep-alive connection costs each server model in memory, and
  * whether many of them slow the busy ones. For each model and each N it opens N idle connections with
- * bench/IdleClient.java (one request answered on each, then held), reads the server's resident memory, and drives
+ * compare/IdleClient.java (one request answered on each, then held), reads the server's resident memory, and drives
  * /health with LoadTest meanwhile.
  */
 @Command(name = "idle-connections", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
@@ -20,7 +20,7 @@ import java.util.Map;
                 + "server model; the server's memory per idle connection, and /health's p99 under LoadTest -c 50 while they "
                 + "wait. A table; --html draws both against N (one line per model).",
                 "Default run: about two minutes on 2 cores."})
-final class IdleConnections extends Experiments.Experiment {
+final class IdleConnections extends Experiment {
     @Option(names = "--servers", paramLabel = "LIST", description = "Comma-separated simple:MODE or threaded:MODE (simple or threaded alone: every mode "
             + "that holds idle connections; sequential serves one at a time and is left out).")
     String servers = "threaded:nio,threaded:virtual,threaded:thread,simple:virtual";
@@ -28,7 +28,7 @@ final class IdleConnections extends Experiments.Experiment {
     @Option(names = "--counts", split = ",", paramLabel = "N", description = "Numbers of idle connections (0 is the baseline every other N is measured against).")
     List<Integer> counts = new ArrayList<>(List.of(0, 1_000, 5_000, 10_000));
 
-    @Option(names = "--load", converter = Util.DurationConverter.class, description = "How long LoadTest drives /health at each N (after a 1 s warm-up).")
+    @Option(names = "--load", converter = Util.PositiveDuration.class, description = "How long LoadTest drives /health at each N (after a 1 s warm-up).")
     Duration load = Duration.ofSeconds(2);
 
     @Option(names = "--load-connections", description = "LoadTest's busy keep-alive connections.")
@@ -37,9 +37,9 @@ final class IdleConnections extends Experiments.Experiment {
     /** One figure: a server model with N idle connections open. */
     record Figure(String server, String mode, int idle, long rssKb, double kbPerIdle, double rps, double p99Ms, long errors) {}
 
-    @Override void run(Experiments.ExperimentReport report) throws Exception {
-        var chosen = new ArrayList<Experiments.Architectures.Chosen>();
-        for (var c : Experiments.Architectures.parseServers(servers)) if (!c.mode().equals("sequential")) chosen.add(c);
+    @Override void run(Report report) throws Exception {
+        var chosen = new ArrayList<Chosen>();
+        for (var c : parseServers(servers)) if (!c.mode().equals("sequential")) chosen.add(c);
         if (chosen.isEmpty()) throw Util.Failure.usage("--servers: only sequential given, which serves one connection at a time");
         if (counts.isEmpty() || counts.stream().anyMatch(n -> n < 0 || n > 20_000))
             throw Util.Failure.usage("--counts: each N must be 0..20000: " + counts);
@@ -72,7 +72,7 @@ final class IdleConnections extends Experiments.Experiment {
                     if (source > 250) source = 2;
                     try (var held = IdleClient.open(config)) {
                         Thread.sleep(500);   // let the server settle (a GC, a resize) before its memory is read
-                        long rss = Verdicts.Sample.procSum(proc, "VmRSS:");   // KB, the process tree
+                        long rss = ProcSampler.procSum(proc, "VmRSS:");   // KB, the process tree
                         if (n == 0) baseline = rss;
                         var r = LoadTest.run(LoadTest.Config.of(url).withConnections(loadConnections).withDuration(load)
                                 .withWarmup(Duration.ofMillis(500)));
@@ -91,12 +91,12 @@ final class IdleConnections extends Experiments.Experiment {
         }
         report.title = "Idle connections: what one costs, and whether they slow the busy ones";
         report.intro = ("For each server model and each N, N keep-alive connections each send one request, read its answer "
-                + "and then wait, open and idle (bench/IdleClient.java, from several loopback source addresses). Memory is the "
+                + "and then wait, open and idle (compare/IdleClient.java, from several loopback source addresses). Memory is the "
                 + "server's resident set (RSS, its process tree) 0.5 s later, per idle connection against the same server with "
                 + "none; meanwhile LoadTest drives /health with %d busy keep-alive connections for %s (closed loop, after 0.5 s "
                 + "of warm-up). Each server runs alone, in its own JVM (%s).").formatted(loadConnections, load.toMillis() / 1000.0 + " s",
-                String.join(" ", Sides.Launch.DEFAULT_JVM_OPTIONS));
-        var table = new Verdicts.Table("server", "idle N", "RSS MB", "KB per idle", "/health req/s", "p99 ms");
+                String.join(" ", Processes.Launch.DEFAULT_JVM_OPTIONS));
+        var table = new TextTable("server", "idle N", "RSS MB", "KB per idle", "/health req/s", "p99 ms");
         var memory = new ArrayList<Html.Svg.Series>();
         var latency = new ArrayList<Html.Svg.Series>();
         for (var s : chosen) {
@@ -118,11 +118,11 @@ final class IdleConnections extends Experiments.Experiment {
             report.exitCode = 1;
         }
         report.data(figures, Map.of("servers", chosen.stream().map(c -> c.script().command + ":" + c.mode()).toList(), "counts", ns,
-                "loadSeconds", load.toMillis() / 1000.0, "loadConnections", loadConnections, "jvmOptions", Sides.Launch.DEFAULT_JVM_OPTIONS));
+                "loadSeconds", load.toMillis() / 1000.0, "loadConnections", loadConnections, "jvmOptions", Processes.Launch.DEFAULT_JVM_OPTIONS));
     }
 
     /** What the figures say: the cheapest and the dearest idle connection, and how much the idle ones moved p99. */
-    static List<String> summary(List<Figure> figures, List<Experiments.Architectures.Chosen> chosen, int most) {
+    static List<String> summary(List<Figure> figures, List<Chosen> chosen, int most) {
         var out = new ArrayList<String>();
         var atMost = figures.stream().filter(f -> f.idle() == most && most > 0).toList();
         if (atMost.isEmpty()) {
