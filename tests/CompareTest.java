@@ -2,6 +2,7 @@
 //JAVA 25+
 //SOURCES TestKit.java
 //SOURCES ../compare/PairedStats.java
+//SOURCES ../compare/Forks.java
 //DEPS tools.jackson.core:jackson-databind:3.3.0
 //DESCRIPTION Tests of Compare.java as its users run it: compare, test, both, every kind of side, errors, Ctrl-C.
 
@@ -38,7 +39,7 @@ public class CompareTest {
 
     static final JsonMapper JSON = JsonMapper.builder().build();
     /** Tiny runs: enough to produce every figure, far too short to mean anything. */
-    static final List<String> TINY = List.of("--quick", "--duration", "200ms", "--warmup", "50ms", "--steady-max", "1s");
+    static final List<String> TINY = List.of("--quick", "--forks", "2", "--duration", "200ms", "--warmup", "50ms", "--steady-max", "1s");
 
     final List<CompareRun> started = new ArrayList<>();
 
@@ -68,12 +69,15 @@ public class CompareTest {
         for (String s : List.of("A: SimpleHttpServer (pool)", "B: ThreadedHttpServer (nio)", "B/A (95% interval)",
                 "contract checks passed", "GET /health c=16 throughput (req/s)", "GET /index.html c=16 latency p99 (ms)",
                 "server CPU per request", "p99.9, corrected", "peak RSS", "Verdict: ", "JVM options asked for, both servers: -XX:+UseSerialGC",
-                "JVM options in effect, read from each server's command line", "Warm-up to steady state (500 ms windows", "Method: B/A is the Hodges-Lehmann",
+                "JVM options in effect, read from each server's command line", "Warm-up to steady state (250 ms windows", "Method: B/A is the Hodges-Lehmann",
+                "Forks: 2 (A and B started afresh in each", "Spread of ln(B/A) on the throughput rows, between forks / within a fork",
+                "Smallest difference this run could detect", "left out of --quick: too noisy at this length",
                 "CPU pinning: ", "JBang's compile and launch excluded", "Command: ./jbang Compare.java compare --a simple:pool")) {
             assertTrue(out.contains(s), "the report shows '" + s + "':\n" + out);
         }
-        int rounds = PairedStats.QUICK_ROUNDS;
+        int rounds = Forks.QUICK_ROUNDS, forks = 2;
         assertTrue(out.contains("throughput GET /health c=16: round 2 of " + rounds + ", B ThreadedHttpServer (nio)"), "progress names phase, side, round k of n:\n" + out);
+        assertTrue(out.contains("(fork 2)"), "progress names the fork:\n" + out);
 
         JsonNode root = JSON.readTree(json.toFile());
         for (String side : List.of("A", "B")) {
@@ -82,14 +86,16 @@ public class CompareTest {
             assertTrue(s.get("idle_rss_mb").doubleValue() > 0 && s.get("peak_rss_mb").doubleValue() >= s.get("idle_rss_mb").doubleValue() * 0.5, s.toString());
             assertEquals(23, s.get("contract").get("passed").intValue(), "every check passes on " + side + ": " + s.get("contract"));
         }
-        // 2 paths x 1 concurrency x ROUNDS rounds x 2 sides closed loop, then ROUNDS rounds x 2 sides at equal load:
-        // each round A and B back to back, A first in odd rounds and B first in even ones (ABBA).
+        // Per fork, 2 paths x 1 concurrency x ROUNDS rounds x 2 sides closed loop (no equal load with --quick): each
+        // round A and B back to back, A first in odd rounds and B first in even ones (ABBA).
         JsonNode runs = root.get("runs");
-        assertEquals(3 * rounds * 2, runs.size(), runs.toString());
+        assertEquals(forks * 2 * rounds * 2, runs.size(), runs.toString());
+        assertEquals(forks, root.get("forks").get("forks").intValue(), root.get("forks").toString());
         for (int i = 0; i < runs.size(); i++) {
             JsonNode r = runs.get(i);
             int round = i / 2 % rounds + 1;
             assertEquals(round, r.get("run").intValue(), "two runs a round: " + runs);
+            assertEquals(i / (2 * rounds * 2) + 1, r.get("fork").intValue(), "fork after fork: " + runs);
             assertEquals((round % 2 == 1) == (i % 2 == 0) ? "A" : "B", r.get("side").stringValue(), "ABBA: A first in odd rounds, B in even ones: " + runs);
             // Every request sent is counted: answered, or still waiting when the run ended (on a busy machine a short
             // run may end before anything came back); none failed.
@@ -98,21 +104,19 @@ public class CompareTest {
             assertTrue(r.get("server_cpu_us_per_request").isNull() || r.get("server_cpu_us_per_request").doubleValue() >= 0, r.toString());
             assertTrue(r.get("unanswered").get("count").longValue() <= 16, "at most one request per connection is cut off by the end: " + r);
         }
-        double rate = root.get("equal_load").get("rate").doubleValue();
-        for (int i = 4 * rounds; i < 6 * rounds; i++) {
-            assertEquals("open", runs.get(i).get("loop").stringValue());
-            assertEquals(rate, runs.get(i).get("target_rps").doubleValue(), "both sides get the same offered load");
-        }
         // The ratio and its interval, recomputed from the runs themselves (not from the figure's own fields): the
-        // rounds are paired A with B by round number, and the interval comes from PairedStats.
-        double[] a = new double[rounds], b = new double[rounds];
+        // rounds are paired A with B by fork and round number, and the interval comes from Forks.
+        double[][] a = new double[forks][rounds], b = new double[forks][rounds];
         for (JsonNode r : runs) {
             if (!r.get("path").stringValue().equals("/health") || !r.get("loop").stringValue().equals("closed")) continue;
-            (r.get("side").stringValue().equals("A") ? a : b)[r.get("run").intValue() - 1] = r.get("rps").doubleValue();
+            (r.get("side").stringValue().equals("A") ? a : b)[r.get("fork").intValue() - 1][r.get("run").intValue() - 1] = r.get("rps").doubleValue();
         }
-        var expected = PairedStats.paired(a, b);
+        var perFork = new ArrayList<double[]>();
+        for (int f = 0; f < forks; f++) perFork.add(PairedStats.logRatios(a[f], b[f]));
+        var expected = Forks.of(perFork).interval();
         JsonNode throughput = figure(root, "GET /health c=16 throughput");
-        assertEquals(rounds, throughput.get("rounds").intValue());
+        assertEquals(perFork.stream().mapToInt(x -> x.length).sum(), throughput.get("rounds").intValue(), "the rounds with a figure on both sides");
+        assertEquals(forks, throughput.get("forks").get("count").intValue(), throughput.toString());
         assertEquals(expected.ratio(), throughput.get("ratio").doubleValue(), 1e-9 * expected.ratio(), throughput.toString());
         JsonNode ci = throughput.get("ratio_interval");
         assertEquals(expected.low(), ci.get(0).doubleValue(), 1e-9 * expected.low(), throughput.toString());
@@ -225,6 +229,64 @@ public class CompareTest {
             assertEquals("-Xmx300m", all.getLast(), "placed last, so it wins: " + all);
         }
         assertTrue(JSON.convertValue(root.get("jvm_options"), List.class).contains("-Xmx300m"), root.get("jvm_options").toString());
+    }
+
+    /** Two bench/DelayServer.java copies as cmd: sides: A answers after aMs, B after bMs; small, short forks, no equal load (--quick). */
+    static List<String> delayRace(int aMs, int bMs, String... more) {
+        var args = new ArrayList<>(List.of("compare", "--a", "cmd:java bench/DelayServer.java {port} " + aMs, "--b", "cmd:java bench/DelayServer.java {port} " + bMs,
+                "--quick", "--concurrency", "4", "--rounds", "4", "--duration", "200ms", "--warmup", "20ms", "--steady-max", "0s"));
+        args.addAll(List.of(more));
+        return args;
+    }
+
+    // Two comparisons at once (they share nothing but the machine), so the pair takes about the time of one.
+    @Test @org.junit.jupiter.api.Timeout(300)
+    void failIfWorseExits3WhenTheIntervalShowsBWorseByMoreThanTheLimitAnd0Otherwise(@TempDir Path dir) throws Exception {
+        var bad = compare("compare", "--fail-if-worse", "five");
+        assertEquals(2, bad.waitFor(), bad.output());
+        assertTrue(bad.output().contains("Error: ") && bad.output().contains("a percentage from 0 to 100"), bad.output());
+        // B answers after 20 ms, A after 10 ms: B's throughput is half A's. At a 5% limit that is worse; at 60% it is not.
+        var worse = compare(delayRace(10, 20, "--forks", "2", "--fail-if-worse", "5%", "--json", dir.resolve("worse.json").toString()).toArray(String[]::new));
+        var notThatMuch = compare(delayRace(10, 20, "--forks", "2", "--fail-if-worse", "60%").toArray(String[]::new));
+        assertEquals(3, worse.waitFor(), worse.output());
+        assertTrue(worse.output().lines().anyMatch(l -> l.startsWith("Worse: GET /health c=4 throughput B/A 0.")), worse.output());
+        boolean shown = false;
+        for (JsonNode f : JSON.readTree(dir.resolve("worse.json").toFile()).get("figures")) {
+            if (f.get("figure").stringValue().endsWith("throughput")) shown |= f.get("ratio_interval").get(1).doubleValue() < 0.95;
+        }
+        assertTrue(shown, "exit 3 rests on a throughput interval wholly under 0.95");
+        assertEquals(0, notThatMuch.waitFor(), "half the throughput is not more than 60% worse:\n" + notThatMuch.output());
+        assertFalse(notThatMuch.output().contains("Worse: "), notThatMuch.output());
+    }
+
+    @Test @org.junit.jupiter.api.Timeout(300)
+    void precisionAddsForksUntilEveryThroughputRowIsWithinItOrMaxTimeRunsOut(@TempDir Path dir) throws Exception {
+        // Already running delay servers (URL sides: a fork is its rounds only, which is all the stopping rule needs).
+        // A loose precision is reached (after the planned forks, or a few more: two forks give a wide t-interval); an
+        // impossible one is not: forks are added until --max-time, which here ends the race after its first fork.
+        try (var a = TestKit.ServerProcess.start("bench/DelayServer.java", "0", "10");
+             var b = TestKit.ServerProcess.start("bench/DelayServer.java", "0", "11")) {
+            String urlA = "http://127.0.0.1:" + a.port(), urlB = "http://127.0.0.1:" + b.port();
+            Path reached = dir.resolve("reached.json"), ranOut = dir.resolve("ran-out.json");
+            var common = List.of("compare", "--a", urlA, "--b", urlB, "--quick", "--concurrency", "4", "--rounds", "4", "--duration", "200ms",
+                    "--warmup", "20ms", "--steady-max", "0s", "--forks", "2");
+            var loose = new ArrayList<>(common);
+            loose.addAll(List.of("--precision", "50%", "--json", reached.toString()));
+            var looseRun = compare(loose.toArray(String[]::new));
+            assertEquals(0, looseRun.waitFor(), looseRun.output());
+            JsonNode forks = JSON.readTree(reached.toFile()).get("forks");
+            assertEquals("PRECISION_REACHED", forks.get("stopped").stringValue(), forks.toString());
+            assertTrue(forks.get("forks").intValue() >= 2, "the planned forks at least: " + forks);
+            assertTrue(looseRun.output().contains("every headline row's interval is within the precision asked for (±50%)"), looseRun.output());
+            var strict = new ArrayList<>(common);
+            strict.addAll(List.of("--precision", "0.01%", "--max-time", "1s", "--json", ranOut.toString()));
+            var strictRun = compare(strict.toArray(String[]::new));
+            assertEquals(0, strictRun.waitFor(), strictRun.output());
+            forks = JSON.readTree(ranOut.toFile()).get("forks");
+            assertEquals("MAX_TIME", forks.get("stopped").stringValue(), forks.toString());
+            assertEquals(1, forks.get("forks").intValue(), forks.toString());
+            assertTrue(strictRun.output().contains("--max-time ran out before every headline row's interval was within the precision asked for"), strictRun.output());
+        }
     }
 
     // ---------------------------------------------------------------- test
