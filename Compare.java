@@ -250,7 +250,7 @@ public class Compare implements Callable<Integer> {
                             + "and within a fork, and the smallest difference the run could detect. Tails (p99, p99.9) come from each side's "
                             + "merged HdrHistogram and are n/a below 10/(1-p) requests. Why 5 forks of 4 rounds (--quick: 3 of 4): A/A runs "
                             + "of threaded:nio against itself on the 2-core VM (Temurin 25.0.3, 2026-12-06, load average 0.4 to 6) put the spread "
-                            + "of ln(B/A) between forks at 0.02 to 0.05 and a single process pair's interval called 21%% of rows different; "
+                            + "of ln(B/A) between forks at 0.01 to 0.05 and a single process pair's interval called 21%% of rows different; "
                             + "see docs/compare-method.md.",
                     "",
                     "Exit codes: 0 done (whatever the verdict, unless --fail-if-worse says otherwise); 1 a side or a check failed; "

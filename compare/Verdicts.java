@@ -44,13 +44,10 @@ final class Verdicts {
         /** B/A over forks (Forks: the forks' Hodges-Lehmann estimates, Student's t; one fork: the rounds' signed-rank interval). */
         Forks.Estimate estimate() {
             if (a.length != b.length || forks.length != a.length) return Forks.of(List.of());
-            var perFork = new TreeMap<Integer, List<Double>>();
-            for (int i = 0; i < a.length; i++) {
-                if (a[i] > 0 && b[i] > 0 && Double.isFinite(a[i]) && Double.isFinite(b[i])) {
-                    perFork.computeIfAbsent(forks[i], k -> new ArrayList<>()).add(Math.log(b[i] / a[i]));
-                }
-            }
-            return Forks.of(perFork.values().stream().map(v -> v.stream().mapToDouble(Double::doubleValue).toArray()).toList());
+            var perFork = new TreeMap<Integer, List<Integer>>();
+            for (int i = 0; i < a.length; i++) perFork.computeIfAbsent(forks[i], k -> new ArrayList<>()).add(i);
+            return Forks.of(perFork.values().stream().map(rounds -> PairedStats.logRatios(
+                    rounds.stream().mapToDouble(i -> a[i]).toArray(), rounds.stream().mapToDouble(i -> b[i]).toArray())).toList());
         }
 
         PairedStats.Interval interval() { return estimate().interval(); }
