@@ -249,9 +249,10 @@ public class Compare implements Callable<Integer> {
                             + "excludes 1 is a difference; one that holds 1 reads \"within noise\". The footer gives the spread between forks "
                             + "and within a fork, and the smallest difference the run could detect. Tails (p99, p99.9) come from each side's "
                             + "merged HdrHistogram and are n/a below 10/(1-p) requests. Why 5 forks of 4 rounds (--quick: 3 of 4): A/A runs "
-                            + "of threaded:nio against itself on the 2-core VM (Temurin 25.0.3, 2026-12-06, load average 0.4 to 6) put the spread "
-                            + "of ln(B/A) between forks at 0.01 to 0.05 and a single process pair's interval called 21%% of rows different; "
-                            + "see docs/compare-method.md.",
+                            + "(compare --quick --a threaded:nio --b threaded:nio; 2-core VM, Temurin 25.0.3, 2026-12-06, load average 0.4 to 6) "
+                            + "put the spread of ln(B/A) between forks at 0.01 to 0.05, as large as a round's where rounds agree, and a single "
+                            + "process pair's interval called 21%% of rows different (issue 23, quiet machine); by Kalibera & Jones' rule "
+                            + "about 4 rounds a fork then buy the most for the time. See docs/compare-method.md.",
                     "",
                     "Exit codes: 0 done (whatever the verdict, unless --fail-if-worse says otherwise); 1 a side or a check failed; "
                             + "2 a usage error; 3 --fail-if-worse: B's throughput shown worse than A's by more than the limit; 130 interrupted.",
