@@ -13,8 +13,9 @@
 //    two-level interval of Kalibera & Jones for a balanced design: the variance of a fork's estimate already holds
 //    both levels (between-fork σ_b² plus within-fork σ_w² / n).
 //  - the variance components are reported, as in their paper (made robust to rounds another job hit, see
-//    components()): within-fork σ_w and between-fork σ_b; and the rounds per fork that would minimise the interval for the time, n = √(c_fork / c_round · σ_w² / σ_b²)
-//    (their "optimal repetitions" at the lower level, c the cost of a fork's start and warm-up and of one round).
+//    components()): within-fork σ_w and between-fork σ_b; and the rounds per fork that would give the narrowest
+//    interval for the time, n = √(c_fork / c_round · σ_w² / σ_b²) (their "optimal repetitions" at the lower level,
+//    c the cost of a fork's start and warm-up and of one round).
 // With one fork there is no fork-level interval: the rounds' signed-rank interval (PairedStats) is given, and it speaks
 // about those two processes only.
 
@@ -30,11 +31,11 @@ final class Forks {
     private Forks() {}
 
     /**
-     * Forks and paired rounds per fork: by default and with --quick. Chosen from the A/A variance components measured
-     * with `compare --quick --a threaded:nio --b threaded:nio` (docs/compare-method.md: between-fork spread of the
-     * throughput log-ratio about 2-3 times the within-fork spread of one round's mean), so more forks buy more than
-     * more rounds: the fewest rounds that keep ABBA balanced and a fork's estimate robust, and as many forks as fit in
-     * the time (the default at most 180 s, --quick at most 60 s, on 2 cores).
+     * Forks and paired rounds per fork: by default and with --quick. Chosen from the A/A variance components
+     * (docs/compare-method.md: `compare --quick --a threaded:nio --b threaded:nio`; where rounds agree, forks differ by
+     * as much as rounds do, 0.01-0.05 in ln(B/A); on a quiet machine about 0.025 between forks and 0.035 a round):
+     * Kalibera & Jones' optimal rounds per fork √(c_fork / c_round · σ_w² / σ_b²) ≈ √(10 · 2) ≈ 4, and as many forks
+     * as fit in the time (the default at most 180 s, --quick at most 60 s, on 2 cores).
      */
     static final int DEFAULT_FORKS = 5, QUICK_FORKS = 3;
     static final int DEFAULT_ROUNDS = 4, QUICK_ROUNDS = 4;
@@ -100,10 +101,10 @@ final class Forks {
     /**
      * The variance components of ln(B/A), as standard deviations {between forks, within a fork}, after Kalibera &
      * Jones but robust to rounds another job hit (which would otherwise swamp both): within = 1.4826 × the median
-     * absolute deviation of the rounds from their fork's Hodges-Lehmann estimate (pooled over forks, × √(N / (N − forks))
-     * for the fitted centres), between = √max(0, S² − (π/3) · σ_w² / n̄), S² the variance of the forks' Hodges-Lehmann estimates, n̄
-     * their mean number of rounds, π/3 the Hodges-Lehmann estimate's variance relative to a mean's. NaN where the
-     * data cannot show it (one fork, one round a fork).
+     * absolute deviation of the rounds from their fork's Hodges-Lehmann estimate (pooled over forks, × √(N / (N −
+     * forks)) for the fitted centres); between = √max(0, S² − (π/3) · σ_w² / n̄), S² the variance of the forks'
+     * estimates, n̄ their mean number of rounds, π/3 a Hodges-Lehmann estimate's variance relative to a mean's. NaN
+     * where the data cannot show it (one fork, one round a fork).
      */
     static double[] components(List<double[]> forks) {
         var deviations = new ArrayList<Double>();
