@@ -95,7 +95,7 @@ final class Processes {
                 String printed = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
                 p.waitFor();
                 // printf %q quoting: a backslash escapes the next character.
-                var m = java.util.regex.Pattern.compile("(?:^| )-XX:AOTCache=((?:\\\\.|[^ \\\\])+)").matcher(printed);
+                var m = Pattern.compile("(?:^| )-XX:AOTCache=((?:\\\\.|[^ \\\\])+)").matcher(printed);
                 if (!m.find()) return List.of();
                 return List.of("-XX:AOTCache=" + m.group(1).replaceAll("\\\\(.)", "$1"), "-Xlog:aot=off", "-Xlog:cds=off");
             } catch (IOException e) {
