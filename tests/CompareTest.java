@@ -175,7 +175,7 @@ public class CompareTest {
 
     @Test void aServerThatServesOneConnectionAtATimeIsShownStarvingAndItsLatencyIsNotCalledBetter(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("out.json");
-        var run = compare("compare", "--a", "threaded:sequential", "--b", "threaded:nio", "--concurrency", "16", "--rounds", "6",
+        var run = compare("compare", "--a", "threaded:sequential", "--b", "threaded:nio", "--forks", "1", "--concurrency", "16", "--rounds", "6",
                 "--duration", "300ms", "--warmup", "50ms", "--steady-max", "0s", "--json", json.toString());
         assertEquals(0, run.waitFor(), run.output());
         String out = run.output();
@@ -204,7 +204,7 @@ public class CompareTest {
 
     @Test void aJvmOptionIsPlacedLastShownAsInEffectAndTheServerRunsWithIt(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("out.json");
-        var run = compare("compare", "--a", "threaded:nio", "--b", "simple:pool", "--jvm-option", "-Xmx300m", "--concurrency", "2",
+        var run = compare("compare", "--a", "threaded:nio", "--b", "simple:pool", "--jvm-option", "-Xmx300m", "--forks", "1", "--concurrency", "2",
                 "--rounds", "2", "--duration", "100ms", "--warmup", "20ms", "--steady-max", "0s", "--json", json.toString());
         run.awaitOutput("throughput GET /health c=2: round 1 of 2", Duration.ofSeconds(240));
         // The servers are up: the last -Xmx on a JVM's command line is its heap limit; read each one's from /proc.
