@@ -13,6 +13,7 @@
 //SOURCES compare/ContractReport.java
 //SOURCES compare/Wire.java
 //SOURCES compare/PairedStats.java
+//SOURCES compare/Forks.java
 //SOURCES compare/Verdicts.java
 //SOURCES compare/TextTable.java
 //SOURCES compare/ProcSampler.java
@@ -238,16 +239,24 @@ public class Compare implements Callable<Integer> {
     @Command(name = "compare", mixinStandardHelpOptions = true, showDefaultValues = true,
             description = {"Start A and B, check the contract on both, warm each to steady state, race them in paired rounds and print one A/B table.",
                     "",
-                    "Method: each side is first warmed up until its throughput over 500 ms windows is steady (3 in a row within 10%%, "
-                            + "or --steady-max reached; the footer says which). Then every figure is measured in --rounds short rounds; "
-                            + "in each round A and B run back to back, in ABBA order, so that a change of the machine's load hits both "
-                            + "sides of a round alike. A round's figure is its log-ratio ln(B/A). The B/A shown is the Hodges-Lehmann "
-                            + "estimate of those log-ratios (exp of the median of their pairwise means) and its 95%% interval comes from "
-                            + "Wilcoxon's signed-rank statistic (Hollander, Wolfe & Chicken, Nonparametric Statistical Methods, 3rd ed., "
-                            + "section 3.3): valid at any number of rounds from 6 on, and not thrown by a round another job on the machine "
-                            + "disturbed. With fewer than 6 rounds the table prints no interval. Only an interval that excludes 1 is a "
-                            + "difference; one that holds 1 reads \"within noise\". Tails (p99, p99.9) come from each side's merged "
-                            + "HdrHistogram and are n/a below 10/(1-p) requests (1,000 for p99, 10,000 for p99.9). See docs/compare-method.md.",
+                    "Method: the comparison runs in --forks forks; in each, A and B are started afresh (so a verdict is about the servers, "
+                            + "not about two processes: two JVMs of one server differ by a few percent), each is warmed up until its throughput "
+                            + "over 250 ms windows is steady (3 in a row within 10%%, or --steady-max reached), then every figure is measured "
+                            + "in --rounds paired rounds, A and B back to back in ABBA order. A fork's B/A is the Hodges-Lehmann estimate of "
+                            + "its rounds' log-ratios ln(B/A) (robust to a round another job on the machine disturbed); the B/A shown is "
+                            + "exp of their mean over the forks, and its 95%% interval is Student's t on the forks' estimates (the two-level "
+                            + "method of Kalibera & Jones, Rigorous benchmarking in reasonable time, ISMM 2013). With one fork the interval "
+                            + "is Wilcoxon's signed-rank on its rounds and speaks about those two processes only. Only an interval that "
+                            + "excludes 1 is a difference; one that holds 1 reads \"within noise\". The footer gives the spread between forks "
+                            + "and within a fork, and the smallest difference the run could detect. Tails (p99, p99.9) come from each side's "
+                            + "merged HdrHistogram and are n/a below 10/(1-p) requests. Why 5 forks of 4 rounds (--quick: 3 of 4): A/A runs "
+                            + "(compare --quick --a threaded:nio --b threaded:nio; 2-core VM, Temurin 25.0.3, 2026-12-06, load average 0.4 to 6) "
+                            + "put the spread of ln(B/A) between forks at 0.01 to 0.05, as large as a round's where rounds agree, and a single "
+                            + "process pair's interval called 21%% of rows different (issue 23, quiet machine); by Kalibera & Jones' rule "
+                            + "about 4 rounds a fork then buy the most for the time. See docs/compare-method.md.",
+                    "",
+                    "Exit codes: 0 done (whatever the verdict, unless --fail-if-worse says otherwise); 1 a side or a check failed; "
+                            + "2 a usage error; 3 --fail-if-worse: B's throughput shown worse than A's by more than the limit; 130 interrupted.",
                     ""})
     static final class CompareCommand implements Callable<Integer> {
         @Option(names = "--a", paramLabel = "SIDE", description = "Side A.")
@@ -259,8 +268,20 @@ public class Compare implements Callable<Integer> {
         @Option(names = "--concurrency", split = ",", paramLabel = "N", description = "Closed-loop connection counts.")
         List<Integer> concurrency = new ArrayList<>(List.of(1, 16, 64));
 
-        @Option(names = {"--rounds", "--runs"}, description = "Paired rounds per figure; in each, A and B run back to back (A B, then B A, ...). 6 at least for a 95%% interval.")
-        int rounds = PairedStats.DEFAULT_ROUNDS;
+        @Option(names = "--forks", description = "Times A and B are started afresh and raced (the interval is taken over forks; --quick: " + Forks.QUICK_FORKS + "). 1: one pair of processes, the rounds' interval.")
+        int forks = Forks.DEFAULT_FORKS;
+
+        @Option(names = {"--rounds", "--runs"}, description = "Paired rounds per figure in each fork; in each, A and B run back to back (A B, then B A, ...). With one fork, 6 at least for a 95%% interval.")
+        int rounds = Forks.DEFAULT_ROUNDS;
+
+        @Option(names = "--precision", paramLabel = "PERCENT", description = "Add forks until every throughput row's interval is within ±PERCENT of its estimate (e.g. 3%%), or --max-time runs out; the footer says which. 0: the planned forks only.", converter = Percent.class)
+        Double precision;
+
+        @Option(names = "--max-time", description = "With --precision: no fork is started that would end after this (counted from Compare's start).", converter = Util.PositiveDuration.class)
+        Duration maxTime = Duration.ofMinutes(10);
+
+        @Option(names = "--fail-if-worse", paramLabel = "PERCENT", description = "Exit 3 when the interval shows B's throughput (the headline figure: closed-loop requests/s, any raced path and connection count) lower than A's by more than PERCENT (e.g. 5%%: the interval's upper bound under 0.95), else 0.", converter = Percent.class)
+        Double failIfWorse;
 
         @Option(names = "--duration", description = "Measured length of one side's run in a round (e.g. 250ms, 1s).", converter = Util.PositiveDuration.class)
         Duration duration = Duration.ofMillis(250);
@@ -268,8 +289,10 @@ public class Compare implements Callable<Integer> {
         @Option(names = "--warmup", description = "Unmeasured load just before each measured run (0: none).", converter = LoadTest.DurationConverter.class)
         Duration warmup = Duration.ofMillis(50);
 
-        @Option(names = "--steady-max", description = "Longest warm-up to steady state, per side and path (0: none).", converter = LoadTest.DurationConverter.class)
-        Duration steadyMax = Duration.ofSeconds(8);
+        @Option(names = "--steady-max", description = "Longest warm-up to steady state, per side, path and fork (0: none; --quick: 2s).", converter = LoadTest.DurationConverter.class)
+        Duration steadyMax = Duration.ofSeconds(4);
+
+        static final Duration QUICK_STEADY_MAX = Duration.ofSeconds(2);
 
         @Option(names = "--rate", description = "Requests/s of the equal-load run (0: half the slower side's best /health throughput).")
         double rate;
@@ -277,7 +300,7 @@ public class Compare implements Callable<Integer> {
         @Option(names = "--static", paramLabel = "PATH", description = "The static file raced beside /health.")
         String staticPath = "/index.html";
 
-        @Option(names = "--quick", description = "A shorter answer (about 20 s plus the warm-up): 16 connections only, " + PairedStats.QUICK_ROUNDS + " rounds; the same warm-up to steady state.")
+        @Option(names = "--quick", description = "A shorter answer (under a minute on 2 cores): 16 connections only, " + Forks.QUICK_FORKS + " forks of " + Forks.QUICK_ROUNDS + " rounds, no equal-load rows (too noisy at that length); the same warm-up to steady state.")
         boolean quick;
 
         @Option(names = "--pin", description = "Servers and load generator on disjoint CPUs (needs >= 2 cores and taskset): ${COMPLETION-CANDIDATES}.")
@@ -295,77 +318,173 @@ public class Compare implements Callable<Integer> {
         @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
         @Override public Integer call() throws Exception {
+            long started = System.nanoTime();
             Processes.Procs.installShutdownHook();
+            var given = spec.commandLine().getParseResult();
             if (quick) {
                 // --quick changes the defaults only: an option given beside it still counts.
-                var given = spec.commandLine().getParseResult();
                 if (!given.hasMatchedOption("--concurrency")) concurrency = List.of(16);
-                if (!given.hasMatchedOption("--rounds")) rounds = PairedStats.QUICK_ROUNDS;
+                if (!given.hasMatchedOption("--steady-max")) steadyMax = QUICK_STEADY_MAX;
+                if (!given.hasMatchedOption("--rounds")) rounds = Forks.QUICK_ROUNDS;
+                if (!given.hasMatchedOption("--forks")) forks = Forks.QUICK_FORKS;
             }
             if (rounds < 1 || rounds > PairedStats.MAX_ROUNDS) throw Util.Failure.usage("--rounds must be 1 to " + PairedStats.MAX_ROUNDS + ": " + rounds);
+            if (forks < 1 || forks > 100) throw Util.Failure.usage("--forks must be 1 to 100: " + forks);
             if (concurrency.isEmpty() || concurrency.stream().anyMatch(c -> c < 1)) throw Util.Failure.usage("--concurrency needs counts of at least 1: " + concurrency);
             if (rate < 0) throw Util.Failure.usage("--rate must not be negative: " + rate);
             if (!staticPath.startsWith("/")) throw Util.Failure.usage("--static must be a path starting with /: " + staticPath);
             var sideA = Sides.Side.parse(a);
             var sideB = Sides.Side.parse(b);
-            var machineAtStart = Machine.now();
-            var pinning = Sides.Pinning.choose(pin);
-            pinning.pinSelf();
-            var jvm = Processes.Launch.jvmOptions(jvmOptions);
+            var machineAtStart = Machine.now();   // before pinning: Compare's own JVM then sees one core
+            var race = new Race(this, pinningFor(), Processes.Launch.jvmOptions(jvmOptions), machineAtStart);
             var fixture = Contract.Fixture.create();
             try {
                 // The java commands of both scripts first (JBang compiles here when needed), so start-up is only the JVM's.
                 Stream.of(sideA, sideB).parallel().forEach(Sides.Side::prepare);
-                Util.Progress.say("start-up: A " + sideA.spec());
-                try (var runA = sideA.start(fixture, jvm, pinning)) {
-                    var sampleA = Verdicts.Sample.afterStart(runA);
-                    Util.Progress.say("start-up: B " + sideB.spec());
-                    try (var runB = sideB.start(fixture, jvm, pinning)) {
-                        var sampleB = Verdicts.Sample.afterStart(runB);
-                        var race = new CompareCommand.Run(this, runA, runB, sampleA, sampleB, pinning, jvm, machineAtStart);
-                        return race.all(fixture);
-                    }
-                }
+                var outcome = Forks.loop(forks, precision == null ? 0 : precision, maxTime, started, f -> race.fork(f, sideA, sideB, fixture),
+                        () -> List.copyOf(Verdicts.headline(race.runs, race.paths, concurrency).values()));
+                if (Processes.Procs.stopping) return 130;
+                var report = race.report(outcome);
+                System.out.print(report.text());
+                if (json != null) report.writeJson(json);
+                if (html != null) report.writeHtml(html);
+                return failIfWorse != null ? worse(report) : 0;
             } finally {
                 fixture.delete();
             }
         }
 
-        /** One comparison, phase by phase: contract, warm-up to steady state, paired rounds in closed loop, then at equal load, cost; then the table. */
-        record Run(CompareCommand opts, Sides.Running a, Sides.Running b, Verdicts.Sample startA, Verdicts.Sample startB, Sides.Pinning pinning, List<String> jvm, Machine machineAtStart) {
-            int all(Contract.Fixture fixture) throws Exception {
-                // Contract: both sides at once (the checks mostly wait), each with its own progress lines.
+        /** "5%", "5" or "0.5%": a percentage, as a fraction (0.05); 0 to 100. */
+        static final class Percent implements CommandLine.ITypeConverter<Double> {
+            @Override public Double convert(String v) {
+                try {
+                    double p = Double.parseDouble(v.strip().replaceFirst("%$", ""));
+                    if (p >= 0 && p <= 100) return p / 100;
+                } catch (NumberFormatException e) {
+                    // said below
+                }
+                throw new CommandLine.TypeConversionException("a percentage from 0 to 100 (e.g. 5%), not '" + v + "'");
+            }
+        }
+
+        Sides.Pinning pinningFor() {
+            var pinning = Sides.Pinning.choose(pin);
+            pinning.pinSelf();
+            return pinning;
+        }
+
+        /** --fail-if-worse: 3 when some throughput row's interval shows B lower than A by more than the limit (said on stderr), else 0. */
+        int worse(Verdicts.Report report) {
+            var worse = Verdicts.headline(report.runs(), report.paths(), concurrency).entrySet().stream()
+                    .filter(e -> e.getValue().worseBy(failIfWorse, true)).toList();
+            for (var e : worse) {
+                System.err.println("Worse: " + e.getKey() + " throughput B/A " + Verdicts.fmtRatio(e.getValue().ratio()) + " (" + Verdicts.fmtBound(e.getValue().low())
+                        + "–" + Verdicts.fmtBound(e.getValue().high()) + "): B more than " + Forks.percent(failIfWorse) + " below A (--fail-if-worse, exit 3)");
+            }
+            return worse.isEmpty() ? 0 : 3;
+        }
+
+        /**
+         * One comparison, fork by fork: in each, A and B started afresh (the first to start alternates), the contract
+         * checked (first fork only), each side warmed to steady state, paired rounds in closed loop, then at equal
+         * load (not with --quick), start-up and memory sampled; then the table over all forks.
+         */
+        static final class Race {
+            final CompareCommand opts;
+            final Sides.Pinning pinning;
+            final List<String> jvm;
+            final Machine machineAtStart;
+            final List<Verdicts.RunRecord> runs = new ArrayList<>();
+            final List<Verdicts.WarmupRecord> warmups = new ArrayList<>();
+            final List<Verdicts.Sample> startA = new ArrayList<>(), startB = new ArrayList<>(), peakA = new ArrayList<>(), peakB = new ArrayList<>();
+            final List<String> paths = new ArrayList<>(), notes = new ArrayList<>();
+            List<ContractReport> reports;
+            List<String> jvmA = List.of(), jvmB = List.of();
+            Sides.Running firstA, firstB;
+            double rate = -1;
+
+            Race(CompareCommand opts, Sides.Pinning pinning, List<String> jvm, Machine machineAtStart) {
+                this.opts = opts;
+                this.pinning = pinning;
+                this.jvm = jvm;
+                this.machineAtStart = machineAtStart;
+            }
+
+            boolean equalLoad() { return !opts.quick || opts.rate > 0; }
+
+            Forks.Cost fork(int f, Sides.Side sideA, Sides.Side sideB, Contract.Fixture fixture) throws Exception {
+                long t0 = System.nanoTime();
+                String of = " (fork " + f + " of " + (opts.precision != null ? "at least " : "") + opts.forks + ")";
+                // Odd forks start A first, even ones B first: neither always starts on a quieter machine.
+                boolean aFirst = f % 2 == 1;
+                Util.Progress.say("start-up: " + (aFirst ? "A " + sideA.spec() : "B " + sideB.spec()) + of);
+                try (var first = (aFirst ? sideA : sideB).start(fixture, jvm, pinning)) {
+                    var sampleFirst = Verdicts.Sample.afterStart(first);
+                    Util.Progress.say("start-up: " + (aFirst ? "B " + sideB.spec() : "A " + sideA.spec()) + of);
+                    try (var second = (aFirst ? sideB : sideA).start(fixture, jvm, pinning)) {
+                        var sampleSecond = Verdicts.Sample.afterStart(second);
+                        var pair = new Pair(this, f, aFirst ? first : second, aFirst ? second : first);
+                        (aFirst ? startA : startB).add(sampleFirst);
+                        (aFirst ? startB : startA).add(sampleSecond);
+                        double startS = (System.nanoTime() - t0) / 1e9;
+                        if (f == 1) pair.contractAndPaths(fixture);
+                        return pair.race(startS);
+                    }
+                }
+            }
+
+            Verdicts.Report report(Forks.Outcome outcome) {
+                var race = new Verdicts.Race(firstA, firstB, startA, startB, opts.concurrency, opts.rounds, opts.duration, opts.warmup, opts.steadyMax,
+                        pinning, jvm, machineAtStart, outcome, !equalLoad());
+                String equalPath = paths.getFirst();
+                if (equalLoad() && rate < 1) notes.add("no equal-load run: the slower side's throughput was too low to halve");
+                return new Verdicts.Report(race, reports, paths, runs, warmups, equalLoad() ? rate : 0, equalPath, Collections.max(opts.concurrency), peakA, peakB,
+                        jvmA, jvmB, notes, Machine.now());
+            }
+        }
+
+        /** One fork: the pair of processes it started, and its phases: warm-up to steady state, paired rounds in closed loop, then at equal load. */
+        record Pair(Race race, int fork, Sides.Running a, Sides.Running b) {
+            CompareCommand opts() { return race.opts; }
+
+            /** First fork: the contract on both sides at once (the checks mostly wait), and which paths both answer with 2xx. */
+            void contractAndPaths(Contract.Fixture fixture) {
                 Util.Progress.say("contract: " + Contract.CHECKS.size() + " checks on A and B");
                 var reportA = CompletableFuture.supplyAsync(() -> checkContract(a, fixture));
                 var reportB = CompletableFuture.supplyAsync(() -> checkContract(b, fixture));
-                var reports = List.of(reportA.join(), reportB.join());
-                var notes = new ArrayList<String>();
-                for (var r : reports) {
-                    if (!r.passed()) notes.add("side " + r.side() + " fails " + r.count(ContractReport.Verdict.FAIL) + " contract check(s): see `test` for the reasons");
+                race.reports = List.of(reportA.join(), reportB.join());
+                for (var r : race.reports) {
+                    if (!r.passed()) race.notes.add("side " + r.side() + " fails " + r.count(ContractReport.Verdict.FAIL) + " contract check(s): see `test` for the reasons");
                 }
-
-                // Race only the paths both sides answer with 2xx.
-                var paths = new ArrayList<String>();
-                for (String path : List.of("/health", opts.staticPath)) {
+                for (String path : List.of("/health", opts().staticPath)) {
                     int sa = probe(a, path), sb = probe(b, path);
-                    if (sa / 100 == 2 && sb / 100 == 2) paths.add(path);
-                    else notes.add("GET " + path + " not raced: A answered " + sa + ", B answered " + sb + " (only paths both answer with 2xx are raced)");
+                    if (sa / 100 == 2 && sb / 100 == 2) race.paths.add(path);
+                    else race.notes.add("GET " + path + " not raced: A answered " + sa + ", B answered " + sb + " (only paths both answer with 2xx are raced)");
                 }
-                if (paths.isEmpty()) throw Util.Failure.of("no path both sides answer with 2xx: nothing to race");
+                if (race.paths.isEmpty()) throw Util.Failure.of("no path both sides answer with 2xx: nothing to race");
+                race.firstA = a;
+                race.firstB = b;
+                race.jvmA = ProcSampler.jvmOptions(a.proc());
+                race.jvmB = ProcSampler.jvmOptions(b.proc());
+            }
 
-                var runs = new ArrayList<Verdicts.RunRecord>();
+            Forks.Cost race(double startS) throws Exception {
+                var opts = opts();
+                var paths = race.paths;
+                String of = " (fork " + fork + ")";
                 // Warm-up: each side until its throughput is steady (the JIT done with the hot path), per path, unmeasured.
-                var warmups = new ArrayList<Verdicts.WarmupRecord>();
+                long w0 = System.nanoTime();
                 int warmConnections = Collections.max(opts.concurrency);
                 int cap = (int) (opts.steadyMax.toMillis() / Verdicts.STEADY_WINDOW.toMillis());
                 for (String path : paths) {
                     for (var side : List.of(a, b)) {
                         if (cap < Verdicts.STEADY_IN_ROW) break;
-                        Util.Progress.say("warm-up: GET " + path + ", " + key(side) + " " + side.label() + ", until steady (at most " + Verdicts.fmtDuration(opts.steadyMax) + ")");
+                        Util.Progress.say("warm-up: GET " + path + ", " + key(side) + " " + side.label() + ", until steady (at most " + Verdicts.fmtDuration(opts.steadyMax) + ")" + of);
                         var w = PairedStats.warmUp(() -> load(side, path, warmConnections, Verdicts.STEADY_WINDOW, 0).rps(), Verdicts.STEADY_IN_ROW, Verdicts.STEADY_TOLERANCE, cap);
-                        warmups.add(new Verdicts.WarmupRecord(key(side), path, w.windows() * Verdicts.STEADY_WINDOW.toMillis() / 1000.0, w.steady(), w.rps()));
+                        race.warmups.add(new Verdicts.WarmupRecord(key(side), path, w.windows() * Verdicts.STEADY_WINDOW.toMillis() / 1000.0, w.steady(), w.rps(), fork));
                     }
                 }
+                long r0 = System.nanoTime();
                 // Closed loop: paired rounds, A and B back to back in ABBA order, so a change of the machine's load hits both alike.
                 int total = paths.size() * opts.concurrency.size() * opts.rounds, done = 0;
                 for (String path : paths) {
@@ -374,37 +493,29 @@ public class Compare implements Callable<Integer> {
                             done++;
                             for (var side : order(k)) {
                                 Util.Progress.say("throughput GET " + path + " c=" + c + ": round " + k + " of " + opts.rounds + ", " + key(side) + " "
-                                        + side.label() + " (" + done + "/" + total + ")");
-                                runs.add(measure(side, path, c, k, 0));
+                                        + side.label() + " (" + done + "/" + total + ")" + of);
+                                race.runs.add(measure(side, path, c, k, 0));
                             }
                         }
                     }
                 }
-                // Equal load: the same fixed rate for both, open loop, latency from each request's intended start.
+                // Equal load: the same fixed rate for both, open loop, latency from each request's intended start; the
+                // rate is chosen in the first fork and kept, so that every fork offers the same load.
                 String equalPath = paths.getFirst();
                 int equalConnections = Collections.max(opts.concurrency);
-                double rate = opts.rate > 0 ? opts.rate : Math.floor(0.5 * Math.min(best(runs, "A", equalPath), best(runs, "B", equalPath)));
-                if (rate >= 1) {
+                if (race.rate < 0) race.rate = opts.rate > 0 ? opts.rate : Math.floor(0.5 * Math.min(best(race.runs, "A", equalPath), best(race.runs, "B", equalPath)));
+                if (race.equalLoad() && race.rate >= 1) {
                     for (int k = 1; k <= opts.rounds; k++) {
                         for (var side : order(k)) {
-                            Util.Progress.say("equal load GET " + equalPath + " at " + Verdicts.fmtInt(rate) + " req/s: round " + k + " of " + opts.rounds + ", " + key(side) + " " + side.label());
-                            runs.add(measure(side, equalPath, equalConnections, k, rate));
+                            Util.Progress.say("equal load GET " + equalPath + " at " + Verdicts.fmtInt(race.rate) + " req/s: round " + k + " of " + opts.rounds + ", " + key(side) + " " + side.label() + of);
+                            race.runs.add(measure(side, equalPath, equalConnections, k, race.rate));
                         }
                     }
-                } else {
-                    notes.add("no equal-load run: the slower side's throughput was too low to halve");
                 }
-                var peakA = Verdicts.Sample.peak(a);
-                var peakB = Verdicts.Sample.peak(b);
-                if (Processes.Procs.stopping) return 130;
-                var race = new Verdicts.Race(a, b, startA, startB, opts.concurrency, opts.rounds, opts.duration, opts.warmup, opts.steadyMax,
-                        pinning, jvm, machineAtStart);
-                var report = new Verdicts.Report(race, reports, paths, runs, warmups, rate, equalPath, equalConnections, peakA, peakB,
-                        ProcSampler.jvmOptions(a.proc()), ProcSampler.jvmOptions(b.proc()), notes, Machine.now());
-                System.out.print(report.text());
-                if (opts.json != null) report.writeJson(opts.json);
-                if (opts.html != null) report.writeHtml(opts.html);
-                return 0;
+                race.peakA.add(Verdicts.Sample.peak(a));
+                race.peakB.add(Verdicts.Sample.peak(b));
+                long end = System.nanoTime();
+                return new Forks.Cost(startS, (r0 - w0) / 1e9, (end - r0) / 1e9);
             }
 
             String key(Sides.Running side) { return side == a ? "A" : "B"; }
@@ -435,6 +546,7 @@ public class Compare implements Callable<Integer> {
 
             /** One measured run: an unmeasured warm-up, then the run with the server tree's CPU time read before and after. */
             Verdicts.RunRecord measure(Sides.Running side, String path, int c, int k, double rate) throws IOException, InterruptedException {
+                var opts = opts();
                 if (!opts.warmup.isZero()) load(side, path, c, opts.warmup, rate);
                 double cpu0 = ProcSampler.cpuMs(side.proc());
                 var r = load(side, path, c, opts.duration, rate);
@@ -445,7 +557,7 @@ public class Compare implements Callable<Integer> {
                 return new Verdicts.RunRecord(key(side), path, rate > 0 ? "open" : "closed", c, k, rate, r.rps(), r.latency().p50(), r.latency().p99(),
                         r.latency().p999(), service == null ? Double.NaN : service.p50(), service == null ? Double.NaN : service.p99(),
                         cpuUs, r.requests(), r.requests() - ok, r.errors().total(), r.generatorSaturated(), r.generatorCpuUsPerRequest(),
-                        r.unanswered(), r.fairness(), r.latencyHistogram());
+                        r.unanswered(), r.fairness(), r.latencyHistogram(), fork);
             }
 
             /** The best median requests/s of a side on a path over the connection counts. */

@@ -16,6 +16,8 @@
 // follows JMH: measure only once throughput has stopped changing.
 //
 // Verdict: only an interval that excludes 1 is a difference; one that holds 1 is "within noise", never a win.
+// Compare repeats the rounds in forks (fresh processes) and takes its interval over the forks: compare/Forks.java;
+// the signed-rank interval here is a fork's own (and the whole answer with --forks 1).
 
 import java.util.Arrays;
 
@@ -24,9 +26,6 @@ final class PairedStats {
 
     /** The confidence every interval in Compare's table is stated at. */
     static final double CONFIDENCE = 0.95;
-
-    /** Compare's rounds per figure: by default, and with --quick (still above the 6 a 95% interval needs). */
-    static final int DEFAULT_ROUNDS = 16, QUICK_ROUNDS = 8;
 
     /** Beyond this the exact signed-rank distribution is not worth its time (and 2^n leaves a double's range). */
     static final int MAX_ROUNDS = 1000;

@@ -76,7 +76,34 @@ final class Processes {
             cmd.add(Path.of(info.path("availableJdkPath").asString()).resolve("bin/java").toString());
             for (var o : info.path("runtimeOptions")) cmd.add(o.asString());
             cmd.addAll(List.of("-classpath", String.join(File.pathSeparator, cp), info.path("mainClass").asString()));
+            cmd.addAll(1, aotOptions(s));
             return List.copyOf(cmd);
+        }
+
+        /**
+         * The AOT cache's options exactly as ./jbang adds them for a user (JBANG_LAUNCHER_PRINT=1 prints its java
+         * command), so that a measured server starts the way users get it. None while the launcher has no cache yet
+         * for this build of the script (it then trains one in the background, for the next run).
+         */
+        static List<String> aotOptions(Sides.Script s) {
+            try {
+                var pb = new ProcessBuilder(Home.dir().resolve("jbang").toString(), s.path().toString()).directory(Home.dir().toFile())
+                        .redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+                pb.environment().put("JBANG_LAUNCHER_PRINT", "1");
+                var p = pb.start();
+                Procs.track(p);
+                String printed = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                p.waitFor();
+                // printf %q quoting: a backslash escapes the next character.
+                var m = Pattern.compile("(?:^| )-XX:AOTCache=((?:\\\\.|[^ \\\\])+)").matcher(printed);
+                if (!m.find()) return List.of();
+                return List.of("-XX:AOTCache=" + m.group(1).replaceAll("\\\\(.)", "$1"), "-Xlog:aot=off", "-Xlog:cds=off");
+            } catch (IOException e) {
+                return List.of();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return List.of();
+            }
         }
 
         private static JsonNode info(Sides.Script s) {

@@ -18,13 +18,14 @@ final class Verdicts {
                      double p50Ms, double p99Ms, double p999Ms, double serviceP50Ms, double serviceP99Ms,
                      double serverCpuUsPerRequest, long requests, long non2xx, long errors, boolean generatorSaturated,
                      double generatorCpuUsPerRequest, LoadTest.Unanswered unanswered, LoadTest.Fairness fairness,
-                     org.HdrHistogram.Histogram latency /* µs; merged per side for the tails, not written to the JSON */) {}
+                     org.HdrHistogram.Histogram latency /* µs; merged per side for the tails, not written to the JSON */,
+                     int fork /* 1, 2, ...: the pair of processes it ran on (Forks) */) {}
 
     /** What the warm-up of one side on one path took, and whether its throughput became steady before --steady-max. */
-    record WarmupRecord(String side, String path, double seconds, boolean steady, double[] rps) {}
+    record WarmupRecord(String side, String path, double seconds, boolean steady, double[] rps, int fork) {}
 
     /** Warm-up to steady state: windows of this length, until this many in a row agree within the tolerance. */
-    static final Duration STEADY_WINDOW = Duration.ofMillis(500);
+    static final Duration STEADY_WINDOW = Duration.ofMillis(250);
     static final int STEADY_IN_ROW = 3;
     static final double STEADY_TOLERANCE = 0.10;
 
@@ -32,18 +33,24 @@ final class Verdicts {
     static final double ANSWERED_SHARE_FOR_LATENCY = 0.5;
 
     /**
-     * A row of the table: A's and B's values, per round (paired by index: a[i] and b[i] ran back to back), the value
-     * each cell shows (NaN: the median of the rounds; for tails the merged histogram's percentile), and `caveat`,
-     * said instead of a ratio where the ratio would mislead. Start-up and memory have one value a side.
+     * A row of the table: A's and B's values, per round (paired by index: a[i] and b[i] ran back to back, on the pair
+     * of processes forks[i]), the value each cell shows (NaN: the median of the rounds; for tails the merged
+     * histogram's percentile), and `caveat`, said instead of a ratio where the ratio would mislead. Start-up and
+     * memory have one value a side per fork.
      */
-    record Figure(String name, String unit, double[] a, double[] b, double shownA, double shownB, String caveat) {
-        Figure(String name, String unit, double[] a, double[] b) { this(name, unit, a, b, Double.NaN, Double.NaN, null); }
+    record Figure(String name, String unit, double[] a, double[] b, int[] forks, double shownA, double shownB, String caveat) {
+        Figure(String name, String unit, double[] a, double[] b, int[] forks) { this(name, unit, a, b, forks, Double.NaN, Double.NaN, null); }
 
-        /** B/A with its interval from the paired rounds (PairedStats: Hodges-Lehmann, signed-rank). */
-        PairedStats.Interval interval() {
-            if (a.length != b.length) return new PairedStats.Interval(0, Double.NaN, Double.NaN, Double.NaN, PairedStats.CONFIDENCE);
-            return PairedStats.paired(a, b);
+        /** B/A over forks (Forks: the forks' Hodges-Lehmann estimates, Student's t; one fork: the rounds' signed-rank interval). */
+        Forks.Estimate estimate() {
+            if (a.length != b.length || forks.length != a.length) return Forks.of(List.of());
+            var perFork = new TreeMap<Integer, List<Integer>>();
+            for (int i = 0; i < a.length; i++) perFork.computeIfAbsent(forks[i], k -> new ArrayList<>()).add(i);
+            return Forks.of(perFork.values().stream().map(rounds -> PairedStats.logRatios(
+                    rounds.stream().mapToDouble(i -> a[i]).toArray(), rounds.stream().mapToDouble(i -> b[i]).toArray())).toList());
         }
+
+        PairedStats.Interval interval() { return estimate().interval(); }
 
         double ratio() { return interval().ratio(); }
 
@@ -77,7 +84,14 @@ final class Verdicts {
 
         boolean isTail() { return name.contains("p99"); }
 
-        Figure withCaveat(String c) { return new Figure(name, unit, a, b, shownA, shownB, c); }
+        Figure withCaveat(String c) { return new Figure(name, unit, a, b, forks, shownA, shownB, c); }
+
+        /** An interval wider than ×2 around its estimate on either side says nothing at this length: marked so. */
+        Figure tooNoisyOver(double factor) {
+            var ci = interval();
+            if (caveat != null || ci.tooFew() || (ci.high() / ci.ratio() <= factor && ci.ratio() / ci.low() <= factor)) return this;
+            return withCaveat("too noisy at this length (" + fmtBound(ci.low()) + "–" + fmtBound(ci.high()) + ")");
+        }
     }
 
     /** What one side cost: start-up, resident memory of its process tree, CPU time. NaN for a side Compare did not start. */
@@ -96,18 +110,31 @@ final class Verdicts {
      * What a report needs to know of the race that made it: the two sides as started, what each cost at start, how
      * the rounds were run (the connection counts, rounds, lengths), the JVM options asked for, pinning, the machine.
      */
-    record Race(Sides.Running a, Sides.Running b, Sample startA, Sample startB, List<Integer> concurrency, int rounds,
-                Duration duration, Duration warmup, Duration steadyMax, Sides.Pinning pinning, List<String> jvm, Machine machineAtStart) {}
+    record Race(Sides.Running a, Sides.Running b, List<Sample> startA, List<Sample> startB, List<Integer> concurrency, int rounds,
+                Duration duration, Duration warmup, Duration steadyMax, Sides.Pinning pinning, List<String> jvm, Machine machineAtStart,
+                Forks.Outcome forks, boolean equalLoadLeftOut) {}
+
+    /** The headline rows: closed-loop throughput per raced path and connection count, with their fork-level estimates. */
+    static Map<String, Forks.Estimate> headline(List<RunRecord> runs, List<String> paths, List<Integer> concurrency) {
+        var rows = new LinkedHashMap<String, Forks.Estimate>();
+        for (String path : paths) {
+            for (int c : concurrency) rows.put("GET " + path + " c=" + c, Report.group(runs, path, "closed", c).figure("", "", RunRecord::rps).estimate());
+        }
+        return rows;
+    }
+
+    /** An equal-load row whose interval reaches beyond ×2 (or ÷2) of its estimate is marked too noisy to say anything. */
+    static final double EQUAL_LOAD_NOISY = 2;
 
     /** The result of a comparison: the A/B table, the verdict, the warnings, the footer; and the same as JSON. */
     record Report(Race run, List<ContractReport> contract, List<String> paths, List<RunRecord> runs, List<WarmupRecord> warmups,
-                  double equalRate, String equalPath, int equalConnections, Sample peakA, Sample peakB, List<String> jvmA,
+                  double equalRate, String equalPath, int equalConnections, List<Sample> peakA, List<Sample> peakB, List<String> jvmA,
                   List<String> jvmB, List<String> notes, Machine machineAtEnd) {
 
         List<Figure> figures() {
             var f = new ArrayList<Figure>();
-            f.add(new Figure("start-up to ready line", "ms", one(run.startA().startupMs()), one(run.startB().startupMs())));
-            f.add(new Figure("idle RSS of the process tree", "MB", one(run.startA().rssMb()), one(run.startB().rssMb())));
+            f.add(perFork("start-up to ready line", "ms", run.startA(), run.startB(), Sample::startupMs));
+            f.add(perFork("idle RSS of the process tree", "MB", run.startA(), run.startB(), Sample::rssMb));
             for (String path : paths) {
                 for (int c : run.concurrency()) {
                     String at = "GET " + path + " c=" + c;
@@ -121,22 +148,35 @@ final class Verdicts {
             if (equalRate >= 1) {
                 String at = "equal load " + fmtInt(equalRate) + " req/s GET " + equalPath;
                 var g = group(equalPath, "open", equalConnections);
-                f.add(g.latency(at + ": p50, corrected", 50, RunRecord::p50Ms));
-                f.add(g.latency(at + ": p99, corrected", 99, RunRecord::p99Ms));
-                f.add(g.latency(at + ": p99.9, corrected", 99.9, RunRecord::p999Ms));
+                f.add(g.latency(at + ": p50, corrected", 50, RunRecord::p50Ms).tooNoisyOver(EQUAL_LOAD_NOISY));
+                f.add(g.latency(at + ": p99, corrected", 99, RunRecord::p99Ms).tooNoisyOver(EQUAL_LOAD_NOISY));
+                f.add(g.latency(at + ": p99.9, corrected", 99.9, RunRecord::p999Ms).tooNoisyOver(EQUAL_LOAD_NOISY));
+            } else if (run.equalLoadLeftOut()) {
+                for (String p : List.of("p50", "p99", "p99.9")) {
+                    f.add(new Figure("equal load GET " + equalPath + ": " + p + ", corrected", "ms", new double[0], new double[0], new int[0])
+                            .withCaveat("left out of --quick: too noisy at this length"));
+                }
             }
-            f.add(new Figure("peak RSS of the process tree", "MB", one(peakA.rssMb()), one(peakB.rssMb())));
+            f.add(perFork("peak RSS of the process tree", "MB", peakA, peakB, Sample::rssMb));
             return f;
         }
 
-        static double[] one(double v) { return Double.isNaN(v) ? new double[0] : new double[]{v}; }
+        /** A figure with one value a side per fork (start-up, memory): fork i's A against fork i's B. */
+        static Figure perFork(String name, String unit, List<Sample> a, List<Sample> b, java.util.function.ToDoubleFunction<Sample> f) {
+            var forks = java.util.stream.IntStream.range(0, Math.min(a.size(), b.size()))
+                    .filter(i -> !Double.isNaN(f.applyAsDouble(a.get(i))) && !Double.isNaN(f.applyAsDouble(b.get(i)))).toArray();
+            return new Figure(name, unit, Arrays.stream(forks).mapToDouble(i -> f.applyAsDouble(a.get(i))).toArray(),
+                    Arrays.stream(forks).mapToDouble(i -> f.applyAsDouble(b.get(i))).toArray(), forks);
+        }
 
-        /** The runs of one path, loop and connection count: A's and B's of the rounds both ran, in round order. */
-        Group group(String path, String loop, int c) {
-            var a = new TreeMap<Integer, RunRecord>();
-            var b = new TreeMap<Integer, RunRecord>();
+        Group group(String path, String loop, int c) { return group(runs, path, loop, c); }
+
+        /** The runs of one path, loop and connection count: A's and B's of the rounds both ran, in fork and round order. */
+        static Group group(List<RunRecord> runs, String path, String loop, int c) {
+            var a = new TreeMap<Long, RunRecord>();
+            var b = new TreeMap<Long, RunRecord>();
             for (var r : runs) {
-                if (r.path().equals(path) && r.loop().equals(loop) && r.connections() == c) (r.side().equals("A") ? a : b).put(r.run(), r);
+                if (r.path().equals(path) && r.loop().equals(loop) && r.connections() == c) (r.side().equals("A") ? a : b).put((long) r.fork() << 32 | r.run(), r);
             }
             a.keySet().retainAll(b.keySet());
             b.keySet().retainAll(a.keySet());
@@ -146,15 +186,17 @@ final class Verdicts {
         /** Paired runs (a.get(i) and b.get(i) ran back to back), and what they say about every request. */
         record Group(String path, String loop, int connections, List<RunRecord> a, List<RunRecord> b) {
             Figure figure(String name, String unit, java.util.function.ToDoubleFunction<RunRecord> f) {
-                return new Figure(name, unit, a.stream().mapToDouble(f).toArray(), b.stream().mapToDouble(f).toArray());
+                return new Figure(name, unit, a.stream().mapToDouble(f).toArray(), b.stream().mapToDouble(f).toArray(), forks());
             }
+
+            int[] forks() { return a.stream().mapToInt(RunRecord::fork).toArray(); }
 
             /**
              * A latency row: each cell the percentile of the side's merged histogram (n/a with too few requests for
              * it), the interval from the per-round values; never called better for a side that left requests unanswered.
              */
             Figure latency(String name, double percentile, java.util.function.ToDoubleFunction<RunRecord> f) {
-                var fig = new Figure(name, "ms", a.stream().mapToDouble(f).toArray(), b.stream().mapToDouble(f).toArray(),
+                var fig = new Figure(name, "ms", a.stream().mapToDouble(f).toArray(), b.stream().mapToDouble(f).toArray(), forks(),
                         merged(a, percentile), merged(b, percentile), null);
                 if (a.isEmpty() || b.isEmpty()) return fig;
                 if (Double.isNaN(fig.shownA()) || Double.isNaN(fig.shownB())) {
@@ -305,16 +347,24 @@ final class Verdicts {
                     .append(" connections until ").append(STEADY_IN_ROW).append(" in a row agree within ").append(String.format(Locale.ROOT, "%.0f%%", 100 * STEADY_TOLERANCE))
                     .append(", at most ").append(fmtDuration(run.steadyMax())).append("): ");
             if (warmups.isEmpty()) sb.append("none");
-            for (int i = 0; i < warmups.size(); i++) {
-                var w = warmups.get(i);
-                sb.append(i == 0 ? "" : "; ").append(w.side()).append(" GET ").append(w.path()).append(' ')
-                        .append(String.format(Locale.ROOT, "%.1f s", w.seconds())).append(w.steady() ? "" : " (not steady)");
+            var warmed = new LinkedHashMap<String, List<WarmupRecord>>();
+            for (var w : warmups) warmed.computeIfAbsent(w.side() + " GET " + w.path(), k -> new ArrayList<>()).add(w);
+            int i = 0;
+            for (var e : warmed.entrySet()) {
+                long unsteady = e.getValue().stream().filter(w -> !w.steady()).count();
+                sb.append(i++ == 0 ? "" : "; ").append(e.getKey()).append(' ')
+                        .append(String.format(Locale.ROOT, "%.1f s", PairedStats.median(e.getValue().stream().mapToDouble(WarmupRecord::seconds).toArray())))
+                        .append(e.getValue().size() > 1 ? " (median of " + e.getValue().size() + " forks)" : "")
+                        .append(unsteady == 0 ? "" : " (not steady in " + unsteady + " of " + e.getValue().size() + ")");
             }
             sb.append('\n');
             sb.append("Load: LoadTest's engine in-process (nio, 1 thread); closed loop at ").append(run.concurrency()).append(" connections, ")
                     .append(run.rounds()).append(" paired rounds per figure, each side ").append(fmtDuration(run.duration())).append(" after ")
                     .append(fmtDuration(run.warmup())).append(" unmeasured, in ABBA order; equal load: open loop, ").append(equalConnections).append(" connections\n");
-            sb.append("Method: B/A is the Hodges-Lehmann estimate of the rounds' log-ratios ln(B/A), its 95% interval from Wilcoxon's signed-rank statistic (see --help)\n");
+            sb.append(run.forks().forks() >= 2
+                    ? "Method: B/A is the Hodges-Lehmann estimate of the rounds' log-ratios ln(B/A) in each fork, averaged over the forks; its 95% interval is Student's t on the forks' estimates (see --help)\n"
+                    : "Method: B/A is the Hodges-Lehmann estimate of the rounds' log-ratios ln(B/A), its 95% interval from Wilcoxon's signed-rank statistic: about these two processes only (see --help)\n");
+            for (String l : Forks.footer(run.forks(), run.rounds(), headline(runs, paths, run.concurrency()))) sb.append(l).append('\n');
             sb.append("Command: ").append(Util.commandLine()).append('\n');
             return sb.toString();
         }
@@ -335,26 +385,28 @@ final class Verdicts {
                     "load_average_start", m.loadAverage(), "load_average_end", machineAtEnd.loadAverage(), "jdk", m.jdk()));
             root.put("jvm_options", run.jvm());
             root.put("pinning", run.pinning().note());
-            root.put("method", Map.of("rounds", run.rounds(), "order", "ABBA", "ratio", "Hodges-Lehmann estimate of ln(B/A) per round",
-                    "interval", "Wilcoxon signed-rank, 95%", "min_rounds_for_interval", PairedStats.minRounds(PairedStats.CONFIDENCE)));
+            root.put("method", Map.of("rounds", run.rounds(), "order", "ABBA", "ratio", "Hodges-Lehmann estimate of ln(B/A) per fork, averaged over forks",
+                    "interval", run.forks().forks() >= 2 ? "Student's t on the forks' estimates, 95%" : "Wilcoxon signed-rank on one fork's rounds, 95%",
+                    "min_rounds_for_interval", PairedStats.minRounds(PairedStats.CONFIDENCE)));
+            root.put("forks", Forks.json(run.forks(), run.rounds()));
             var sides = new LinkedHashMap<String, Object>();
             for (var e : List.of(Map.entry("A", run.a()), Map.entry("B", run.b()))) {
                 var s = new LinkedHashMap<String, Object>();
                 var start = e.getKey().equals("A") ? run.startA() : run.startB();
-                var peak = e.getKey().equals("A") ? peakA : peakB;
+                var peak = e.getKey().equals("A") ? peakA : peakB;   // the medians over forks below
                 var rep = contract.get(e.getKey().equals("A") ? 0 : 1);
                 s.put("spec", e.getValue().side().spec());
                 s.put("label", e.getValue().label());
                 s.put("url", e.getValue().uri("/").toString());
-                s.put("startup_ms", num(start.startupMs()));
-                s.put("idle_rss_mb", num(start.rssMb()));
-                s.put("peak_rss_mb", num(peak.rssMb()));
+                s.put("startup_ms", num(PairedStats.median(start.stream().mapToDouble(Sample::startupMs).toArray())));
+                s.put("idle_rss_mb", num(PairedStats.median(start.stream().mapToDouble(Sample::rssMb).toArray())));
+                s.put("peak_rss_mb", num(PairedStats.median(peak.stream().mapToDouble(Sample::rssMb).toArray())));
                 var jvm = e.getKey().equals("A") ? jvmA : jvmB;
                 s.put("jvm_command_line_options", jvm);
                 s.put("jvm_options_in_effect", ProcSampler.effective(jvm));
                 s.put("warmup", warmups.stream().filter(w -> w.side().equals(e.getKey())).map(w -> {
                     var x = new LinkedHashMap<String, Object>();
-                    x.put("path", w.path()); x.put("seconds", w.seconds()); x.put("steady", w.steady());
+                    x.put("fork", w.fork()); x.put("path", w.path()); x.put("seconds", w.seconds()); x.put("steady", w.steady());
                     x.put("window_rps", Arrays.stream(w.rps()).boxed().toList());
                     return x;
                 }).toList());
@@ -381,6 +433,7 @@ final class Verdicts {
                 x.put("verdict", f.verdict().name());
                 x.put("within_noise", f.verdict() == PairedStats.Verdict.WITHIN_NOISE);
                 x.put("caveat", f.caveat());
+                x.put("forks", Forks.json(f.estimate()));
                 figs.add(x);
             }
             root.put("figures", figs);
@@ -388,7 +441,7 @@ final class Verdicts {
             root.put("runs", runs.stream().map(r -> {
                 var x = new LinkedHashMap<String, Object>();
                 x.put("side", r.side()); x.put("path", r.path()); x.put("loop", r.loop()); x.put("connections", r.connections());
-                x.put("run", r.run()); x.put("target_rps", num(r.targetRps())); x.put("rps", num(r.rps()));
+                x.put("fork", r.fork()); x.put("run", r.run()); x.put("target_rps", num(r.targetRps())); x.put("rps", num(r.rps()));
                 x.put("p50_ms", num(r.p50Ms())); x.put("p99_ms", num(r.p99Ms())); x.put("p999_ms", num(r.p999Ms()));
                 x.put("service_p50_ms", num(r.serviceP50Ms())); x.put("service_p99_ms", num(r.serviceP99Ms()));
                 x.put("server_cpu_us_per_request", num(r.serverCpuUsPerRequest())); x.put("requests", r.requests());

@@ -2,6 +2,7 @@
 //JAVA 25+
 //SOURCES TestKit.java
 //SOURCES ../compare/PairedStats.java
+//SOURCES ../compare/Forks.java
 //DEPS tools.jackson.core:jackson-databind:3.3.0
 //DESCRIPTION Tests of Compare.java as its users run it: compare, test, both, every kind of side, errors, Ctrl-C.
 
@@ -39,7 +40,7 @@ public class CompareTest {
 
     static final JsonMapper JSON = JsonMapper.builder().build();
     /** Tiny runs: enough to produce every figure, far too short to mean anything. */
-    static final List<String> TINY = List.of("--quick", "--duration", "200ms", "--warmup", "50ms", "--steady-max", "1s");
+    static final List<String> TINY = List.of("--quick", "--forks", "2", "--duration", "200ms", "--warmup", "50ms", "--steady-max", "1s");
 
     final List<CompareRun> started = new ArrayList<>();
 
@@ -69,12 +70,15 @@ public class CompareTest {
         for (String s : List.of("A: SimpleHttpServer (pool)", "B: ThreadedHttpServer (nio)", "B/A (95% interval)",
                 "contract checks passed", "GET /health c=16 throughput (req/s)", "GET /index.html c=16 latency p99 (ms)",
                 "server CPU per request", "p99.9, corrected", "peak RSS", "Verdict: ", "JVM options asked for, both servers: -XX:+UseSerialGC",
-                "JVM options in effect, read from each server's command line", "Warm-up to steady state (500 ms windows", "Method: B/A is the Hodges-Lehmann",
+                "JVM options in effect, read from each server's command line", "Warm-up to steady state (250 ms windows", "Method: B/A is the Hodges-Lehmann",
+                "Forks: 2 (A and B started afresh in each", "Spread of ln(B/A) on the throughput rows, between forks / within a fork",
+                "Smallest difference this run could detect", "left out of --quick: too noisy at this length",
                 "CPU pinning: ", "JBang's compile and launch excluded", "Command: ./jbang Compare.java compare --a simple:pool")) {
             assertTrue(out.contains(s), "the report shows '" + s + "':\n" + out);
         }
-        int rounds = PairedStats.QUICK_ROUNDS;
+        int rounds = Forks.QUICK_ROUNDS, forks = 2;
         assertTrue(out.contains("throughput GET /health c=16: round 2 of " + rounds + ", B ThreadedHttpServer (nio)"), "progress names phase, side, round k of n:\n" + out);
+        assertTrue(out.contains("(fork 2)"), "progress names the fork:\n" + out);
 
         JsonNode root = JSON.readTree(json.toFile());
         for (String side : List.of("A", "B")) {
@@ -83,15 +87,17 @@ public class CompareTest {
             assertTrue(s.get("idle_rss_mb").doubleValue() > 0 && s.get("peak_rss_mb").doubleValue() >= s.get("idle_rss_mb").doubleValue() * 0.5, s.toString());
             assertEquals(23, s.get("contract").get("passed").intValue(), "every check passes on " + side + ": " + s.get("contract"));
         }
-        // 2 paths x 1 concurrency x ROUNDS rounds x 2 sides closed loop, then ROUNDS rounds x 2 sides at equal load:
-        // each round A and B back to back, A first in odd rounds and B first in even ones (ABBA).
+        // Per fork, 2 paths x 1 concurrency x ROUNDS rounds x 2 sides closed loop (no equal load with --quick): each
+        // round A and B back to back, A first in odd rounds and B first in even ones (ABBA).
         JsonNode runs = root.get("runs");
-        assertEquals(3 * rounds * 2, runs.size(), runs.toString());
+        assertEquals(forks * 2 * rounds * 2, runs.size(), runs.toString());
+        assertEquals(forks, root.get("forks").get("forks").intValue(), root.get("forks").toString());
         var answeredInPhase = new TreeMap<String, Long>();
         for (int i = 0; i < runs.size(); i++) {
             JsonNode r = runs.get(i);
             int round = i / 2 % rounds + 1;
             assertEquals(round, r.get("run").intValue(), "two runs a round: " + runs);
+            assertEquals(i / (2 * rounds * 2) + 1, r.get("fork").intValue(), "fork after fork: " + runs);
             assertEquals((round % 2 == 1) == (i % 2 == 0) ? "A" : "B", r.get("side").stringValue(), "ABBA: A first in odd rounds, B in even ones: " + runs);
             // Every request sent is counted: answered, or still waiting when the run ended (on a loaded machine a run
             // of 200 ms may end before anything came back: seen once in 48 runs at load 18); none failed. The server's
@@ -104,42 +110,43 @@ public class CompareTest {
             answeredInPhase.merge(r.get("side").stringValue() + " " + r.get("path").stringValue() + " " + r.get("loop").stringValue(), answers, Long::sum);
             assertTrue(r.get("unanswered").get("count").longValue() <= 16, "at most one request per connection is cut off by the end: " + r);
         }
-        assertEquals(6, answeredInPhase.size(), "two sides, three phases: " + answeredInPhase);
+        assertEquals(4, answeredInPhase.size(), "two sides, two closed-loop phases: " + answeredInPhase);
         answeredInPhase.forEach((phase, answers) -> assertTrue(answers > 0, "no answer in any round of " + phase + ": " + answeredInPhase));
-        double rate = root.get("equal_load").get("rate").doubleValue();
-        for (int i = 4 * rounds; i < 6 * rounds; i++) {
-            assertEquals("open", runs.get(i).get("loop").stringValue());
-            assertEquals(rate, runs.get(i).get("target_rps").doubleValue(), "both sides get the same offered load");
-        }
         // The ratio and its interval, recomputed from the runs themselves (not from the figure's own fields): the
-        // rounds are paired A with B by round number.
-        double[] a = new double[rounds], b = new double[rounds];
+        // rounds are paired A with B by fork and round number.
+        double[][] a = new double[forks][rounds], b = new double[forks][rounds];
         for (JsonNode r : runs) {
             if (!r.get("path").stringValue().equals("/health") || !r.get("loop").stringValue().equals("closed")) continue;
-            (r.get("side").stringValue().equals("A") ? a : b)[r.get("run").intValue() - 1] = r.get("rps").doubleValue();
+            (r.get("side").stringValue().equals("A") ? a : b)[r.get("fork").intValue() - 1][r.get("run").intValue() - 1] = r.get("rps").doubleValue();
         }
-        // Worked out here by hand, not by PairedStats (the code under test): the Hodges-Lehmann estimate is the median
-        // of the Walsh averages of the log ratios of the rounds both sides answered in (a round where one side answered
-        // nothing has no ratio), and the 95% interval runs from the c-th smallest to the c-th largest of them, c - 1
-        // the signed-rank test's critical value from its published table (two-sided 0.05, n = 6..16).
-        int[] criticalValue = {-1, -1, -1, -1, -1, -1, 0, 2, 3, 5, 8, 10, 13, 17, 21, 25, 29};
-        var logRatios = java.util.stream.IntStream.range(0, rounds).filter(i -> a[i] > 0 && b[i] > 0).mapToDouble(i -> Math.log(b[i] / a[i])).toArray();
-        int n = logRatios.length;
+        // Worked out here by hand, not by Forks or PairedStats (the code under test): a fork's estimate is the
+        // Hodges-Lehmann estimate of its rounds' ln(B/A) (the median of the Walsh averages of the rounds both sides
+        // answered in); B/A is exp of the forks' mean estimate, its 95% interval exp(mean ± t · sd / √forks) with t
+        // Student's 0.975 quantile from its published table.
+        double[] tTable = {Double.NaN, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228};
+        var estimates = new ArrayList<Double>();
+        int n = 0;
+        for (int f = 0; f < forks; f++) {
+            var walsh = new ArrayList<Double>();
+            var logRatios = new ArrayList<Double>();
+            for (int i = 0; i < rounds; i++) if (a[f][i] > 0 && b[f][i] > 0) logRatios.add(Math.log(b[f][i] / a[f][i]));
+            for (int i = 0; i < logRatios.size(); i++)
+                for (int j = i; j < logRatios.size(); j++) walsh.add((logRatios.get(i) + logRatios.get(j)) / 2);
+            n += logRatios.size();
+            if (walsh.isEmpty()) continue;
+            java.util.Collections.sort(walsh);
+            int m = walsh.size();
+            estimates.add(m % 2 == 1 ? walsh.get(m / 2) : (walsh.get(m / 2 - 1) + walsh.get(m / 2)) / 2);
+        }
         JsonNode throughput = figure(root, "GET /health c=16 throughput");
-        assertEquals(n, throughput.get("rounds").intValue(), "the rounds both sides answered in: " + throughput);
-        if (n < 6) {   // too few for a 95% interval (seen only on a machine loaded far beyond its cores)
-            assertEquals("TOO_FEW_ROUNDS", throughput.get("verdict").stringValue(), throughput.toString());
-            return;
-        }
-        int critical = criticalValue[n];
-        var walsh = new ArrayList<Double>();
-        for (int i = 0; i < n; i++)
-            for (int j = i; j < n; j++) walsh.add((logRatios[i] + logRatios[j]) / 2);
-        java.util.Collections.sort(walsh);
-        int m = walsh.size();
-        double hl = Math.exp(m % 2 == 1 ? walsh.get(m / 2) : (walsh.get(m / 2 - 1) + walsh.get(m / 2)) / 2);
-        double low = Math.exp(walsh.get(critical)), high = Math.exp(walsh.get(m - 1 - critical));
+        assertEquals(n, throughput.get("rounds").intValue(), "the rounds with a figure on both sides: " + throughput);
+        assertEquals(forks, estimates.size(), "every fork answered on both sides: " + runs);
+        int k = estimates.size();
+        double mean = estimates.stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+        double sd = Math.sqrt(estimates.stream().mapToDouble(e -> (e - mean) * (e - mean)).sum() / (k - 1));
+        double hl = Math.exp(mean), low = Math.exp(mean - tTable[k - 1] * sd / Math.sqrt(k)), high = Math.exp(mean + tTable[k - 1] * sd / Math.sqrt(k));
         boolean excludesOne = low > 1 || high < 1;
+        assertEquals(forks, throughput.get("forks").get("count").intValue(), throughput.toString());
         assertEquals(hl, throughput.get("ratio").doubleValue(), 1e-9 * hl, throughput.toString());
         JsonNode ci = throughput.get("ratio_interval");
         assertEquals(low, ci.get(0).doubleValue(), 1e-9 * low, throughput.toString());
@@ -198,7 +205,7 @@ public class CompareTest {
 
     @Test void aServerThatServesOneConnectionAtATimeIsShownStarvingAndItsLatencyIsNotCalledBetter(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("out.json");
-        var run = compare("compare", "--a", "threaded:sequential", "--b", "threaded:nio", "--concurrency", "16", "--rounds", "6",
+        var run = compare("compare", "--a", "threaded:sequential", "--b", "threaded:nio", "--forks", "1", "--concurrency", "16", "--rounds", "6",
                 "--duration", "300ms", "--warmup", "50ms", "--steady-max", "0s", "--json", json.toString());
         assertEquals(0, run.waitFor(), run.output());
         String out = run.output();
@@ -227,7 +234,7 @@ public class CompareTest {
 
     @Test void aJvmOptionIsPlacedLastShownAsInEffectAndTheServerRunsWithIt(@TempDir Path dir) throws Exception {
         Path json = dir.resolve("out.json");
-        var run = compare("compare", "--a", "threaded:nio", "--b", "simple:pool", "--jvm-option", "-Xmx300m", "--concurrency", "2",
+        var run = compare("compare", "--a", "threaded:nio", "--b", "simple:pool", "--jvm-option", "-Xmx300m", "--forks", "1", "--concurrency", "2",
                 "--rounds", "2", "--duration", "100ms", "--warmup", "20ms", "--steady-max", "0s", "--json", json.toString());
         run.awaitOutput("throughput GET /health c=2: round 1 of 2", Duration.ofSeconds(240));
         // The servers are up: the last -Xmx on a JVM's command line is its heap limit; read each one's from /proc.
@@ -252,6 +259,69 @@ public class CompareTest {
             assertEquals("-Xmx300m", all.getLast(), "placed last, so it wins: " + all);
         }
         assertTrue(JSON.convertValue(root.get("jvm_options"), List.class).contains("-Xmx300m"), root.get("jvm_options").toString());
+    }
+
+    /** Two bench/DelayServer.java copies as cmd: sides: A answers after aMs, B after bMs; small, short forks, no equal load (--quick). */
+    static List<String> delayRace(int aMs, int bMs, String... more) {
+        var args = new ArrayList<>(List.of("compare", "--a", "cmd:java bench/DelayServer.java {port} " + aMs, "--b", "cmd:java bench/DelayServer.java {port} " + bMs,
+                "--quick", "--concurrency", "4", "--rounds", "4", "--duration", "400ms", "--warmup", "20ms", "--steady-max", "0s"));
+        args.addAll(List.of(more));
+        return args;
+    }
+
+    // Two comparisons at once (they share nothing but the machine), so the pair takes about the time of one. The
+    // difference is twentyfold (10 ms against 200 ms a request), so that even a machine busy enough to scatter the
+    // rounds widely cannot hide it in three forks.
+    @Test @org.junit.jupiter.api.Timeout(300)
+    void failIfWorseExits3WhenTheIntervalShowsBWorseByMoreThanTheLimitAnd0Otherwise(@TempDir Path dir) throws Exception {
+        var bad = compare("compare", "--fail-if-worse", "five");
+        assertEquals(2, bad.waitFor(), bad.output());
+        assertTrue(bad.output().contains("Error: ") && bad.output().contains("a percentage from 0 to 100"), bad.output());
+        var worse = compare(delayRace(10, 200, "--forks", "3", "--fail-if-worse", "5%", "--json", dir.resolve("worse.json").toString()).toArray(String[]::new));
+        var better = compare(delayRace(200, 10, "--forks", "3", "--fail-if-worse", "5%").toArray(String[]::new));
+        assertEquals(3, worse.waitFor(), "B 20 times slower is worse by more than 5%:\n" + worse.output());
+        assertTrue(worse.output().lines().anyMatch(l -> l.startsWith("Worse: GET /") && l.contains(" throughput B/A 0.")), worse.output());
+        boolean shown = false;
+        for (JsonNode f : JSON.readTree(dir.resolve("worse.json").toFile()).get("figures")) {
+            if (f.get("figure").stringValue().endsWith("throughput") && f.get("ratio_interval").isArray()) shown |= f.get("ratio_interval").get(1).doubleValue() < 0.95;
+        }
+        assertTrue(shown, "exit 3 rests on a throughput interval wholly under 0.95");
+        assertEquals(0, better.waitFor(), "B 20 times faster is not worse:\n" + better.output());
+        assertFalse(better.output().contains("Worse: "), better.output());
+    }
+
+    @Test @org.junit.jupiter.api.Timeout(300)
+    void precisionAddsForksUntilEveryThroughputRowIsWithinItOrMaxTimeRunsOut(@TempDir Path dir) throws Exception {
+        // Already running delay servers (URL sides: a fork is its rounds only, which is all the stopping rule needs).
+        // A loose precision (±100%: the interval within x2 of the estimate) is reached, after the planned forks or a few
+        // more (two forks give a wide t-interval), and every throughput row's half-width shows it; an impossible one is
+        // not: forks are added until --max-time, which here ends the race after its first fork.
+        try (var a = TestKit.ServerProcess.start("bench/DelayServer.java", "0", "10");
+             var b = TestKit.ServerProcess.start("bench/DelayServer.java", "0", "11")) {
+            String urlA = "http://127.0.0.1:" + a.port(), urlB = "http://127.0.0.1:" + b.port();
+            Path reached = dir.resolve("reached.json"), ranOut = dir.resolve("ran-out.json");
+            var common = List.of("compare", "--a", urlA, "--b", urlB, "--quick", "--concurrency", "4", "--rounds", "4", "--duration", "200ms",
+                    "--warmup", "20ms", "--steady-max", "0s", "--forks", "2");
+            var loose = new ArrayList<>(common);
+            loose.addAll(List.of("--precision", "100%", "--max-time", "200s", "--json", reached.toString()));
+            var looseRun = compare(loose.toArray(String[]::new));
+            assertEquals(0, looseRun.waitFor(), looseRun.output());
+            JsonNode root = JSON.readTree(reached.toFile()), forks = root.get("forks");
+            assertEquals("PRECISION_REACHED", forks.get("stopped").stringValue(), forks.toString());
+            assertTrue(forks.get("forks").intValue() >= 2, "the planned forks at least: " + forks);
+            for (JsonNode f : root.get("figures")) {
+                if (f.get("figure").stringValue().endsWith("throughput")) assertTrue(f.get("forks").get("half_width").doubleValue() <= 1.0, f.toString());
+            }
+            assertTrue(looseRun.output().contains("every headline row's interval is within the precision asked for (±100%)"), looseRun.output());
+            var strict = new ArrayList<>(common);
+            strict.addAll(List.of("--precision", "0.01%", "--max-time", "1s", "--json", ranOut.toString()));
+            var strictRun = compare(strict.toArray(String[]::new));
+            assertEquals(0, strictRun.waitFor(), strictRun.output());
+            forks = JSON.readTree(ranOut.toFile()).get("forks");
+            assertEquals("MAX_TIME", forks.get("stopped").stringValue(), forks.toString());
+            assertEquals(1, forks.get("forks").intValue(), forks.toString());
+            assertTrue(strictRun.output().contains("--max-time ran out before every headline row's interval was within the precision asked for"), strictRun.output());
+        }
     }
 
     // ---------------------------------------------------------------- test
