@@ -1587,6 +1587,10 @@ public class ThreadedHttpServer implements Callable<Integer> {
                             scan = Scan.LINE_CR;
                         } else if (k >= 8 || !(k < 5 ? c == "HTTP/".charAt(k) : k == 6 ? c == '.' : c >= '0' && c <= '9')) {
                             throw HttpError.fatal(400, "malformed request line (version)");
+                        } else if (k == 7 && a[i - 2] != '1') {
+                            // The version's last digit: HTTP/d.d with another major is known wrong now, not at the CR
+                            // that may never come (llhttp answers here too). RFC 9110 §2.5: another major is 505.
+                            throw HttpError.fatal(505, "HTTP version not supported: " + new String(a, i - 7, 8, StandardCharsets.ISO_8859_1));
                         }
                     }
                     case LINE_CR -> {
@@ -1641,8 +1645,8 @@ public class ThreadedHttpServer implements Callable<Integer> {
             int v = sp2 + 1;
             if (end - v != 8 || !startsWith(a, v, "HTTP/") || !isDigit(a[v + 5]) || a[v + 6] != '.' || !isDigit(a[v + 7]))
                 throw HttpError.fatal(400, "malformed request line (version)");
-            // RFC 9110 §2.5: a higher minor version (HTTP/1.2) is answered as the highest we speak; another major is 505.
-            if (a[v + 5] != '1') throw HttpError.fatal(505, "HTTP version not supported: " + new String(a, v, 8, StandardCharsets.ISO_8859_1));
+            // RFC 9110 §2.5: a higher minor version (HTTP/1.2) is answered as the highest we speak; another major was
+            // refused with 505 by head() at the version's last digit.
             http11 = a[v + 7] != '0';
             method = method(a, from, sp1);
             target = new String(a, sp1 + 1, sp2 - sp1 - 1, StandardCharsets.ISO_8859_1);

@@ -41,7 +41,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 public class ThreadedHttpServerTest {
     public static void main(String[] args) {
         TestKit.run("ThreadedHttpServerTest", Contract.class, Framing.class, Limits.class, Smuggling.class, SlowAndBrokenClients.class,
-                StaticFiles.class, Codecrafters.class, Configuration.class, Lessons.class, ScarceResources.class, IdleConnections.class, AsAProcess.class);
+                StaticFiles.class, Codecrafters.class, Configuration.class, Lessons.class, ScarceResources.class, IdleConnections.class, AsAProcess.class,
+                VersionAtItsEnd.class);
     }
 
     static final List<String> MODES = Arrays.stream(ThreadedHttpServer.Mode.values()).map(Enum::name).toList();
@@ -1401,6 +1402,37 @@ public class ThreadedHttpServerTest {
                 var workers = server.process.children().toList();
                 server.terminate();
                 for (var w : workers) assertTrue(w.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS) != null && !w.isAlive(), "worker stopped");
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- added by the http helper (issue 25)
+
+    /**
+     * The last hang of the llhttp corpus: `GET / HTTP/5.6` with no line end. The version is known wrong at its last
+     * digit, so the 505 must come then, in every mode. The server's header and idle timeouts are 10 minutes and the
+     * test's own read bound is 60 s: an answer (and the close after it) inside that bound cannot have come from a
+     * timeout, only from the check at the version's end. The bound is a hang guard, not a timing verdict.
+     */
+    public static class VersionAtItsEnd {
+        static final String TEN_MINUTES = String.valueOf(10 * 60 * 1000);
+        static final Duration HANG_GUARD = Duration.ofSeconds(60);
+
+        @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
+        void anotherMajorVersionIsRefusedAtItsLastDigitWithNoLineEnd(String mode) throws IOException {
+            try (var server = startServer(mode, "--header-timeout", TEN_MINUTES, "--idle-timeout", TEN_MINUTES)) {
+                for (String partial : List.of("GET / HTTP/5.6", "GET / HTTP/0.9", "GET / HTTP/2.0")) {
+                    try (var c = new Wire(server.port())) {
+                        c.setReadTimeout(HANG_GUARD);
+                        c.send(partial);
+                        var r = c.readResponse();
+                        assertEquals(505, r.status(), "sent " + Wire.show(partial) + "\ngot " + r);
+                        assertTrue(r.text().contains(partial.substring(6)), "the reason names the version: " + r);
+                        assertEquals("close", r.header("Connection"), r.toString());
+                        assertTrue(c.closedByPeer(HANG_GUARD), "closed after " + Wire.show(partial));
+                    }
+                }
+                assertEquals(200, Wire.exchange(server.port(), health()).status(), "the server goes on serving");
             }
         }
     }
