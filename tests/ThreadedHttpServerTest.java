@@ -42,7 +42,7 @@ public class ThreadedHttpServerTest {
     public static void main(String[] args) {
         TestKit.run("ThreadedHttpServerTest", Contract.class, Framing.class, Limits.class, Smuggling.class, SlowAndBrokenClients.class,
                 StaticFiles.class, Codecrafters.class, Configuration.class, Lessons.class, ScarceResources.class, IdleConnections.class, AsAProcess.class,
-                VersionAtItsEnd.class);
+                VersionAtItsEnd.class, OnePolicyWithSimple.class);
     }
 
     static final List<String> MODES = Arrays.stream(ThreadedHttpServer.Mode.values()).map(Enum::name).toList();
@@ -1434,6 +1434,25 @@ public class ThreadedHttpServerTest {
                 }
                 assertEquals(200, Wire.exchange(server.port(), health()).status(), "the server goes on serving");
             }
+        }
+    }
+
+    /**
+     * Where ThreadedHttpServer and SimpleHttpServer follow one policy (the `authority` and `startup-error` twins): a
+     * Host field may be empty, but a non-empty one needs a host; a bad --bind is one error line and exit 2.
+     */
+    public static class OnePolicyWithSimple extends PerMode {
+        @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
+        void aHostWithAPortButNoHostIs400(String mode) throws IOException {
+            for (String host : List.of(":80", ":")) refused(mode, "GET /health HTTP/1.1\r\nHost: " + host + "\r\n\r\n", 400);
+            assertEquals(200, Wire.exchange(port(mode), "GET /health HTTP/1.1\r\nHost: \r\n\r\n").status(), "an empty Host");
+        }
+
+        @Test void aBadBindAddressIsOneErrorLineAndExit2() {
+            var e = assertThrows(ThreadedHttpServer.StartupError.class,
+                    () -> ThreadedHttpServer.parse("-p", "0", "-b", "no.such.host.invalid").start());
+            assertEquals(2, e.exitCode);
+            assertEquals("unknown bind address: no.such.host.invalid (use an IP such as 127.0.0.1 or 0.0.0.0)", e.getMessage());
         }
     }
 }
