@@ -15,6 +15,14 @@
 // Watch:  in another terminal, `curl -s localhost:8000/io?ms=3000 &` then `curl -s localhost:8000/health`:
 //         instant in pool and virtual modes, three seconds late in single mode. The access log names the thread.
 
+// The file, in order (each part opens with a `// ----` line):
+//   1. the command line: options, main, call()
+//   2. the three models: the Mode enum and executorFor, the one place where they differ
+//   3. starting and stopping: Running, start(), the JDK server's tuning, StartupError, the log line
+//   4. data: the response, errors, the JSON records
+//   5. the application: routes of the HTTP contract, static files, bodies, writing, the RFC 9112 filter, Authority
+//   6. plumbing: the poller warm-up for virtual threads
+
 import com.sun.net.httpserver.Filter;
 import com.sun.net.httpserver.Headers;
 import com.sun.net.httpserver.HttpExchange;
@@ -63,6 +71,8 @@ import java.util.zip.GZIPOutputStream;
                 "%nOpen connections are capped at half of what the open-files limit leaves after start-up (the ready line says how",
                 "many): beyond that the JDK closes a new connection at once, instead of running out of file descriptors."})
 public class SimpleHttpServer implements Callable<Integer> {
+
+    // ---------------------------------------------------------------- the command line: options, main, call()
 
     @Option(names = {"-p", "--port"}, description = "TCP port to listen on (0 picks a free port).")
     int port = 8000;
@@ -126,10 +136,12 @@ public class SimpleHttpServer implements Callable<Integer> {
         return 0;
     }
 
+    // ---------------------------------------------------------------- the three models
+
     /** The three models, each with its trade-off. */
     enum Mode {
         single("the JDK's dispatcher thread runs every handler: no threads to manage, but one slow request stalls everyone"),
-        pool("a fixed pool of -w platform threads: slow requests stall others only when all workers are busy"),
+        pool("an exchange pool: -w platform threads run the handlers; slow requests stall others only when all are busy"),
         virtual("a virtual thread per exchange: blocking is cheap, so a slow request stalls nobody");
 
         /** The one-line trade-off --help shows for this mode; stated here only. */
@@ -155,33 +167,13 @@ public class SimpleHttpServer implements Callable<Integer> {
         return switch (mode) {
             // No executor: the JDK's dispatcher thread ("HTTP-Dispatcher") calls every handler itself.
             case single -> null;
-            // A fixed pool: at most -w handlers run at once, the rest queue.
+            // An exchange pool: the dispatcher still accepts and reads every connection; at most -w handlers run at
+            // once, the rest queue. An idle keep-alive connection holds no thread (unlike ThreadedHttpServer's pool).
             case pool -> Executors.newFixedThreadPool(workers, Thread.ofPlatform().name("pool-", 1).factory());
             // A virtual thread per exchange: a handler that sleeps or blocks on I/O unmounts and costs ~1 KB.
             case virtual -> Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("vt-", 1).factory());
         };
     }
-
-    // ---- twin: poller-warm-up (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
-    /**
-     * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
-     * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
-     * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
-     * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
-     */
-    static void startPoller() throws IOException {
-        try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
-                try {
-                    probe.accept().close();
-                } catch (IOException closed) {
-                    // closed below, once the wait began: what ends it
-                }
-            });
-            while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
-        }
-    }
-    // ---- end twin: poller-warm-up
 
     // ---------------------------------------------------------------- starting and stopping
 
@@ -969,4 +961,27 @@ public class SimpleHttpServer implements Callable<Integer> {
                     + ex.getRequestURI() + " " + ex.getProtocol() + "\" " + status + " " + bytes + " " + Thread.currentThread().getName());
         }
     }
+
+    // ---------------------------------------------------------------- plumbing: the poller warm-up for virtual threads
+
+    // ---- twin: poller-warm-up (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+    /**
+     * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
+     * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
+     * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
+     * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
+     */
+    static void startPoller() throws IOException {
+        try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
+                try {
+                    probe.accept().close();
+                } catch (IOException closed) {
+                    // closed below, once the wait began: what ends it
+                }
+            });
+            while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
+        }
+    }
+    // ---- end twin: poller-warm-up
 }

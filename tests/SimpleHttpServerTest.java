@@ -224,7 +224,7 @@ public class SimpleHttpServerTest {
                 // The lesson of each mode, one line each, under the Modes heading (not just the name in the option list).
                 Scarce.assertEachModeHasItsTradeOffLine(p.output(), SimpleHttpServer.Mode.values().length, List.of(
                         "  single   the JDK's dispatcher thread runs every handler: no threads to manage, but one slow request stalls everyone",
-                        "  pool     a fixed pool of -w platform threads: slow requests stall others only when all workers are busy",
+                        "  pool     an exchange pool: -w platform threads run the handlers; slow requests stall others only when all are busy",
                         "  virtual  a virtual thread per exchange: blocking is cheap, so a slow request stalls nobody"));
             }
         }
