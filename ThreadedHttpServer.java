@@ -221,7 +221,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
     enum Mode {
         sequential("one connection at a time: simplest; one slow client stalls all"),
         thread("a platform thread per client: concurrent; ~1 MB of stack each"),
-        pool("-w threads that each accept: bounded cost; client w+1 waits until one leaves"),
+        pool("-w accepting threads: bounded; client w+1 waits until one leaves"),
         virtual("a virtual thread per client: blocking code that scales"),
         nio("one Selector loop + -w workers: fewest threads, fastest (default)"),
         processes("-w JVMs share the port: a crash takes one; no shared memory");
