@@ -57,7 +57,7 @@ next_source=2   # IdleClient takes 5,000 connections per source address; each ru
 trim_native() {
   [ "$TRIM" = 1 ] || return 0
   local p; for p in $(tree_pids "$1"); do
-    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = java ] && { jcmd "$p" System.trim_native_heap >/dev/null 2>&1 || true; }
+    if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = java ]; then jcmd "$p" System.trim_native_heap >/dev/null 2>&1 || true; fi
   done
 }
 
