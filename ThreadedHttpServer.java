@@ -943,8 +943,10 @@ public class ThreadedHttpServer implements Callable<Integer> {
                         c.busy = false;
                         if (c.idle() && core.watchdog().stopping()) { c.close(); return; }
                         c.armReadDeadline();
-                        if (c.idle() && spareParsers.size() < SPARE_PARSERS) spareParsers.push(c.parser);
-                        if (c.idle()) c.parser = null;
+                        if (c.idle()) {   // waiting for its next request: the parser goes back to the spares
+                            if (spareParsers.size() < SPARE_PARSERS) spareParsers.push(c.parser);
+                            c.parser = null;
+                        }
                         c.key.interestOps(SelectionKey.OP_READ);
                         return;
                     }
