@@ -15,6 +15,14 @@
 // Watch:  in another terminal, `curl -s localhost:8000/io?ms=3000 &` then `curl -s localhost:8000/health`:
 //         instant in pool and virtual modes, three seconds late in single mode. The access log names the thread.
 
+// The file, in order (each part opens with a `// ----` line):
+//   1. the command line: options, main, call()
+//   2. the three models: the Mode enum and executorFor, the one place where they differ
+//   3. starting and stopping: Running, start(), the JDK server's tuning, StartupError, the log line
+//   4. data: the response, errors, the JSON records
+//   5. the application: routes of the HTTP contract, static files, bodies, writing, the RFC 9112 filter, Authority
+//   6. plumbing: the poller warm-up for virtual threads
+
 import com.sun.net.httpserver.Filter;
 import com.sun.net.httpserver.Headers;
 import com.sun.net.httpserver.HttpExchange;
@@ -63,6 +71,8 @@ import java.util.zip.GZIPOutputStream;
                 "%nOpen connections are capped at half of what the open-files limit leaves after start-up (the ready line says how",
                 "many): beyond that the JDK closes a new connection at once, instead of running out of file descriptors."})
 public class SimpleHttpServer implements Callable<Integer> {
+
+    // ---------------------------------------------------------------- the command line: options, main, call()
 
     @Option(names = {"-p", "--port"}, description = "TCP port to listen on (0 picks a free port).")
     int port = 8000;
@@ -126,10 +136,12 @@ public class SimpleHttpServer implements Callable<Integer> {
         return 0;
     }
 
+    // ---------------------------------------------------------------- the three models
+
     /** The three models, each with its trade-off. */
     enum Mode {
         single("the JDK's dispatcher thread runs every handler: no threads to manage, but one slow request stalls everyone"),
-        pool("a fixed pool of -w platform threads: slow requests stall others only when all workers are busy"),
+        pool("an exchange pool: -w platform threads run the handlers; slow requests stall others only when all are busy"),
         virtual("a virtual thread per exchange: blocking is cheap, so a slow request stalls nobody");
 
         /** The one-line trade-off --help shows for this mode; stated here only. */
@@ -137,13 +149,17 @@ public class SimpleHttpServer implements Callable<Integer> {
 
         Mode(String tradeOff) { this.tradeOff = tradeOff; }
 
-        /** --help's footer: a line per mode with its trade-off, then the notes. */
+        // ---- twin: help-footer (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java; tests/TwinsTest.java checks)
+        /** --help's footer: a line per mode with its trade-off (names padded to the longest), then the notes. */
         static String[] helpFooter(String... notes) {
+            int width = 0;
+            for (Mode m : values()) width = Math.max(width, m.name().length());
             var lines = new String[values().length + notes.length];
-            for (Mode m : values()) lines[m.ordinal()] = String.format("  %-8s %s", m.name(), m.tradeOff);
+            for (Mode m : values()) lines[m.ordinal()] = String.format("  %-" + (width + 1) + "s %s", m.name(), m.tradeOff);
             System.arraycopy(notes, 0, lines, values().length, notes.length);
             return lines;
         }
+        // ---- end twin: help-footer
     }
 
     /** The three models: the only difference between them is who runs a handler. */
@@ -151,30 +167,12 @@ public class SimpleHttpServer implements Callable<Integer> {
         return switch (mode) {
             // No executor: the JDK's dispatcher thread ("HTTP-Dispatcher") calls every handler itself.
             case single -> null;
-            // A fixed pool: at most -w handlers run at once, the rest queue.
+            // An exchange pool: the dispatcher still accepts and reads every connection; at most -w handlers run at
+            // once, the rest queue. An idle keep-alive connection holds no thread (unlike ThreadedHttpServer's pool).
             case pool -> Executors.newFixedThreadPool(workers, Thread.ofPlatform().name("pool-", 1).factory());
             // A virtual thread per exchange: a handler that sleeps or blocks on I/O unmounts and costs ~1 KB.
             case virtual -> Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("vt-", 1).factory());
         };
-    }
-
-    /**
-     * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
-     * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
-     * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
-     * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
-     */
-    static void startVirtualThreadPoller() throws IOException {
-        try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
-                try {
-                    probe.accept().close();
-                } catch (IOException closed) {
-                    // closed below, once the wait began: what ends it
-                }
-            });
-            while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
-        }
     }
 
     // ---------------------------------------------------------------- starting and stopping
@@ -202,15 +200,14 @@ public class SimpleHttpServer implements Callable<Integer> {
         if (workers < 1) throw new StartupError(2, "--workers must be at least 1: " + workers);
         if (maxBody < 0) throw new StartupError(2, "--max-body must not be negative: " + maxBody);
         var address = new InetSocketAddress(bind, port);
-        if (address.isUnresolved()) throw new StartupError(2, "cannot resolve --bind address: " + bind);
-        if (mode == Mode.virtual) startVirtualThreadPoller();
+        if (address.isUnresolved()) throw StartupError.unknownBindAddress(bind);
+        if (mode == Mode.virtual) startPoller();
 
         HttpServer server;
         try {
             server = HttpServer.create(address, backlog);
         } catch (BindException e) {
-            throw new StartupError(1, "cannot listen on " + bind + ":" + port + ": " + e.getMessage()
-                    + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
+            throw StartupError.cannotListen(bind, port, e);
         }
         var app = new App(this, server.getAddress().getPort());
         var context = server.createContext("/", app::handle);
@@ -274,21 +271,37 @@ public class SimpleHttpServer implements Callable<Integer> {
         if (System.getProperty(property) == null) System.setProperty(property, value);
     }
 
+    // ---- twin: startup-error (kept identical in SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
     /** An expected failure at start-up: one line on stderr and an exit code, no stack trace. */
     static final class StartupError extends RuntimeException {
         final int exitCode;
 
         StartupError(int exitCode, String message) { super(message); this.exitCode = exitCode; }
+
+        /** The port is taken (or the address is not this machine's): exit 1. */
+        static StartupError cannotListen(String host, int port, IOException e) {
+            return new StartupError(1, "cannot listen on " + hostForUrl(host) + ":" + port + ": " + e.getMessage()
+                    + " (another server there? pick a port with -p, or -p 0 for a free one)");
+        }
+
+        /** --bind names no address: exit 2, as for any bad option. */
+        static StartupError unknownBindAddress(String host) {
+            return new StartupError(2, "unknown bind address: " + host + " (use an IP such as 127.0.0.1 or 0.0.0.0)");
+        }
     }
 
+    /** A host as a URL or HOST:PORT shows it: an IPv6 literal in brackets. */
     static String hostForUrl(String host) { return host.contains(":") ? "[" + host + "]" : host; }
+    // ---- end twin: startup-error
 
+    // ---- twin: log-line (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
     static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
 
     /** Every log line starts with the time, UTC, to the millisecond. */
     static void log(PrintStream out, String line) {
         out.println(TIMESTAMP.format(Instant.now()) + " " + line);
     }
+    // ---- end twin: log-line
 
     // ---------------------------------------------------------------- data
 
@@ -789,9 +802,9 @@ public class SimpleHttpServer implements Callable<Integer> {
                         problem = "HTTP version not supported: " + version;
                     } else if (!version.equals("HTTP/1.0") && (hosts == null || hosts.size() != 1)) {
                         problem = hosts == null ? "missing Host header" : "more than one Host header";
-                    } else if (hosts != null && !Authority.isValid(hosts.getFirst(), true)) {
+                    } else if (hosts != null && !hosts.getFirst().isEmpty() && !Authority.valid(hosts.getFirst())) {
                         problem = "invalid Host header: " + hosts.getFirst() + " (RFC 9112 §3.2: uri-host [ \":\" port ])";
-                    } else if (target.isAbsolute() && !Authority.isValidTarget(target)) {
+                    } else if (target.isAbsolute() && !isHttpUriWithHost(target)) {
                         problem = "invalid absolute-form target: " + target + " (an http URI with a valid host, RFC 9112 §3.2.2)";
                     } else if (target.getRawFragment() != null) {
                         problem = "request target with a fragment (#): a request target has none (RFC 9112 §3.2)";
@@ -815,22 +828,19 @@ public class SimpleHttpServer implements Callable<Integer> {
             };
         }
 
-        /** The authority rules of RFC 3986 §3.2.2, for a Host header and an absolute-form target. */
+        // ---- twin: authority (kept identical in SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+        /**
+         * The authority rules of RFC 3986 §3.2.2, for a Host header and an absolute-form target: uri-host [ ":" port ],
+         * the host an IP-literal, an IPv4 address or a reg-name. The host must not be empty (RFC 9110 §4.2.1: an http URI
+         * with an empty host is invalid); an empty Host field as a whole is the caller's to allow (RFC 9112 §3.2).
+         */
         static final class Authority {
             private Authority() {}
 
             static final String SUB_DELIMS = "!$&'()*+,;=";
 
-            /** An http(s) URI with an authority whose host is not empty (RFC 9110 §4.2.1), and nothing else in it. */
-            static boolean isValidTarget(URI target) {
-                String scheme = target.getScheme().toLowerCase(Locale.ROOT);
-                return (scheme.equals("http") || scheme.equals("https")) && target.getRawAuthority() != null
-                        && isValid(target.getRawAuthority(), false);
-            }
-
-            /** uri-host [ ":" port ]: IP-literal / IPv4address / reg-name, then digits. No userinfo, path or space. */
-            static boolean isValid(String authority, boolean emptyAllowed) {
-                if (authority.isEmpty()) return emptyAllowed;
+            /** uri-host [ ":" port ] with a host: no userinfo, path, space or anything else. */
+            static boolean valid(String authority) {
                 String port;
                 if (authority.startsWith("[")) {
                     int close = authority.indexOf(']');
@@ -920,6 +930,14 @@ public class SimpleHttpServer implements Callable<Integer> {
                 return true;
             }
         }
+        // ---- end twin: authority
+
+        /** An http(s) URI with an authority whose host is not empty (RFC 9110 §4.2.1), and nothing else in it. */
+        static boolean isHttpUriWithHost(URI target) {
+            String scheme = target.getScheme().toLowerCase(Locale.ROOT);
+            return (scheme.equals("http") || scheme.equals("https")) && target.getRawAuthority() != null
+                    && Authority.valid(target.getRawAuthority());
+        }
 
         static boolean hasControlCharacters(Headers headers) {
             for (var entry : headers.entrySet()) {
@@ -943,4 +961,27 @@ public class SimpleHttpServer implements Callable<Integer> {
                     + ex.getRequestURI() + " " + ex.getProtocol() + "\" " + status + " " + bytes + " " + Thread.currentThread().getName());
         }
     }
+
+    // ---------------------------------------------------------------- plumbing: the poller warm-up for virtual threads
+
+    // ---- twin: poller-warm-up (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+    /**
+     * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
+     * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
+     * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
+     * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
+     */
+    static void startPoller() throws IOException {
+        try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
+                try {
+                    probe.accept().close();
+                } catch (IOException closed) {
+                    // closed below, once the wait began: what ends it
+                }
+            });
+            while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
+        }
+    }
+    // ---- end twin: poller-warm-up
 }

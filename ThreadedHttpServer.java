@@ -7,8 +7,8 @@
 
 // ThreadedHttpServer: the HTTP contract (docs/http-contract.md) served from the socket up. One byte-level parser (RequestParser,
 // fed from a ByteBuffer), one router (App) and one response writer are shared by six concurrency models (-m):
-//   sequential  one connection at a time             thread   a platform thread per connection
-//   pool        -w threads that each accept           virtual  a virtual thread per connection
+//   sequential  one connection at a time                thread   a platform thread per connection
+//   pool        -w threads that each accept and serve   virtual  a virtual thread per connection
 //   nio         one Selector loop does all socket I/O; blocking handlers run on -w worker threads (the default:
 //               the fastest here; docs/performance.md says why not virtual)
 //   processes   -w worker JVMs, each one event loop, share the port with SO_REUSEPORT (nginx's design)
@@ -19,6 +19,16 @@
 //         instant in every mode but sequential. The access log names the thread (vt-7, pool-2, nio-loop, p1-nio-loop).
 //         `printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' | nc localhost 3000` shows the bytes on the wire.
 // Measure: bench/threaded-http-server.sh runs wrk against nginx and against every mode in the same run.
+
+// The file, in order (each part opens with a `// ----` line):
+//   1. the command line: options, main, the modes, start(), Running, StartupError
+//   2. the six concurrency models, simplest first, and the accept loop four of them share
+//   3. one connection, as every model holds it; the conversation of the four blocking models
+//   4. the event loop (NioEventLoop accepts; NioConversation reads, handles, writes, closes), the worker processes
+//   5. protocol core: request, response, limits; the request parser; the response writer
+//   6. the application: routes of the HTTP contract
+//   7. HTTP details: static files, gzip, the item store, percent-decoding, configuration
+//   8. plumbing the models share: the log line, back-off when accept fails, the deadlines (Watchdog), the poller warm-up
 
 import com.sun.management.UnixOperatingSystemMXBean;
 import picocli.CommandLine;
@@ -36,6 +46,7 @@ import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.net.BindException;
@@ -69,6 +80,8 @@ import java.util.zip.GZIPOutputStream;
         version = "ThreadedHttpServer 1.0",
         description = "Serves www/ and the HTTP contract (docs/http-contract.md) with HTTP/1.1 parsed from raw bytes, in one of six concurrency models.")
 public class ThreadedHttpServer implements Callable<Integer> {
+
+    // ---------------------------------------------------------------- the command line: options, main, the modes, starting and stopping
 
     @Option(names = {"-p", "--port"}, description = "TCP port to listen on (0 picks a free port).")
     int port = DEFAULT_PORT;
@@ -197,7 +210,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             System.out.println(WORKER_READY);
             Processes.exitWhenParentGoes();
         } else {
-            System.out.printf("Listening on http://%s:%d/ mode=%s%n", bind.contains(":") ? "[" + bind + "]" : bind, running.port(), mode);
+            System.out.printf("Listening on http://%s:%d/ mode=%s%n", hostForUrl(bind), running.port(), mode);
         }
         System.out.flush();
         running.awaitClose();
@@ -208,7 +221,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
     enum Mode {
         sequential("one connection at a time: simplest; one slow client stalls all"),
         thread("a platform thread per client: concurrent; ~1 MB of stack each"),
-        pool("-w threads: bounded cost; client w+1 waits until one leaves"),
+        pool("-w accepting threads: bounded; client w+1 waits until one leaves"),
         virtual("a virtual thread per client: blocking code that scales"),
         nio("one Selector loop + -w workers: fewest threads, fastest (default)"),
         processes("-w JVMs share the port: a crash takes one; no shared memory");
@@ -230,14 +243,14 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 + ", --max-request-line " + maxRequestLine + ", --max-header-size " + maxHeaderSize + " (see --help)");
         if (headerTimeout < 1 || idleTimeout < 1 || writeTimeout < 1) throw new StartupError(2, "timeouts must be at least 1 ms (see --help)");
         var address = new InetSocketAddress(bind, port);
-        if (address.isUnresolved()) throw new StartupError(2, "cannot resolve --bind address: " + bind);
+        if (address.isUnresolved()) throw StartupError.unknownBindAddress(bind);
         Json.load();
         Model model = switch (mode) {
             case sequential -> new Sequential(core(address));
             case thread -> new ThreadPerConnection(core(address));
             case pool -> new FixedPool(core(address), workers);
             case virtual -> {
-                VirtualThreads.startPoller();
+                startPoller();
                 yield new VirtualThreads(core(address), "vt-");
             }
             case nio -> new NioEventLoop(core(address), workers, "nio-");
@@ -256,15 +269,14 @@ public class ThreadedHttpServer implements Callable<Integer> {
             listener.bind(address, backlog);
         } catch (BindException e) {
             listener.close();
-            throw new StartupError(1, "cannot listen on " + bind + ":" + port + ": " + e.getMessage()
-                    + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
+            throw StartupError.cannotListen(bind, port, e);
         }
         int actualPort = ((InetSocketAddress) listener.getLocalAddress()).getPort();
         ItemStore items = itemsFile != null ? new SharedFileItems(itemsFile) : new InMemoryItems();
         var limits = new Limits(maxRequestLine, maxHeaderSize, DEFAULT_MAX_HEADERS, maxBody,
                 headerTimeout, idleTimeout, writeTimeout);
         var app = new App(root.toRealPath(), directory == null ? null : directory.toRealPath(), mode.toString(), actualPort, items);
-        return new Core(listener, actualPort, app, limits, new Watchdog(), quiet);
+        return new Core(listener, actualPort, app, limits, new Watchdog(limits), quiet);
     }
 
     /** A started server: its port, and close() to stop accepting, let in-flight requests finish briefly, and stop. */
@@ -289,12 +301,28 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
     }
 
+    // ---- twin: startup-error (kept identical in SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
     /** An expected failure at start-up: one line on stderr and an exit code, no stack trace. */
     static final class StartupError extends RuntimeException {
         final int exitCode;
 
         StartupError(int exitCode, String message) { super(message); this.exitCode = exitCode; }
+
+        /** The port is taken (or the address is not this machine's): exit 1. */
+        static StartupError cannotListen(String host, int port, IOException e) {
+            return new StartupError(1, "cannot listen on " + hostForUrl(host) + ":" + port + ": " + e.getMessage()
+                    + " (another server there? pick a port with -p, or -p 0 for a free one)");
+        }
+
+        /** --bind names no address: exit 2, as for any bad option. */
+        static StartupError unknownBindAddress(String host) {
+            return new StartupError(2, "unknown bind address: " + host + " (use an IP such as 127.0.0.1 or 0.0.0.0)");
+        }
     }
+
+    /** A host as a URL or HOST:PORT shows it: an IPv6 literal in brackets. */
+    static String hostForUrl(String host) { return host.contains(":") ? "[" + host + "]" : host; }
+    // ---- end twin: startup-error
 
 
     // ---------------------------------------------------------------- the six concurrency models, simplest first, and the accept loop four of them share
@@ -393,8 +421,9 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
     }
 
-    // Fixed pool: -w threads, each accepting and serving one connection at a time (seed 002's workers). Bounded
-    // cost, but the (w+1)-th keep-alive client waits until one of the first w goes away.
+    // Fixed pool, an accepting pool: -w threads, each accepting and serving one connection at a time (the design
+    // of the from-scratch web server's workers). Bounded cost, but the (w+1)-th keep-alive client waits until one of
+    // the first w goes away.
     static final class FixedPool extends Acceptor implements Model {
         FixedPool(Core core, int workers) {
             super(core);
@@ -416,55 +445,41 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
 
         @Override void serve(SocketChannel ch) { factory.newThread(() -> new BlockingConnection(core, ch).serve()).start(); }
-
-        /**
-         * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
-         * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
-         * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
-         * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
-         */
-        static void startPoller() throws IOException {
-            try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
-                    try {
-                        probe.accept().close();
-                    } catch (IOException closed) {
-                        // closed below, once the wait began: what ends it
-                    }
-                });
-                while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
-            }
-        }
     }
 
     // ---------------------------------------------------------------- one connection, as every model holds it, and the conversation of the four blocking models
 
     /**
-     * One client connection's protocol state, the same in every model: the input buffer the parser reads, the output
-     * buffer responses are encoded into, and the deadline the watchdog enforces. How a model waits for bytes is the
-     * only thing that differs: BlockingConnection blocks a thread, NioEventLoop waits for the selector.
-     * An idle keep-alive connection is what C10K multiplies by ten thousand, so it keeps no large buffer: `in` is
-     * small (a blocking read must own a buffer while it waits; the event loop lends one instead, see NioEventLoop)
-     * and grows only while a request needs it; `out` exists only while an answer is being written.
+     * One client connection's protocol state, the same in every model: the parser, the input buffer it reads, and
+     * the deadline the watchdog enforces. How a model waits for bytes is the only thing that differs:
+     * BlockingConnection blocks a thread, NioEventLoop waits for the selector.
+     * An idle keep-alive connection is what C10K multiplies by ten thousand, so between requests it holds as little
+     * as it can: `in` is small (a blocking read must own a buffer while it waits; the event loop lends one instead,
+     * and lends the parser too, see NioEventLoop) and grows only while a request needs it; an answer exists only
+     * while it is being written.
      */
     static class Connection {
         final Core core;
         final SocketChannel channel;
-        final RequestParser parser;
-        ByteBuffer in = ByteBuffer.allocate(DEFAULT_IDLE_BUFFER_SIZE).flip();
-        Bytes out;                    // the answer being written; null between requests
-        FileRegion pendingFile;       // a file body still to send after `out`
+        RequestParser parser;         // null while an event-loop connection waits for its next request
+        ByteBuffer in;
         private boolean lastReadFilled;   // the last read filled `in`: the socket may hold more, read more at a time
-        volatile long deadline = Long.MAX_VALUE;   // System.nanoTime() after which the watchdog closes the channel
         volatile boolean busy;        // a request is being handled: shutdown lets it finish briefly
-        private long headDeadline;    // when the current request head must be complete
-        private String remote;
+        // The watchdog's bookkeeping, guarded by the watchdog: when this connection times out (System.nanoTime()),
+        // the queue of deadlines it waits in, and its neighbours there.
+        long deadline = Long.MAX_VALUE;
+        Watchdog.Queue queue;
+        Connection earlier, later;
 
-        Connection(Core core, SocketChannel channel) {
+        Connection(Core core, SocketChannel channel, RequestParser parser, ByteBuffer in) {
             this.core = core;
             this.channel = channel;
-            this.parser = new RequestParser(core.limits());
+            this.parser = parser;
+            this.in = in;
         }
+
+        /** True between requests: nothing of the next one has arrived yet. */
+        boolean idle() { return parser == null ? !in.hasRemaining() : parser.idle(in); }
 
         /** Makes room in the input buffer for the next read (grows it up to what the limits need). */
         void prepareRead() {
@@ -492,72 +507,46 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         /** The deadline for the next read: idle between requests, a fixed end for the head, a stall limit for bodies. */
         void armReadDeadline() {
-            long now = System.nanoTime();
-            if (parser.idle(in)) {
-                headDeadline = 0;
-                deadline = now + core.limits().idleTimeoutMs() * 1_000_000L;
-            } else if (parser.readingHead()) {
-                if (headDeadline == 0) headDeadline = now + core.limits().headerTimeoutMs() * 1_000_000L;
-                deadline = headDeadline;
-            } else {
-                deadline = now + core.limits().idleTimeoutMs() * 1_000_000L;
-            }
+            if (idle() || !parser.readingHead()) core.watchdog().arm(this, Watchdog.Queue.IDLE);
+            else core.watchdog().armOnce(this, Watchdog.Queue.HEAD);
         }
 
-        void armWriteDeadline() { deadline = System.nanoTime() + core.limits().writeTimeoutMs() * 1_000_000L; }
+        void armWriteDeadline() { core.watchdog().arm(this, Watchdog.Queue.WRITE); }
 
-        /**
-         * Handles a complete request on the calling thread and encodes the answer into `out` (and pendingFile).
-         * Returns true if the connection stays open afterwards.
-         */
-        boolean respond(Request request) {
+        /** Handles a complete request on the calling thread and returns the answer to write. */
+        Answer respond(Request request) {
             busy = true;
-            headDeadline = 0;
-            deadline = Long.MAX_VALUE;   // a handler may take its time (/io?ms=10000); only I/O has deadlines
+            core.watchdog().disarm(this);   // a handler may take its time (/io?ms=10000); only I/O has deadlines
             long start = System.nanoTime();
             Response r = core.app().handle(request);
             boolean keep = request.keepAlive() && !core.watchdog().stopping();
-            encodeInto(r, request.method().equals("HEAD"), !keep, !request.http11() && keep);
+            var answer = Answer.of(r, request.method().equals("HEAD"), !keep, !request.http11() && keep);
             if (!core.quiet()) log(request.method() + " " + request.target() + " HTTP/1." + (request.http11() ? 1 : 0), r, start);
-            return keep;
+            return answer;
         }
 
-        /** Encodes an error for a request that could not be parsed; the connection closes after it. */
-        void respondToBrokenRequest(HttpError e) {
-            deadline = Long.MAX_VALUE;   // the client's bytes are all here: the time to answer is the server's, not theirs
+        /** The answer to a request that could not be parsed; the connection closes after it. */
+        Answer respondToBrokenRequest(HttpError e) {
+            core.watchdog().disarm(this);   // the client's bytes are all here: the time to answer is the server's, not theirs
             Response r = core.app().errorResponse(e, null);
-            encodeInto(r, false, true, false);
             if (!core.quiet()) log("(unparsable request)", r, System.nanoTime());
-        }
-
-        private void encodeInto(Response r, boolean head, boolean close, boolean http10KeepAlive) {
-            out = new Bytes(DEFAULT_HEAD_ROOM + (head || r.body() == null ? 0 : r.body().length));
-            ResponseWriter.encode(r, head, close, http10KeepAlive, out);
-            pendingFile = head || r.file() == null ? null : r.file();
+            return Answer.of(r, false, true, false);
         }
 
         /** The access log line: time, thread, client, request line, status, bytes, handling time. */
         void log(String requestLine, Response r, long startNanos) {
             long micros = (System.nanoTime() - startNanos) / 1000;
-            System.out.println(Instant.now() + " " + Thread.currentThread().getName() + " " + remote() + " \"" + requestLine + "\" " + r.status() + " "
+            ThreadedHttpServer.log(System.out, Thread.currentThread().getName() + " " + remote() + " \"" + requestLine + "\" " + r.status() + " "
                     + r.length() + " " + micros / 1000 + "." + (micros % 1000) / 100 + "ms");
         }
 
         /** Logged once per failed connection, then the server goes on; -q hides the access log, never this. */
-        void logFailure(String what) {
-            System.err.println(Instant.now() + " " + Thread.currentThread().getName() + " " + remote() + ": " + what);
-        }
+        void logFailure(String what) { ThreadedHttpServer.logFailure(Thread.currentThread().getName(), remote() + ": " + what); }
 
+        /** The client's address, for the logs (not kept: an idle connection holds no string for it); closed, too. */
         String remote() {
-            if (remote == null) {
-                try {
-                    SocketAddress a = channel.getRemoteAddress();
-                    remote = a instanceof InetSocketAddress i ? i.getAddress().getHostAddress() + ":" + i.getPort() : String.valueOf(a);
-                } catch (IOException e) {
-                    remote = "?";
-                }
-            }
-            return remote;
+            SocketAddress a = channel.socket().getRemoteSocketAddress();
+            return a instanceof InetSocketAddress i ? i.getAddress().getHostAddress() + ":" + i.getPort() : "?";
         }
 
         static void closeQuietly(java.io.Closeable c) {
@@ -579,13 +568,28 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
     }
 
+    /** An encoded answer: its head and small body in one buffer, a file body sent after it, and whether to close. */
+    record Answer(Bytes bytes, FileRegion file, boolean close) {
+        static Answer of(Response r, boolean head, boolean close, boolean http10KeepAlive) {
+            var out = new Bytes(DEFAULT_HEAD_ROOM + (head || r.body() == null ? 0 : r.body().length));
+            ResponseWriter.encode(r, head, close, http10KeepAlive, out);
+            return new Answer(out, head ? null : r.file(), close);
+        }
+
+        static final Answer CONTINUE = new Answer(new Bytes(0).put(ResponseWriter.CONTINUE), null, false);
+
+        ByteBuffer head() { return ByteBuffer.wrap(bytes.a, 0, bytes.n); }
+    }
+
     /**
      * The conversation on a blocking channel, the same for the four thread-based models: read until the parser has a
      * message, answer it, repeat while the connection is kept alive. Deadlines are enforced by the watchdog closing
      * the channel, which wakes a blocked read or write with AsynchronousCloseException.
      */
     static final class BlockingConnection extends Connection {
-        BlockingConnection(Core core, SocketChannel channel) { super(core, channel); }
+        BlockingConnection(Core core, SocketChannel channel) {
+            super(core, channel, new RequestParser(core.limits()), ByteBuffer.allocate(DEFAULT_IDLE_BUFFER_SIZE).flip());
+        }
 
         /** Serves the connection until it closes; never throws. */
         void serve() {
@@ -595,7 +599,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 converse();
             } catch (ClosedChannelException e) {
                 // A keep-alive connection that idled out is no failure; a request cut off half-way (head, body, answer) is.
-                if (!core.watchdog().stopping() && (busy || !parser.idle(in))) logFailure("timed out, closed by the watchdog");
+                if (!core.watchdog().stopping() && (busy || !idle())) logFailure("timed out, closed by the watchdog");
             } catch (IOException e) {
                 logFailure("connection failed: " + e);
             } catch (RuntimeException e) {
@@ -615,45 +619,44 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 try {
                     progress = parser.feed(in);
                 } catch (HttpError e) {
-                    respondToBrokenRequest(e);
-                    flush();
+                    send(respondToBrokenRequest(e));
                     linger();
                     return;
                 }
                 switch (progress) {
                     case NEED_MORE -> {
                         busy = false;
-                        if (core.watchdog().stopping() && parser.idle(in)) return;
-                        if (parser.idle(in)) shrinkWhenIdle();
+                        if (core.watchdog().stopping() && idle()) return;
+                        if (idle()) shrinkWhenIdle();
                         armReadDeadline();
                         int n = readIn();
                         if (n < 0) {
-                            if (!parser.idle(in)) logFailure("closed in the middle of a request");
+                            if (!idle()) logFailure("closed in the middle of a request");
                             return;
                         }
                     }
                     case HEAD_DONE -> {
                         busy = true;
-                        if (parser.expectsContinue() && !in.hasRemaining()) writeFully(ByteBuffer.wrap(ResponseWriter.CONTINUE));
+                        if (parser.expectsContinue() && !in.hasRemaining()) writeFully(Answer.CONTINUE.head());
                     }
                     case MESSAGE_DONE -> {
-                        boolean keep = respond(parser.take());
-                        flush();
+                        Answer answer = respond(parser.take());
+                        send(answer);
                         busy = false;
-                        if (!keep) return;
+                        if (answer.close()) return;
                     }
                 }
             }
         }
 
-        /** Sends `out` in one write, then a file body straight from the page cache, never through the heap. */
-        private void flush() throws IOException {
-            writeFully(ByteBuffer.wrap(out.a, 0, out.n));
-            out = null;
-            if (pendingFile == null) return;
-            try (FileChannel file = FileChannel.open(pendingFile.path(), StandardOpenOption.READ)) {
-                long pos = pendingFile.offset(), end = pos + pendingFile.length();
-                if (file.size() < end) throw new IOException("file shrank before it was sent: " + pendingFile.path());
+        /** Sends the head in one write, then a file body straight from the page cache, never through the heap. */
+        private void send(Answer answer) throws IOException {
+            writeFully(answer.head());
+            FileRegion region = answer.file();
+            if (region == null) return;
+            try (FileChannel file = FileChannel.open(region.path(), StandardOpenOption.READ)) {
+                long pos = region.offset(), end = pos + region.length();
+                if (file.size() < end) throw new IOException("file shrank before it was sent: " + region.path());
                 while (pos < end) {
                     if (Thread.currentThread().isVirtual()) {
                         // A virtual thread inside sendfile (transferTo) cannot be woken by close(), so the watchdog
@@ -666,8 +669,6 @@ public class ThreadedHttpServer implements Callable<Integer> {
                         pos += file.transferTo(pos, end - pos, channel);
                     }
                 }
-            } finally {
-                pendingFile = null;
             }
         }
 
@@ -685,7 +686,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
          */
         private void linger() throws IOException {
             channel.shutdownOutput();
-            deadline = System.nanoTime() + DEFAULT_LINGER_MS * 1_000_000L;
+            core.watchdog().arm(this, Watchdog.Queue.LINGER);
             ByteBuffer sink = ByteBuffer.allocate(DEFAULT_BUFFER_SIZE);
             long drained = 0;
             try {
@@ -701,53 +702,79 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
     }
 
-    // ---------------------------------------------------------------- the event loop, and the worker processes that each run one
+    // ---------------------------------------------------------------- the event loop: accept, then read, handle, write, close; the worker processes that each run one
+
+    /**
+     * A connection as the event loop holds it: what every connection holds, its selection key, where it stands, and
+     * the answer being written. Idle, it holds no buffer and no parser: the loop lends both while a request is in.
+     */
+    static final class NioConnection extends Connection {
+        /** Where a connection stands in the loop (robaho's and FusionAuth's servers name the same states). */
+        enum State { READ, PROCESS, WRITE, LINGER }
+
+        /** The input of a connection that has nothing left to parse: it holds no buffer of its own. */
+        static final ByteBuffer NO_BYTES = ByteBuffer.allocate(0);
+
+        State state = State.READ;
+        final SelectionKey key;
+        Outgoing outgoing;   // the answer being written, while state is WRITE
+
+        NioConnection(Core core, SocketChannel channel, Selector selector) throws IOException {
+            super(core, channel, null, NO_BYTES);
+            this.key = channel.register(selector, SelectionKey.OP_READ, this);
+        }
+
+        /** The socket, and the file of a download in progress (the watchdog may call this for a stalled one). */
+        @Override void close() {
+            super.close();
+            Outgoing o = outgoing;
+            FileChannel f = o == null ? null : o.file;
+            if (f != null) {
+                o.file = null;
+                closeQuietly(f);
+            }
+        }
+    }
+
+    /** An answer on its way out of the event loop: the bytes still to write, then the part of a file still to send. */
+    static final class Outgoing {
+        final ByteBuffer bytes;
+        final boolean close;
+        FileChannel file;
+        long filePos, fileEnd;
+
+        Outgoing(Answer answer) throws IOException {
+            bytes = answer.head();
+            close = answer.close();
+            FileRegion region = answer.file();
+            if (region != null) {
+                file = FileChannel.open(region.path(), StandardOpenOption.READ);
+                filePos = region.offset();
+                fileEnd = filePos + region.length();
+            }
+        }
+    }
 
     // NIO event loop: one thread multiplexes every socket with a Selector and never blocks; handlers that may block
-    // (/io, /cpu, /files, /api) run on -w worker threads and hand their response back to the loop to write.
+    // (/io, /cpu, /files, /api) run on -w worker threads and hand their answer back to the loop to write. The loop
+    // accepts; each connection then goes through the steps of NioConversation: read, handle, write, close.
     static final class NioEventLoop implements Model {
         private final Core core;
         private final Selector selector;
         private final ExecutorService workers;
         private final Queue<Runnable> completions = new ConcurrentLinkedQueue<>();
+        private final NioConversation conversation;
         private final Thread loop;
         private final SelectionKey acceptKey;
         private final AcceptBackoff acceptBackoff = new AcceptBackoff(ThreadedHttpServer::logFailure);
         private long acceptPausedUntil;   // System.nanoTime() when OP_ACCEPT is selected again; 0 when not paused
         private volatile boolean running = true;
-        // Every read goes into this one buffer, lent to the connection that is ready; what the parser leaves of it
-        // (part of a request) is copied out before the next connection's turn. An idle connection holds no buffer.
-        private final ByteBuffer readBuffer = ByteBuffer.allocate(DEFAULT_BUFFER_SIZE);
-
-        /** The input of a connection that has nothing left to parse: it holds no buffer of its own. */
-        static final ByteBuffer NO_BYTES = ByteBuffer.allocate(0);
-
-        /** The state of one connection as the loop sees it. */
-        enum State { READ, PROCESS, WRITE, LINGER }
-
-        final class NioConnection extends Connection {
-            State state = State.READ;
-            SelectionKey key;
-            ByteBuffer pending;             // bytes still to write
-            FileChannel file;               // an open file body being sent
-            long filePos, fileEnd;
-            boolean closeAfterWrite;
-
-            NioConnection(SocketChannel ch) { super(NioEventLoop.this.core, ch); }
-
-            /** The socket, and the file of a download in progress (the watchdog may call this for a stalled one). */
-            @Override void close() {
-                super.close();
-                FileChannel f = file;
-                file = null;
-                if (f != null) closeQuietly(f);
-            }
-        }
 
         NioEventLoop(Core core, int workerCount, String prefix) throws IOException {
             this.core = core;
             this.selector = Selector.open();
             this.workers = Executors.newFixedThreadPool(workerCount, Thread.ofPlatform().name(prefix + "worker-", 1).factory());
+            this.conversation = new NioConversation(core, selector, workers, completions);
             core.listener().configureBlocking(false);
             this.acceptKey = core.listener().register(selector, SelectionKey.OP_ACCEPT);
             this.loop = Thread.ofPlatform().name(prefix + "loop").start(this::run);
@@ -772,17 +799,17 @@ public class ThreadedHttpServer implements Callable<Integer> {
                             acceptPausedUntil = 0;
                             acceptKey.interestOps(SelectionKey.OP_ACCEPT);
                         } else {
-                            selector.select(this::dispatch, Math.max(1, left / 1_000_000));
+                            selector.select(this::ready, Math.max(1, left / 1_000_000));
                         }
                     }
-                    if (acceptPausedUntil == 0) selector.select(this::dispatch);
+                    if (acceptPausedUntil == 0) selector.select(this::ready);
                     for (Runnable r; (r = completions.poll()) != null; ) r.run();
                     failuresInARow = 0;
                 } catch (ClosedSelectorException e) {
                     return;
                 } catch (IOException | RuntimeException | Error e) {
                     if (!running) return;
-                    System.err.println(Instant.now() + " " + Thread.currentThread().getName() + ": unexpected error, the loop goes on: " + e);
+                    logFailure(Thread.currentThread().getName(), "unexpected error, the loop goes on: " + e);
                     if (++failuresInARow >= 100) {
                         System.err.println("Error: " + Thread.currentThread().getName() + " cannot continue: " + e);
                         Runtime.getRuntime().halt(1);
@@ -791,184 +818,29 @@ public class ThreadedHttpServer implements Callable<Integer> {
             }
         }
 
-        private void dispatch(SelectionKey key) {
+        /** A key is ready: the listener's (accept) or a connection's (its next step). */
+        private void ready(SelectionKey key) {
             if (!key.isValid()) return;
-            if (key.attachment() instanceof NioConnection c) {
-                ready(c, key);
-                return;
-            }
+            if (key.attachment() instanceof NioConnection c) conversation.ready(c, key);
+            else accept();
+        }
+
+        /** Step 1, accept: every waiting connection, registered for reads, with the idle deadline. */
+        private void accept() {
             try {
-                accept();
+                for (SocketChannel ch; (ch = core.listener().accept()) != null; ) {
+                    ch.configureBlocking(false);
+                    ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                    var c = new NioConnection(core, ch, selector);
+                    core.watchdog().add(c);
+                    c.armReadDeadline();
+                }
             } catch (IOException | Error e) {
                 if (!running) return;
                 // Out of descriptors or memory: stop selecting OP_ACCEPT for a while instead of spinning on it.
                 acceptKey.interestOps(0);
                 acceptPausedUntil = System.nanoTime() + acceptBackoff.failed(e) * 1_000_000;
             }
-        }
-
-        private void accept() throws IOException {
-            for (SocketChannel ch; (ch = core.listener().accept()) != null; ) {
-                ch.configureBlocking(false);
-                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                var c = new NioConnection(ch);
-                c.key = ch.register(selector, SelectionKey.OP_READ, c);
-                core.watchdog().add(c);
-                c.armReadDeadline();
-            }
-        }
-
-        private void ready(NioConnection c, SelectionKey key) {
-            try {
-                if (key.isReadable()) {
-                    if (c.state == State.LINGER) drain(c);
-                    else read(c);
-                } else if (key.isWritable()) {
-                    if (flush(c)) advance(c);
-                }
-            } catch (IOException e) {
-                if (c.channel.isOpen()) c.logFailure("connection failed: " + e.getMessage());
-                c.close();
-            } catch (CancelledKeyException e) {
-                c.close();   // the watchdog closed it (a timeout)
-            } catch (RuntimeException | Error e) {
-                // OutOfMemoryError, a bug: this connection is closed (freeing what it holds), the loop goes on.
-                c.logFailure("closed after " + e);
-                c.close();
-            }
-        }
-
-        private void read(NioConnection c) throws IOException {
-            // Nothing left over from the last read: borrow the loop's buffer. Part of a request left: read after it.
-            if (!c.in.hasRemaining()) c.in = readBuffer.clear().flip();
-            try {
-                if (c.readIn() < 0) {
-                    if (!c.parser.idle(c.in)) c.logFailure("closed in the middle of a request");
-                    c.close();
-                    return;
-                }
-                advance(c);
-            } finally {
-                // Hand the loop's buffer back: what is left of it (a partial or pipelined request) is copied out.
-                if (!c.in.hasRemaining()) c.in = NO_BYTES;
-                else if (c.in == readBuffer) c.in = ByteBuffer.allocate(Math.max(2 * c.in.remaining(), DEFAULT_IDLE_BUFFER_SIZE)).put(c.in).flip();
-            }
-        }
-
-        /** Feeds the parser until it needs bytes or a response is on its way; pipelined requests go one at a time. */
-        private void advance(NioConnection c) throws IOException {
-            while (c.state == State.READ) {
-                RequestParser.Progress progress;
-                try {
-                    progress = c.parser.feed(c.in);
-                } catch (HttpError e) {
-                    c.respondToBrokenRequest(e);
-                    send(c, true);
-                    return;
-                }
-                switch (progress) {
-                    case NEED_MORE -> {
-                        c.busy = false;
-                        if (c.parser.idle(c.in) && core.watchdog().stopping()) { c.close(); return; }
-                        c.armReadDeadline();
-                        c.key.interestOps(SelectionKey.OP_READ);
-                        return;
-                    }
-                    case HEAD_DONE -> {
-                        c.busy = true;
-                        if (c.parser.expectsContinue() && !c.in.hasRemaining()) {
-                            c.out = new Bytes(ResponseWriter.CONTINUE.length);
-                            c.out.put(ResponseWriter.CONTINUE);
-                            if (!send(c, false)) return;
-                        }
-                    }
-                    case MESSAGE_DONE -> {
-                        Request request = c.parser.take();
-                        if (!App.blocks(request)) {
-                            if (!send(c, !c.respond(request))) return;
-                            continue;
-                        }
-                        // Off the loop: a worker handles and encodes, then tells the loop to write. The request is
-                        // work the server owes from now on: no read deadline applies while it waits for a worker.
-                        c.state = State.PROCESS;
-                        c.busy = true;
-                        c.deadline = Long.MAX_VALUE;
-                        c.key.interestOps(0);
-                        workers.execute(() -> {
-                            Runnable then;
-                            try {
-                                boolean keep = c.respond(request);
-                                then = () -> {
-                                    try {
-                                        if (send(c, !keep)) advance(c);
-                                    } catch (IOException | CancelledKeyException e) {
-                                        c.close();
-                                    } catch (RuntimeException | Error e) {
-                                        c.logFailure("closed after " + e);
-                                        c.close();
-                                    }
-                                };
-                            } catch (RuntimeException | Error e) {
-                                c.logFailure("closed after " + e);
-                                then = c::close;
-                            }
-                            completions.add(then);
-                            selector.wakeup();
-                        });
-                        return;
-                    }
-                }
-            }
-        }
-
-        /** Starts sending c.out (and its file body); true if all went out and the connection reads again. */
-        private boolean send(NioConnection c, boolean close) throws IOException {
-            if (!c.channel.isOpen()) return false;
-            c.state = State.WRITE;
-            c.closeAfterWrite = close;
-            c.pending = ByteBuffer.wrap(c.out.a, 0, c.out.n);
-            c.out = null;
-            if (c.pendingFile != null) {
-                c.file = FileChannel.open(c.pendingFile.path(), StandardOpenOption.READ);
-                c.filePos = c.pendingFile.offset();
-                c.fileEnd = c.filePos + c.pendingFile.length();
-                c.pendingFile = null;
-                if (!c.channel.isOpen()) c.close();   // closed by the watchdog while the file was opened
-            }
-            return flush(c);
-        }
-
-        /** Writes what the socket takes now; the rest waits for OP_WRITE (a slow reader never blocks the loop). */
-        private boolean flush(NioConnection c) throws IOException {
-            c.armWriteDeadline();
-            c.channel.write(c.pending);
-            FileChannel file = c.file;   // the watchdog may close the connection, and its file, meanwhile
-            if (!c.pending.hasRemaining() && file != null) {
-                c.filePos += file.transferTo(c.filePos, c.fileEnd - c.filePos, c.channel);
-                if (c.filePos >= c.fileEnd) {
-                    c.file = null;
-                    file.close();
-                }
-            }
-            if (c.pending.hasRemaining() || c.file != null) {
-                c.key.interestOps(SelectionKey.OP_WRITE);
-                return false;
-            }
-            c.pending = null;
-            if (c.closeAfterWrite) {
-                // Half-close and drain what the client still sends, as BlockingConnection.linger does.
-                c.state = State.LINGER;
-                c.channel.shutdownOutput();
-                c.deadline = System.nanoTime() + DEFAULT_LINGER_MS * 1_000_000L;
-                c.key.interestOps(SelectionKey.OP_READ);
-                return false;
-            }
-            c.state = State.READ;
-            return true;
-        }
-
-        private void drain(NioConnection c) throws IOException {
-            if (c.channel.read(readBuffer.clear()) < 0) c.close();
         }
 
         @Override public void close() {
@@ -987,6 +859,197 @@ public class ThreadedHttpServer implements Callable<Integer> {
             } catch (InterruptedException | IOException e) {
                 System.err.println("stopping the loop: " + e);
             }
+        }
+    }
+
+    /**
+     * The steps of one connection on the event loop, after accept: read, handle (on the loop, or handed off to a
+     * worker), write, and close (after a linger). Every method runs on the loop's thread but answerOnWorker. The
+     * loop's read buffer and a few spare parsers are lent to the connection whose turn it is.
+     */
+    static final class NioConversation {
+        static final int SPARE_PARSERS = 64;   // parsers kept for the next requests; an idle connection holds none
+        private final Core core;
+        private final Selector selector;
+        private final ExecutorService workers;
+        private final Queue<Runnable> completions;
+        // Every read goes into this one buffer, lent to the connection that is ready; what the parser leaves of it
+        // (part of a request) is copied out before the next connection's turn. Parsers are lent the same way.
+        private final ByteBuffer readBuffer = ByteBuffer.allocate(DEFAULT_BUFFER_SIZE);
+        private final ArrayDeque<RequestParser> spareParsers = new ArrayDeque<>();
+
+        NioConversation(Core core, Selector selector, ExecutorService workers, Queue<Runnable> completions) {
+            this.core = core;
+            this.selector = selector;
+            this.workers = workers;
+            this.completions = completions;
+        }
+
+        /** The connection's key is ready: its next step. A failure closes this connection only. */
+        void ready(NioConnection c, SelectionKey key) {
+            try {
+                if (key.isReadable()) {
+                    if (c.state == NioConnection.State.LINGER) drain(c);
+                    else read(c);
+                } else if (key.isWritable()) {
+                    if (write(c)) handle(c);
+                }
+            } catch (IOException e) {
+                if (c.channel.isOpen()) c.logFailure("connection failed: " + e.getMessage());
+                c.close();
+            } catch (CancelledKeyException e) {
+                c.close();   // the watchdog closed it (a timeout)
+            } catch (RuntimeException | Error e) {
+                // OutOfMemoryError, a bug: this connection is closed (freeing what it holds), the loop goes on.
+                c.logFailure("closed after " + e);
+                c.close();
+            }
+        }
+
+        /** Step 2, read: into the loop's buffer, then handle what arrived; leftovers are copied out of the buffer. */
+        private void read(NioConnection c) throws IOException {
+            // Nothing left over from the last read: borrow the loop's buffer. Part of a request left: read after it.
+            if (!c.in.hasRemaining()) c.in = readBuffer.clear().flip();
+            try {
+                if (c.readIn() < 0) {
+                    if (!c.idle()) c.logFailure("closed in the middle of a request");
+                    c.close();
+                    return;
+                }
+                handle(c);
+            } finally {
+                // Hand the loop's buffer back: what is left of it (a partial or pipelined request) is copied out.
+                if (!c.in.hasRemaining()) c.in = NioConnection.NO_BYTES;
+                else if (c.in == readBuffer) c.in = ByteBuffer.allocate(Math.max(2 * c.in.remaining(), DEFAULT_IDLE_BUFFER_SIZE)).put(c.in).flip();
+            }
+        }
+
+        /**
+         * Step 3, handle: feeds the parser until it needs bytes or an answer is on its way; pipelined requests go one
+         * at a time. A request that may block goes to a worker (handOff); any other is answered here, on the loop.
+         */
+        private void handle(NioConnection c) throws IOException {
+            if (c.parser == null) c.parser = spareParsers.isEmpty() ? new RequestParser(core.limits()) : spareParsers.pop();
+            while (c.state == NioConnection.State.READ) {
+                RequestParser.Progress progress;
+                try {
+                    progress = c.parser.feed(c.in);
+                } catch (HttpError e) {
+                    write(c, c.respondToBrokenRequest(e));
+                    return;
+                }
+                switch (progress) {
+                    case NEED_MORE -> {
+                        c.busy = false;
+                        if (c.idle() && core.watchdog().stopping()) { c.close(); return; }
+                        c.armReadDeadline();
+                        if (c.idle()) {   // waiting for its next request: the parser goes back to the spares
+                            if (spareParsers.size() < SPARE_PARSERS) spareParsers.push(c.parser);
+                            c.parser = null;
+                        }
+                        c.key.interestOps(SelectionKey.OP_READ);
+                        return;
+                    }
+                    case HEAD_DONE -> {
+                        c.busy = true;
+                        if (c.parser.expectsContinue() && !c.in.hasRemaining() && !write(c, Answer.CONTINUE)) return;
+                    }
+                    case MESSAGE_DONE -> {
+                        Request request = c.parser.take();
+                        if (App.blocks(request)) {
+                            handOff(c, request);
+                            return;
+                        }
+                        if (!write(c, c.respond(request))) return;
+                    }
+                }
+            }
+        }
+
+        /**
+         * Off the loop: a worker handles the request and encodes the answer, then the loop writes it (resume). The
+         * request is work the server owes from now on: no read deadline applies while it waits for a worker.
+         */
+        private void handOff(NioConnection c, Request request) {
+            c.state = NioConnection.State.PROCESS;
+            c.busy = true;
+            core.watchdog().disarm(c);
+            c.key.interestOps(0);
+            workers.execute(() -> {
+                completions.add(answerOnWorker(c, request));
+                selector.wakeup();
+            });
+        }
+
+        /** On a worker thread: the answer, and what the loop does with it next. */
+        private Runnable answerOnWorker(NioConnection c, Request request) {
+            try {
+                Answer answer = c.respond(request);
+                return () -> resume(c, answer);
+            } catch (RuntimeException | Error e) {
+                c.logFailure("closed after " + e);
+                return c::close;
+            }
+        }
+
+        /** Back on the loop with a worker's answer: write it, then go on with the connection's next request. */
+        private void resume(NioConnection c, Answer answer) {
+            try {
+                if (write(c, answer)) handle(c);
+            } catch (IOException | CancelledKeyException e) {
+                c.close();
+            } catch (RuntimeException | Error e) {
+                c.logFailure("closed after " + e);
+                c.close();
+            }
+        }
+
+        /** Step 4, write: starts sending an answer; true if all of it went out and the connection reads again. */
+        private boolean write(NioConnection c, Answer answer) throws IOException {
+            if (!c.channel.isOpen()) return false;
+            c.state = NioConnection.State.WRITE;
+            c.outgoing = new Outgoing(answer);
+            if (!c.channel.isOpen()) c.close();   // closed by the watchdog while the file was opened
+            return write(c);
+        }
+
+        /** Writes what the socket takes now; the rest waits for OP_WRITE (a slow reader never blocks the loop). */
+        private boolean write(NioConnection c) throws IOException {
+            Outgoing o = c.outgoing;
+            c.armWriteDeadline();
+            c.channel.write(o.bytes);
+            FileChannel file = o.file;   // the watchdog may close the connection, and its file, meanwhile
+            if (!o.bytes.hasRemaining() && file != null) {
+                o.filePos += file.transferTo(o.filePos, o.fileEnd - o.filePos, c.channel);
+                if (o.filePos >= o.fileEnd) {
+                    o.file = null;
+                    file.close();
+                }
+            }
+            if (o.bytes.hasRemaining() || o.file != null) {
+                c.key.interestOps(SelectionKey.OP_WRITE);
+                return false;
+            }
+            c.outgoing = null;
+            if (o.close) {
+                linger(c);
+                return false;
+            }
+            c.state = NioConnection.State.READ;
+            return true;
+        }
+
+        /** Step 5, close: half-close and drain what the client still sends, as BlockingConnection.linger does. */
+        private void linger(NioConnection c) throws IOException {
+            c.state = NioConnection.State.LINGER;
+            c.channel.shutdownOutput();
+            core.watchdog().arm(c, Watchdog.Queue.LINGER);
+            c.key.interestOps(SelectionKey.OP_READ);
+        }
+
+        /** While lingering: read and drop; the client's end of stream (or the linger deadline) closes the connection. */
+        private void drain(NioConnection c) throws IOException {
+            if (c.channel.read(readBuffer.clear()) < 0) c.close();
         }
     }
 
@@ -1019,8 +1082,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 probe.bind(address, 1);
                 probed = ((InetSocketAddress) probe.getLocalAddress()).getPort();
             } catch (BindException e) {
-                throw new StartupError(1, "cannot listen on " + options.bind + ":" + options.port + ": " + e.getMessage()
-                        + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
+                throw StartupError.cannotListen(options.bind, options.port, e);
             }
             // Then hold it with a bound but non-listening socket: no connection can land on it, and nobody without
             // SO_REUSEPORT can take it while the workers, which set it, start listening.
@@ -1030,8 +1092,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 reservation.bind(new InetSocketAddress(address.getAddress(), probed));
             } catch (BindException e) {
                 reservation.close();
-                throw new StartupError(1, "cannot listen on " + options.bind + ":" + probed + ": " + e.getMessage()
-                        + " (is another server running there? pick another port with -p, or -p 0 for a free one)");
+                throw StartupError.cannotListen(options.bind, probed, e);
             }
             port = probed;
             itemsFile = Files.createTempFile("threaded-http-items-", ".jsonl");
@@ -1102,7 +1163,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             p.onExit().thenRun(() -> {
                 if (closing) return;
                 long delay = restartDelay(index, System.nanoTime() - started < DEFAULT_WORKER_STABLE_MS * 1_000_000L);
-                System.err.println(Instant.now() + " worker " + index + " (pid " + p.pid() + ") exited with " + p.exitValue()
+                log(System.err, "worker " + index + " (pid " + p.pid() + ") exited with " + p.exitValue()
                         + "; starting another in " + delay + " ms");
                 restarts.schedule(() -> restart(index), delay, TimeUnit.MILLISECONDS);
             });
@@ -1118,11 +1179,11 @@ public class ThreadedHttpServer implements Callable<Integer> {
             try {
                 Process p = spawn(index);
                 children[index - 1] = p;
-                System.err.println(Instant.now() + " worker " + index + " (pid " + p.pid() + ") is serving again");
+                log(System.err, "worker " + index + " (pid " + p.pid() + ") is serving again");
                 if (closing) p.destroy();
             } catch (IOException | RuntimeException e) {
                 long delay = restartDelay(index, true);
-                System.err.println(Instant.now() + " worker " + index + " did not start: " + e.getMessage() + "; retrying in " + delay + " ms");
+                log(System.err, "worker " + index + " did not start: " + e.getMessage() + "; retrying in " + delay + " ms");
                 restarts.schedule(() -> restart(index), delay, TimeUnit.MILLISECONDS);
             }
         }
@@ -1163,126 +1224,6 @@ public class ThreadedHttpServer implements Callable<Integer> {
             } catch (IOException e) {
                 System.err.println("cleaning up: " + e);
             }
-        }
-    }
-
-    // ---------------------------------------------------------------- what the loops share: back-off when accept fails, and the deadlines
-
-    /** A failure of the server (not of one request): one line on stderr, with the time and the thread, -q or not. */
-    static void logFailure(String thread, String line) { System.err.println(Instant.now() + " " + thread + ": " + line); }
-
-    /**
-     * Failed accepts, typically "Too many open files" (EMFILE), or out of memory or threads. The listener stays ready,
-     * so trying again at once would spin a core and print a line per try. Instead: one line when an episode starts
-     * (with a hint), a pause before each new try (FIRST_PAUSE_MS doubling up to LONGEST_PAUSE_MS) while the open
-     * connections are served, and one line when the episode is over: QUIET_MS has passed without a failed accept (an
-     * accept fails only while a client is waiting, so a quiet listener has either accepted it or has nobody to
-     * accept). One per listener. Every server of the toolkit has this same class, word for word.
-     */
-    static final class AcceptBackoff {
-        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200, QUIET_MS = 1_000;
-        private final BiConsumer<String, String> log;   // (thread name, line): the server's failure log, on stderr
-        private final long openFilesLimit = ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
-                ? unix.getMaxFileDescriptorCount() : -1;   // read now: out of file descriptors, it could not be
-        private long failures, since, lastFailure, pause;
-        private String who;
-
-        AcceptBackoff(BiConsumer<String, String> log) { this.log = log; }
-
-        /** Counts a failed accept (logged if it starts an episode) and returns the milliseconds to wait before the next. */
-        synchronized long failed(Throwable e) {
-            lastFailure = System.nanoTime();
-            if (failures++ == 0) {
-                since = lastFailure;
-                pause = FIRST_PAUSE_MS;
-                who = Thread.currentThread().getName();
-                log.accept(who, "accept failed: " + e + hint(e) + "; pausing new connections, serving the open ones");
-                checkLater(TimeUnit.MILLISECONDS.toNanos(QUIET_MS));
-            } else {
-                pause = Math.min(2 * pause, LONGEST_PAUSE_MS);
-            }
-            return pause;
-        }
-
-        /** On a timer: the episode ends once QUIET_MS has passed since its last failed accept. */
-        private synchronized void check() {
-            long quietFor = System.nanoTime() - lastFailure, quiet = TimeUnit.MILLISECONDS.toNanos(QUIET_MS);
-            if (quietFor < quiet) {
-                checkLater(quiet - quietFor);
-                return;
-            }
-            log.accept(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
-            failures = 0;
-        }
-
-        private void checkLater(long nanos) {
-            CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS).execute(this::check);
-        }
-
-        private String hint(Throwable e) {
-            if (String.valueOf(e.getMessage()).contains("Too many open files"))
-                return " (out of file descriptors: the open-files limit is " + openFilesLimit
-                        + "; raise it with ulimit -n, or lower the number of clients)";
-            if (e instanceof OutOfMemoryError) return " (out of memory: raise -Xmx, or lower the number of clients)";
-            return "";
-        }
-    }
-
-    /**
-     * The deadlines of every open connection, checked every DEFAULT_WATCHDOG_TICK_MS by one thread: a connection past
-     * its deadline (idle too long, a head too slow, a write stalled) is closed, which wakes whatever waits on it.
-     * stop() is the graceful shutdown: idle connections close now, busy ones get a grace period.
-     */
-    static final class Watchdog {
-        private final Set<Connection> open = ConcurrentHashMap.newKeySet();
-        private volatile boolean stopping;
-        private final Thread thread;
-
-        Watchdog() {
-            thread = Thread.ofPlatform().daemon().name("watchdog").start(() -> {
-                while (!stopping) {
-                    long now = System.nanoTime();
-                    try {
-                        for (Connection c : open) if (now - c.deadline > 0) expire(c);
-                    } catch (RuntimeException | Error e) {
-                        // Logged, and the watchdog goes on: without it no deadline would ever be enforced again.
-                        System.err.println(Instant.now() + " watchdog: " + e);
-                    }
-                    try {
-                        Thread.sleep(DEFAULT_WATCHDOG_TICK_MS);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            });
-        }
-
-        void add(Connection c) { open.add(c); }
-
-        void remove(Connection c) { open.remove(c); }
-
-        boolean stopping() { return stopping; }
-
-        private void expire(Connection c) {
-            open.remove(c);
-            c.close();
-        }
-
-        void stop(long graceMillis) {
-            stopping = true;
-            thread.interrupt();
-            long end = System.nanoTime() + graceMillis * 1_000_000;
-            while (true) {
-                for (Connection c : open) if (!c.busy) expire(c);
-                if (open.isEmpty() || System.nanoTime() > end) break;
-                try {
-                    Thread.sleep(10);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-            }
-            for (Connection c : open) expire(c);
         }
     }
 
@@ -1587,6 +1528,10 @@ public class ThreadedHttpServer implements Callable<Integer> {
                             scan = Scan.LINE_CR;
                         } else if (k >= 8 || !(k < 5 ? c == "HTTP/".charAt(k) : k == 6 ? c == '.' : c >= '0' && c <= '9')) {
                             throw HttpError.fatal(400, "malformed request line (version)");
+                        } else if (k == 7 && a[i - 2] != '1') {
+                            // The version's last digit: HTTP/d.d with another major is known wrong now, not at the CR
+                            // that may never come (llhttp answers here too). RFC 9110 §2.5: another major is 505.
+                            throw HttpError.fatal(505, "HTTP version not supported: " + new String(a, i - 7, 8, StandardCharsets.ISO_8859_1));
                         }
                     }
                     case LINE_CR -> {
@@ -1641,8 +1586,8 @@ public class ThreadedHttpServer implements Callable<Integer> {
             int v = sp2 + 1;
             if (end - v != 8 || !startsWith(a, v, "HTTP/") || !isDigit(a[v + 5]) || a[v + 6] != '.' || !isDigit(a[v + 7]))
                 throw HttpError.fatal(400, "malformed request line (version)");
-            // RFC 9110 §2.5: a higher minor version (HTTP/1.2) is answered as the highest we speak; another major is 505.
-            if (a[v + 5] != '1') throw HttpError.fatal(505, "HTTP version not supported: " + new String(a, v, 8, StandardCharsets.ISO_8859_1));
+            // RFC 9110 §2.5: a higher minor version (HTTP/1.2) is answered as the highest we speak; another major was
+            // refused with 505 by head() at the version's last digit.
             http11 = a[v + 7] != '0';
             method = method(a, from, sp1);
             target = new String(a, sp1 + 1, sp2 - sp1 - 1, StandardCharsets.ISO_8859_1);
@@ -1665,7 +1610,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 int authorityEnd = slash < 0 ? (q < 0 ? t.length() : q) : q < 0 ? slash : Math.min(slash, q);
                 String authority = t.substring(scheme, authorityEnd);
                 // An http(s) URI has a host and no userinfo (RFC 9110 §4.2.1, §4.2.4).
-                if (authority.isEmpty() || authority.startsWith(":") || !Authority.valid(authority))
+                if (!Authority.valid(authority))
                     throw HttpError.fatal(400, "invalid authority in the request target: " + authority);
                 t = authorityEnd == t.length() ? "/" : t.charAt(authorityEnd) == '?' ? "/" + t.substring(authorityEnd) : t.substring(authorityEnd);
             }
@@ -1747,7 +1692,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             if (hosts > 1) throw HttpError.fatal(400, "more than one Host header");
             String host = headers.get("host");
             // RFC 9112 §3.2: a Host that is not uri-host [ ":" port ] MUST be 400; an empty one is allowed.
-            if (host != null && !Authority.valid(host)) throw HttpError.fatal(400, "invalid Host header: " + host);
+            if (host != null && !host.isEmpty() && !Authority.valid(host)) throw HttpError.fatal(400, "invalid Host header: " + host);
             String te = headers.joined("transfer-encoding");
             String cl = headers.joined("content-length");
             if (te != null) {
@@ -1925,92 +1870,109 @@ public class ThreadedHttpServer implements Callable<Integer> {
         }
     }
 
+    // ---- twin: authority (kept identical in SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
     /**
-     * uri-host [ ":" port ] (RFC 3986 §3.2.2, §3.2.3), the syntax of a Host header (RFC 9112 §3.2) and of an
-     * absolute-form target's authority: a reg-name (unreserved, pct-encoded, sub-delims; an IPv4 address is one), or
-     * an IP-literal in brackets; then only digits after one colon. No userinfo, path, space, comma or backslash.
+     * The authority rules of RFC 3986 §3.2.2, for a Host header and an absolute-form target: uri-host [ ":" port ],
+     * the host an IP-literal, an IPv4 address or a reg-name. The host must not be empty (RFC 9110 §4.2.1: an http URI
+     * with an empty host is invalid); an empty Host field as a whole is the caller's to allow (RFC 9112 §3.2).
      */
     static final class Authority {
         private Authority() {}
 
-        static boolean valid(String s) {
-            int n = s.length(), hostEnd;
-            if (n > 0 && s.charAt(0) == '[') {
-                int close = s.indexOf(']');
-                if (close < 0 || !ipLiteral(s.substring(1, close))) return false;
-                hostEnd = close + 1;
+        static final String SUB_DELIMS = "!$&'()*+,;=";
+
+        /** uri-host [ ":" port ] with a host: no userinfo, path, space or anything else. */
+        static boolean valid(String authority) {
+            String port;
+            if (authority.startsWith("[")) {
+                int close = authority.indexOf(']');
+                if (close < 0 || !isIpLiteral(authority.substring(1, close))) return false;
+                String rest = authority.substring(close + 1);
+                if (rest.isEmpty()) return true;
+                if (rest.charAt(0) != ':') return false;
+                port = rest.substring(1);
             } else {
-                hostEnd = 0;
-                while (hostEnd < n && s.charAt(hostEnd) != ':') {
-                    char c = s.charAt(hostEnd);
-                    if (c == '%') {
-                        if (hostEnd + 2 >= n || Character.digit(s.charAt(hostEnd + 1), 16) < 0 || Character.digit(s.charAt(hostEnd + 2), 16) < 0) return false;
-                        hostEnd += 3;
-                        continue;
-                    }
-                    if (!unreservedOrSubDelim(c)) return false;
-                    hostEnd++;
+                int colon = authority.indexOf(':');
+                String host = colon < 0 ? authority : authority.substring(0, colon);
+                if (host.isEmpty() || !isRegName(host)) return false; // IPv4address is a reg-name too
+                port = colon < 0 ? "" : authority.substring(colon + 1);
+            }
+            return port.chars().allMatch(c -> c >= '0' && c <= '9');
+        }
+
+        /** reg-name = *( unreserved / pct-encoded / sub-delims ) */
+        static boolean isRegName(String s) {
+            for (int i = 0; i < s.length(); i++) {
+                char c = s.charAt(i);
+                if (c == '%') {
+                    if (i + 2 >= s.length() || Character.digit(s.charAt(i + 1), 16) < 0 || Character.digit(s.charAt(i + 2), 16) < 0) return false;
+                    i += 2;
+                } else if (!isUnreserved(c) && SUB_DELIMS.indexOf(c) < 0) {
+                    return false;
                 }
             }
-            if (hostEnd == n) return true;
-            if (s.charAt(hostEnd) != ':') return false;
-            for (int i = hostEnd + 1; i < n; i++) if (s.charAt(i) < '0' || s.charAt(i) > '9') return false;
             return true;
         }
 
-        static boolean unreservedOrSubDelim(char c) {
-            return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || "-._~!$&'()*+,;=".indexOf(c) >= 0;
+        static boolean isUnreserved(char c) {
+            return c < 128 && (Character.isLetterOrDigit(c) || c == '-' || c == '.' || c == '_' || c == '~');
         }
 
-        /** IP-literal = IPv6address / IPvFuture (RFC 3986 §3.2.2), without the brackets. */
-        static boolean ipLiteral(String s) {
+        /** IP-literal without its brackets: IPv6address / IPvFuture. */
+        static boolean isIpLiteral(String s) {
             if (s.length() > 1 && (s.charAt(0) == 'v' || s.charAt(0) == 'V')) {
                 int dot = s.indexOf('.');
                 if (dot < 2 || dot == s.length() - 1) return false;
                 for (int i = 1; i < dot; i++) if (Character.digit(s.charAt(i), 16) < 0) return false;
-                for (int i = dot + 1; i < s.length(); i++) if (!unreservedOrSubDelim(s.charAt(i)) && s.charAt(i) != ':') return false;
+                for (int i = dot + 1; i < s.length(); i++) {
+                    char c = s.charAt(i);
+                    if (!isUnreserved(c) && SUB_DELIMS.indexOf(c) < 0 && c != ':') return false;
+                }
                 return true;
             }
-            return ipv6(s);
+            return isIpv6(s);
         }
 
-        /** IPv6address (RFC 3986 §3.2.2): eight groups of 1-4 hex digits, one "::" standing for one or more, an IPv4 tail. */
-        static boolean ipv6(String s) {
+        /** Eight groups of 1 to 4 hex digits, "::" once at most for a run of zero groups, an IPv4 address last. */
+        static boolean isIpv6(String s) {
             int gap = s.indexOf("::");
-            if (gap >= 0 && s.indexOf("::", gap + 1) >= 0) return false;
-            String[] parts = gap < 0 ? new String[]{s} : new String[]{s.substring(0, gap), s.substring(gap + 2)};
-            int groups = 0;
-            for (int h = 0; h < parts.length; h++) {
-                if (parts[h].isEmpty()) {
-                    if (gap < 0) return false;
-                    continue;
-                }
-                String[] g = parts[h].split(":", -1);
-                for (int j = 0; j < g.length; j++) {
-                    boolean last = h == parts.length - 1 && j == g.length - 1;
-                    if (last && g[j].indexOf('.') >= 0) {
-                        if (!ipv4(g[j])) return false;
-                        groups += 2;
-                    } else {
-                        if (g[j].isEmpty() || g[j].length() > 4) return false;
-                        for (int i = 0; i < g[j].length(); i++) if (Character.digit(g[j].charAt(i), 16) < 0) return false;
-                        groups++;
-                    }
+            if (gap < 0) return groups(s, true) == 8;
+            if (s.indexOf("::", gap + 1) >= 0) return false;
+            String before = s.substring(0, gap), after = s.substring(gap + 2);
+            int left = before.isEmpty() ? 0 : groups(before, false), right = after.isEmpty() ? 0 : groups(after, true);
+            return left >= 0 && right >= 0 && left + right <= 7;
+        }
+
+        /** How many 16-bit groups the colon-separated text holds (an IPv4 address last counts 2), or -1. */
+        static int groups(String s, boolean ipv4Last) {
+            String[] parts = s.split(":", -1);
+            int n = 0;
+            for (int i = 0; i < parts.length; i++) {
+                String p = parts[i];
+                if (ipv4Last && i == parts.length - 1 && p.indexOf('.') >= 0) {
+                    if (!isIpv4(p)) return -1;
+                    n += 2;
+                } else if (p.isEmpty() || p.length() > 4 || !p.chars().allMatch(c -> Character.digit(c, 16) >= 0 && c < 128)) {
+                    return -1;
+                } else {
+                    n++;
                 }
             }
-            return gap >= 0 ? groups <= 7 : groups == 8;
+            return n;
         }
 
-        static boolean ipv4(String s) {
+        /** Four dec-octets 0 to 255, without leading zeros. */
+        static boolean isIpv4(String s) {
             String[] octets = s.split("\\.", -1);
             if (octets.length != 4) return false;
             for (String o : octets) {
-                if (o.isEmpty() || o.length() > 3 || !o.chars().allMatch(c -> c >= '0' && c <= '9') || Integer.parseInt(o) > 255) return false;
-                if (o.length() > 1 && o.charAt(0) == '0') return false;
+                if (o.isEmpty() || o.length() > 3 || !o.chars().allMatch(c -> c >= '0' && c <= '9')) return false;
+                if (o.length() > 1 && o.charAt(0) == '0' || Integer.parseInt(o) > 255) return false;
             }
             return true;
         }
     }
+    // ---- end twin: authority
 
     // ---------------------------------------------------------------- protocol core: the response writer
 
@@ -2845,4 +2807,220 @@ public class ThreadedHttpServer implements Callable<Integer> {
             return props;
         }
     }
+
+    // ---------------------------------------------------------------- plumbing the models share: logs, back-off when accept fails, the deadlines, the poller
+
+    // ---- twin: log-line (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+    static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+
+    /** Every log line starts with the time, UTC, to the millisecond. */
+    static void log(PrintStream out, String line) {
+        out.println(TIMESTAMP.format(Instant.now()) + " " + line);
+    }
+    // ---- end twin: log-line
+
+    /** A failure of the server (not of one request): one line on stderr, with the time and the thread, -q or not. */
+    static void logFailure(String thread, String line) { log(System.err, thread + ": " + line); }
+
+    // ---- twin: accept-backoff (kept identical in EchoServer.java, PrimeEchoServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+    /**
+     * Failed accepts, typically "Too many open files" (EMFILE), or out of memory or threads. The listener stays ready,
+     * so trying again at once would spin a core and print a line per try. Instead: one line when an episode starts
+     * (with a hint), a pause before each new try (FIRST_PAUSE_MS doubling up to LONGEST_PAUSE_MS) while the open
+     * connections are served, and one line when the episode is over: QUIET_MS has passed without a failed accept (an
+     * accept fails only while a client is waiting, so a quiet listener has either accepted it or has nobody to
+     * accept). One per listener.
+     */
+    static final class AcceptBackoff {
+        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200, QUIET_MS = 1_000;
+        private final BiConsumer<String, String> log;   // (thread name, line): the server's failure log, on stderr
+        private final long openFilesLimit = ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
+                ? unix.getMaxFileDescriptorCount() : -1;   // read now: out of file descriptors, it could not be
+        private long failures, since, lastFailure, pause;
+        private String who;
+
+        AcceptBackoff(BiConsumer<String, String> log) { this.log = log; }
+
+        /** Counts a failed accept (logged if it starts an episode) and returns the milliseconds to wait before the next. */
+        synchronized long failed(Throwable e) {
+            lastFailure = System.nanoTime();
+            if (failures++ == 0) {
+                since = lastFailure;
+                pause = FIRST_PAUSE_MS;
+                who = Thread.currentThread().getName();
+                log.accept(who, "accept failed: " + e + hint(e) + "; pausing new connections, serving the open ones");
+                checkLater(TimeUnit.MILLISECONDS.toNanos(QUIET_MS));
+            } else {
+                pause = Math.min(2 * pause, LONGEST_PAUSE_MS);
+            }
+            return pause;
+        }
+
+        /** On a timer: the episode ends once QUIET_MS has passed since its last failed accept. */
+        private synchronized void check() {
+            long quietFor = System.nanoTime() - lastFailure, quiet = TimeUnit.MILLISECONDS.toNanos(QUIET_MS);
+            if (quietFor < quiet) {
+                checkLater(quiet - quietFor);
+                return;
+            }
+            log.accept(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
+            failures = 0;
+        }
+
+        private void checkLater(long nanos) {
+            CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS).execute(this::check);
+        }
+
+        private String hint(Throwable e) {
+            if (String.valueOf(e.getMessage()).contains("Too many open files"))
+                return " (out of file descriptors: the open-files limit is " + openFilesLimit
+                        + "; raise it with ulimit -n, or lower the number of clients)";
+            if (e instanceof OutOfMemoryError) return " (out of memory: raise -Xmx, or lower the number of clients)";
+            return "";
+        }
+    }
+    // ---- end twin: accept-backoff
+
+    /**
+     * The deadlines of every open connection, enforced by one thread every DEFAULT_WATCHDOG_TICK_MS: a connection past
+     * its deadline (idle too long, a head too slow, a write stalled, a linger over) is closed, which wakes whatever
+     * waits on it. The bookkeeping costs what the deadlines cost, not what the connections do: each kind of timeout
+     * has one length, so a deadline set later ends later, and a queue per kind, appended to as deadlines are set, is
+     * sorted by itself (libev's trick for timers of one length). A tick looks at the head of each queue only; setting
+     * a deadline moves the connection to its queue's tail: two links per connection, no scan, no map.
+     * stop() is the graceful shutdown: idle connections close now, busy ones get a grace period.
+     */
+    static final class Watchdog {
+        /** The queues; NONE holds the connections without a deadline (a handler at work), so stop() finds them all. */
+        enum Queue { NONE, IDLE, HEAD, WRITE, LINGER }
+
+        private static final Queue[] QUEUES = Queue.values();
+        private final long[] lengthNanos = new long[QUEUES.length];
+        private final Connection[] first = new Connection[QUEUES.length], last = new Connection[QUEUES.length];
+        private volatile boolean stopping;
+        private final Thread thread;
+
+        Watchdog(Limits limits) {
+            lengthNanos[Queue.IDLE.ordinal()] = limits.idleTimeoutMs() * 1_000_000L;
+            lengthNanos[Queue.HEAD.ordinal()] = limits.headerTimeoutMs() * 1_000_000L;
+            lengthNanos[Queue.WRITE.ordinal()] = limits.writeTimeoutMs() * 1_000_000L;
+            lengthNanos[Queue.LINGER.ordinal()] = DEFAULT_LINGER_MS * 1_000_000L;
+            thread = Thread.ofPlatform().daemon().name("watchdog").start(() -> {
+                while (!stopping) {
+                    try {
+                        for (Connection c : due(System.nanoTime())) c.close();
+                    } catch (RuntimeException | Error e) {
+                        // Logged, and the watchdog goes on: without it no deadline would ever be enforced again.
+                        logFailure("watchdog", e.toString());
+                    }
+                    try {
+                        Thread.sleep(DEFAULT_WATCHDOG_TICK_MS);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        boolean stopping() { return stopping; }
+
+        /** A new connection, without a deadline yet. */
+        synchronized void add(Connection c) { append(c, Queue.NONE, Long.MAX_VALUE); }
+
+        /** Sets c's deadline to now plus the length of q's timeout (a closed connection stays out). */
+        synchronized void arm(Connection c, Queue q) {
+            if (c.queue == null) return;
+            unlink(c);
+            append(c, q, q == Queue.NONE ? Long.MAX_VALUE : System.nanoTime() + lengthNanos[q.ordinal()]);
+        }
+
+        /** As arm, unless c already waits in q: a head's deadline is set by its first read and kept to its end. */
+        synchronized void armOnce(Connection c, Queue q) { if (c.queue != q) arm(c, q); }
+
+        /** No deadline until the next arm: the server is at work on c's request. */
+        void disarm(Connection c) { arm(c, Queue.NONE); }
+
+        synchronized void remove(Connection c) { if (c.queue != null) unlink(c); }
+
+        /** Takes out the connections whose deadline passed: from the head of each queue, as far as they are due. */
+        private synchronized List<Connection> due(long now) {
+            List<Connection> due = List.of();
+            for (Queue q : QUEUES) {
+                for (Connection c; (c = first[q.ordinal()]) != null && now - c.deadline > 0; ) {
+                    if (due.isEmpty()) due = new ArrayList<>();
+                    unlink(c);
+                    due.add(c);
+                }
+            }
+            return due;
+        }
+
+        private void append(Connection c, Queue q, long deadline) {
+            int i = q.ordinal();
+            c.queue = q;
+            c.deadline = deadline;
+            c.earlier = last[i];
+            c.later = null;
+            if (last[i] != null) last[i].later = c;
+            else first[i] = c;
+            last[i] = c;
+        }
+
+        private void unlink(Connection c) {
+            int i = c.queue.ordinal();
+            if (c.earlier != null) c.earlier.later = c.later;
+            else first[i] = c.later;
+            if (c.later != null) c.later.earlier = c.earlier;
+            else last[i] = c.earlier;
+            c.queue = null;
+            c.earlier = c.later = null;
+        }
+
+        /** Every open connection (busy ones too, or not). */
+        private synchronized List<Connection> open(boolean busyToo) {
+            var open = new ArrayList<Connection>();
+            for (Queue q : QUEUES) {
+                for (Connection c = first[q.ordinal()]; c != null; c = c.later) if (busyToo || !c.busy) open.add(c);
+            }
+            return open;
+        }
+
+        void stop(long graceMillis) {
+            stopping = true;
+            thread.interrupt();
+            long end = System.nanoTime() + graceMillis * 1_000_000;
+            while (true) {
+                for (Connection c : open(false)) c.close();
+                if (open(true).isEmpty() || System.nanoTime() > end) break;
+                try {
+                    Thread.sleep(10);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            for (Connection c : open(true)) c.close();
+        }
+    }
+
+    // ---- twin: poller-warm-up (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+    /**
+     * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
+     * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
+     * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
+     * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
+     */
+    static void startPoller() throws IOException {
+        try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
+                try {
+                    probe.accept().close();
+                } catch (IOException closed) {
+                    // closed below, once the wait began: what ends it
+                }
+            });
+            while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
+        }
+    }
+    // ---- end twin: poller-warm-up
 }

@@ -10,7 +10,7 @@
 #
 # pool runs with -w 64 (the default 5 threads would serve 5 of the 50 keep-alive connections and starve the rest),
 # processes with -w 2 (one worker JVM per core); sequential is left out (one connection at a time).
-# Installs wrk and nginx (Debian packages) when missing. Targets 127.0.0.1 only; stops everything it started.
+# Installs wrk and nginx (Debian packages `wrk`, `nginx`) when missing. Targets 127.0.0.1 only; stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-5}; RUNS=${2:-3}; CONNECTIONS=${3:-50}
@@ -19,6 +19,7 @@ STATIC=/index.html
 
 source bench/lib.sh
 need wrk wrk
+need nginx nginx   # Debian's nginx package (start_nginx would otherwise install nginx-light)
 start_nginx
 nginx_pid=$NGINX_PID; nginx_port=$NGINX_PORT   # wrk_run's CPU column for nginx (the master) is not read
 curl -sf -o /dev/null "http://127.0.0.1:$nginx_port$STATIC" || { echo "Error: nginx does not serve $STATIC" >&2; exit 1; }

@@ -28,7 +28,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 public class SimpleHttpServerTest {
     public static void main(String[] args) {
-        TestKit.run("SimpleHttpServerTest", Contract.class, Failures.class, Rfc9112.class, Process.class, Lessons.class);
+        TestKit.run("SimpleHttpServerTest", Contract.class, Failures.class, Rfc9112.class, Process.class, Lessons.class,
+                OnePolicyWithThreaded.class);
     }
 
     /** Starts SimpleHttpServer in this JVM, with its options parsed by picocli exactly as from a command line. */
@@ -223,7 +224,7 @@ public class SimpleHttpServerTest {
                 // The lesson of each mode, one line each, under the Modes heading (not just the name in the option list).
                 Scarce.assertEachModeHasItsTradeOffLine(p.output(), SimpleHttpServer.Mode.values().length, List.of(
                         "  single   the JDK's dispatcher thread runs every handler: no threads to manage, but one slow request stalls everyone",
-                        "  pool     a fixed pool of -w platform threads: slow requests stall others only when all workers are busy",
+                        "  pool     an exchange pool: -w platform threads run the handlers; slow requests stall others only when all are busy",
                         "  virtual  a virtual thread per exchange: blocking is cheap, so a slow request stalls nobody"));
             }
         }
@@ -506,6 +507,31 @@ public class SimpleHttpServerTest {
                 }
                 assertEquals(200, Wire.exchange(port, health()).status(), "and the server serves the next client");
             }
+        }
+    }
+
+    // ---------------------------------------------------------------- added by the http helper (issues 24, 25)
+
+    /**
+     * Where SimpleHttpServer and ThreadedHttpServer follow one policy (the `authority` twin): a Host field may be
+     * empty, but a non-empty one needs a host; `:80` alone is 400 in both servers.
+     */
+    public static class OnePolicyWithThreaded {
+        @Test void aHostWithAPortButNoHostIs400AndAnEmptyHostIsServed() throws Exception {
+            try (var server = startInProcess("-p", "0", "-q")) {
+                for (String host : List.of(":80", ":"))
+                    assertEquals(400, Wire.exchange(server.port(), "GET /health HTTP/1.1\r\nHost: " + host + "\r\n\r\n").status(), "Host: " + host);
+                assertEquals(200, Wire.exchange(server.port(), "GET /health HTTP/1.1\r\nHost: \r\n\r\n").status(), "an empty Host");
+            }
+        }
+
+        @Test void aBadBindAddressIsOneErrorLineAndExit2() throws Exception {
+            var server = new SimpleHttpServer();
+            var cli = new picocli.CommandLine(server);
+            cli.parseArgs("-p", "0", "-b", "no.such.host.invalid");
+            var e = assertThrows(SimpleHttpServer.StartupError.class, server::start);
+            assertEquals(2, e.exitCode);
+            assertEquals("unknown bind address: no.such.host.invalid (use an IP such as 127.0.0.1 or 0.0.0.0)", e.getMessage());
         }
     }
 }

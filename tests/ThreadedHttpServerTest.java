@@ -42,7 +42,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 public class ThreadedHttpServerTest {
     public static void main(String[] args) {
         TestKit.run("ThreadedHttpServerTest", Contract.class, Framing.class, Limits.class, Smuggling.class, SlowAndBrokenClients.class,
-                StaticFiles.class, Codecrafters.class, Configuration.class, Lessons.class, Leaks.class, ScarceResources.class, IdleConnections.class, AsAProcess.class);
+                StaticFiles.class, Codecrafters.class, Configuration.class, Lessons.class, Leaks.class, ScarceResources.class, IdleConnections.class, AsAProcess.class,
+                VersionAtItsEnd.class, OnePolicyWithSimple.class);
     }
 
     static final List<String> MODES = Arrays.stream(ThreadedHttpServer.Mode.values()).map(Enum::name).toList();
@@ -1507,6 +1508,56 @@ public class ThreadedHttpServerTest {
                     workers.forEach(ProcessHandle::destroyForcibly);
                 }
             }
+        }
+    }
+
+    // ---------------------------------------------------------------- added by the http helper (issue 25)
+
+    /**
+     * The last hang of the llhttp corpus: `GET / HTTP/5.6` with no line end. The version is known wrong at its last
+     * digit, so the 505 must come then, in every mode. The server's header and idle timeouts are 10 minutes and the
+     * test's own read bound is 60 s: an answer (and the close after it) inside that bound cannot have come from a
+     * timeout, only from the check at the version's end. The bound is a hang guard, not a timing verdict.
+     */
+    public static class VersionAtItsEnd {
+        static final String TEN_MINUTES = String.valueOf(10 * 60 * 1000);
+        static final Duration HANG_GUARD = Duration.ofSeconds(60);
+
+        @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
+        void anotherMajorVersionIsRefusedAtItsLastDigitWithNoLineEnd(String mode) throws IOException {
+            try (var server = startServer(mode, "--header-timeout", TEN_MINUTES, "--idle-timeout", TEN_MINUTES)) {
+                for (String partial : List.of("GET / HTTP/5.6", "GET / HTTP/0.9", "GET / HTTP/2.0")) {
+                    try (var c = new Wire(server.port())) {
+                        c.setReadTimeout(HANG_GUARD);
+                        c.send(partial);
+                        var r = c.readResponse();
+                        assertEquals(505, r.status(), "sent " + Wire.show(partial) + "\ngot " + r);
+                        assertTrue(r.text().contains(partial.substring(6)), "the reason names the version: " + r);
+                        assertEquals("close", r.header("Connection"), r.toString());
+                        assertTrue(c.closedByPeer(HANG_GUARD), "closed after " + Wire.show(partial));
+                    }
+                }
+                assertEquals(200, Wire.exchange(server.port(), health()).status(), "the server goes on serving");
+            }
+        }
+    }
+
+    /**
+     * Where ThreadedHttpServer and SimpleHttpServer follow one policy (the `authority` and `startup-error` twins): a
+     * Host field may be empty, but a non-empty one needs a host; a bad --bind is one error line and exit 2.
+     */
+    public static class OnePolicyWithSimple extends PerMode {
+        @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
+        void aHostWithAPortButNoHostIs400(String mode) throws IOException {
+            for (String host : List.of(":80", ":")) refused(mode, "GET /health HTTP/1.1\r\nHost: " + host + "\r\n\r\n", 400);
+            assertEquals(200, Wire.exchange(port(mode), "GET /health HTTP/1.1\r\nHost: \r\n\r\n").status(), "an empty Host");
+        }
+
+        @Test void aBadBindAddressIsOneErrorLineAndExit2() {
+            var e = assertThrows(ThreadedHttpServer.StartupError.class,
+                    () -> ThreadedHttpServer.parse("-p", "0", "-b", "no.such.host.invalid").start());
+            assertEquals(2, e.exitCode);
+            assertEquals("unknown bind address: no.such.host.invalid (use an IP such as 127.0.0.1 or 0.0.0.0)", e.getMessage());
         }
     }
 }
