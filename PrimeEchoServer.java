@@ -15,6 +15,16 @@
 // The server logs one line per connection and per prime check; the thread name shows who did the work.
 // One frame by hand: ./jbang PrimeEchoServer.java client --send P7919     or type into: nc 127.0.0.1 7878
 
+// The file, in order:
+//   the protocol (the class comment), then PrimeEchoServer: options, main, call(), start()   the command line
+//   Mode, PrimeRequest, Running, Server, Shared      the six models and their trade-offs; what they share
+//   FrameParser, Conversation                        the protocol core: one connection's state machine and buffers
+//   BlockingServer, Sequential, ThreadPerConnection, ThreadPool   the blocking models, simplest first
+//   NioEventLoop, CompletionHandlers, VirtualThreads              the models that do not hold a thread per wait
+//   PrimeChecker                                     the slow check, on the connection's thread or offloaded
+//   Client                                           the demo client (the `client` subcommand)
+//   AcceptBackoff, startPoller, helpers              plumbing: failed accepts, the poller warm-up, logging
+
 import com.sun.management.UnixOperatingSystemMXBean;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -145,7 +155,8 @@ public class PrimeEchoServer implements Callable<Integer> {
                     + "spawn_blocking. Default: on in nio, async and virtual; off in sequential, thread and pool.",
             "--no-offload checks on the thread that read the request: in nio a long prime then stalls the event loop "
                     + "and every connection on it; in async it holds one of the -w channel-group threads; in virtual "
-                    + "it pins a carrier thread."})
+                    + "it keeps one of the carrier threads (one per core): a CPU-bound virtual thread never blocks, so "
+                    + "it never unmounts until the check is done."})
     Boolean offload;
 
     @Option(names = "--max-frame", description = "longest prime request (bytes between ^ and $, P included) "
@@ -220,7 +231,7 @@ public class PrimeEchoServer implements Callable<Integer> {
                 case nio -> new NioEventLoop(listen(address), shared);
                 case async -> new CompletionHandlers(address, backlog, shared, workers);
                 case virtual -> {
-                    VirtualThreads.startPoller();
+                    startPoller();
                     yield new VirtualThreads(listen(address), shared);
                 }
             };
@@ -262,20 +273,24 @@ public class PrimeEchoServer implements Callable<Integer> {
         pool("-w platform threads take turns: bounded cost, but client w+1 waits until one of the first w leaves"),
         nio("one Selector loop for every client: cheap per connection, but nothing may block the loop"),
         async("NIO.2 completion handlers on -w threads: nobody waits on a socket, but the code is a chain of callbacks"),
-        virtual("a virtual thread per client: blocking code at near event-loop cost (--no-offload pins a carrier)");
+        virtual("a virtual thread per client: blocking code at near event-loop cost (--no-offload: a long check holds one of its carrier threads)");
 
         /** The one-line trade-off --help shows for this mode; stated here only. */
         final String tradeOff;
 
         Mode(String tradeOff) { this.tradeOff = tradeOff; }
 
-        /** --help's footer: a line per mode with its trade-off, then the notes. */
+        // ---- twin: help-footer (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java; tests/TwinsTest.java checks)
+        /** --help's footer: a line per mode with its trade-off (names padded to the longest), then the notes. */
         static String[] helpFooter(String... notes) {
+            int width = 0;
+            for (Mode m : values()) width = Math.max(width, m.name().length());
             var lines = new String[values().length + notes.length];
-            for (Mode m : values()) lines[m.ordinal()] = String.format("  %-11s %s", m.name(), m.tradeOff);
+            for (Mode m : values()) lines[m.ordinal()] = String.format("  %-" + (width + 1) + "s %s", m.name(), m.tradeOff);
             System.arraycopy(notes, 0, lines, values().length, notes.length);
             return lines;
         }
+        // ---- end twin: help-footer
     }
 
     /** A complete ^P<number>$ frame; the number is unsigned 64-bit. */
@@ -484,126 +499,6 @@ public class PrimeEchoServer implements Callable<Integer> {
                         peer, (System.nanoTime() - started) / 1_000_000, parser.frames, primes, e));
                 if (!(e instanceof IOException)) e.printStackTrace(); // a bug, or out of memory: nobody expected it
             }
-        }
-    }
-
-    /** Answers prime requests, on a separate bounded pool (--offload) or on the caller's own thread. */
-    static final class PrimeChecker implements AutoCloseable {
-        private final ThreadPoolExecutor pool; // null: check on the caller's thread
-        private final AtomicInteger inProgress = new AtomicInteger();
-        private final boolean quiet;
-
-        PrimeChecker(boolean offload, boolean quiet) {
-            int threads = Runtime.getRuntime().availableProcessors();
-            this.pool = offload ? new ThreadPoolExecutor(threads, threads, 0, TimeUnit.SECONDS,
-                    new ArrayBlockingQueue<>(CHECK_QUEUE), Thread.ofPlatform().name("prime-", 1).daemon().factory()) : null;
-            this.quiet = quiet;
-        }
-
-        /** The reply line; without offload it is computed right here, blocking this thread for the whole check. */
-        CompletableFuture<byte[]> answer(PrimeRequest request) {
-            if (pool == null) {
-                try {
-                    return CompletableFuture.completedFuture(check(request));
-                } catch (CancellationException e) {
-                    return CompletableFuture.failedFuture(e);
-                }
-            }
-            try {
-                return CompletableFuture.supplyAsync(() -> check(request), pool);
-            } catch (RejectedExecutionException e) {
-                return CompletableFuture.completedFuture(BUSY_REPLY);
-            }
-        }
-
-        int inProgress() { return inProgress.get(); }
-
-        private byte[] check(PrimeRequest request) {
-            long started = System.nanoTime();
-            inProgress.incrementAndGet();
-            try {
-                boolean prime = isPrime(request.number());
-                if (!quiet) log(System.out, String.format("%s %s %s in %d ms", Thread.currentThread().getName(), request,
-                        prime ? "prime" : "composite", (System.nanoTime() - started) / 1_000_000));
-                return prime ? PRIME_REPLY : COMPOSITE_REPLY;
-            } finally {
-                inProgress.decrementAndGet();
-            }
-        }
-
-        /**
-         * Deliberately slow: trial division of the unsigned n by 2 and every odd number up to its square root, about
-         * 0.75 billion divisions (3 s) for 2^61-1. Interruptible, so that closing the server stops a check.
-         */
-        static boolean isPrime(long n) {
-            if (Long.compareUnsigned(n, 2) < 0) return false;
-            if ((n & 1) == 0) return n == 2;
-            for (long d = 3; Long.compareUnsigned(d, Long.divideUnsigned(n, d)) <= 0; d += 2) {
-                if (Long.remainderUnsigned(n, d) == 0) return false;
-                if ((d & 0xfffff) == 1 && Thread.currentThread().isInterrupted()) throw new CancellationException("interrupted");
-            }
-            return true;
-        }
-
-        @Override public void close() {
-            if (pool != null) pool.shutdownNow();
-        }
-    }
-
-    /**
-     * Failed accepts, typically "Too many open files" (EMFILE), or out of memory or threads. The listener stays ready,
-     * so trying again at once would spin a core and print a line per try. Instead: one line when an episode starts
-     * (with a hint), a pause before each new try (FIRST_PAUSE_MS doubling up to LONGEST_PAUSE_MS) while the open
-     * connections are served, and one line when the episode is over: QUIET_MS has passed without a failed accept (an
-     * accept fails only while a client is waiting, so a quiet listener has either accepted it or has nobody to
-     * accept). One per listener. Every server of the toolkit has this same class, word for word.
-     */
-    static final class AcceptBackoff {
-        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200, QUIET_MS = 1_000;
-        private final BiConsumer<String, String> log;   // (thread name, line): the server's failure log, on stderr
-        private final long openFilesLimit = ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
-                ? unix.getMaxFileDescriptorCount() : -1;   // read now: out of file descriptors, it could not be
-        private long failures, since, lastFailure, pause;
-        private String who;
-
-        AcceptBackoff(BiConsumer<String, String> log) { this.log = log; }
-
-        /** Counts a failed accept (logged if it starts an episode) and returns the milliseconds to wait before the next. */
-        synchronized long failed(Throwable e) {
-            lastFailure = System.nanoTime();
-            if (failures++ == 0) {
-                since = lastFailure;
-                pause = FIRST_PAUSE_MS;
-                who = Thread.currentThread().getName();
-                log.accept(who, "accept failed: " + e + hint(e) + "; pausing new connections, serving the open ones");
-                checkLater(TimeUnit.MILLISECONDS.toNanos(QUIET_MS));
-            } else {
-                pause = Math.min(2 * pause, LONGEST_PAUSE_MS);
-            }
-            return pause;
-        }
-
-        /** On a timer: the episode ends once QUIET_MS has passed since its last failed accept. */
-        private synchronized void check() {
-            long quietFor = System.nanoTime() - lastFailure, quiet = TimeUnit.MILLISECONDS.toNanos(QUIET_MS);
-            if (quietFor < quiet) {
-                checkLater(quiet - quietFor);
-                return;
-            }
-            log.accept(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
-            failures = 0;
-        }
-
-        private void checkLater(long nanos) {
-            CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS).execute(this::check);
-        }
-
-        private String hint(Throwable e) {
-            if (String.valueOf(e.getMessage()).contains("Too many open files"))
-                return " (out of file descriptors: the open-files limit is " + openFilesLimit
-                        + "; raise it with ulimit -n, or lower the number of clients)";
-            if (e instanceof OutOfMemoryError) return " (out of memory: raise -Xmx, or lower the number of clients)";
-            return "";
         }
     }
 
@@ -1038,30 +933,78 @@ public class PrimeEchoServer implements Callable<Integer> {
 
     /**
      * virtual (default): a virtual thread per client: blocking code, thread-per-client clarity, near event-loop cost.
-     * A CPU-bound check pins its carrier thread (one per core), hence --offload by default.
+     * A CPU-bound check never blocks, so its virtual thread never unmounts: it keeps one of the carrier threads (one
+     * per core) until it is done, and two long checks on a 2-core machine stall every other client. (That is not
+     * pinning, which is a thread that blocks but cannot unmount, e.g. in a native frame.) Hence --offload by default.
      */
     static final class VirtualThreads extends BlockingServer {
         VirtualThreads(ServerSocketChannel listener, Shared shared) {
             super(listener, shared, "acceptor", Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("vt-", 1).factory()));
         }
+    }
+
+    // ---------------------------------------------------------------- the prime check, on the connection's thread or offloaded
+
+    /** Answers prime requests, on a separate bounded pool (--offload) or on the caller's own thread. */
+    static final class PrimeChecker implements AutoCloseable {
+        private final ThreadPoolExecutor pool; // null: check on the caller's thread
+        private final AtomicInteger inProgress = new AtomicInteger();
+        private final boolean quiet;
+
+        PrimeChecker(boolean offload, boolean quiet) {
+            int threads = Runtime.getRuntime().availableProcessors();
+            this.pool = offload ? new ThreadPoolExecutor(threads, threads, 0, TimeUnit.SECONDS,
+                    new ArrayBlockingQueue<>(CHECK_QUEUE), Thread.ofPlatform().name("prime-", 1).daemon().factory()) : null;
+            this.quiet = quiet;
+        }
+
+        /** The reply line; without offload it is computed right here, blocking this thread for the whole check. */
+        CompletableFuture<byte[]> answer(PrimeRequest request) {
+            if (pool == null) {
+                try {
+                    return CompletableFuture.completedFuture(check(request));
+                } catch (CancellationException e) {
+                    return CompletableFuture.failedFuture(e);
+                }
+            }
+            try {
+                return CompletableFuture.supplyAsync(() -> check(request), pool);
+            } catch (RejectedExecutionException e) {
+                return CompletableFuture.completedFuture(BUSY_REPLY);
+            }
+        }
+
+        int inProgress() { return inProgress.get(); }
+
+        private byte[] check(PrimeRequest request) {
+            long started = System.nanoTime();
+            inProgress.incrementAndGet();
+            try {
+                boolean prime = isPrime(request.number());
+                if (!quiet) log(System.out, String.format("%s %s %s in %d ms", Thread.currentThread().getName(), request,
+                        prime ? "prime" : "composite", (System.nanoTime() - started) / 1_000_000));
+                return prime ? PRIME_REPLY : COMPOSITE_REPLY;
+            } finally {
+                inProgress.decrementAndGet();
+            }
+        }
 
         /**
-         * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
-         * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
-         * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
-         * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
+         * Deliberately slow: trial division of the unsigned n by 2 and every odd number up to its square root, about
+         * 0.75 billion divisions (3 s) for 2^61-1. Interruptible, so that closing the server stops a check.
          */
-        static void startPoller() throws IOException {
-            try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
-                    try {
-                        probe.accept().close();
-                    } catch (IOException closed) {
-                        // closed below, once the wait began: what ends it
-                    }
-                });
-                while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
+        static boolean isPrime(long n) {
+            if (Long.compareUnsigned(n, 2) < 0) return false;
+            if ((n & 1) == 0) return n == 2;
+            for (long d = 3; Long.compareUnsigned(d, Long.divideUnsigned(n, d)) <= 0; d += 2) {
+                if (Long.remainderUnsigned(n, d) == 0) return false;
+                if ((d & 0xfffff) == 1 && Thread.currentThread().isInterrupted()) throw new CancellationException("interrupted");
             }
+            return true;
+        }
+
+        @Override public void close() {
+            if (pool != null) pool.shutdownNow();
         }
     }
 
@@ -1203,6 +1146,88 @@ public class PrimeEchoServer implements Callable<Integer> {
             return 1;
         }
     }
+
+    // ---------------------------------------------------------------- plumbing: failed accepts, the poller warm-up
+
+    // ---- twin: accept-backoff (kept identical in EchoServer.java, PrimeEchoServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+    /**
+     * Failed accepts, typically "Too many open files" (EMFILE), or out of memory or threads. The listener stays ready,
+     * so trying again at once would spin a core and print a line per try. Instead: one line when an episode starts
+     * (with a hint), a pause before each new try (FIRST_PAUSE_MS doubling up to LONGEST_PAUSE_MS) while the open
+     * connections are served, and one line when the episode is over: QUIET_MS has passed without a failed accept (an
+     * accept fails only while a client is waiting, so a quiet listener has either accepted it or has nobody to
+     * accept). One per listener.
+     */
+    static final class AcceptBackoff {
+        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200, QUIET_MS = 1_000;
+        private final BiConsumer<String, String> log;   // (thread name, line): the server's failure log, on stderr
+        private final long openFilesLimit = ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
+                ? unix.getMaxFileDescriptorCount() : -1;   // read now: out of file descriptors, it could not be
+        private long failures, since, lastFailure, pause;
+        private String who;
+
+        AcceptBackoff(BiConsumer<String, String> log) { this.log = log; }
+
+        /** Counts a failed accept (logged if it starts an episode) and returns the milliseconds to wait before the next. */
+        synchronized long failed(Throwable e) {
+            lastFailure = System.nanoTime();
+            if (failures++ == 0) {
+                since = lastFailure;
+                pause = FIRST_PAUSE_MS;
+                who = Thread.currentThread().getName();
+                log.accept(who, "accept failed: " + e + hint(e) + "; pausing new connections, serving the open ones");
+                checkLater(TimeUnit.MILLISECONDS.toNanos(QUIET_MS));
+            } else {
+                pause = Math.min(2 * pause, LONGEST_PAUSE_MS);
+            }
+            return pause;
+        }
+
+        /** On a timer: the episode ends once QUIET_MS has passed since its last failed accept. */
+        private synchronized void check() {
+            long quietFor = System.nanoTime() - lastFailure, quiet = TimeUnit.MILLISECONDS.toNanos(QUIET_MS);
+            if (quietFor < quiet) {
+                checkLater(quiet - quietFor);
+                return;
+            }
+            log.accept(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
+            failures = 0;
+        }
+
+        private void checkLater(long nanos) {
+            CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS).execute(this::check);
+        }
+
+        private String hint(Throwable e) {
+            if (String.valueOf(e.getMessage()).contains("Too many open files"))
+                return " (out of file descriptors: the open-files limit is " + openFilesLimit
+                        + "; raise it with ulimit -n, or lower the number of clients)";
+            if (e instanceof OutOfMemoryError) return " (out of memory: raise -Xmx, or lower the number of clients)";
+            return "";
+        }
+    }
+    // ---- end twin: accept-backoff
+
+    // ---- twin: poller-warm-up (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+    /**
+     * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
+     * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
+     * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
+     * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
+     */
+    static void startPoller() throws IOException {
+        try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
+                try {
+                    probe.accept().close();
+                } catch (IOException closed) {
+                    // closed below, once the wait began: what ends it
+                }
+            });
+            while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
+        }
+    }
+    // ---- end twin: poller-warm-up
 
     // ---------------------------------------------------------------- small infrastructure
 

@@ -137,13 +137,17 @@ public class SimpleHttpServer implements Callable<Integer> {
 
         Mode(String tradeOff) { this.tradeOff = tradeOff; }
 
-        /** --help's footer: a line per mode with its trade-off, then the notes. */
+        // ---- twin: help-footer (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java; tests/TwinsTest.java checks)
+        /** --help's footer: a line per mode with its trade-off (names padded to the longest), then the notes. */
         static String[] helpFooter(String... notes) {
+            int width = 0;
+            for (Mode m : values()) width = Math.max(width, m.name().length());
             var lines = new String[values().length + notes.length];
-            for (Mode m : values()) lines[m.ordinal()] = String.format("  %-8s %s", m.name(), m.tradeOff);
+            for (Mode m : values()) lines[m.ordinal()] = String.format("  %-" + (width + 1) + "s %s", m.name(), m.tradeOff);
             System.arraycopy(notes, 0, lines, values().length, notes.length);
             return lines;
         }
+        // ---- end twin: help-footer
     }
 
     /** The three models: the only difference between them is who runs a handler. */
@@ -158,13 +162,14 @@ public class SimpleHttpServer implements Callable<Integer> {
         };
     }
 
+    // ---- twin: poller-warm-up (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
     /**
      * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
      * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
      * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
      * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
      */
-    static void startVirtualThreadPoller() throws IOException {
+    static void startPoller() throws IOException {
         try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
                 try {
@@ -176,6 +181,7 @@ public class SimpleHttpServer implements Callable<Integer> {
             while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
         }
     }
+    // ---- end twin: poller-warm-up
 
     // ---------------------------------------------------------------- starting and stopping
 
@@ -203,7 +209,7 @@ public class SimpleHttpServer implements Callable<Integer> {
         if (maxBody < 0) throw new StartupError(2, "--max-body must not be negative: " + maxBody);
         var address = new InetSocketAddress(bind, port);
         if (address.isUnresolved()) throw new StartupError(2, "cannot resolve --bind address: " + bind);
-        if (mode == Mode.virtual) startVirtualThreadPoller();
+        if (mode == Mode.virtual) startPoller();
 
         HttpServer server;
         try {

@@ -417,6 +417,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
 
         @Override void serve(SocketChannel ch) { factory.newThread(() -> new BlockingConnection(core, ch).serve()).start(); }
 
+        // ---- twin: poller-warm-up (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
         /**
          * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
          * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
@@ -435,6 +436,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                 while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
             }
         }
+        // ---- end twin: poller-warm-up
     }
 
     // ---------------------------------------------------------------- one connection, as every model holds it, and the conversation of the four blocking models
@@ -1171,13 +1173,14 @@ public class ThreadedHttpServer implements Callable<Integer> {
     /** A failure of the server (not of one request): one line on stderr, with the time and the thread, -q or not. */
     static void logFailure(String thread, String line) { System.err.println(Instant.now() + " " + thread + ": " + line); }
 
+    // ---- twin: accept-backoff (kept identical in EchoServer.java, PrimeEchoServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
     /**
      * Failed accepts, typically "Too many open files" (EMFILE), or out of memory or threads. The listener stays ready,
      * so trying again at once would spin a core and print a line per try. Instead: one line when an episode starts
      * (with a hint), a pause before each new try (FIRST_PAUSE_MS doubling up to LONGEST_PAUSE_MS) while the open
      * connections are served, and one line when the episode is over: QUIET_MS has passed without a failed accept (an
      * accept fails only while a client is waiting, so a quiet listener has either accepted it or has nobody to
-     * accept). One per listener. Every server of the toolkit has this same class, word for word.
+     * accept). One per listener.
      */
     static final class AcceptBackoff {
         static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200, QUIET_MS = 1_000;
@@ -1227,6 +1230,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
             return "";
         }
     }
+    // ---- end twin: accept-backoff
 
     /**
      * The deadlines of every open connection, checked every DEFAULT_WATCHDOG_TICK_MS by one thread: a connection past
