@@ -47,6 +47,7 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.SocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.StandardSocketOptions;
@@ -327,7 +328,7 @@ public class PrimeEchoServer implements Callable<Integer> {
      * the reason when a loop cannot go on (the command line then exits 1).
      */
     record Shared(PrimeChecker checker, int maxFrame, boolean quiet, CompletableFuture<String> fatal) {
-        Conversation open(String peer) { return new Conversation(new FrameParser(maxFrame), peer, this); }
+        Conversation open(NetworkChannel ch) { return new Conversation(new FrameParser(maxFrame), peer(ch), this); }
 
         /** The access log: one line per connection (and per prime check); -q turns it off. */
         void log(String line) {
@@ -436,28 +437,40 @@ public class PrimeEchoServer implements Callable<Integer> {
 
     /**
      * A connection's parser with its two buffers, both always left ready to be filled (write mode). They are small: a
-     * blocked read (or a pending one, in async) must own a buffer, so every waiting connection keeps one. The nio
-     * loop lends its own large ones for each step instead (borrow, giveBack), and a connection keeps none.
+     * blocked read (or a pending one, in async) must own a buffer, so every waiting connection keeps one (own()). The
+     * nio loop lends its own large ones for each step instead (borrow, giveBack), and a connection keeps none: an
+     * idle nio connection holds this object, its parser and nothing else (its peer is the channel's own address).
      */
     static final class Conversation {
         private static final ByteBuffer NONE = ByteBuffer.allocate(0);
-        ByteBuffer in = ByteBuffer.allocate(CONNECTION_BUFFER);
-        ByteBuffer out = ByteBuffer.allocate(CONNECTION_BUFFER);
+        ByteBuffer in = NONE;
+        ByteBuffer out = NONE;
         private final FrameParser parser;
-        private final String peer;
+        private final SocketAddress peer;
         private final Shared shared;
         private final long started = System.nanoTime();
         private int primes;
+        private boolean greeted;   // the '*' is put into the output by the first advance()
 
-        Conversation(FrameParser parser, String peer, Shared shared) {
+        Conversation(FrameParser parser, SocketAddress peer, Shared shared) {
             this.parser = parser;
             this.peer = peer;
             this.shared = shared;
-            out.put(HANDSHAKE);
+        }
+
+        /** Buffers of its own, for the models whose waiting read must own one. */
+        Conversation own() {
+            in = ByteBuffer.allocate(CONNECTION_BUFFER);
+            out = ByteBuffer.allocate(CONNECTION_BUFFER);
+            return this;
         }
 
         /** Parses what has been read; a returned request must be answered before advance() is called again. */
         PrimeRequest advance() {
+            if (!greeted) {
+                out.put(HANDSHAKE);
+                greeted = true;
+            }
             in.flip();
             PrimeRequest request = parser.feed(in, out);
             in.compact();
@@ -486,7 +499,7 @@ public class PrimeEchoServer implements Callable<Integer> {
         /** The one log line of a connection. */
         void ended(String how) {
             shared.log(String.format("%s %s after %d ms, %d frames, %d prime requests",
-                    peer, how, (System.nanoTime() - started) / 1_000_000, parser.frames, primes));
+                    remote(peer), how, (System.nanoTime() - started) / 1_000_000, parser.frames, primes));
         }
 
         /** The connection ended by an error: one line on stderr (with -q too), unless the server closed it. */
@@ -496,7 +509,7 @@ public class PrimeEchoServer implements Callable<Integer> {
                 ended("closed by the server");
             else {
                 shared.failed(String.format("%s failed after %d ms, %d frames, %d prime requests: %s",
-                        peer, (System.nanoTime() - started) / 1_000_000, parser.frames, primes, e));
+                        remote(peer), (System.nanoTime() - started) / 1_000_000, parser.frames, primes, e));
                 if (!(e instanceof IOException)) e.printStackTrace(); // a bug, or out of memory: nobody expected it
             }
         }
@@ -551,7 +564,7 @@ public class PrimeEchoServer implements Callable<Integer> {
         private void converse(SocketChannel ch) {
             Conversation c = null;
             try (ch) {
-                c = shared.open(remote(ch));
+                c = shared.open(ch).own();
                 ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 while (true) {
                     PrimeRequest request = c.advance();
@@ -669,7 +682,7 @@ public class PrimeEchoServer implements Callable<Integer> {
                     ch.configureBlocking(false);
                     ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                     var key = ch.register(selector, 0);
-                    var connection = new Connection(ch, shared.open(remote(ch)), key);
+                    var connection = new Connection(ch, shared.open(ch), key);
                     key.attach(connection);
                     connection.guarded(connection::advance); // sends the '*'
                 } catch (Throwable e) {
@@ -842,7 +855,7 @@ public class PrimeEchoServer implements Callable<Integer> {
 
             Connection(AsynchronousSocketChannel ch) {
                 this.ch = ch;
-                this.c = shared.open(remote(ch));
+                this.c = shared.open(ch).own();
             }
 
             void start() {
@@ -853,7 +866,7 @@ public class PrimeEchoServer implements Callable<Integer> {
                         fail(e);
                         return;
                     }
-                    flushThen(this::process); // the '*' first
+                    process(); // its first advance() puts the '*' into the output
                 });
             }
 
@@ -1233,18 +1246,22 @@ public class PrimeEchoServer implements Callable<Integer> {
 
     static byte[] line(String text) { return (text + "\n").getBytes(StandardCharsets.US_ASCII); }
 
-    /** The peer as host:port, for the log. */
-    static String remote(NetworkChannel ch) {
+    /** The peer's address: the channel's own object, not a copy; null if the peer is already gone. */
+    static SocketAddress peer(NetworkChannel ch) {
         try {
-            var address = (InetSocketAddress) switch (ch) {
+            return switch (ch) {
                 case SocketChannel s -> s.getRemoteAddress();
                 case AsynchronousSocketChannel a -> a.getRemoteAddress();
-                default -> ch.getLocalAddress();
+                default -> null;
             };
-            return address.getAddress().getHostAddress() + ":" + address.getPort();
         } catch (IOException e) {
-            return "(peer gone: " + e.getMessage() + ")";
+            return null;
         }
+    }
+
+    /** The peer as host:port, for the log. */
+    static String remote(SocketAddress peer) {
+        return peer instanceof InetSocketAddress a ? a.getAddress().getHostAddress() + ":" + a.getPort() : "(peer gone)";
     }
 
     static int localPort(ServerSocketChannel listener) {

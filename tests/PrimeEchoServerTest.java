@@ -404,7 +404,7 @@ public class PrimeEchoServerTest {
                     "  pool        -w platform threads take turns: bounded cost, but client w+1 waits until one of the first w leaves",
                     "  nio         one Selector loop for every client: cheap per connection, but nothing may block the loop",
                     "  async       NIO.2 completion handlers on -w threads: nobody waits on a socket, but the code is a chain of callbacks",
-                    "  virtual     a virtual thread per client: blocking code at near event-loop cost (--no-offload pins a carrier)"));
+                    "  virtual     a virtual thread per client: blocking code at near event-loop cost (--no-offload: a long check holds one of its carrier threads)"));
         }
     }
 
