@@ -129,10 +129,11 @@ public class EchoServer implements Callable<Integer> {
         try {
             server = start();
         } catch (UnknownHostException e) {
-            throw new ParameterException(spec.commandLine(), "unknown bind address: " + bind + " (use an IP such as 127.0.0.1 or 0.0.0.0)");
+            System.err.println("Error: unknown bind address: " + bind + " (use an IP such as 127.0.0.1 or 0.0.0.0)");
+            return 2;
         } catch (BindException e) {
             System.err.printf("Error: cannot listen on %s:%d: %s (another server there? pick a port with -p, or -p 0 for a free one)%n",
-                    bind, port, e.getMessage());
+                    bind.contains(":") ? "[" + bind + "]" : bind, port, e.getMessage());
             return 1;
         }
         System.out.printf("Listening on tcp://%s mode=%s%n", hostPort(server.address()), mode);
@@ -840,10 +841,12 @@ public class EchoServer implements Callable<Integer> {
         }
     }
 
+    // ---- twin: log-line (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
     static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
 
     /** Every log line starts with the time, UTC, to the millisecond. */
     static void log(PrintStream out, String line) {
         out.println(TIMESTAMP.format(Instant.now()) + " " + line);
     }
+    // ---- end twin: log-line
 }

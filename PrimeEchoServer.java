@@ -17,13 +17,13 @@
 
 // The file, in order:
 //   the protocol (the class comment), then PrimeEchoServer: options, main, call(), start()   the command line
-//   Mode, PrimeRequest, Running, Server, Shared      the six models and their trade-offs; what they share
+//   Mode, PrimeRequest, Server, Shared               the six models and their trade-offs; what they share
 //   FrameParser, Conversation                        the protocol core: one connection's state machine and buffers
 //   BlockingServer, Sequential, ThreadPerConnection, ThreadPool   the blocking models, simplest first
 //   NioEventLoop, CompletionHandlers, VirtualThreads              the models that do not hold a thread per wait
 //   PrimeChecker                                     the slow check, on the connection's thread or offloaded
 //   Client                                           the demo client (the `client` subcommand)
-//   AcceptBackoff, startPoller, helpers              plumbing: failed accepts, the poller warm-up, logging
+//   Running, AcceptBackoff, startPoller, helpers     plumbing: the started server, failed accepts, the poller warm-up, logging
 
 import com.sun.management.UnixOperatingSystemMXBean;
 import picocli.CommandLine;
@@ -192,10 +192,11 @@ public class PrimeEchoServer implements Callable<Integer> {
         try {
             server = start();
         } catch (UnknownHostException e) {
-            throw new ParameterException(spec.commandLine(), "unknown bind address: " + bind + " (use an IP such as 127.0.0.1 or 0.0.0.0)");
+            System.err.println("Error: unknown bind address: " + bind + " (use an IP such as 127.0.0.1 or 0.0.0.0)");
+            return 2;
         } catch (BindException e) {
             System.err.printf("Error: cannot listen on %s:%d: %s (another server there? pick a port with -p, or -p 0 for a free one)%n",
-                    bind, port, e.getMessage());
+                    bind.contains(":") ? "[" + bind + "]" : bind, port, e.getMessage());
             return 1;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -271,7 +272,7 @@ public class PrimeEchoServer implements Callable<Integer> {
     public enum Mode {
         sequential("one client at a time: the simplest code, but everyone else waits, even for an echo"),
         thread("a platform thread per client: truly concurrent, but a kernel thread and a stack each"),
-        pool("-w platform threads take turns: bounded cost, but client w+1 waits until one of the first w leaves"),
+        pool("a hand-off pool of -w platform threads, a connection each: bounded cost, but client w+1 waits until one leaves"),
         nio("one Selector loop for every client: cheap per connection, but nothing may block the loop"),
         async("NIO.2 completion handlers on -w threads: nobody waits on a socket, but the code is a chain of callbacks"),
         virtual("a virtual thread per client: blocking code at near event-loop cost (--no-offload: a long check holds one of its carrier threads)");
@@ -297,23 +298,6 @@ public class PrimeEchoServer implements Callable<Integer> {
     /** A complete ^P<number>$ frame; the number is unsigned 64-bit. */
     record PrimeRequest(long number) {
         @Override public String toString() { return "P" + Long.toUnsignedString(number); }
-    }
-
-    /** A started server: its real port, and close() to stop everything it started. */
-    public record Running(Server server, PrimeChecker checker, CountDownLatch closed, CompletableFuture<String> failure)
-            implements AutoCloseable {
-        public int port() { return server.port(); }
-
-        /** Prime checks running right now (tests use it to know a long check has begun). */
-        public int checksInProgress() { return checker.inProgress(); }
-
-        public void awaitClosed() throws InterruptedException { closed.await(); }
-
-        @Override public void close() {
-            server.close();
-            checker.close();
-            closed.countDown();
-        }
     }
 
     /** What every model is, once started. */
@@ -609,7 +593,10 @@ public class PrimeEchoServer implements Callable<Integer> {
         }
     }
 
-    /** pool: -w platform threads take turns; the cost is bounded, but client w+1 waits until one of the first w leaves. */
+    /**
+     * pool: a hand-off pool. The acceptor hands each connection to a fixed executor of -w platform threads, and a thread
+     * serves its connection until it closes: the cost is bounded, but client w+1 waits in the executor's queue.
+     */
     static final class ThreadPool extends BlockingServer {
         ThreadPool(ServerSocketChannel listener, Shared shared, int workers) {
             super(listener, shared, "acceptor", Executors.newFixedThreadPool(workers, Thread.ofPlatform().name("pool-", 1).factory()));
@@ -1160,7 +1147,24 @@ public class PrimeEchoServer implements Callable<Integer> {
         }
     }
 
-    // ---------------------------------------------------------------- plumbing: failed accepts, the poller warm-up
+    // ---------------------------------------------------------------- plumbing: failed accepts, the poller warm-up, the started server
+
+    /** A started server: its real port, and close() to stop everything it started. */
+    public record Running(Server server, PrimeChecker checker, CountDownLatch closed, CompletableFuture<String> failure)
+            implements AutoCloseable {
+        public int port() { return server.port(); }
+
+        /** Prime checks running right now (tests use it to know a long check has begun). */
+        public int checksInProgress() { return checker.inProgress(); }
+
+        public void awaitClosed() throws InterruptedException { closed.await(); }
+
+        @Override public void close() {
+            server.close();
+            checker.close();
+            closed.countDown();
+        }
+    }
 
     // ---- twin: accept-backoff (kept identical in EchoServer.java, PrimeEchoServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
     /**
@@ -1285,12 +1289,14 @@ public class PrimeEchoServer implements Callable<Integer> {
         }
     }
 
+    // ---- twin: log-line (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
     static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
 
     /** Every log line starts with the time, UTC, to the millisecond. */
     static void log(PrintStream out, String line) {
         out.println(TIMESTAMP.format(Instant.now()) + " " + line);
     }
+    // ---- end twin: log-line
 
     static void join(Thread t) {
         try {

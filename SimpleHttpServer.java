@@ -289,12 +289,14 @@ public class SimpleHttpServer implements Callable<Integer> {
 
     static String hostForUrl(String host) { return host.contains(":") ? "[" + host + "]" : host; }
 
+    // ---- twin: log-line (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
     static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
 
     /** Every log line starts with the time, UTC, to the millisecond. */
     static void log(PrintStream out, String line) {
         out.println(TIMESTAMP.format(Instant.now()) + " " + line);
     }
+    // ---- end twin: log-line
 
     // ---------------------------------------------------------------- data
 

@@ -35,6 +35,7 @@ import tools.jackson.databind.json.JsonMapper;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
@@ -1171,7 +1172,16 @@ public class ThreadedHttpServer implements Callable<Integer> {
     // ---------------------------------------------------------------- what the loops share: back-off when accept fails, and the deadlines
 
     /** A failure of the server (not of one request): one line on stderr, with the time and the thread, -q or not. */
-    static void logFailure(String thread, String line) { System.err.println(Instant.now() + " " + thread + ": " + line); }
+    // ---- twin: log-line (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+    static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+
+    /** Every log line starts with the time, UTC, to the millisecond. */
+    static void log(PrintStream out, String line) {
+        out.println(TIMESTAMP.format(Instant.now()) + " " + line);
+    }
+    // ---- end twin: log-line
+
+    static void logFailure(String thread, String line) { log(System.err, thread + ": " + line); }
 
     // ---- twin: accept-backoff (kept identical in EchoServer.java, PrimeEchoServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
     /**
