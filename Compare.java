@@ -7,14 +7,22 @@
 //SOURCES EchoClient.java
 //SOURCES compare/Util.java
 //SOURCES compare/Sides.java
+//SOURCES compare/Processes.java
 //SOURCES compare/Contract.java
+//SOURCES compare/ContractReport.java
 //SOURCES compare/Wire.java
-//SOURCES compare/Verdicts.java
-//SOURCES compare/Experiments.java
-//SOURCES compare/Html.java
 //SOURCES compare/PairedStats.java
+//SOURCES compare/Verdicts.java
+//SOURCES compare/TextTable.java
+//SOURCES compare/ProcSampler.java
+//SOURCES compare/Machine.java
+//SOURCES compare/Html.java
+//SOURCES compare/Experiment.java
+//SOURCES compare/Architectures.java
+//SOURCES compare/EchoRace.java
+//SOURCES compare/PrimeRace.java
 //SOURCES compare/IdleConnections.java
-//SOURCES bench/IdleClient.java
+//SOURCES compare/IdleClient.java
 //DESCRIPTION Starts two servers, checks them side by side, races them fairly and prints an A/B table a reader can trust.
 
 // Compare: the toolkit's main command. It starts servers as real processes (each in its own process group, all
@@ -32,8 +40,10 @@
 // What to watch: the `≈ 1 (within noise)` rows (no winner there), STARVED and unanswered requests (a closed loop's
 // latency counts only what was answered), the saturation warning (the generator was the limit, not the server), and
 // the footer (the JVM options in effect on each side, the warm-up each took, CPU pinning, machine and load).
-// This file holds the subcommands and the race; its parts are in compare/: Sides (what is compared, the processes),
-// Contract and Wire (the HTTP checks), Verdicts (figures and report), Experiments, Html (pages and charts), Util.
+// This file holds the subcommands and the race; its parts are in compare/: Sides (what is compared), Processes
+// (starting and stopping them), Contract, ContractReport and Wire (the HTTP checks), PairedStats and Verdicts
+// (figures and report), TextTable, ProcSampler (/proc), Machine, Html (pages and charts), Experiment and one file per
+// experiment (Architectures, EchoRace, PrimeRace, IdleConnections, with IdleClient and the C pair in compare/c), Util.
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -57,7 +67,7 @@ import java.util.stream.Stream;
                 Compare.Simple.class, Compare.Threaded.class, Compare.Prime.class, Compare.Echo.class,
                 Compare.Both.class, Compare.Test.class, Compare.CompareCommand.class,
                 // The experiments; `echo` and `prime` start those servers in the foreground, so they are `echo-race` and `prime-race`.
-                Experiments.Architectures.class, Experiments.EchoRace.class, Experiments.PrimeRace.class, IdleConnections.class,
+                Architectures.class, EchoRace.class, PrimeRace.class, IdleConnections.class,
         })
 public class Compare implements Callable<Integer> {
 
@@ -76,7 +86,7 @@ public class Compare implements Callable<Integer> {
             return 2;
         });
         cli.setExecutionExceptionHandler((e, c, p) -> {
-            if (Sides.Procs.stopping) return 130;
+            if (Processes.Procs.stopping) return 130;
             if (e instanceof Util.Failure f) {
                 System.err.println("Error: " + f.getMessage());
                 return f.exitCode;
@@ -119,8 +129,8 @@ public class Compare implements Callable<Integer> {
         abstract Sides.Script script();
 
         @Override public Integer call() throws Exception {
-            Sides.Procs.installShutdownHook();
-            return watch ? Sides.Watch.loop(script(), args) : Sides.Procs.foreground(script(), args).waitForExit();
+            Processes.Procs.installShutdownHook();
+            return watch ? Processes.Watch.loop(script(), args) : Processes.Procs.foreground(script(), args).waitForExit();
         }
     }
 
@@ -147,9 +157,9 @@ public class Compare implements Callable<Integer> {
         int threadedPort = Sides.Script.THREADED.defaultPort;
 
         @Override public Integer call() throws Exception {
-            Sides.Procs.installShutdownHook();
-            var simple = Sides.Procs.start("simple", Sides.Launch.viaLauncher(Sides.Script.SIMPLE, List.of("-p", String.valueOf(simplePort))), true);
-            var threaded = Sides.Procs.start("threaded", Sides.Launch.viaLauncher(Sides.Script.THREADED, List.of("-p", String.valueOf(threadedPort))), true);
+            Processes.Procs.installShutdownHook();
+            var simple = Processes.Procs.start("simple", Processes.Launch.viaLauncher(Sides.Script.SIMPLE, List.of("-p", String.valueOf(simplePort))), true);
+            var threaded = Processes.Procs.start("threaded", Processes.Launch.viaLauncher(Sides.Script.THREADED, List.of("-p", String.valueOf(threadedPort))), true);
             for (var p : List.of(simple, threaded)) p.awaitReady(Duration.ofSeconds(180));
             System.out.println("SimpleHttpServer:   http://127.0.0.1:" + simple.port() + "/");
             System.out.println("ThreadedHttpServer: http://127.0.0.1:" + threaded.port() + "/");
@@ -158,8 +168,8 @@ public class Compare implements Callable<Integer> {
             // Whichever ends first (it crashed, or someone stopped it) takes the other with it.
             var first = CompletableFuture.anyOf(simple.process.onExit(), threaded.process.onExit()).get();
             var ended = first == simple.process ? simple : threaded;
-            if (Sides.Procs.stopping) return 0;
-            Sides.Procs.stopAll();
+            if (Processes.Procs.stopping) return 0;
+            Processes.Procs.stopAll();
             throw Util.Failure.of(ended.name + " stopped (exit " + ended.process.exitValue() + ")" + ended.lastLines(5));
         }
     }
@@ -176,18 +186,18 @@ public class Compare implements Callable<Integer> {
         List<String> jvmOptions = new ArrayList<>();
 
         @Override public Integer call() throws Exception {
-            Sides.Procs.installShutdownHook();
+            Processes.Procs.installShutdownHook();
             var parsed = sides.stream().map(Sides.Side::parse).toList();
             var fixture = Contract.Fixture.create();
             try {
                 // Every side at once: the checks mostly wait (a 2 s slow request, closes), so this takes the time of one.
                 parsed.stream().parallel().forEach(Sides.Side::prepare);
-                var started = new ArrayList<CompletableFuture<Contract.Report>>();
+                var started = new ArrayList<CompletableFuture<ContractReport>>();
                 try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
                     for (var side : parsed) {
                         started.add(CompletableFuture.supplyAsync(() -> {
                             Util.Progress.say("starting " + side.spec());
-                            try (var running = side.start(fixture, Sides.Launch.jvmOptions(jvmOptions), Sides.Pinning.OFF)) {
+                            try (var running = side.start(fixture, Processes.Launch.jvmOptions(jvmOptions), Sides.Pinning.OFF)) {
                                 return checkContract(running, fixture);
                             } catch (Util.Failure f) {
                                 throw f;
@@ -197,7 +207,7 @@ public class Compare implements Callable<Integer> {
                         }, pool));
                     }
                 }
-                var reports = new ArrayList<Contract.Report>();
+                var reports = new ArrayList<ContractReport>();
                 for (var f : started) {
                     try {
                         reports.add(f.join());
@@ -206,8 +216,8 @@ public class Compare implements Callable<Integer> {
                         throw e;
                     }
                 }
-                System.out.print(Contract.table(reports));
-                return reports.stream().allMatch(Contract.Report::passed) ? 0 : 1;
+                System.out.print(ContractReport.table(reports));
+                return reports.stream().allMatch(ContractReport::passed) ? 0 : 1;
             } finally {
                 fixture.delete();
             }
@@ -215,10 +225,10 @@ public class Compare implements Callable<Integer> {
     }
 
     /** The contract checks against one running side, with a progress line per check. */
-    static Contract.Report checkContract(Sides.Running running, Contract.Fixture fixture) {
+    static ContractReport checkContract(Sides.Running running, Contract.Fixture fixture) {
         int[] n = {0};
         int total = Contract.CHECKS.size();
-        return Contract.check(running.side().spec(), running.site(fixture),
+        return ContractReport.check(running.side().spec(), running.site(fixture),
                 o -> Util.Progress.say("contract " + running.label() + ": " + (++n[0]) + "/" + total + " " + o.check() + " " + o.verdict()));
     }
 
@@ -251,13 +261,13 @@ public class Compare implements Callable<Integer> {
         @Option(names = {"--rounds", "--runs"}, description = "Paired rounds per figure; in each, A and B run back to back (A B, then B A, ...). 6 at least for a 95%% interval.")
         int rounds = PairedStats.DEFAULT_ROUNDS;
 
-        @Option(names = "--duration", description = "Measured length of one side's run in a round (e.g. 250ms, 1s).", converter = Util.DurationConverter.class)
+        @Option(names = "--duration", description = "Measured length of one side's run in a round (e.g. 250ms, 1s).", converter = Util.PositiveDuration.class)
         Duration duration = Duration.ofMillis(250);
 
-        @Option(names = "--warmup", description = "Unmeasured load just before each measured run (0: none).", converter = Util.DurationOrZeroConverter.class)
+        @Option(names = "--warmup", description = "Unmeasured load just before each measured run (0: none).", converter = LoadTest.DurationConverter.class)
         Duration warmup = Duration.ofMillis(50);
 
-        @Option(names = "--steady-max", description = "Longest warm-up to steady state, per side and path (0: none).", converter = Util.DurationOrZeroConverter.class)
+        @Option(names = "--steady-max", description = "Longest warm-up to steady state, per side and path (0: none).", converter = LoadTest.DurationConverter.class)
         Duration steadyMax = Duration.ofSeconds(8);
 
         @Option(names = "--rate", description = "Requests/s of the equal-load run (0: half the slower side's best /health throughput).")
@@ -284,7 +294,7 @@ public class Compare implements Callable<Integer> {
         @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
         @Override public Integer call() throws Exception {
-            Sides.Procs.installShutdownHook();
+            Processes.Procs.installShutdownHook();
             if (quick) {
                 // --quick changes the defaults only: an option given beside it still counts.
                 var given = spec.commandLine().getParseResult();
@@ -297,10 +307,10 @@ public class Compare implements Callable<Integer> {
             if (!staticPath.startsWith("/")) throw Util.Failure.usage("--static must be a path starting with /: " + staticPath);
             var sideA = Sides.Side.parse(a);
             var sideB = Sides.Side.parse(b);
-            var machineAtStart = Verdicts.Machine.now();
+            var machineAtStart = Machine.now();
             var pinning = Sides.Pinning.choose(pin);
             pinning.pinSelf();
-            var jvm = Sides.Launch.jvmOptions(jvmOptions);
+            var jvm = Processes.Launch.jvmOptions(jvmOptions);
             var fixture = Contract.Fixture.create();
             try {
                 // The java commands of both scripts first (JBang compiles here when needed), so start-up is only the JVM's.
@@ -321,7 +331,7 @@ public class Compare implements Callable<Integer> {
         }
 
         /** One comparison, phase by phase: contract, warm-up to steady state, paired rounds in closed loop, then at equal load, cost; then the table. */
-        record Run(CompareCommand opts, Sides.Running a, Sides.Running b, Verdicts.Sample startA, Verdicts.Sample startB, Sides.Pinning pinning, List<String> jvm, Verdicts.Machine machineAtStart) {
+        record Run(CompareCommand opts, Sides.Running a, Sides.Running b, Verdicts.Sample startA, Verdicts.Sample startB, Sides.Pinning pinning, List<String> jvm, Machine machineAtStart) {
             int all(Contract.Fixture fixture) throws Exception {
                 // Contract: both sides at once (the checks mostly wait), each with its own progress lines.
                 Util.Progress.say("contract: " + Contract.CHECKS.size() + " checks on A and B");
@@ -330,7 +340,7 @@ public class Compare implements Callable<Integer> {
                 var reports = List.of(reportA.join(), reportB.join());
                 var notes = new ArrayList<String>();
                 for (var r : reports) {
-                    if (!r.passed()) notes.add("side " + r.side() + " fails " + r.count(Contract.Verdict.FAIL) + " contract check(s): see `test` for the reasons");
+                    if (!r.passed()) notes.add("side " + r.side() + " fails " + r.count(ContractReport.Verdict.FAIL) + " contract check(s): see `test` for the reasons");
                 }
 
                 // Race only the paths both sides answer with 2xx.
@@ -385,9 +395,11 @@ public class Compare implements Callable<Integer> {
                 }
                 var peakA = Verdicts.Sample.peak(a);
                 var peakB = Verdicts.Sample.peak(b);
-                if (Sides.Procs.stopping) return 130;
-                var report = new Verdicts.Report(this, reports, paths, runs, warmups, rate, equalPath, equalConnections, peakA, peakB,
-                        Verdicts.Sample.jvmOptions(a.proc()), Verdicts.Sample.jvmOptions(b.proc()), notes, Verdicts.Machine.now());
+                if (Processes.Procs.stopping) return 130;
+                var race = new Verdicts.Race(a, b, startA, startB, opts.concurrency, opts.rounds, opts.duration, opts.warmup, opts.steadyMax,
+                        pinning, jvm, machineAtStart);
+                var report = new Verdicts.Report(race, reports, paths, runs, warmups, rate, equalPath, equalConnections, peakA, peakB,
+                        ProcSampler.jvmOptions(a.proc()), ProcSampler.jvmOptions(b.proc()), notes, Machine.now());
                 System.out.print(report.text());
                 if (opts.json != null) report.writeJson(opts.json);
                 if (opts.html != null) report.writeHtml(opts.html);
@@ -423,9 +435,9 @@ public class Compare implements Callable<Integer> {
             /** One measured run: an unmeasured warm-up, then the run with the server tree's CPU time read before and after. */
             Verdicts.RunRecord measure(Sides.Running side, String path, int c, int k, double rate) throws IOException, InterruptedException {
                 if (!opts.warmup.isZero()) load(side, path, c, opts.warmup, rate);
-                double cpu0 = Verdicts.Sample.cpuMs(side.proc());
+                double cpu0 = ProcSampler.cpuMs(side.proc());
                 var r = load(side, path, c, opts.duration, rate);
-                double cpu1 = Verdicts.Sample.cpuMs(side.proc());
+                double cpu1 = ProcSampler.cpuMs(side.proc());
                 long ok = r.status().entrySet().stream().filter(e -> e.getKey() / 100 == 2).mapToLong(Map.Entry::getValue).sum();
                 double cpuUs = r.requests() > 0 ? (cpu1 - cpu0) * 1000 / r.requests() : Double.NaN;
                 var service = r.serviceTime();

@@ -4,7 +4,7 @@
 #      the wrk runs, for the default mode and for nio; its table is printed as it comes).
 #   2. `./jbang EchoClient.java` with no options but the port (and a fresh loopback source address per round, so that
 #      no round inherits the previous rounds' ports in TIME_WAIT), total time against the C epoll client
-#      (tests/c/echo_client.c) on the C epoll server, alternately RUNS times; also the previous default
+#      (compare/c/echo_client.c) on the C epoll server, alternately RUNS times; also the previous default
 #      (`-m virtual --warmup 0`).
 #   3. Each server JVM started from the command ./jbang runs (JBANG_LAUNCHER_PRINT=1), `-p 0 -q`, RUNS times: time
 #      from spawn to its ready line, and its RSS at that moment (VmRSS), with its header's JVM options and AOT cache
@@ -101,7 +101,7 @@ echo "  ./jbang through JBang's JVM (JBANG_LAUNCHER_FAST=0) $j ms (adds $(awk -v
 
 # ---- 2. EchoClient with no options against the C client, on the C epoll server.
 echo
-gcc -O2 -o "$work/echo_server" tests/c/echo_server.c && gcc -O2 -o "$work/echo_client" tests/c/echo_client.c
+gcc -O2 -o "$work/echo_server" compare/c/echo_server.c && gcc -O2 -o "$work/echo_client" compare/c/echo_client.c
 start c-epoll "$work/echo_server" -p 0
 next_source=10
 : >"$work/echo"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: the echo-server race of 10,000 connections at once, each sending 100 random bytes and reading them back.
-# Three clients (the C epoll client from tests/c/, EchoClient -m virtual, EchoClient -m nio) against five servers
-# (the C epoll server from tests/c/, EchoServer in each mode), in one run. Every client measures inside itself,
+# Three clients (the C epoll client from compare/c/, EchoClient -m virtual, EchoClient -m nio) against five servers
+# (the C epoll server from compare/c/, EchoServer in each mode), in one run. Every client measures inside itself,
 # from its first connect to its last close, so no JVM start-up is counted. Each server runs long-lived and is
 # warmed up with two unmeasured rounds; each EchoClient process runs one unmeasured round (--warmup 1) before the
 # measured one. The clients take turns, RUNS times per server; the table shows the median total time, p99
@@ -28,7 +28,7 @@ source bench/lib.sh
 
 have_c=1
 if command -v gcc >/dev/null; then
-  gcc -O2 -o "$work/echo_server" tests/c/echo_server.c && gcc -O2 -o "$work/echo_client" tests/c/echo_client.c
+  gcc -O2 -o "$work/echo_server" compare/c/echo_server.c && gcc -O2 -o "$work/echo_client" compare/c/echo_client.c
 else
   have_c=0
   echo "[bench] gcc not found: the C epoll baseline is skipped, so there are no ratios (apt-get install gcc)" >&2

@@ -2,7 +2,7 @@
 # Benchmark: what an idle keep-alive connection costs in each server and mode, against nginx in the same run (the
 # C10K question), and whether idle connections slow the busy ones.
 #  1. Memory: for each server (nginx with 1 worker and keepalive_timeout 600; every Java server and mode), start it,
-#     send one request, wait 2 s and read the resident memory (RSS) of its process tree; then bench/IdleClient.java
+#     send one request, wait 2 s and read the resident memory (RSS) of its process tree; then compare/IdleClient.java
 #     opens N keep-alive connections from several loopback source addresses, one request and its answer on each,
 #     and holds them; 2 s later RSS is read again. (after - before) / N is the table's KB per connection. With
 #     HISTO=1 the JVM's live heap per connection is printed too (jcmd GC.class_histogram, which runs a full GC).
@@ -21,7 +21,7 @@ N=${1:-9000}; SECONDS_PER_RUN=${2:-5}; IDLE_BUSY=${3:-10000}
 LIMIT=$(( (N > IDLE_BUSY ? N : IDLE_BUSY) + 1000 ))
 
 source bench/lib.sh
-javac -d "$work/client" bench/IdleClient.java
+javac -d "$work/client" compare/IdleClient.java
 for s in ThreadedHttpServer SimpleHttpServer EchoServer PrimeEchoServer LoadTest; do ./jbang build "$s.java" >/dev/null 2>&1; done
 
 # tree_rss_kb PID: resident memory of PID and all its descendants, in KB.

@@ -18,11 +18,11 @@ final class Html {
         /** The footer as text: the date, the machine and how the figures were made; the command is added where it does not end with it. */
         String footer = "";
 
-        record Section(String heading, Verdicts.Table table, List<String> sentences, List<Chart> charts) {}
+        record Section(String heading, TextTable table, List<String> sentences, List<Chart> charts) {}
 
         Page(String command) { this.command = command; }
 
-        void section(String heading, Verdicts.Table table, List<String> sentences, List<Chart> sectionCharts) {
+        void section(String heading, TextTable table, List<String> sentences, List<Chart> sectionCharts) {
             sections.add(new Section(heading, table, sentences, sectionCharts));
             charts.addAll(sectionCharts);
         }
@@ -69,7 +69,7 @@ final class Html {
             return b.toString();
         }
 
-        static String table(Verdicts.Table t) {
+        static String table(TextTable t) {
             var b = new StringBuilder("<table>\n<thead><tr>");
             boolean marks = t.marks.stream().anyMatch(m -> !m.isEmpty());
             if (marks) b.append("<th></th>");

@@ -1,5 +1,5 @@
 // Small pieces Compare's parts share: the one-line failure, progress on stderr, durations on the command line,
-// the command line as typed, writing a report file.
+// the command line as typed, writing a report file, a command on the PATH, deleting a temporary folder.
 
 import picocli.CommandLine;
 
@@ -8,7 +8,6 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.*;
 import java.time.Duration;
 import java.util.*;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 final class Util {
@@ -44,23 +43,16 @@ final class Util {
         }
     }
 
-    /** "1500ms", "2s", "1m", or a plain number of seconds. */
-    static final class DurationConverter implements CommandLine.ITypeConverter<Duration> {
+    /**
+     * A duration on the command line ("500ms", "2s", "1m", "1h", or a plain number of seconds), read by the one parser
+     * compiled into Compare, LoadTest's; this converter also refuses 0 (an option where 0 means "none" takes
+     * LoadTest.DurationConverter itself).
+     */
+    static final class PositiveDuration implements CommandLine.ITypeConverter<Duration> {
         @Override public Duration convert(String v) {
-            var m = Pattern.compile("(\\d+(?:\\.\\d+)?)(ms|s|m)?").matcher(v.strip());
-            if (!m.matches()) throw new CommandLine.TypeConversionException("not a duration: " + v + " (e.g. 500ms, 2s, 1m)");
-            double n = Double.parseDouble(m.group(1));
-            String unit = m.group(2) == null ? "s" : m.group(2);
-            long ms = (long) (n * switch (unit) { case "ms" -> 1; case "m" -> 60_000; default -> 1000; });
-            if (ms <= 0) throw new CommandLine.TypeConversionException("a duration must be positive: " + v);
-            return Duration.ofMillis(ms);
-        }
-    }
-
-    /** A duration as DurationConverter reads it, or 0 for none. */
-    static final class DurationOrZeroConverter implements CommandLine.ITypeConverter<Duration> {
-        @Override public Duration convert(String v) {
-            return v.strip().matches("0+(\\.0+)?(ms|s|m)?") ? Duration.ZERO : new DurationConverter().convert(v);
+            Duration d = new LoadTest.DurationConverter().convert(v);
+            if (d.isZero() || d.isNegative()) throw new CommandLine.TypeConversionException("a duration must be positive: " + v);
+            return d;
         }
     }
 
@@ -69,5 +61,20 @@ final class Util {
         Path parent = file.toAbsolutePath().getParent();
         if (parent != null) Files.createDirectories(parent);
         Files.writeString(file, text);
+    }
+
+    /** Whether a command is on the PATH (gcc, perf). */
+    static boolean onPath(String command) {
+        return Arrays.stream(System.getenv().getOrDefault("PATH", "").split(File.pathSeparator))
+                .anyMatch(d -> !d.isEmpty() && Files.isExecutable(Path.of(d, command)));
+    }
+
+    /** Deletes a folder and everything in it; a failure is said on stderr, never thrown. */
+    static void deleteTree(Path root) {
+        try (var files = Files.walk(root)) {
+            files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            System.err.println("[compare] could not delete " + root + ": " + e.getMessage());
+        }
     }
 }

@@ -2,15 +2,10 @@
 // and their interval from paired rounds (compare/PairedStats.java), what a side cost and which JVM options it ran
 // with, every request counted (unanswered, answers per connection), the machine, and the report as text, JSON, HTML.
 
-import com.sun.management.OperatingSystemMXBean;
-
 import java.io.*;
-import java.lang.management.ManagementFactory;
-import java.net.*;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.*;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.*;
@@ -89,125 +84,23 @@ final class Verdicts {
     record Sample(double startupMs, double rssMb) {
         static Sample afterStart(Sides.Running r) {
             if (r.proc() == null) return new Sample(Double.NaN, Double.NaN);
-            return new Sample(r.proc().startupMs(), procSum(r.proc(), "VmRSS:") / 1024.0);
+            return new Sample(r.proc().startupMs(), ProcSampler.procSum(r.proc(), "VmRSS:") / 1024.0);
         }
 
         static Sample peak(Sides.Running r) {
-            return new Sample(Double.NaN, r.proc() == null ? Double.NaN : procSum(r.proc(), "VmHWM:") / 1024.0);
-        }
-
-        /** CPU time (user + system) of the process and all its descendants, in ms, from /proc/PID/stat. */
-        static double cpuMs(Sides.Proc p) {
-            if (p == null) return Double.NaN;
-            long ticks = 0;
-            for (var h : tree(p)) {
-                try {
-                    String stat = Files.readString(Path.of("/proc/" + h.pid() + "/stat"));
-                    String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                    ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);   // utime, stime (fields 14 and 15)
-                } catch (IOException | RuntimeException gone) {
-                    // the process ended between listing and reading
-                }
-            }
-            return ticks * 1000.0 / CLOCK_TICKS;
-        }
-
-        /** The sum of a /proc/PID/status field (kB) over the process tree. */
-        static long procSum(Sides.Proc p, String field) {
-            long kb = 0;
-            for (var h : tree(p)) {
-                try {
-                    for (String l : Files.readAllLines(Path.of("/proc/" + h.pid() + "/status"))) {
-                        if (l.startsWith(field)) kb += Long.parseLong(l.substring(field.length()).strip().split("\\s+")[0]);
-                    }
-                } catch (IOException | RuntimeException gone) {
-                    // the process ended between listing and reading
-                }
-            }
-            return kb;
-        }
-
-        static List<ProcessHandle> tree(Sides.Proc p) {
-            var all = new ArrayList<ProcessHandle>();
-            all.add(p.process.toHandle());
-            p.process.toHandle().descendants().forEach(all::add);
-            return all;
-        }
-
-        /**
-         * The JVM options a server really runs with: those on the command line of the first java process in its tree
-         * (read from /proc/PID/cmdline, where the last of two contradicting options is the one that counts); empty
-         * for a side without a JVM Compare started.
-         */
-        static List<String> jvmOptions(Sides.Proc p) {
-            if (p == null) return List.of();
-            for (var h : tree(p)) {
-                try {
-                    var argv = List.of(new String(Files.readAllBytes(Path.of("/proc/" + h.pid() + "/cmdline")), StandardCharsets.UTF_8).split("\0"));
-                    if (!argv.isEmpty() && (argv.getFirst().equals("java") || argv.getFirst().endsWith("/java"))) return jvmOptions(argv);
-                } catch (IOException | RuntimeException gone) {
-                    // the process ended between listing and reading
-                }
-            }
-            return List.of();
-        }
-
-        /**
-         * The options that count: of options that set the same thing (-Xmx…, -XX:[+-]Name, -XX:Name=…, -Dname=…) only
-         * the last, which the JVM applies, in its place.
-         */
-        static List<String> effective(List<String> options) {
-            var last = new LinkedHashMap<String, String>();
-            for (String o : options) {
-                String key = o.startsWith("-XX:") ? o.substring(4).replaceFirst("^[+-]", "").replaceFirst("=.*", "")
-                        : o.matches("-X(mx|ms|ss|mn).*") ? o.substring(0, 4)
-                        : o.startsWith("-D") ? o.replaceFirst("=.*", "") : o;
-                last.remove(key);
-                last.put(key, o);
-            }
-            return List.copyOf(last.values());
-        }
-
-        /** The options of a java command line: the words after `java` up to the class path, -jar or the main class. */
-        static List<String> jvmOptions(List<String> argv) {
-            var options = new ArrayList<String>();
-            for (String w : argv.subList(1, argv.size())) {
-                if (!w.startsWith("-") || List.of("-classpath", "-cp", "--class-path", "-jar", "-m", "--module").contains(w)) break;
-                options.add(w);
-            }
-            return options;
-        }
-
-        /** USER_HZ: 100 on every Linux this runs on (the kernel's ABI, independent of CONFIG_HZ). */
-        static final double CLOCK_TICKS = 100;
-    }
-
-    /** The machine as the footer names it: cores, memory, kernel, load average, JDK. */
-    record Machine(Instant at, int cores, long memoryMb, String kernel, String loadAverage, String jdk) {
-        static Machine now() {
-            long memMb = 0;
-            try {
-                for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {
-                    if (l.startsWith("MemTotal:")) memMb = Long.parseLong(l.replaceAll("\\D", "")) / 1024;
-                }
-            } catch (IOException | RuntimeException e) {
-                memMb = ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize() >> 20;
-            }
-            String load;
-            try {
-                String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
-                load = f[0] + " " + f[1] + " " + f[2];
-            } catch (IOException | RuntimeException e) {
-                load = String.format(Locale.ROOT, "%.2f", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
-            }
-            return new Machine(Instant.now(), Runtime.getRuntime().availableProcessors(), memMb,
-                    System.getProperty("os.name") + " " + System.getProperty("os.version"), load,
-                    System.getProperty("java.vm.vendor") + " " + System.getProperty("java.runtime.version"));
+            return new Sample(Double.NaN, r.proc() == null ? Double.NaN : ProcSampler.procSum(r.proc(), "VmHWM:") / 1024.0);
         }
     }
+
+    /**
+     * What a report needs to know of the race that made it: the two sides as started, what each cost at start, how
+     * the rounds were run (the connection counts, rounds, lengths), the JVM options asked for, pinning, the machine.
+     */
+    record Race(Sides.Running a, Sides.Running b, Sample startA, Sample startB, List<Integer> concurrency, int rounds,
+                Duration duration, Duration warmup, Duration steadyMax, Sides.Pinning pinning, List<String> jvm, Machine machineAtStart) {}
 
     /** The result of a comparison: the A/B table, the verdict, the warnings, the footer; and the same as JSON. */
-    record Report(Compare.CompareCommand.Run run, List<Contract.Report> contract, List<String> paths, List<RunRecord> runs, List<WarmupRecord> warmups,
+    record Report(Race run, List<ContractReport> contract, List<String> paths, List<RunRecord> runs, List<WarmupRecord> warmups,
                   double equalRate, String equalPath, int equalConnections, Sample peakA, Sample peakB, List<String> jvmA,
                   List<String> jvmB, List<String> notes, Machine machineAtEnd) {
 
@@ -216,7 +109,7 @@ final class Verdicts {
             f.add(new Figure("start-up to ready line", "ms", one(run.startA().startupMs()), one(run.startB().startupMs())));
             f.add(new Figure("idle RSS of the process tree", "MB", one(run.startA().rssMb()), one(run.startB().rssMb())));
             for (String path : paths) {
-                for (int c : run.opts().concurrency) {
+                for (int c : run.concurrency()) {
                     String at = "GET " + path + " c=" + c;
                     var g = group(path, "closed", c);
                     f.add(g.figure(at + " throughput", "req/s", RunRecord::rps));
@@ -320,7 +213,7 @@ final class Verdicts {
         List<String[]> counted() {
             var rows = new ArrayList<String[]>();
             var groups = new ArrayList<Group>();
-            for (String path : paths) for (int c : run.opts().concurrency) groups.add(group(path, "closed", c));
+            for (String path : paths) for (int c : run.concurrency()) groups.add(group(path, "closed", c));
             if (equalRate >= 1) groups.add(group(equalPath, "open", equalConnections));
             for (var g : groups) {
                 String at = g.loop().equals("open") ? "equal load GET " + g.path() : "GET " + g.path() + " c=" + g.connections();
@@ -331,7 +224,7 @@ final class Verdicts {
         }
 
         String text() {
-            var t = new Table("figure", "A: " + run.a().label(), "B: " + run.b().label(), "B/A (95% interval)");
+            var t = new TextTable("figure", "A: " + run.a().label(), "B: " + run.b().label(), "B/A (95% interval)");
             t.row("contract checks passed", passed(contract.get(0)), passed(contract.get(1)), "");
             for (var f : figures()) t.row(f.name() + " (" + f.unit() + ")", f.cellA(), f.cellB(), f.ratioCell());
             for (var r : counted()) t.row(r[0], r[1], r[2], "");
@@ -356,14 +249,14 @@ final class Verdicts {
             return sb.toString();
         }
 
-        static String passed(Contract.Report r) {
-            return r.count(Contract.Verdict.PASS) + "/" + (r.outcomes().size() - r.count(Contract.Verdict.SKIP));
+        static String passed(ContractReport r) {
+            return r.count(ContractReport.Verdict.PASS) + "/" + (r.outcomes().size() - r.count(ContractReport.Verdict.SKIP));
         }
 
         /** One sentence in words, on /health (or the first raced path) at the highest connection count; only rows whose interval excludes 1. */
         String verdict() {
             String path = paths.getFirst();
-            int c = Collections.max(run.opts().concurrency);
+            int c = Collections.max(run.concurrency());
             String at = "GET " + path + " c=" + c;
             var figs = figures();
             Figure rps = figs.stream().filter(f -> f.name().equals(at + " throughput")).findFirst().orElseThrow();
@@ -393,7 +286,6 @@ final class Verdicts {
 
         String footer() {
             var m = run.machineAtStart();
-            var o = run.opts();
             var sb = new StringBuilder();
             sb.append("Date: ").append(DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm 'UTC'").withZone(ZoneOffset.UTC).format(m.at()))
                     .append("; machine: ").append(m.cores()).append(" cores, ").append(m.memoryMb() / 1024.0 > 10 ? String.format(Locale.ROOT, "%.0f", m.memoryMb() / 1024.0) : String.format(Locale.ROOT, "%.1f", m.memoryMb() / 1024.0))
@@ -403,15 +295,15 @@ final class Verdicts {
             sb.append("JVM options asked for, both servers: ").append(String.join(" ", run.jvm()))
                     .append(" (after each script's own //JAVA_OPTIONS, so they win; not applied to URL and cmd: sides)\n");
             sb.append("JVM options in effect, read from each server's command line (the last of each kind): A: ")
-                    .append(jvmA.isEmpty() ? "-" : String.join(" ", shortened(Sample.effective(jvmA))))
-                    .append("; B: ").append(jvmB.isEmpty() ? "-" : String.join(" ", shortened(Sample.effective(jvmB)))).append('\n');
+                    .append(jvmA.isEmpty() ? "-" : String.join(" ", shortened(ProcSampler.effective(jvmA))))
+                    .append("; B: ").append(jvmB.isEmpty() ? "-" : String.join(" ", shortened(ProcSampler.effective(jvmB)))).append('\n');
             sb.append("Start-up: from the spawn of the server's own JVM to its ready line").append(
                     run.a().startupIncludesJBang() || run.b().startupIncludesJBang() ? " (includes JBang's launch)" : "; JBang's compile and launch excluded (Compare spawns the java command JBang would run)")
                     .append("; a cmd: side until its port accepts connections\n");
             sb.append("CPU pinning: ").append(run.pinning().note()).append('\n');
-            sb.append("Warm-up to steady state (").append(fmtDuration(STEADY_WINDOW)).append(" windows at ").append(Collections.max(o.concurrency))
+            sb.append("Warm-up to steady state (").append(fmtDuration(STEADY_WINDOW)).append(" windows at ").append(Collections.max(run.concurrency()))
                     .append(" connections until ").append(STEADY_IN_ROW).append(" in a row agree within ").append(String.format(Locale.ROOT, "%.0f%%", 100 * STEADY_TOLERANCE))
-                    .append(", at most ").append(fmtDuration(o.steadyMax)).append("): ");
+                    .append(", at most ").append(fmtDuration(run.steadyMax())).append("): ");
             if (warmups.isEmpty()) sb.append("none");
             for (int i = 0; i < warmups.size(); i++) {
                 var w = warmups.get(i);
@@ -419,9 +311,9 @@ final class Verdicts {
                         .append(String.format(Locale.ROOT, "%.1f s", w.seconds())).append(w.steady() ? "" : " (not steady)");
             }
             sb.append('\n');
-            sb.append("Load: LoadTest's engine in-process (nio, 1 thread); closed loop at ").append(o.concurrency).append(" connections, ")
-                    .append(o.rounds).append(" paired rounds per figure, each side ").append(fmtDuration(o.duration)).append(" after ")
-                    .append(fmtDuration(o.warmup)).append(" unmeasured, in ABBA order; equal load: open loop, ").append(equalConnections).append(" connections\n");
+            sb.append("Load: LoadTest's engine in-process (nio, 1 thread); closed loop at ").append(run.concurrency()).append(" connections, ")
+                    .append(run.rounds()).append(" paired rounds per figure, each side ").append(fmtDuration(run.duration())).append(" after ")
+                    .append(fmtDuration(run.warmup())).append(" unmeasured, in ABBA order; equal load: open loop, ").append(equalConnections).append(" connections\n");
             sb.append("Method: B/A is the Hodges-Lehmann estimate of the rounds' log-ratios ln(B/A), its 95% interval from Wilcoxon's signed-rank statistic (see --help)\n");
             sb.append("Command: ").append(Util.commandLine()).append('\n');
             return sb.toString();
@@ -443,7 +335,7 @@ final class Verdicts {
                     "load_average_start", m.loadAverage(), "load_average_end", machineAtEnd.loadAverage(), "jdk", m.jdk()));
             root.put("jvm_options", run.jvm());
             root.put("pinning", run.pinning().note());
-            root.put("method", Map.of("rounds", run.opts().rounds, "order", "ABBA", "ratio", "Hodges-Lehmann estimate of ln(B/A) per round",
+            root.put("method", Map.of("rounds", run.rounds(), "order", "ABBA", "ratio", "Hodges-Lehmann estimate of ln(B/A) per round",
                     "interval", "Wilcoxon signed-rank, 95%", "min_rounds_for_interval", PairedStats.minRounds(PairedStats.CONFIDENCE)));
             var sides = new LinkedHashMap<String, Object>();
             for (var e : List.of(Map.entry("A", run.a()), Map.entry("B", run.b()))) {
@@ -459,15 +351,15 @@ final class Verdicts {
                 s.put("peak_rss_mb", num(peak.rssMb()));
                 var jvm = e.getKey().equals("A") ? jvmA : jvmB;
                 s.put("jvm_command_line_options", jvm);
-                s.put("jvm_options_in_effect", Sample.effective(jvm));
+                s.put("jvm_options_in_effect", ProcSampler.effective(jvm));
                 s.put("warmup", warmups.stream().filter(w -> w.side().equals(e.getKey())).map(w -> {
                     var x = new LinkedHashMap<String, Object>();
                     x.put("path", w.path()); x.put("seconds", w.seconds()); x.put("steady", w.steady());
                     x.put("window_rps", Arrays.stream(w.rps()).boxed().toList());
                     return x;
                 }).toList());
-                s.put("contract", Map.of("passed", rep.count(Contract.Verdict.PASS), "failed", rep.count(Contract.Verdict.FAIL),
-                        "skipped", rep.count(Contract.Verdict.SKIP), "checks", rep.outcomes().stream().map(x -> Map.of("check", x.check(), "verdict", x.verdict().name(), "detail", x.detail())).toList()));
+                s.put("contract", Map.of("passed", rep.count(ContractReport.Verdict.PASS), "failed", rep.count(ContractReport.Verdict.FAIL),
+                        "skipped", rep.count(ContractReport.Verdict.SKIP), "checks", rep.outcomes().stream().map(x -> Map.of("check", x.check(), "verdict", x.verdict().name(), "detail", x.detail())).toList()));
                 sides.put(e.getKey(), s);
             }
             root.put("sides", sides);
@@ -520,7 +412,7 @@ final class Verdicts {
             var page = new Html.Page(Util.commandLine());
             page.title = "Compare: " + run.a().label() + " (A) vs " + run.b().label() + " (B)";
             page.intro = verdict();
-            var t = new Table("figure", "A: " + run.a().label(), "B: " + run.b().label(), "B/A (95% interval)");
+            var t = new TextTable("figure", "A: " + run.a().label(), "B: " + run.b().label(), "B/A (95% interval)");
             t.row("contract checks passed", passed(contract.get(0)), passed(contract.get(1)), "");
             var categories = new ArrayList<String>();
             var a = new ArrayList<Html.Svg.Point>();
@@ -581,45 +473,4 @@ final class Verdicts {
     }
 
     static String fmtDuration(Duration d) { return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms"; }
-
-    /** A plain text table: a header row, right-aligned numbers, a marker column for rows worth a look. */
-    static final class Table {
-        final List<String> header;
-        final List<List<String>> rows = new ArrayList<>();
-        final List<String> marks = new ArrayList<>();
-
-        Table(String... header) { this.header = List.of(header); }
-
-        Table row(String mark, List<String> cells) {
-            rows.add(cells);
-            marks.add(mark == null ? "" : mark);
-            return this;
-        }
-
-        Table row(String... cells) { return row(null, List.of(cells)); }
-
-        @Override public String toString() {
-            int[] w = new int[header.size()];
-            for (int i = 0; i < w.length; i++) w[i] = header.get(i).length();
-            for (var r : rows) for (int i = 0; i < r.size() && i < w.length; i++) w[i] = Math.max(w[i], r.get(i).length());
-            int markWidth = marks.stream().mapToInt(String::length).max().orElse(0);
-            var sb = new StringBuilder();
-            line(sb, " ".repeat(markWidth), header, w);
-            line(sb, " ".repeat(markWidth), Arrays.stream(w).mapToObj("-"::repeat).toList(), w);
-            for (int r = 0; r < rows.size(); r++) line(sb, pad(marks.get(r), markWidth), rows.get(r), w);
-            return sb.toString();
-        }
-
-        private static void line(StringBuilder sb, String mark, List<String> cells, int[] w) {
-            sb.append(mark).append(mark.isEmpty() ? "" : " ");
-            for (int i = 0; i < cells.size(); i++) {
-                String c = cells.get(i);
-                boolean number = i > 0 && !c.isEmpty() && (Character.isDigit(c.charAt(0)) || c.equals("-"));
-                sb.append(i == 0 ? "" : "  ").append(number ? " ".repeat(w[i] - c.length()) + c : pad(c, w[i]));
-            }
-            sb.append(System.lineSeparator());
-        }
-
-        private static String pad(String s, int w) { return s + " ".repeat(Math.max(0, w - s.length())); }
-    }
 }

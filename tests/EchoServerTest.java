@@ -4,13 +4,13 @@
 //SOURCES Scarce.java
 //SOURCES ../EchoServer.java
 //SOURCES ../EchoClient.java
-//SOURCES ../bench/IdleClient.java
+//SOURCES ../compare/IdleClient.java
 //DESCRIPTION Tests of EchoServer (every mode) and EchoClient (both modes): echo, back-pressure, broken servers, leaks, CLI.
 
 // Every server mode gets the same conversations over real sockets on 127.0.0.1: many concurrent clients whose
 // payloads are split across writes and reads, a slow reader, 10,000 connections from EchoClient with file
 // descriptors and threads counted before and after. EchoClient is run against deliberately broken echo servers
-// and must count each fault by its kind. The C epoll client and server of the benchmark (tests/c/, built with gcc)
+// and must count each fault by its kind. The C epoll client and server of the benchmark (compare/c/, built with gcc)
 // check the Java server and client from the outside. The command lines are run as real processes.
 // Needs: gcc prlimit
 
@@ -476,7 +476,7 @@ public class EchoServerTest {
 
     private static final Map<String, Path> BINARIES = new ConcurrentHashMap<>();
 
-    /** tests/c/NAME.c built with gcc into a temporary folder, once; without gcc the test fails saying so. */
+    /** compare/c/NAME.c built with gcc into a temporary folder, once; without gcc the test fails saying so. */
     static synchronized Path compiled(String name) throws Exception {
         assertTrue(Stream.of(System.getenv("PATH").split(":")).anyMatch(d -> Files.isExecutable(Path.of(d, "gcc"))),
                 "missing prerequisite: gcc not found on PATH (tests/run installs it; or 'sudo apt-get install gcc')");
@@ -485,7 +485,7 @@ public class EchoServerTest {
         Path dir = Files.createTempDirectory("echo-c");
         dir.toFile().deleteOnExit();
         Path binary = dir.resolve(name);
-        var r = run(List.of("gcc", "-O2", "-o", binary.toString(), TestKit.projectRoot().resolve("tests/c/" + name + ".c").toString()));
+        var r = run(List.of("gcc", "-O2", "-o", binary.toString(), TestKit.projectRoot().resolve("compare/c/" + name + ".c").toString()));
         assertEquals(0, r.code(), "gcc failed: " + r.out());
         binary.toFile().deleteOnExit();
         BINARIES.put(name, binary);

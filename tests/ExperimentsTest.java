@@ -61,10 +61,10 @@ public class ExperimentsTest {
     /** Options checked before anything starts, and the mode lists Compare keeps beside the servers' own enums. */
     public static class Options {
         @Test void theExperimentsKnowEveryModeOfEveryServer() {
-            assertEquals(names(SimpleHttpServer.Mode.values()), Experiments.Architectures.MODES.get(Sides.Script.SIMPLE));
-            assertEquals(names(ThreadedHttpServer.Mode.values()), Experiments.Architectures.MODES.get(Sides.Script.THREADED));
-            assertEquals(names(EchoServer.Mode.values()), Experiments.EchoRace.SERVER_MODES);
-            assertEquals(names(PrimeEchoServer.Mode.values()), Experiments.PrimeRace.MODES);
+            assertEquals(names(SimpleHttpServer.Mode.values()), Experiment.HTTP_MODES.get(Sides.Script.SIMPLE));
+            assertEquals(names(ThreadedHttpServer.Mode.values()), Experiment.HTTP_MODES.get(Sides.Script.THREADED));
+            assertEquals(names(EchoServer.Mode.values()), EchoRace.SERVER_MODES);
+            assertEquals(names(PrimeEchoServer.Mode.values()), PrimeRace.MODES);
         }
 
         @Test void badArgumentsAreOneErrorLineAndExitCode2() {
@@ -174,7 +174,7 @@ public class ExperimentsTest {
             var ran = compare(dir, "echo-race", "-n", "200", "-s", "64", "--modes", "nio,virtual", "--warmup", "0");
             assertEquals(0, ran.exit(), ran.output());
             var rounds = ran.json().get("results");
-            boolean c = TestKit.projectRoot().resolve("tests/c/echo_client.c").toFile().isFile() && Experiments.onPath("gcc");
+            boolean c = TestKit.projectRoot().resolve("compare/c/echo_client.c").toFile().isFile() && Util.onPath("gcc");
             int servers = c ? 3 : 2, clients = c ? 2 : 1;
             assertEquals(servers * clients, rounds.size(), "every client against every server: " + rounds);
             for (var r : rounds) {

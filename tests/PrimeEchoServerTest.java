@@ -3,7 +3,7 @@
 //SOURCES TestKit.java
 //SOURCES Scarce.java
 //SOURCES ../PrimeEchoServer.java
-//SOURCES ../bench/IdleClient.java
+//SOURCES ../compare/IdleClient.java
 //DESCRIPTION Tests of PrimeEchoServer: the framed protocol byte by byte in every mode, the prime check, the client.
 
 // Every conversation runs against every mode on a real socket (127.0.0.1, port 0), in-process; the command line

@@ -4,7 +4,7 @@
 //SOURCES Scarce.java
 //SOURCES HttpContract.java
 //SOURCES ../ThreadedHttpServer.java
-//SOURCES ../bench/IdleClient.java
+//SOURCES ../compare/IdleClient.java
 //DESCRIPTION Tests of ThreadedHttpServer: the shared HTTP contract and RFC 9112 from raw bytes, in every mode.
 
 // Every conversation runs against every concurrency model (an in-process server per mode, port 0), except the few

@@ -3,7 +3,7 @@
 // send SIZE random bytes on each, verify the echo byte for byte, and close. Like EchoClient, it measures inside
 // the process, from the first connect() to the last close().
 //
-//   gcc -O2 -o echo_client tests/c/echo_client.c
+//   gcc -O2 -o echo_client compare/c/echo_client.c
 //   ./echo_client -p PORT [-n 10000] [-s 100] [-c 0] [-t TIMEOUT_MS] [-S SOURCE_ADDRESS]
 //
 // Prints one line: "C: N clients, total time = X ms, avg latency = Y µs, p50 = .. µs, p99 = .. µs, max = .. µs,

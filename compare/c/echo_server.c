@@ -2,7 +2,7 @@
 // server, with the same rules as EchoServer's nio mode: one loop, one read buffer, accept everything queued on each
 // wake-up, TCP_NODELAY, and a connection whose echo the peer has not taken yet is not read again until it has.
 //
-//   gcc -O2 -o echo_server tests/c/echo_server.c
+//   gcc -O2 -o echo_server compare/c/echo_server.c
 //   ./echo_server [-p PORT] [-b BACKLOG]      (PORT 0 picks a free one; default 8080, backlog 4096)
 //
 // Prints "Listening on tcp://127.0.0.1:PORT mode=c-epoll" once bound, and its counters on Ctrl-C / SIGTERM.

@@ -6,8 +6,8 @@
 // source addresses (127.0.0.2, 127.0.0.3, ...: each address has its own ~28,000 ephemeral ports), sends one request
 // on each (HTTP `GET /health`, an echo of 100 bytes, or a PrimeEchoServer frame), reads its whole answer, and then
 // holds every connection open and idle until its standard input ends (or Ctrl-C). One thread and one Selector do it.
-// Run:   java bench/IdleClient.java -p 3000 -n 9000                    (HTTP; prints "holding 9000 ..." when ready)
-//        prlimit --nofile=20000 java bench/IdleClient.java -p 8080 -n 9000 --protocol echo
+// Run:   java compare/IdleClient.java -p 3000 -n 9000                    (HTTP; prints "holding 9000 ..." when ready)
+//        prlimit --nofile=20000 java compare/IdleClient.java -p 8080 -n 9000 --protocol echo
 // Watch: each connection needs a file descriptor. The JVM raises its soft open-files limit to the hard one at start;
 //        if that is too low it says which limit it met and exits 1 (raise it with `prlimit --nofile=N` or ulimit -n).
 // bench/idle-connections.sh runs it as a program; Compare's idle-connections experiment and the tests call open().
@@ -277,7 +277,7 @@ public final class IdleClient {
                 case "--protocol" -> protocol = Protocol.valueOf(args[++i]);
                 case "--first-source" -> first = Integer.parseInt(args[++i]);
                 case "-h", "--help" -> {
-                    System.out.println("Usage: java bench/IdleClient.java -p PORT [-n 1000] [--protocol http|echo|prime] [--first-source 2]");
+                    System.out.println("Usage: java compare/IdleClient.java -p PORT [-n 1000] [--protocol http|echo|prime] [--first-source 2]");
                     return;
                 }
                 default -> {
