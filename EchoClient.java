@@ -418,11 +418,17 @@ public class EchoClient implements Callable<Integer> {
                 while (next < c.connections() || inFlight > 0) {
                     // Open connections in batches, serving the ones already answered in between: the server
                     // gets work at once, and early connections do not wait for the 10,000th connect().
-                    for (int batch = 0; batch < OPEN_BATCH && inFlight < c.concurrency() && next < c.connections(); batch++) {
+                    // (Finished channels waiting to be closed still hold their descriptors: they count as in flight.)
+                    for (int batch = 0; batch < OPEN_BATCH && descriptors() < c.concurrency() && next < c.connections(); batch++) {
                         open(new Exchange(next++, c.size()), timeout);
                     }
-                    if (inFlight == 0) continue;
-                    if (inFlight < c.concurrency() && next < c.connections()) selector.selectNow(handler);
+                    if (inFlight == 0) {   // nothing to wait for: release the finished ones at once
+                        selector.selectNow();
+                        closeDeregistered();
+                        closeDeregistered();
+                        continue;
+                    }
+                    if (descriptors() < c.concurrency() && next < c.connections()) selector.selectNow(handler);
                     else selector.select(handler, 100);
                     closeDeregistered();
                     long now = System.nanoTime();
@@ -438,6 +444,8 @@ public class EchoClient implements Callable<Integer> {
             }
             round.lastCloseNs.accumulate(System.nanoTime());
         }
+
+        private int descriptors() { return inFlight + cancelled.size() + deregistered.size(); }
 
         /** Closes the channels whose keys a select has deregistered since they were cancelled. */
         private void closeDeregistered() {
