@@ -470,7 +470,7 @@ public class PrimeEchoServerTest {
     void scriptRejectsABadFlagWithOneErrorLine() throws Exception {
         try (var p = TestKit.ServerProcess.start("PrimeEchoServer.java", "--mode", "bogus")) {
             assertEquals(2, p.waitFor(Duration.ofSeconds(120)), p.output());
-            var lines = p.output().lines().filter(l -> !l.startsWith("[jbang]")).toList();
+            var lines = p.output().lines().filter(l -> !l.startsWith("[jbang]") && !l.startsWith("[launcher]")).toList();
             assertEquals(1, lines.size(), p.output());
             assertTrue(lines.getFirst().startsWith("Error: ") && lines.getFirst().contains("bogus"), p.output());
         }
