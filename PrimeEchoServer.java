@@ -272,10 +272,10 @@ public class PrimeEchoServer implements Callable<Integer> {
     public enum Mode {
         sequential("one client at a time: the simplest code, but everyone else waits, even for an echo"),
         thread("a platform thread per client: truly concurrent, but a kernel thread and a stack each"),
-        pool("a hand-off pool of -w platform threads, a connection each: bounded cost, but client w+1 waits until one leaves"),
+        pool("a hand-off pool: -w threads, a client each: bounded cost, but client w+1 waits until one of them leaves"),
         nio("one Selector loop for every client: cheap per connection, but nothing may block the loop"),
         async("NIO.2 completion handlers on -w threads: nobody waits on a socket, but the code is a chain of callbacks"),
-        virtual("a virtual thread per client: blocking code at near event-loop cost (--no-offload: a long check holds one of its carrier threads)");
+        virtual("a virtual thread per client: blocking code at near event-loop cost (--no-offload: checks hold carriers)");
 
         /** The one-line trade-off --help shows for this mode; stated here only. */
         final String tradeOff;
