@@ -5,7 +5,7 @@
 //DEPS org.hdrhistogram:HdrHistogram:2.2.2
 //DESCRIPTION Opens 10,000 TCP connections to an echo server at once, verifies every echo and measures them.
 
-// EchoClient races an echo server the way the seed's clients do: N connections (all at once by default), each
+// EchoClient races an echo server the way the C epoll client does: N connections (all at once by default), each
 // sends S random bytes, reads them back, checks them byte for byte and closes. It reports total time (first connect
 // to last close, measured inside the client so JVM start-up is not in it), p50/p90/p99/max latency, connect time
 // against round-trip time, throughput, and every failed connection by kind. Exit status 1 if any connection failed.
@@ -20,6 +20,14 @@
 // ephemeral ports): they name the limit that was hit and how to raise it.
 // The command line is a thin shell over the engine, `EchoClient.run(Config) -> Result` (records, no printing inside),
 // which `Compare.java echo-race` uses through //SOURCES.
+
+// The file, in order:
+//   EchoClient: the options, main, call(), config(), run(), round()   the command line and the engine
+//   Mode, Config, Progress                           how the client waits; one round's settings; its progress
+//   Exchange, Failed                                 the core both modes share: one connection's conversation
+//   VirtualThreadClients, SelectorClient             the two ways the client waits: a thread each, or one Selector
+//   Round, Failure, Percentiles, Result, result()    what a round measured, and how it is reported
+//   processCpuNanos, Limits                          plumbing: the CPU clock, what the OS allows
 
 import org.HdrHistogram.Histogram;
 import picocli.CommandLine;
@@ -36,11 +44,15 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.net.ConnectException;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ProtocolFamily;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
+import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
@@ -134,19 +146,7 @@ public class EchoClient implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Config config = config();
-        var limits = Limits.read();
-        int inFlight = config.concurrency();
-        if (limits.openFiles() >= 0 && limits.openFiles() < inFlight + FD_MARGIN) {
-            System.err.printf("Error: open files limit too low: %d for %d connections at once (raise it with 'ulimit -n %d'"
-                            + " in this shell%s, or lower -c)%n", limits.openFiles(), inFlight, inFlight + FD_MARGIN,
-                    limits.openFilesHard() < inFlight + FD_MARGIN
-                            ? "; the hard limit " + limits.openFilesHard() + " is set in /etc/security/limits.conf" : "");
-            return 1;
-        }
-        if (limits.ephemeralPorts() > 0 && inFlight > limits.ephemeralPorts()) {
-            System.err.printf("Warning: %d connections at once but only %d ephemeral ports (net.ipv4.ip_local_port_range = %s):"
-                    + " expect 'no ephemeral port' failures%n", inFlight, limits.ephemeralPorts(), limits.portRange());
-        }
+        if (!Limits.read().allow(config.concurrency(), System.err)) return 1;
         Config warm = warmup == -1 ? config.atMost(Math.max(AUTO_WARMUP, config.concurrency())) : config;
         for (int i = 1; i <= (warmup == -1 ? 1 : warmup); i++) {
             Result r = run(warm);
@@ -208,6 +208,7 @@ public class EchoClient implements Callable<Integer> {
 
     static Round round(Config config) throws IOException, InterruptedException {
         var round = new Round(config.connections());
+        long cpuBefore = processCpuNanos();
         Thread progress = config.progress() == null ? null
                 : Thread.ofPlatform().daemon().name("progress").start(() -> round.reportProgress(config));
         try {
@@ -218,50 +219,12 @@ public class EchoClient implements Callable<Integer> {
         } finally {
             if (progress != null) progress.interrupt();
         }
+        long cpuAfter = processCpuNanos();
+        round.cpuNanos = cpuBefore < 0 || cpuAfter < 0 ? -1 : cpuAfter - cpuBefore;
         return round;
     }
 
     public enum Mode { virtual, nio }
-
-    /** What went wrong with a connection, and what to do about it. */
-    public enum Failure {
-        MISMATCH("mismatch", "the server sent back other bytes than it received"),
-        SHORT_READ("short read", "the server closed the connection before it had echoed every byte"),
-        REFUSED("refused", "nothing listens on that port, or the server's listen queue overflowed while "
-                + "net.ipv4.tcp_abort_on_overflow=1: raise the server's --backlog and net.core.somaxconn"),
-        RESET("reset", "the server reset the connection: it crashed, closed with unread data, or dropped it (a "
-                + "listen queue overflow does that to a few connections: see the overflow hint if there is one)"),
-        CONNECT_TIMEOUT("connect timeout", "no answer to the SYN within --timeout: the server's listen queue was "
-                + "full (raise its --backlog, and sysctl net.core.somaxconn and net.ipv4.tcp_max_syn_backlog) or it "
-                + "stopped accepting"),
-        READ_TIMEOUT("read timeout", "connected, but the echo did not come back within --timeout"),
-        TOO_MANY_OPEN_FILES("too many open files", "this process hit its open-files limit (EMFILE): raise it with "
-                + "'ulimit -n 65536' in the shell that starts the client (the hard limit is in "
-                + "/etc/security/limits.conf), or lower -c"),
-        NO_EPHEMERAL_PORT("no ephemeral port", "every local port towards this server is taken (EADDRNOTAVAIL), "
-                + "many by closed connections in TIME_WAIT for 60 s: widen net.ipv4.ip_local_port_range (e.g. "
-                + "sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"), or lower -n, or wait a minute"),
-        OTHER("other", "unexpected: see the example");
-
-        final String label;
-        final String hint;
-
-        Failure(String label, String hint) {
-            this.label = label;
-            this.hint = hint;
-        }
-
-        /** Names the kind of an I/O error by what the OS said. */
-        static Failure of(IOException e, boolean connected) {
-            String m = String.valueOf(e.getMessage());
-            if (e instanceof SocketTimeoutException || m.contains("timed out")) return connected ? READ_TIMEOUT : CONNECT_TIMEOUT;
-            if (m.contains("Too many open files")) return TOO_MANY_OPEN_FILES;
-            if (m.contains("Cannot assign requested address")) return NO_EPHEMERAL_PORT;
-            if (e instanceof ConnectException || m.contains("Connection refused")) return REFUSED;
-            if (m.contains("reset") || m.contains("Broken pipe")) return RESET;
-            return OTHER;
-        }
-    }
 
     /** One round: where, how many connections (how many in flight at once), how many bytes each, how the client waits. */
     public record Config(InetSocketAddress address, InetAddress source, int connections, int size, int concurrency, int timeoutMs,
@@ -280,90 +243,8 @@ public class EchoClient implements Callable<Integer> {
         }
     }
 
-    /** Latency figures in microseconds. */
-    public record Percentiles(double p50, double p90, double p99, double max, double mean) {}
-
     /** How far a round is: connections done of all, in flight now, failed so far, seconds since it began. */
     public record Progress(long done, int connections, long inFlight, long failed, double seconds) {}
-
-    /** The figures of a round, as printed (text or --json). */
-    public record Result(String client, String mode, String host, int port, int connections, int size, int concurrency,
-                         double totalMs, double avgLatencyUs, Percentiles latencyUs, Percentiles connectUs,
-                         Percentiles roundTripUs, double connectionsPerSecond, double megabytesPerSecond,
-                         long ok, long failed, Map<String, Long> failures, Map<String, String> examples,
-                         List<String> hints) {
-
-        String text() {
-            var b = new StringBuilder();
-            b.append("Java: %d clients, total time = %.1f ms, avg latency = %.1f µs%n".formatted(connections, totalMs, avgLatencyUs));
-            b.append("latency (connect to verified echo): p50 = %.0f µs, p90 = %.0f µs, p99 = %.0f µs, max = %.0f µs%n"
-                    .formatted(latencyUs.p50(), latencyUs.p90(), latencyUs.p99(), latencyUs.max()));
-            b.append("connect: p50 = %.0f µs, p99 = %.0f µs, max = %.0f µs; round trip: p50 = %.0f µs, p99 = %.0f µs, max = %.0f µs%n"
-                    .formatted(connectUs.p50(), connectUs.p99(), connectUs.max(), roundTripUs.p50(), roundTripUs.p99(), roundTripUs.max()));
-            b.append("throughput: %.0f connections/s, %.2f MB/s echoed (%d × %d bytes, %s client, %d in flight, %s:%d)%n"
-                    .formatted(connectionsPerSecond, megabytesPerSecond, connections, size, mode, concurrency, host, port));
-            b.append("failed: %d of %d".formatted(failed, connections));
-            if (!failures.isEmpty()) {
-                var kinds = new ArrayList<String>();
-                failures.forEach((k, v) -> kinds.add(k + " " + v));
-                b.append(" (").append(String.join(", ", kinds)).append(')');
-            }
-            b.append('\n');
-            failures.keySet().forEach(k -> b.append("  %s, e.g.: %s%n".formatted(k, examples.get(k))));
-            hints.forEach(h -> b.append("  hint: ").append(h).append('\n'));
-            return b.toString();
-        }
-    }
-
-    static Result result(Config c, Round round, Limits limits, long listenOverflows) {
-        Histogram latency = new Histogram(3), connect = new Histogram(3), roundTrip = new Histogram(3);
-        long slowConnects = 0;
-        for (int i = 0; i < c.connections(); i++) {
-            if (round.latencyNs[i] == 0) continue;
-            latency.recordValue(round.latencyNs[i]);
-            connect.recordValue(round.connectNs[i]);
-            roundTrip.recordValue(round.roundTripNs[i]);
-            if (round.connectNs[i] >= 1_000_000_000L) slowConnects++;
-        }
-        var failures = new LinkedHashMap<String, Long>();
-        var examples = new LinkedHashMap<String, String>();
-        var hints = new ArrayList<String>();
-        for (Failure f : Failure.values()) {
-            long count = round.failures.get(f).sum();
-            if (count == 0) continue;
-            failures.put(f.label, count);
-            examples.put(f.label, round.examples.get(f));
-            String extra = switch (f) {
-                case TOO_MANY_OPEN_FILES -> " (now " + limits.openFiles() + ")";
-                case NO_EPHEMERAL_PORT -> " (now " + limits.portRange() + ")";
-                case MISMATCH, SHORT_READ, REFUSED, RESET, CONNECT_TIMEOUT, READ_TIMEOUT, OTHER -> "";
-            };
-            hints.add(f.label + ": " + f.hint + extra);
-        }
-        if (listenOverflows > 0) {
-            hints.add(("the kernel counted %d listen queue overflows during the run (TcpExt ListenOverflows, host-wide): "
-                    + "the server's accept queue was full; raise its --backlog and net.core.somaxconn (now %d)")
-                    .formatted(listenOverflows, limits.somaxconn()));
-        }
-        if (slowConnects > 0) {
-            hints.add(("%d connects took over 1 s: a SYN was dropped and retransmitted, which is what a full listen "
-                    + "queue does; raise the server's --backlog and net.core.somaxconn (now %d)")
-                    .formatted(slowConnects, limits.somaxconn()));
-        }
-        long ok = latency.getTotalCount();
-        double seconds = round.totalNanos() / 1e9;
-        return new Result("Java", c.mode().name(), c.address().getAddress().getHostAddress(), c.address().getPort(),
-                c.connections(), c.size(), c.concurrency(), round.totalNanos() / 1e6,
-                ok == 0 ? 0 : latency.getMean() / 1e3, percentiles(latency), percentiles(connect), percentiles(roundTrip),
-                c.connections() / seconds, ok * (double) c.size() / seconds / 1e6, ok, round.failedCount(),
-                failures, examples, hints);
-    }
-
-    static Percentiles percentiles(Histogram h) {
-        if (h.getTotalCount() == 0) return new Percentiles(0, 0, 0, 0, 0);
-        return new Percentiles(h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(90) / 1e3,
-                h.getValueAtPercentile(99) / 1e3, h.getMaxValue() / 1e3, h.getMean() / 1e3);
-    }
 
     // ---------------------------------------------------------------- the core both modes share
 
@@ -418,63 +299,6 @@ public class EchoClient implements Callable<Integer> {
         Failed(Failure kind, String message) {
             super(message, null, false, false);
             this.kind = kind;
-        }
-    }
-
-    /** What one round measured: per-connection times in nanoseconds (0 for a failed connection), failures by kind. */
-    static final class Round {
-        final long[] connectNs;
-        final long[] roundTripNs;
-        final long[] latencyNs;
-        final Map<Failure, LongAdder> failures = new EnumMap<>(Failure.class);
-        final Map<Failure, String> examples = new ConcurrentHashMap<>();
-        final LongAdder started = new LongAdder();
-        final LongAdder finished = new LongAdder();
-        final LongAdder failed = new LongAdder();
-        final LongAccumulator lastCloseNs = new LongAccumulator(Math::max, Long.MIN_VALUE);
-        long firstConnectNs;
-
-        Round(int n) {
-            connectNs = new long[n];
-            roundTripNs = new long[n];
-            latencyNs = new long[n];
-            for (Failure f : Failure.values()) failures.put(f, new LongAdder());
-        }
-
-        void begin() { firstConnectNs = System.nanoTime(); }
-
-        /** The connection is closed: record its times, or its failure. */
-        void finished(Exchange x) {
-            long closedNs = System.nanoTime();
-            if (x.failure == null) {
-                connectNs[x.index] = x.connectedNs - x.startNs;
-                roundTripNs[x.index] = x.echoedNs - x.connectedNs;
-                latencyNs[x.index] = Math.max(1, x.echoedNs - x.startNs);
-            } else {
-                failures.get(x.failure).increment();
-                examples.putIfAbsent(x.failure, x.detail);
-                failed.increment();
-            }
-            lastCloseNs.accumulate(closedNs);
-            finished.increment();
-        }
-
-        long totalNanos() { return lastCloseNs.get() - firstConnectNs; }
-
-        long failedCount() { return failed.sum(); }
-
-        /** Runs on its own thread: tells c.progress() how far the round is, once a second until interrupted. */
-        void reportProgress(Config c) {
-            long begin = System.nanoTime();
-            try {
-                while (true) {
-                    Thread.sleep(1000);
-                    long done = finished.sum();
-                    c.progress().accept(new Progress(done, c.connections(), started.sum() - done, failed.sum(), (System.nanoTime() - begin) / 1e9));
-                }
-            } catch (InterruptedException e) {
-                // The round is over.
-            }
         }
     }
 
@@ -550,6 +374,19 @@ public class EchoClient implements Callable<Integer> {
         /** Connections opened between two looks at the selector (the C client does the same). */
         private static final int OPEN_BATCH = 128;
         private final Consumer<SelectionKey> handler = this::handle;
+        /**
+         * An IPv4 socket for an IPv4 server. SocketChannel.open() makes a dual-stack IPv6 socket (one more setsockopt,
+         * IPV6_V6ONLY, and the kernel's IPv6 path with IPv4-mapped addresses for every packet), which the C client
+         * does not pay.
+         */
+        private final ProtocolFamily family;
+        /**
+         * Finished connections wait here for one select before they are closed. The select deregisters their
+         * cancelled keys (epoll_ctl DEL), after which close() is one close(2). A channel closed while still
+         * registered costs two more system calls (getsockopt SO_LINGER and shutdown), and its descriptor is only
+         * released at the next select anyway.
+         */
+        private List<SocketChannel> cancelled = new ArrayList<>(), deregistered = new ArrayList<>();
         private int next;
         private int inFlight;
 
@@ -569,6 +406,7 @@ public class EchoClient implements Callable<Integer> {
         SelectorClient(Config c, Round round) throws IOException {
             this.c = c;
             this.round = round;
+            family = c.address().getAddress() instanceof Inet6Address ? StandardProtocolFamily.INET6 : StandardProtocolFamily.INET;
             selector = Selector.open();
         }
 
@@ -580,21 +418,48 @@ public class EchoClient implements Callable<Integer> {
                 while (next < c.connections() || inFlight > 0) {
                     // Open connections in batches, serving the ones already answered in between: the server
                     // gets work at once, and early connections do not wait for the 10,000th connect().
-                    for (int batch = 0; batch < OPEN_BATCH && inFlight < c.concurrency() && next < c.connections(); batch++) {
+                    // (Finished channels waiting to be closed still hold their descriptors: they count as in flight.)
+                    for (int batch = 0; batch < OPEN_BATCH && descriptors() < c.concurrency() && next < c.connections(); batch++) {
                         open(new Exchange(next++, c.size()), timeout);
                     }
-                    if (inFlight == 0) continue;
-                    if (inFlight < c.concurrency() && next < c.connections()) selector.selectNow(handler);
+                    if (inFlight == 0) {   // nothing to wait for: release the finished ones at once
+                        selector.selectNow();
+                        closeDeregistered();
+                        closeDeregistered();
+                        continue;
+                    }
+                    if (descriptors() < c.concurrency() && next < c.connections()) selector.selectNow(handler);
                     else selector.select(handler, 100);
+                    closeDeregistered();
                     long now = System.nanoTime();
                     if (now - nextScan >= 0) {
                         expire(now);
                         nextScan = now + TimeUnit.MILLISECONDS.toNanos(100);
                     }
                 }
+            } finally {
+                // The selector is closed (and every key deregistered) by now: what is left closes at once.
+                closeDeregistered();
+                closeDeregistered();
             }
-            // Closed channels give their descriptors back when the selector lets go of them: count that in.
             round.lastCloseNs.accumulate(System.nanoTime());
+        }
+
+        private int descriptors() { return inFlight + cancelled.size() + deregistered.size(); }
+
+        /** Closes the channels whose keys a select has deregistered since they were cancelled. */
+        private void closeDeregistered() {
+            for (SocketChannel ch : deregistered) {
+                try {
+                    ch.close();
+                } catch (IOException e) {
+                    // The exchange is already counted: its echo was verified (or its failure recorded) before.
+                }
+            }
+            deregistered.clear();
+            var swap = deregistered;
+            deregistered = cancelled;
+            cancelled = swap;
         }
 
         private void open(Exchange x, long timeout) {
@@ -603,7 +468,7 @@ public class EchoClient implements Callable<Integer> {
             x.startNs = System.nanoTime();
             SocketChannel ch = null;
             try {
-                ch = SocketChannel.open();
+                ch = SocketChannel.open(family);
                 ch.configureBlocking(false);
                 ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 if (c.source() != null) ch.bind(new InetSocketAddress(c.source(), 0));
@@ -678,8 +543,10 @@ public class EchoClient implements Callable<Integer> {
         }
 
         private void finish(SelectionKey key, SocketChannel ch, Exchange x) {
-            if (key != null) key.cancel();
-            if (ch != null) {
+            if (key != null) {
+                key.cancel();
+                cancelled.add(ch);
+            } else if (ch != null) {
                 try {
                     ch.close();
                 } catch (IOException e) {
@@ -691,7 +558,196 @@ public class EchoClient implements Callable<Integer> {
         }
     }
 
+    // ---------------------------------------------------------------- what a round measured, and how it is reported
+
+    /** What one round measured: per-connection times in nanoseconds (0 for a failed connection), failures by kind. */
+    static final class Round {
+        final long[] connectNs;
+        final long[] roundTripNs;
+        final long[] latencyNs;
+        final Map<Failure, LongAdder> failures = new EnumMap<>(Failure.class);
+        final Map<Failure, String> examples = new ConcurrentHashMap<>();
+        final LongAdder started = new LongAdder();
+        final LongAdder finished = new LongAdder();
+        final LongAdder failed = new LongAdder();
+        final LongAccumulator lastCloseNs = new LongAccumulator(Math::max, Long.MIN_VALUE);
+        long firstConnectNs;
+        long cpuNanos;   // process CPU time over the round, -1 if unknown
+
+        Round(int n) {
+            connectNs = new long[n];
+            roundTripNs = new long[n];
+            latencyNs = new long[n];
+            for (Failure f : Failure.values()) failures.put(f, new LongAdder());
+        }
+
+        void begin() { firstConnectNs = System.nanoTime(); }
+
+        /** The connection is closed: record its times, or its failure. */
+        void finished(Exchange x) {
+            long closedNs = System.nanoTime();
+            if (x.failure == null) {
+                connectNs[x.index] = x.connectedNs - x.startNs;
+                roundTripNs[x.index] = x.echoedNs - x.connectedNs;
+                latencyNs[x.index] = Math.max(1, x.echoedNs - x.startNs);
+            } else {
+                failures.get(x.failure).increment();
+                examples.putIfAbsent(x.failure, x.detail);
+                failed.increment();
+            }
+            lastCloseNs.accumulate(closedNs);
+            finished.increment();
+        }
+
+        long totalNanos() { return lastCloseNs.get() - firstConnectNs; }
+
+        long failedCount() { return failed.sum(); }
+
+        /** Runs on its own thread: tells c.progress() how far the round is, once a second until interrupted. */
+        void reportProgress(Config c) {
+            long begin = System.nanoTime();
+            try {
+                while (true) {
+                    Thread.sleep(1000);
+                    long done = finished.sum();
+                    c.progress().accept(new Progress(done, c.connections(), started.sum() - done, failed.sum(), (System.nanoTime() - begin) / 1e9));
+                }
+            } catch (InterruptedException e) {
+                // The round is over.
+            }
+        }
+    }
+
+    /** What went wrong with a connection, and what to do about it. */
+    public enum Failure {
+        MISMATCH("mismatch", "the server sent back other bytes than it received"),
+        SHORT_READ("short read", "the server closed the connection before it had echoed every byte"),
+        REFUSED("refused", "nothing listens on that port, or the server's listen queue overflowed while "
+                + "net.ipv4.tcp_abort_on_overflow=1: raise the server's --backlog and net.core.somaxconn"),
+        RESET("reset", "the server reset the connection: it crashed, closed with unread data, or dropped it (a "
+                + "listen queue overflow does that to a few connections: see the overflow hint if there is one)"),
+        CONNECT_TIMEOUT("connect timeout", "no answer to the SYN within --timeout: the server's listen queue was "
+                + "full (raise its --backlog, and sysctl net.core.somaxconn and net.ipv4.tcp_max_syn_backlog) or it "
+                + "stopped accepting"),
+        READ_TIMEOUT("read timeout", "connected, but the echo did not come back within --timeout"),
+        TOO_MANY_OPEN_FILES("too many open files", "this process hit its open-files limit (EMFILE): raise it with "
+                + "'ulimit -n 65536' in the shell that starts the client (the hard limit is in "
+                + "/etc/security/limits.conf), or lower -c"),
+        NO_EPHEMERAL_PORT("no ephemeral port", "every local port towards this server is taken (EADDRNOTAVAIL), "
+                + "many by closed connections in TIME_WAIT for 60 s: widen net.ipv4.ip_local_port_range (e.g. "
+                + "sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"), or lower -n, or wait a minute"),
+        OTHER("other", "unexpected: see the example");
+
+        final String label;
+        final String hint;
+
+        Failure(String label, String hint) {
+            this.label = label;
+            this.hint = hint;
+        }
+
+        /** Names the kind of an I/O error by what the OS said. */
+        static Failure of(IOException e, boolean connected) {
+            String m = String.valueOf(e.getMessage());
+            if (e instanceof SocketTimeoutException || m.contains("timed out")) return connected ? READ_TIMEOUT : CONNECT_TIMEOUT;
+            if (m.contains("Too many open files")) return TOO_MANY_OPEN_FILES;
+            if (m.contains("Cannot assign requested address")) return NO_EPHEMERAL_PORT;
+            if (e instanceof ConnectException || m.contains("Connection refused")) return REFUSED;
+            if (m.contains("reset") || m.contains("Broken pipe")) return RESET;
+            return OTHER;
+        }
+    }
+
+    /** Latency figures in microseconds. */
+    public record Percentiles(double p50, double p90, double p99, double max, double mean) {}
+
+    /** The figures of a round, as printed (text or --json). */
+    public record Result(String client, String mode, String host, int port, int connections, int size, int concurrency,
+                         double totalMs, double cpuMs, double avgLatencyUs, Percentiles latencyUs, Percentiles connectUs,
+                         Percentiles roundTripUs, double connectionsPerSecond, double megabytesPerSecond,
+                         long ok, long failed, Map<String, Long> failures, Map<String, String> examples,
+                         List<String> hints) {
+
+        String text() {
+            var b = new StringBuilder();
+            b.append("Java: %d clients, total time = %.1f ms, avg latency = %.1f µs%n".formatted(connections, totalMs, avgLatencyUs));
+            b.append("latency (connect to verified echo): p50 = %.0f µs, p90 = %.0f µs, p99 = %.0f µs, max = %.0f µs%n"
+                    .formatted(latencyUs.p50(), latencyUs.p90(), latencyUs.p99(), latencyUs.max()));
+            b.append("connect: p50 = %.0f µs, p99 = %.0f µs, max = %.0f µs; round trip: p50 = %.0f µs, p99 = %.0f µs, max = %.0f µs%n"
+                    .formatted(connectUs.p50(), connectUs.p99(), connectUs.max(), roundTripUs.p50(), roundTripUs.p99(), roundTripUs.max()));
+            b.append("throughput: %.0f connections/s, %.2f MB/s echoed (%d × %d bytes, %s client, %d in flight, %s:%d)%n"
+                    .formatted(connectionsPerSecond, megabytesPerSecond, connections, size, mode, concurrency, host, port));
+            b.append("cpu: %.0f ms of this process during the round (every thread, user and system; -1: unknown)%n".formatted(cpuMs));
+            b.append("failed: %d of %d".formatted(failed, connections));
+            if (!failures.isEmpty()) {
+                var kinds = new ArrayList<String>();
+                failures.forEach((k, v) -> kinds.add(k + " " + v));
+                b.append(" (").append(String.join(", ", kinds)).append(')');
+            }
+            b.append('\n');
+            failures.keySet().forEach(k -> b.append("  %s, e.g.: %s%n".formatted(k, examples.get(k))));
+            hints.forEach(h -> b.append("  hint: ").append(h).append('\n'));
+            return b.toString();
+        }
+    }
+
+    static Result result(Config c, Round round, Limits limits, long listenOverflows) {
+        Histogram latency = new Histogram(3), connect = new Histogram(3), roundTrip = new Histogram(3);
+        long slowConnects = 0;
+        for (int i = 0; i < c.connections(); i++) {
+            if (round.latencyNs[i] == 0) continue;
+            latency.recordValue(round.latencyNs[i]);
+            connect.recordValue(round.connectNs[i]);
+            roundTrip.recordValue(round.roundTripNs[i]);
+            if (round.connectNs[i] >= 1_000_000_000L) slowConnects++;
+        }
+        var failures = new LinkedHashMap<String, Long>();
+        var examples = new LinkedHashMap<String, String>();
+        var hints = new ArrayList<String>();
+        for (Failure f : Failure.values()) {
+            long count = round.failures.get(f).sum();
+            if (count == 0) continue;
+            failures.put(f.label, count);
+            examples.put(f.label, round.examples.get(f));
+            String extra = switch (f) {
+                case TOO_MANY_OPEN_FILES -> " (now " + limits.openFiles() + ")";
+                case NO_EPHEMERAL_PORT -> " (now " + limits.portRange() + ")";
+                case MISMATCH, SHORT_READ, REFUSED, RESET, CONNECT_TIMEOUT, READ_TIMEOUT, OTHER -> "";
+            };
+            hints.add(f.label + ": " + f.hint + extra);
+        }
+        if (listenOverflows > 0) {
+            hints.add(("the kernel counted %d listen queue overflows during the run (TcpExt ListenOverflows, host-wide): "
+                    + "the server's accept queue was full; raise its --backlog and net.core.somaxconn (now %d)")
+                    .formatted(listenOverflows, limits.somaxconn()));
+        }
+        if (slowConnects > 0) {
+            hints.add(("%d connects took over 1 s: a SYN was dropped and retransmitted, which is what a full listen "
+                    + "queue does; raise the server's --backlog and net.core.somaxconn (now %d)")
+                    .formatted(slowConnects, limits.somaxconn()));
+        }
+        long ok = latency.getTotalCount();
+        double seconds = round.totalNanos() / 1e9;
+        return new Result("Java", c.mode().name(), c.address().getAddress().getHostAddress(), c.address().getPort(),
+                c.connections(), c.size(), c.concurrency(), round.totalNanos() / 1e6, round.cpuNanos < 0 ? -1 : round.cpuNanos / 1e6,
+                ok == 0 ? 0 : latency.getMean() / 1e3, percentiles(latency), percentiles(connect), percentiles(roundTrip),
+                c.connections() / seconds, ok * (double) c.size() / seconds / 1e6, ok, round.failedCount(),
+                failures, examples, hints);
+    }
+
+    static Percentiles percentiles(Histogram h) {
+        if (h.getTotalCount() == 0) return new Percentiles(0, 0, 0, 0, 0);
+        return new Percentiles(h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(90) / 1e3,
+                h.getValueAtPercentile(99) / 1e3, h.getMaxValue() / 1e3, h.getMean() / 1e3);
+    }
+
     // ---------------------------------------------------------------- small infrastructure
+
+    /** CPU time this process has used so far, every thread, user and system (-1 if the JVM cannot say). */
+    static long processCpuNanos() {
+        return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getProcessCpuTime() : -1;
+    }
 
     /** What the OS allows this process (Linux /proc; -1 or "?" where unknown). */
     record Limits(long openFiles, long openFilesHard, String portRange, int ephemeralPorts, int somaxconn) {
@@ -710,6 +766,22 @@ public class EchoClient implements Callable<Integer> {
             List<String> max = lines(Path.of("/proc/sys/net/core/somaxconn"));
             int somaxconn = max.isEmpty() ? -1 : Integer.parseInt(max.getFirst().trim());
             return new Limits(soft, hard, range.isEmpty() ? "?" : range, ports, somaxconn);
+        }
+
+        /** Says on `err` what stands in the way of `inFlight` connections at once; false if they cannot work at all. */
+        boolean allow(int inFlight, PrintStream err) {
+            if (openFiles >= 0 && openFiles < inFlight + FD_MARGIN) {
+                err.printf("Error: open files limit too low: %d for %d connections at once (raise it with 'ulimit -n %d'"
+                                + " in this shell%s, or lower -c)%n", openFiles, inFlight, inFlight + FD_MARGIN,
+                        openFilesHard < inFlight + FD_MARGIN
+                                ? "; the hard limit " + openFilesHard + " is set in /etc/security/limits.conf" : "");
+                return false;
+            }
+            if (ephemeralPorts > 0 && inFlight > ephemeralPorts) {
+                err.printf("Warning: %d connections at once but only %d ephemeral ports (net.ipv4.ip_local_port_range = %s):"
+                        + " expect 'no ephemeral port' failures%n", inFlight, ephemeralPorts, portRange);
+            }
+            return true;
         }
 
         private static long parseLimit(String s) { return s.equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(s); }

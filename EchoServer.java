@@ -16,6 +16,15 @@
 // vt-12); -q turns them off for a benchmark. Ctrl-C prints the connection counters. A slow reader never loses
 // data and never makes the server buffer without bound: a connection is not read while its echo is unwritten.
 
+// The file, in order:
+//   EchoServer: the options, main, call(), start()      the command line
+//   Mode, Running                                       the four models and their trade-offs; a started server
+//   Tally                                               the core every model shares: a connection's bookkeeping
+//   ThreadPerConnection                                 thread and virtual: a blocking thread per connection
+//   NioEventLoop                                        nio: one Selector loop, one shared read buffer
+//   CompletionHandlers                                  async: NIO.2 completion handlers
+//   AcceptBackoff, startPoller, Counters, helpers       plumbing: failed accepts, the poller warm-up, logging
+
 import com.sun.management.UnixOperatingSystemMXBean;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -120,10 +129,11 @@ public class EchoServer implements Callable<Integer> {
         try {
             server = start();
         } catch (UnknownHostException e) {
-            throw new ParameterException(spec.commandLine(), "unknown bind address: " + bind + " (use an IP such as 127.0.0.1 or 0.0.0.0)");
+            System.err.println("Error: unknown bind address: " + bind + " (use an IP such as 127.0.0.1 or 0.0.0.0)");
+            return 2;
         } catch (BindException e) {
             System.err.printf("Error: cannot listen on %s:%d: %s (another server there? pick a port with -p, or -p 0 for a free one)%n",
-                    bind, port, e.getMessage());
+                    bind.contains(":") ? "[" + bind + "]" : bind, port, e.getMessage());
             return 1;
         }
         System.out.printf("Listening on tcp://%s mode=%s%n", hostPort(server.address()), mode);
@@ -158,7 +168,7 @@ public class EchoServer implements Callable<Integer> {
             case async -> new CompletionHandlers(address, backlog,
                     workers > 0 ? workers : Runtime.getRuntime().availableProcessors(), tally);
             case virtual -> {
-                ThreadPerConnection.startPoller();
+                startPoller();
                 yield new ThreadPerConnection(address, backlog, Thread.ofVirtual().name("vt-", 1).factory(), tally);
             }
         };
@@ -176,13 +186,17 @@ public class EchoServer implements Callable<Integer> {
 
         Mode(String tradeOff) { this.tradeOff = tradeOff; }
 
-        /** --help's footer: a line per mode with its trade-off, then the notes. */
+        // ---- twin: help-footer (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java; tests/TwinsTest.java checks)
+        /** --help's footer: a line per mode with its trade-off (names padded to the longest), then the notes. */
         static String[] helpFooter(String... notes) {
+            int width = 0;
+            for (Mode m : values()) width = Math.max(width, m.name().length());
             var lines = new String[values().length + notes.length];
-            for (Mode m : values()) lines[m.ordinal()] = String.format("  %-8s %s", m.name(), m.tradeOff);
+            for (Mode m : values()) lines[m.ordinal()] = String.format("  %-" + (width + 1) + "s %s", m.name(), m.tradeOff);
             System.arraycopy(notes, 0, lines, values().length, notes.length);
             return lines;
         }
+        // ---- end twin: help-footer
     }
 
     /** A started server: where it listens, what it counted, and how to stop it. */
@@ -201,29 +215,6 @@ public class EchoServer implements Callable<Integer> {
 
         @Override
         default void close() { shutdown(Duration.ZERO); }
-    }
-
-    /** The connection counters printed on Ctrl-C. */
-    public static final class Counters {
-        final AtomicLong accepted = new AtomicLong();
-        final LongAdder closed = new LongAdder();
-        final LongAdder failed = new LongAdder();
-        final LongAdder bytes = new LongAdder();
-
-        public long accepted() { return accepted.get(); }
-
-        public long closed() { return closed.sum(); }
-
-        public long failed() { return failed.sum(); }
-
-        public long open() { return accepted.get() - closed.sum(); }
-
-        public long bytesEchoed() { return bytes.sum(); }
-
-        public String summary() {
-            return "Connections: %d accepted, %d closed (%d failed), %d open; %d bytes echoed"
-                    .formatted(accepted(), closed(), failed(), open(), bytesEchoed());
-        }
     }
 
     // ---------------------------------------------------------------- the core every model shares
@@ -315,63 +306,6 @@ public class EchoServer implements Callable<Integer> {
         }
     }
 
-    /**
-     * Failed accepts, typically "Too many open files" (EMFILE), or out of memory or threads. The listener stays ready,
-     * so trying again at once would spin a core and print a line per try. Instead: one line when an episode starts
-     * (with a hint), a pause before each new try (FIRST_PAUSE_MS doubling up to LONGEST_PAUSE_MS) while the open
-     * connections are served, and one line when the episode is over: QUIET_MS has passed without a failed accept (an
-     * accept fails only while a client is waiting, so a quiet listener has either accepted it or has nobody to
-     * accept). One per listener. Every server of the toolkit has this same class, word for word.
-     */
-    static final class AcceptBackoff {
-        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200, QUIET_MS = 1_000;
-        private final BiConsumer<String, String> log;   // (thread name, line): the server's failure log, on stderr
-        private final long openFilesLimit = ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
-                ? unix.getMaxFileDescriptorCount() : -1;   // read now: out of file descriptors, it could not be
-        private long failures, since, lastFailure, pause;
-        private String who;
-
-        AcceptBackoff(BiConsumer<String, String> log) { this.log = log; }
-
-        /** Counts a failed accept (logged if it starts an episode) and returns the milliseconds to wait before the next. */
-        synchronized long failed(Throwable e) {
-            lastFailure = System.nanoTime();
-            if (failures++ == 0) {
-                since = lastFailure;
-                pause = FIRST_PAUSE_MS;
-                who = Thread.currentThread().getName();
-                log.accept(who, "accept failed: " + e + hint(e) + "; pausing new connections, serving the open ones");
-                checkLater(TimeUnit.MILLISECONDS.toNanos(QUIET_MS));
-            } else {
-                pause = Math.min(2 * pause, LONGEST_PAUSE_MS);
-            }
-            return pause;
-        }
-
-        /** On a timer: the episode ends once QUIET_MS has passed since its last failed accept. */
-        private synchronized void check() {
-            long quietFor = System.nanoTime() - lastFailure, quiet = TimeUnit.MILLISECONDS.toNanos(QUIET_MS);
-            if (quietFor < quiet) {
-                checkLater(quiet - quietFor);
-                return;
-            }
-            log.accept(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
-            failures = 0;
-        }
-
-        private void checkLater(long nanos) {
-            CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS).execute(this::check);
-        }
-
-        private String hint(Throwable e) {
-            if (String.valueOf(e.getMessage()).contains("Too many open files"))
-                return " (out of file descriptors: the open-files limit is " + openFilesLimit
-                        + "; raise it with ulimit -n, or lower the number of clients)";
-            if (e instanceof OutOfMemoryError) return " (out of memory: raise -Xmx, or lower the number of clients)";
-            return "";
-        }
-    }
-
     // ---------------------------------------------------------------- the models, simplest first
 
     /**
@@ -397,25 +331,6 @@ public class EchoServer implements Callable<Integer> {
             }
             threads = Executors.newThreadPerTaskExecutor(factory);
             acceptor = Thread.ofPlatform().name("acceptor").start(this::acceptLoop);
-        }
-
-        /**
-         * virtual mode: starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
-         * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
-         * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
-         * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
-         */
-        static void startPoller() throws IOException {
-            try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
-                    try {
-                        probe.accept().close();
-                    } catch (IOException closed) {
-                        // closed below, once the wait began: what ends it
-                    }
-                });
-                while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
-            }
         }
 
         private void acceptLoop() {
@@ -773,6 +688,111 @@ public class EchoServer implements Callable<Integer> {
         }
     }
 
+    // ---------------------------------------------------------------- plumbing: failed accepts, the poller warm-up, the counters
+
+    // ---- twin: accept-backoff (kept identical in EchoServer.java, PrimeEchoServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+    /**
+     * Failed accepts, typically "Too many open files" (EMFILE), or out of memory or threads. The listener stays ready,
+     * so trying again at once would spin a core and print a line per try. Instead: one line when an episode starts
+     * (with a hint), a pause before each new try (FIRST_PAUSE_MS doubling up to LONGEST_PAUSE_MS) while the open
+     * connections are served, and one line when the episode is over: QUIET_MS has passed without a failed accept (an
+     * accept fails only while a client is waiting, so a quiet listener has either accepted it or has nobody to
+     * accept). One per listener.
+     */
+    static final class AcceptBackoff {
+        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200, QUIET_MS = 1_000;
+        private final BiConsumer<String, String> log;   // (thread name, line): the server's failure log, on stderr
+        private final long openFilesLimit = ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
+                ? unix.getMaxFileDescriptorCount() : -1;   // read now: out of file descriptors, it could not be
+        private long failures, since, lastFailure, pause;
+        private String who;
+
+        AcceptBackoff(BiConsumer<String, String> log) { this.log = log; }
+
+        /** Counts a failed accept (logged if it starts an episode) and returns the milliseconds to wait before the next. */
+        synchronized long failed(Throwable e) {
+            lastFailure = System.nanoTime();
+            if (failures++ == 0) {
+                since = lastFailure;
+                pause = FIRST_PAUSE_MS;
+                who = Thread.currentThread().getName();
+                log.accept(who, "accept failed: " + e + hint(e) + "; pausing new connections, serving the open ones");
+                checkLater(TimeUnit.MILLISECONDS.toNanos(QUIET_MS));
+            } else {
+                pause = Math.min(2 * pause, LONGEST_PAUSE_MS);
+            }
+            return pause;
+        }
+
+        /** On a timer: the episode ends once QUIET_MS has passed since its last failed accept. */
+        private synchronized void check() {
+            long quietFor = System.nanoTime() - lastFailure, quiet = TimeUnit.MILLISECONDS.toNanos(QUIET_MS);
+            if (quietFor < quiet) {
+                checkLater(quiet - quietFor);
+                return;
+            }
+            log.accept(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
+            failures = 0;
+        }
+
+        private void checkLater(long nanos) {
+            CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS).execute(this::check);
+        }
+
+        private String hint(Throwable e) {
+            if (String.valueOf(e.getMessage()).contains("Too many open files"))
+                return " (out of file descriptors: the open-files limit is " + openFilesLimit
+                        + "; raise it with ulimit -n, or lower the number of clients)";
+            if (e instanceof OutOfMemoryError) return " (out of memory: raise -Xmx, or lower the number of clients)";
+            return "";
+        }
+    }
+    // ---- end twin: accept-backoff
+
+    // ---- twin: poller-warm-up (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+    /**
+     * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
+     * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
+     * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
+     * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
+     */
+    static void startPoller() throws IOException {
+        try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
+                try {
+                    probe.accept().close();
+                } catch (IOException closed) {
+                    // closed below, once the wait began: what ends it
+                }
+            });
+            while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
+        }
+    }
+    // ---- end twin: poller-warm-up
+
+    /** The connection counters printed on Ctrl-C. */
+    public static final class Counters {
+        final AtomicLong accepted = new AtomicLong();
+        final LongAdder closed = new LongAdder();
+        final LongAdder failed = new LongAdder();
+        final LongAdder bytes = new LongAdder();
+
+        public long accepted() { return accepted.get(); }
+
+        public long closed() { return closed.sum(); }
+
+        public long failed() { return failed.sum(); }
+
+        public long open() { return accepted.get() - closed.sum(); }
+
+        public long bytesEchoed() { return bytes.sum(); }
+
+        public String summary() {
+            return "Connections: %d accepted, %d closed (%d failed), %d open; %d bytes echoed"
+                    .formatted(accepted(), closed(), failed(), open(), bytesEchoed());
+        }
+    }
+
     // ---------------------------------------------------------------- small infrastructure
 
     /**
@@ -821,10 +841,12 @@ public class EchoServer implements Callable<Integer> {
         }
     }
 
+    // ---- twin: log-line (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
     static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
 
     /** Every log line starts with the time, UTC, to the millisecond. */
     static void log(PrintStream out, String line) {
         out.println(TIMESTAMP.format(Instant.now()) + " " + line);
     }
+    // ---- end twin: log-line
 }

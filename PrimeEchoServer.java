@@ -15,6 +15,16 @@
 // The server logs one line per connection and per prime check; the thread name shows who did the work.
 // One frame by hand: ./jbang PrimeEchoServer.java client --send P7919     or type into: nc 127.0.0.1 7878
 
+// The file, in order:
+//   the protocol (the class comment), then PrimeEchoServer: options, main, call(), start()   the command line
+//   Mode, PrimeRequest, Server, Shared               the six models and their trade-offs; what they share
+//   FrameParser, Conversation                        the protocol core: one connection's state machine and buffers
+//   BlockingServer, Sequential, ThreadPerConnection, ThreadPool   the blocking models, simplest first
+//   NioEventLoop, CompletionHandlers, VirtualThreads              the models that do not hold a thread per wait
+//   PrimeChecker                                     the slow check, on the connection's thread or offloaded
+//   Client                                           the demo client (the `client` subcommand)
+//   Running, AcceptBackoff, startPoller, helpers     plumbing: the started server, failed accepts, the poller warm-up, logging
+
 import com.sun.management.UnixOperatingSystemMXBean;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -37,6 +47,7 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.SocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.StandardSocketOptions;
@@ -145,7 +156,8 @@ public class PrimeEchoServer implements Callable<Integer> {
                     + "spawn_blocking. Default: on in nio, async and virtual; off in sequential, thread and pool.",
             "--no-offload checks on the thread that read the request: in nio a long prime then stalls the event loop "
                     + "and every connection on it; in async it holds one of the -w channel-group threads; in virtual "
-                    + "it pins a carrier thread."})
+                    + "it keeps one of the carrier threads (one per core): a CPU-bound virtual thread never blocks, so "
+                    + "it never unmounts until the check is done."})
     Boolean offload;
 
     @Option(names = "--max-frame", description = "longest prime request (bytes between ^ and $, P included) "
@@ -180,10 +192,11 @@ public class PrimeEchoServer implements Callable<Integer> {
         try {
             server = start();
         } catch (UnknownHostException e) {
-            throw new ParameterException(spec.commandLine(), "unknown bind address: " + bind + " (use an IP such as 127.0.0.1 or 0.0.0.0)");
+            System.err.println("Error: unknown bind address: " + bind + " (use an IP such as 127.0.0.1 or 0.0.0.0)");
+            return 2;
         } catch (BindException e) {
             System.err.printf("Error: cannot listen on %s:%d: %s (another server there? pick a port with -p, or -p 0 for a free one)%n",
-                    bind, port, e.getMessage());
+                    bind.contains(":") ? "[" + bind + "]" : bind, port, e.getMessage());
             return 1;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -220,7 +233,7 @@ public class PrimeEchoServer implements Callable<Integer> {
                 case nio -> new NioEventLoop(listen(address), shared);
                 case async -> new CompletionHandlers(address, backlog, shared, workers);
                 case virtual -> {
-                    VirtualThreads.startPoller();
+                    startPoller();
                     yield new VirtualThreads(listen(address), shared);
                 }
             };
@@ -259,45 +272,32 @@ public class PrimeEchoServer implements Callable<Integer> {
     public enum Mode {
         sequential("one client at a time: the simplest code, but everyone else waits, even for an echo"),
         thread("a platform thread per client: truly concurrent, but a kernel thread and a stack each"),
-        pool("-w platform threads take turns: bounded cost, but client w+1 waits until one of the first w leaves"),
+        pool("a hand-off pool: -w threads, a client each: bounded cost, but client w+1 waits until one of them leaves"),
         nio("one Selector loop for every client: cheap per connection, but nothing may block the loop"),
         async("NIO.2 completion handlers on -w threads: nobody waits on a socket, but the code is a chain of callbacks"),
-        virtual("a virtual thread per client: blocking code at near event-loop cost (--no-offload pins a carrier)");
+        virtual("a virtual thread per client: blocking code at near event-loop cost (--no-offload: checks hold carriers)");
 
         /** The one-line trade-off --help shows for this mode; stated here only. */
         final String tradeOff;
 
         Mode(String tradeOff) { this.tradeOff = tradeOff; }
 
-        /** --help's footer: a line per mode with its trade-off, then the notes. */
+        // ---- twin: help-footer (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java; tests/TwinsTest.java checks)
+        /** --help's footer: a line per mode with its trade-off (names padded to the longest), then the notes. */
         static String[] helpFooter(String... notes) {
+            int width = 0;
+            for (Mode m : values()) width = Math.max(width, m.name().length());
             var lines = new String[values().length + notes.length];
-            for (Mode m : values()) lines[m.ordinal()] = String.format("  %-11s %s", m.name(), m.tradeOff);
+            for (Mode m : values()) lines[m.ordinal()] = String.format("  %-" + (width + 1) + "s %s", m.name(), m.tradeOff);
             System.arraycopy(notes, 0, lines, values().length, notes.length);
             return lines;
         }
+        // ---- end twin: help-footer
     }
 
     /** A complete ^P<number>$ frame; the number is unsigned 64-bit. */
     record PrimeRequest(long number) {
         @Override public String toString() { return "P" + Long.toUnsignedString(number); }
-    }
-
-    /** A started server: its real port, and close() to stop everything it started. */
-    public record Running(Server server, PrimeChecker checker, CountDownLatch closed, CompletableFuture<String> failure)
-            implements AutoCloseable {
-        public int port() { return server.port(); }
-
-        /** Prime checks running right now (tests use it to know a long check has begun). */
-        public int checksInProgress() { return checker.inProgress(); }
-
-        public void awaitClosed() throws InterruptedException { closed.await(); }
-
-        @Override public void close() {
-            server.close();
-            checker.close();
-            closed.countDown();
-        }
     }
 
     /** What every model is, once started. */
@@ -312,7 +312,7 @@ public class PrimeEchoServer implements Callable<Integer> {
      * the reason when a loop cannot go on (the command line then exits 1).
      */
     record Shared(PrimeChecker checker, int maxFrame, boolean quiet, CompletableFuture<String> fatal) {
-        Conversation open(String peer) { return new Conversation(new FrameParser(maxFrame), peer, this); }
+        Conversation open(NetworkChannel ch) { return new Conversation(new FrameParser(maxFrame), peer(ch), this); }
 
         /** The access log: one line per connection (and per prime check); -q turns it off. */
         void log(String line) {
@@ -421,28 +421,40 @@ public class PrimeEchoServer implements Callable<Integer> {
 
     /**
      * A connection's parser with its two buffers, both always left ready to be filled (write mode). They are small: a
-     * blocked read (or a pending one, in async) must own a buffer, so every waiting connection keeps one. The nio
-     * loop lends its own large ones for each step instead (borrow, giveBack), and a connection keeps none.
+     * blocked read (or a pending one, in async) must own a buffer, so every waiting connection keeps one (own()). The
+     * nio loop lends its own large ones for each step instead (borrow, giveBack), and a connection keeps none: an
+     * idle nio connection holds this object, its parser and nothing else (its peer is the channel's own address).
      */
     static final class Conversation {
         private static final ByteBuffer NONE = ByteBuffer.allocate(0);
-        ByteBuffer in = ByteBuffer.allocate(CONNECTION_BUFFER);
-        ByteBuffer out = ByteBuffer.allocate(CONNECTION_BUFFER);
+        ByteBuffer in = NONE;
+        ByteBuffer out = NONE;
         private final FrameParser parser;
-        private final String peer;
+        private final SocketAddress peer;
         private final Shared shared;
         private final long started = System.nanoTime();
         private int primes;
+        private boolean greeted;   // the '*' is put into the output by the first advance()
 
-        Conversation(FrameParser parser, String peer, Shared shared) {
+        Conversation(FrameParser parser, SocketAddress peer, Shared shared) {
             this.parser = parser;
             this.peer = peer;
             this.shared = shared;
-            out.put(HANDSHAKE);
+        }
+
+        /** Buffers of its own, for the models whose waiting read must own one. */
+        Conversation own() {
+            in = ByteBuffer.allocate(CONNECTION_BUFFER);
+            out = ByteBuffer.allocate(CONNECTION_BUFFER);
+            return this;
         }
 
         /** Parses what has been read; a returned request must be answered before advance() is called again. */
         PrimeRequest advance() {
+            if (!greeted) {
+                out.put(HANDSHAKE);
+                greeted = true;
+            }
             in.flip();
             PrimeRequest request = parser.feed(in, out);
             in.compact();
@@ -471,7 +483,7 @@ public class PrimeEchoServer implements Callable<Integer> {
         /** The one log line of a connection. */
         void ended(String how) {
             shared.log(String.format("%s %s after %d ms, %d frames, %d prime requests",
-                    peer, how, (System.nanoTime() - started) / 1_000_000, parser.frames, primes));
+                    remote(peer), how, (System.nanoTime() - started) / 1_000_000, parser.frames, primes));
         }
 
         /** The connection ended by an error: one line on stderr (with -q too), unless the server closed it. */
@@ -481,129 +493,9 @@ public class PrimeEchoServer implements Callable<Integer> {
                 ended("closed by the server");
             else {
                 shared.failed(String.format("%s failed after %d ms, %d frames, %d prime requests: %s",
-                        peer, (System.nanoTime() - started) / 1_000_000, parser.frames, primes, e));
+                        remote(peer), (System.nanoTime() - started) / 1_000_000, parser.frames, primes, e));
                 if (!(e instanceof IOException)) e.printStackTrace(); // a bug, or out of memory: nobody expected it
             }
-        }
-    }
-
-    /** Answers prime requests, on a separate bounded pool (--offload) or on the caller's own thread. */
-    static final class PrimeChecker implements AutoCloseable {
-        private final ThreadPoolExecutor pool; // null: check on the caller's thread
-        private final AtomicInteger inProgress = new AtomicInteger();
-        private final boolean quiet;
-
-        PrimeChecker(boolean offload, boolean quiet) {
-            int threads = Runtime.getRuntime().availableProcessors();
-            this.pool = offload ? new ThreadPoolExecutor(threads, threads, 0, TimeUnit.SECONDS,
-                    new ArrayBlockingQueue<>(CHECK_QUEUE), Thread.ofPlatform().name("prime-", 1).daemon().factory()) : null;
-            this.quiet = quiet;
-        }
-
-        /** The reply line; without offload it is computed right here, blocking this thread for the whole check. */
-        CompletableFuture<byte[]> answer(PrimeRequest request) {
-            if (pool == null) {
-                try {
-                    return CompletableFuture.completedFuture(check(request));
-                } catch (CancellationException e) {
-                    return CompletableFuture.failedFuture(e);
-                }
-            }
-            try {
-                return CompletableFuture.supplyAsync(() -> check(request), pool);
-            } catch (RejectedExecutionException e) {
-                return CompletableFuture.completedFuture(BUSY_REPLY);
-            }
-        }
-
-        int inProgress() { return inProgress.get(); }
-
-        private byte[] check(PrimeRequest request) {
-            long started = System.nanoTime();
-            inProgress.incrementAndGet();
-            try {
-                boolean prime = isPrime(request.number());
-                if (!quiet) log(System.out, String.format("%s %s %s in %d ms", Thread.currentThread().getName(), request,
-                        prime ? "prime" : "composite", (System.nanoTime() - started) / 1_000_000));
-                return prime ? PRIME_REPLY : COMPOSITE_REPLY;
-            } finally {
-                inProgress.decrementAndGet();
-            }
-        }
-
-        /**
-         * Deliberately slow: trial division of the unsigned n by 2 and every odd number up to its square root, about
-         * 0.75 billion divisions (3 s) for 2^61-1. Interruptible, so that closing the server stops a check.
-         */
-        static boolean isPrime(long n) {
-            if (Long.compareUnsigned(n, 2) < 0) return false;
-            if ((n & 1) == 0) return n == 2;
-            for (long d = 3; Long.compareUnsigned(d, Long.divideUnsigned(n, d)) <= 0; d += 2) {
-                if (Long.remainderUnsigned(n, d) == 0) return false;
-                if ((d & 0xfffff) == 1 && Thread.currentThread().isInterrupted()) throw new CancellationException("interrupted");
-            }
-            return true;
-        }
-
-        @Override public void close() {
-            if (pool != null) pool.shutdownNow();
-        }
-    }
-
-    /**
-     * Failed accepts, typically "Too many open files" (EMFILE), or out of memory or threads. The listener stays ready,
-     * so trying again at once would spin a core and print a line per try. Instead: one line when an episode starts
-     * (with a hint), a pause before each new try (FIRST_PAUSE_MS doubling up to LONGEST_PAUSE_MS) while the open
-     * connections are served, and one line when the episode is over: QUIET_MS has passed without a failed accept (an
-     * accept fails only while a client is waiting, so a quiet listener has either accepted it or has nobody to
-     * accept). One per listener. Every server of the toolkit has this same class, word for word.
-     */
-    static final class AcceptBackoff {
-        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200, QUIET_MS = 1_000;
-        private final BiConsumer<String, String> log;   // (thread name, line): the server's failure log, on stderr
-        private final long openFilesLimit = ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
-                ? unix.getMaxFileDescriptorCount() : -1;   // read now: out of file descriptors, it could not be
-        private long failures, since, lastFailure, pause;
-        private String who;
-
-        AcceptBackoff(BiConsumer<String, String> log) { this.log = log; }
-
-        /** Counts a failed accept (logged if it starts an episode) and returns the milliseconds to wait before the next. */
-        synchronized long failed(Throwable e) {
-            lastFailure = System.nanoTime();
-            if (failures++ == 0) {
-                since = lastFailure;
-                pause = FIRST_PAUSE_MS;
-                who = Thread.currentThread().getName();
-                log.accept(who, "accept failed: " + e + hint(e) + "; pausing new connections, serving the open ones");
-                checkLater(TimeUnit.MILLISECONDS.toNanos(QUIET_MS));
-            } else {
-                pause = Math.min(2 * pause, LONGEST_PAUSE_MS);
-            }
-            return pause;
-        }
-
-        /** On a timer: the episode ends once QUIET_MS has passed since its last failed accept. */
-        private synchronized void check() {
-            long quietFor = System.nanoTime() - lastFailure, quiet = TimeUnit.MILLISECONDS.toNanos(QUIET_MS);
-            if (quietFor < quiet) {
-                checkLater(quiet - quietFor);
-                return;
-            }
-            log.accept(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
-            failures = 0;
-        }
-
-        private void checkLater(long nanos) {
-            CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS).execute(this::check);
-        }
-
-        private String hint(Throwable e) {
-            if (String.valueOf(e.getMessage()).contains("Too many open files"))
-                return " (out of file descriptors: the open-files limit is " + openFilesLimit
-                        + "; raise it with ulimit -n, or lower the number of clients)";
-            if (e instanceof OutOfMemoryError) return " (out of memory: raise -Xmx, or lower the number of clients)";
-            return "";
         }
     }
 
@@ -656,7 +548,7 @@ public class PrimeEchoServer implements Callable<Integer> {
         private void converse(SocketChannel ch) {
             Conversation c = null;
             try (ch) {
-                c = shared.open(remote(ch));
+                c = shared.open(ch).own();
                 ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 while (true) {
                     PrimeRequest request = c.advance();
@@ -701,7 +593,10 @@ public class PrimeEchoServer implements Callable<Integer> {
         }
     }
 
-    /** pool: -w platform threads take turns; the cost is bounded, but client w+1 waits until one of the first w leaves. */
+    /**
+     * pool: a hand-off pool. The acceptor hands each connection to a fixed executor of -w platform threads, and a thread
+     * serves its connection until it closes: the cost is bounded, but client w+1 waits in the executor's queue.
+     */
     static final class ThreadPool extends BlockingServer {
         ThreadPool(ServerSocketChannel listener, Shared shared, int workers) {
             super(listener, shared, "acceptor", Executors.newFixedThreadPool(workers, Thread.ofPlatform().name("pool-", 1).factory()));
@@ -774,7 +669,7 @@ public class PrimeEchoServer implements Callable<Integer> {
                     ch.configureBlocking(false);
                     ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
                     var key = ch.register(selector, 0);
-                    var connection = new Connection(ch, shared.open(remote(ch)), key);
+                    var connection = new Connection(ch, shared.open(ch), key);
                     key.attach(connection);
                     connection.guarded(connection::advance); // sends the '*'
                 } catch (Throwable e) {
@@ -947,7 +842,7 @@ public class PrimeEchoServer implements Callable<Integer> {
 
             Connection(AsynchronousSocketChannel ch) {
                 this.ch = ch;
-                this.c = shared.open(remote(ch));
+                this.c = shared.open(ch).own();
             }
 
             void start() {
@@ -958,7 +853,7 @@ public class PrimeEchoServer implements Callable<Integer> {
                         fail(e);
                         return;
                     }
-                    flushThen(this::process); // the '*' first
+                    process(); // its first advance() puts the '*' into the output
                 });
             }
 
@@ -1038,30 +933,78 @@ public class PrimeEchoServer implements Callable<Integer> {
 
     /**
      * virtual (default): a virtual thread per client: blocking code, thread-per-client clarity, near event-loop cost.
-     * A CPU-bound check pins its carrier thread (one per core), hence --offload by default.
+     * A CPU-bound check never blocks, so its virtual thread never unmounts: it keeps one of the carrier threads (one
+     * per core) until it is done, and two long checks on a 2-core machine stall every other client. (That is not
+     * pinning, which is a thread that blocks but cannot unmount, e.g. in a native frame.) Hence --offload by default.
      */
     static final class VirtualThreads extends BlockingServer {
         VirtualThreads(ServerSocketChannel listener, Shared shared) {
             super(listener, shared, "acceptor", Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("vt-", 1).factory()));
         }
+    }
+
+    // ---------------------------------------------------------------- the prime check, on the connection's thread or offloaded
+
+    /** Answers prime requests, on a separate bounded pool (--offload) or on the caller's own thread. */
+    static final class PrimeChecker implements AutoCloseable {
+        private final ThreadPoolExecutor pool; // null: check on the caller's thread
+        private final AtomicInteger inProgress = new AtomicInteger();
+        private final boolean quiet;
+
+        PrimeChecker(boolean offload, boolean quiet) {
+            int threads = Runtime.getRuntime().availableProcessors();
+            this.pool = offload ? new ThreadPoolExecutor(threads, threads, 0, TimeUnit.SECONDS,
+                    new ArrayBlockingQueue<>(CHECK_QUEUE), Thread.ofPlatform().name("prime-", 1).daemon().factory()) : null;
+            this.quiet = quiet;
+        }
+
+        /** The reply line; without offload it is computed right here, blocking this thread for the whole check. */
+        CompletableFuture<byte[]> answer(PrimeRequest request) {
+            if (pool == null) {
+                try {
+                    return CompletableFuture.completedFuture(check(request));
+                } catch (CancellationException e) {
+                    return CompletableFuture.failedFuture(e);
+                }
+            }
+            try {
+                return CompletableFuture.supplyAsync(() -> check(request), pool);
+            } catch (RejectedExecutionException e) {
+                return CompletableFuture.completedFuture(BUSY_REPLY);
+            }
+        }
+
+        int inProgress() { return inProgress.get(); }
+
+        private byte[] check(PrimeRequest request) {
+            long started = System.nanoTime();
+            inProgress.incrementAndGet();
+            try {
+                boolean prime = isPrime(request.number());
+                if (!quiet) log(System.out, String.format("%s %s %s in %d ms", Thread.currentThread().getName(), request,
+                        prime ? "prime" : "composite", (System.nanoTime() - started) / 1_000_000));
+                return prime ? PRIME_REPLY : COMPOSITE_REPLY;
+            } finally {
+                inProgress.decrementAndGet();
+            }
+        }
 
         /**
-         * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
-         * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
-         * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
-         * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
+         * Deliberately slow: trial division of the unsigned n by 2 and every odd number up to its square root, about
+         * 0.75 billion divisions (3 s) for 2^61-1. Interruptible, so that closing the server stops a check.
          */
-        static void startPoller() throws IOException {
-            try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
-                    try {
-                        probe.accept().close();
-                    } catch (IOException closed) {
-                        // closed below, once the wait began: what ends it
-                    }
-                });
-                while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
+        static boolean isPrime(long n) {
+            if (Long.compareUnsigned(n, 2) < 0) return false;
+            if ((n & 1) == 0) return n == 2;
+            for (long d = 3; Long.compareUnsigned(d, Long.divideUnsigned(n, d)) <= 0; d += 2) {
+                if (Long.remainderUnsigned(n, d) == 0) return false;
+                if ((d & 0xfffff) == 1 && Thread.currentThread().isInterrupted()) throw new CancellationException("interrupted");
             }
+            return true;
+        }
+
+        @Override public void close() {
+            if (pool != null) pool.shutdownNow();
         }
     }
 
@@ -1204,22 +1147,125 @@ public class PrimeEchoServer implements Callable<Integer> {
         }
     }
 
+    // ---------------------------------------------------------------- plumbing: failed accepts, the poller warm-up, the started server
+
+    /** A started server: its real port, and close() to stop everything it started. */
+    public record Running(Server server, PrimeChecker checker, CountDownLatch closed, CompletableFuture<String> failure)
+            implements AutoCloseable {
+        public int port() { return server.port(); }
+
+        /** Prime checks running right now (tests use it to know a long check has begun). */
+        public int checksInProgress() { return checker.inProgress(); }
+
+        public void awaitClosed() throws InterruptedException { closed.await(); }
+
+        @Override public void close() {
+            server.close();
+            checker.close();
+            closed.countDown();
+        }
+    }
+
+    // ---- twin: accept-backoff (kept identical in EchoServer.java, PrimeEchoServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+    /**
+     * Failed accepts, typically "Too many open files" (EMFILE), or out of memory or threads. The listener stays ready,
+     * so trying again at once would spin a core and print a line per try. Instead: one line when an episode starts
+     * (with a hint), a pause before each new try (FIRST_PAUSE_MS doubling up to LONGEST_PAUSE_MS) while the open
+     * connections are served, and one line when the episode is over: QUIET_MS has passed without a failed accept (an
+     * accept fails only while a client is waiting, so a quiet listener has either accepted it or has nobody to
+     * accept). One per listener.
+     */
+    static final class AcceptBackoff {
+        static final long FIRST_PAUSE_MS = 10, LONGEST_PAUSE_MS = 200, QUIET_MS = 1_000;
+        private final BiConsumer<String, String> log;   // (thread name, line): the server's failure log, on stderr
+        private final long openFilesLimit = ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
+                ? unix.getMaxFileDescriptorCount() : -1;   // read now: out of file descriptors, it could not be
+        private long failures, since, lastFailure, pause;
+        private String who;
+
+        AcceptBackoff(BiConsumer<String, String> log) { this.log = log; }
+
+        /** Counts a failed accept (logged if it starts an episode) and returns the milliseconds to wait before the next. */
+        synchronized long failed(Throwable e) {
+            lastFailure = System.nanoTime();
+            if (failures++ == 0) {
+                since = lastFailure;
+                pause = FIRST_PAUSE_MS;
+                who = Thread.currentThread().getName();
+                log.accept(who, "accept failed: " + e + hint(e) + "; pausing new connections, serving the open ones");
+                checkLater(TimeUnit.MILLISECONDS.toNanos(QUIET_MS));
+            } else {
+                pause = Math.min(2 * pause, LONGEST_PAUSE_MS);
+            }
+            return pause;
+        }
+
+        /** On a timer: the episode ends once QUIET_MS has passed since its last failed accept. */
+        private synchronized void check() {
+            long quietFor = System.nanoTime() - lastFailure, quiet = TimeUnit.MILLISECONDS.toNanos(QUIET_MS);
+            if (quietFor < quiet) {
+                checkLater(quiet - quietFor);
+                return;
+            }
+            log.accept(who, "accepting again: %d accepts failed over %d ms".formatted(failures, (lastFailure - since) / 1_000_000));
+            failures = 0;
+        }
+
+        private void checkLater(long nanos) {
+            CompletableFuture.delayedExecutor(nanos, TimeUnit.NANOSECONDS).execute(this::check);
+        }
+
+        private String hint(Throwable e) {
+            if (String.valueOf(e.getMessage()).contains("Too many open files"))
+                return " (out of file descriptors: the open-files limit is " + openFilesLimit
+                        + "; raise it with ulimit -n, or lower the number of clients)";
+            if (e instanceof OutOfMemoryError) return " (out of memory: raise -Xmx, or lower the number of clients)";
+            return "";
+        }
+    }
+    // ---- end twin: accept-backoff
+
+    // ---- twin: poller-warm-up (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+    /**
+     * Starts the JDK's poller, through which virtual threads wait on sockets, before the ready line. It starts at the
+     * first such wait, and if that comes while the open-files limit is reached, its class fails to initialise and
+     * stays broken for the life of the JVM (NoClassDefFoundError: sun.nio.ch.Poller, on every connection after).
+     * So one virtual thread waits in an accept until it is parked there; closing the socket ends it.
+     */
+    static void startPoller() throws IOException {
+        try (var probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            var waiter = Thread.ofVirtual().name("poller-start").start(() -> {
+                try {
+                    probe.accept().close();
+                } catch (IOException closed) {
+                    // closed below, once the wait began: what ends it
+                }
+            });
+            while (waiter.isAlive() && waiter.getState() != Thread.State.WAITING) Thread.onSpinWait();
+        }
+    }
+    // ---- end twin: poller-warm-up
+
     // ---------------------------------------------------------------- small infrastructure
 
     static byte[] line(String text) { return (text + "\n").getBytes(StandardCharsets.US_ASCII); }
 
-    /** The peer as host:port, for the log. */
-    static String remote(NetworkChannel ch) {
+    /** The peer's address: the channel's own object, not a copy; null if the peer is already gone. */
+    static SocketAddress peer(NetworkChannel ch) {
         try {
-            var address = (InetSocketAddress) switch (ch) {
+            return switch (ch) {
                 case SocketChannel s -> s.getRemoteAddress();
                 case AsynchronousSocketChannel a -> a.getRemoteAddress();
-                default -> ch.getLocalAddress();
+                default -> null;
             };
-            return address.getAddress().getHostAddress() + ":" + address.getPort();
         } catch (IOException e) {
-            return "(peer gone: " + e.getMessage() + ")";
+            return null;
         }
+    }
+
+    /** The peer as host:port, for the log. */
+    static String remote(SocketAddress peer) {
+        return peer instanceof InetSocketAddress a ? a.getAddress().getHostAddress() + ":" + a.getPort() : "(peer gone)";
     }
 
     static int localPort(ServerSocketChannel listener) {
@@ -1243,12 +1289,14 @@ public class PrimeEchoServer implements Callable<Integer> {
         }
     }
 
+    // ---- twin: log-line (kept identical in EchoServer.java, PrimeEchoServer.java, SimpleHttpServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
     static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
 
     /** Every log line starts with the time, UTC, to the millisecond. */
     static void log(PrintStream out, String line) {
         out.println(TIMESTAMP.format(Instant.now()) + " " + line);
     }
+    // ---- end twin: log-line
 
     static void join(Thread t) {
         try {

@@ -121,7 +121,8 @@ while IFS='|' read -r name kb heap; do
   case "$name" in
     "ThreadedHttpServer nio") target="<= 1.0 KB: $(awk -v k="$kb" 'BEGIN {print (k <= 1.0 ? "met" : "NOT met")}')";;
     "ThreadedHttpServer virtual") target="<= 4.4 KB: $(awk -v k="$kb" 'BEGIN {print (k <= 4.4 ? "met" : "NOT met")}')";;
-    "EchoServer nio"|"PrimeEchoServer nio") target="<= nginx's: $(awk -v k="$kb" -v n="$nginx_kb" 'BEGIN {print (k <= n ? "met" : "NOT met")}')";;
+    "EchoServer nio") target="<= 0.8 KB: $(awk -v k="$kb" 'BEGIN {print (k <= 0.8 ? "met" : "NOT met")}')";;
+    "PrimeEchoServer nio") target="<= 1.0 KB: $(awk -v k="$kb" 'BEGIN {print (k <= 1.0 ? "met" : "NOT met")}')";;
     "EchoServer async") target="<= 2x nginx's: $(awk -v k="$kb" -v n="$nginx_kb" 'BEGIN {print (k <= 2 * n ? "met" : "NOT met")}')";;
     "EchoServer virtual") target="<= 4 KB: $(awk -v k="$kb" 'BEGIN {print (k <= 4 ? "met" : "NOT met")}')";;
     nginx*) target="the baseline";;

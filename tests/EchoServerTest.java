@@ -332,7 +332,7 @@ public class EchoServerTest {
         var r = launch("EchoClient.java", "-n", "0");
         assertEquals(2, r.code(), r.out());
         assertEquals(List.of("Error: connections must be at least 1: 0 (see --help)"),
-                r.out().lines().filter(l -> !l.startsWith("[jbang]")).toList(), r.out());
+                r.out().lines().filter(l -> !l.startsWith("[jbang]") && !l.startsWith("[launcher]")).toList(), r.out());
     }
 
     // ---------------------------------------------------------------- EchoServer as a real process
@@ -379,7 +379,7 @@ public class EchoServerTest {
     void aBadModeIsOneErrorLineAndExit2() throws Exception {
         var r = launch("EchoServer.java", "-m", "fork");
         assertEquals(2, r.code(), r.out());
-        var lines = r.out().lines().filter(l -> !l.startsWith("[jbang]")).toList();
+        var lines = r.out().lines().filter(l -> !l.startsWith("[jbang]") && !l.startsWith("[launcher]")).toList();
         assertEquals(1, lines.size(), r.out());
         assertTrue(lines.getFirst().startsWith("Error: ") && lines.getFirst().contains("fork"), r.out());
     }
@@ -398,7 +398,7 @@ public class EchoServerTest {
         try (var taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             var r = launch("EchoServer.java", "-p", String.valueOf(taken.getLocalPort()));
             assertEquals(1, r.code(), r.out());
-            var lines = r.out().lines().filter(l -> !l.startsWith("[jbang]")).toList();
+            var lines = r.out().lines().filter(l -> !l.startsWith("[jbang]") && !l.startsWith("[launcher]")).toList();
             assertEquals(1, lines.size(), r.out());
             assertTrue(lines.getFirst().startsWith("Error: cannot listen on 127.0.0.1:" + taken.getLocalPort()), r.out());
         }
