@@ -186,6 +186,43 @@ final class Html {
             return b.append("</svg>").toString();
         }
 
+        /**
+         * Stacked bars: one bar per category, one segment per series stacked in the series' order (a point's x is the
+         * category's index; a series without a point for a category adds nothing to its bar).
+         */
+        static String stackedBarChart(String title, String command, String yLabel, List<String> categories, List<Series> series) {
+            int h = 400, plotW = W - LEFT - RIGHT, plotH = h - TOP - BOTTOM;
+            double[] totals = new double[categories.size()];
+            series.forEach(ser -> ser.points().forEach(p -> totals[(int) p.x()] += p.y()));
+            double yMax = niceMax(Arrays.stream(totals).max().orElse(1));
+            var b = open("stacked", title, command, h, series.size());
+            axes(b, yLabel, yMax, plotW, plotH);
+            double group = plotW / (double) Math.max(1, categories.size());
+            double bar = Math.min(48, group * 0.6);
+            for (int c = 0; c < categories.size(); c++) {
+                b.append(text(LEFT + group * (c + 0.5), TOP + plotH + 18, "middle", 12, categories.get(c)));
+                b.append(text(LEFT + group * (c + 0.5), TOP + plotH - totals[c] / yMax * plotH - 4, "middle", 10, "%.2f".formatted(totals[c])));
+            }
+            double[] base = new double[categories.size()];
+            for (int s = 0; s < series.size(); s++) {
+                var ser = series.get(s);
+                String colour = COLOURS[s % COLOURS.length];
+                b.append("<g class=\"series\" data-series=\"").append(esc(ser.name())).append("\">");
+                for (var p : ser.points()) {
+                    int c = (int) p.x();
+                    double x = LEFT + group * (c + 0.5) - bar / 2;
+                    double y0 = TOP + plotH - base[c] / yMax * plotH, y1 = TOP + plotH - (base[c] + p.y()) / yMax * plotH;
+                    base[c] += p.y();
+                    b.append("<rect class=\"bar\" x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\" stroke=\"#333\" stroke-width=\".5\" data-category=\"%s\" data-value=\"%s\"><title>%s on %s: %s</title></rect>"
+                            .formatted(f1(x), f1(y1), f1(bar), f1(y0 - y1), colour, esc(categories.get(c)), String.format(Locale.ROOT, "%.3f", p.y()),
+                                    esc(ser.name()), esc(categories.get(c)), String.format(Locale.ROOT, "%.2f", p.y())));
+                }
+                b.append("</g>\n");
+                legend(b, s, ser.name(), colour, false);
+            }
+            return b.append("</svg>").toString();
+        }
+
         /** One horizontal bar per job, from the client's start to the arrival of its answer, on a shared time axis. */
         static String timeline(String title, String command, List<String> jobs, Series arrivals, double maxMs) {
             int rowH = 30, h = TOP + jobs.size() * rowH + BOTTOM, left = 100, plotW = W - left - 60, plotH = jobs.size() * rowH;

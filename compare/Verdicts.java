@@ -18,7 +18,8 @@ final class Verdicts {
                      double p50Ms, double p99Ms, double p999Ms, double serviceP50Ms, double serviceP99Ms,
                      double serverCpuUsPerRequest, long requests, long non2xx, long errors, boolean generatorSaturated,
                      double generatorCpuUsPerRequest, LoadTest.Unanswered unanswered, LoadTest.Fairness fairness,
-                     org.HdrHistogram.Histogram latency /* µs; merged per side for the tails, not written to the JSON */) {}
+                     org.HdrHistogram.Histogram latency /* µs; merged per side for the tails, not written to the JSON */,
+                     Counts counts /* the mechanism (compare/Counts.java); null where not counted */) {}
 
     /** What the warm-up of one side on one path took, and whether its throughput became steady before --steady-max. */
     record WarmupRecord(String side, String path, double seconds, boolean steady, double[] rps) {}
@@ -116,6 +117,7 @@ final class Verdicts {
                     f.add(g.latency(at + " latency p50", 50, RunRecord::p50Ms));
                     f.add(g.latency(at + " latency p99", 99, RunRecord::p99Ms));
                     f.add(g.figure(at + " server CPU per request", "µs", RunRecord::serverCpuUsPerRequest));
+                    for (var row : Counts.ROWS) f.add(g.counted(at + " " + row.name(), row));
                 }
             }
             if (equalRate >= 1) {
@@ -147,6 +149,13 @@ final class Verdicts {
         record Group(String path, String loop, int connections, List<RunRecord> a, List<RunRecord> b) {
             Figure figure(String name, String unit, java.util.function.ToDoubleFunction<RunRecord> f) {
                 return new Figure(name, unit, a.stream().mapToDouble(f).toArray(), b.stream().mapToDouble(f).toArray());
+            }
+
+            /** A row of counts (compare/Counts.java), paired by round like the timings; "not available" where neither side was counted. */
+            Figure counted(String name, Counts.Row row) {
+                var fig = figure(name, row.unit(), r -> row.of(r.counts()));
+                boolean none = Arrays.stream(fig.a()).allMatch(Double::isNaN) && Arrays.stream(fig.b()).allMatch(Double::isNaN);
+                return none ? fig.withCaveat(Counts.NOT_AVAILABLE) : fig;
             }
 
             /**
@@ -245,6 +254,8 @@ final class Verdicts {
                 }
             }
             for (String n : notes) sb.append("Note: ").append(n).append('\n');
+            runs.stream().map(RunRecord::counts).filter(Objects::nonNull).flatMap(c -> c.notes().stream()).distinct()
+                    .forEach(n -> sb.append("Note: counts: ").append(n).append('\n'));
             sb.append('\n').append(footer());
             return sb.toString();
         }
@@ -281,7 +292,20 @@ final class Verdicts {
             } else if (cpu.verdict() == PairedStats.Verdict.WITHIN_NOISE) {
                 sb.append(", at about the same CPU per request (within noise)");
             }
-            return sb.append('.').toString();
+            return sb.append(mechanism(figs, at)).append('.').toString();
+        }
+
+        /** ", with B's read syscalls and poller calls per request against A's": the why beside the how fast; "" where not counted. */
+        static String mechanism(List<Figure> figs, String at) {
+            Figure reads = figs.stream().filter(f -> f.name().equals(at + " " + Counts.ROWS.get(0).name())).findFirst().orElse(null);
+            Figure poller = figs.stream().filter(f -> f.name().equals(at + " " + Counts.ROWS.get(2).name())).findFirst().orElse(null);
+            if (reads == null || poller == null || reads.caveat() != null) return "";
+            double ra = PairedStats.median(reads.a()), rb = PairedStats.median(reads.b());
+            double pa = PairedStats.median(poller.a()), pb = PairedStats.median(poller.b());
+            if (Double.isNaN(ra) || Double.isNaN(rb)) return "";
+            boolean polled = !Double.isNaN(pa) && !Double.isNaN(pb);
+            return String.format(Locale.ROOT, ", with %.2f read syscalls%s per request against A's %.2f%s", rb,
+                    polled ? String.format(Locale.ROOT, " and %.2f poller calls", pb) : "", ra, polled ? String.format(Locale.ROOT, " and %.2f", pa) : "");
         }
 
         String footer() {
@@ -314,6 +338,8 @@ final class Verdicts {
             sb.append("Load: LoadTest's engine in-process (nio, 1 thread); closed loop at ").append(run.concurrency()).append(" connections, ")
                     .append(run.rounds()).append(" paired rounds per figure, each side ").append(fmtDuration(run.duration())).append(" after ")
                     .append(fmtDuration(run.warmup())).append(" unmeasured, in ABBA order; equal load: open loop, ").append(equalConnections).append(" connections\n");
+            runs.stream().map(RunRecord::counts).filter(Objects::nonNull).findFirst().ifPresent(c ->
+                    sb.append("Counted around each closed-loop run (compare/Counts.java): ").append(c.sources()).append('\n'));
             sb.append("Method: B/A is the Hodges-Lehmann estimate of the rounds' log-ratios ln(B/A), its 95% interval from Wilcoxon's signed-rank statistic (see --help)\n");
             sb.append("Command: ").append(Util.commandLine()).append('\n');
             return sb.toString();
@@ -397,6 +423,7 @@ final class Verdicts {
                 x.put("unanswered", Map.of("count", r.unanswered().count(), "max_age_ms", r.unanswered().maxAgeMs(), "median_age_ms", r.unanswered().medianAgeMs()));
                 var fair = r.fairness();
                 x.put("answers_per_connection", Map.of("min", fair.min(), "median", fair.median(), "max", fair.max(), "starved", fair.starved()));
+                x.put("counts", r.counts() == null ? null : r.counts().json());
                 return x;
             }).toList());
             root.put("verdict", verdict());
