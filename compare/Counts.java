@@ -153,16 +153,19 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
             this.pid = pid;
             // The JVM's counters first and last, outside perf's window: reading them makes the JVM read and write its
             // attach socket, which is not the server's work.
-            jvmAtStart = Jvm.snapshot(pid, notes);
-            threads = ThreadPeak.start(pid);
-            switchesAtStart = Proc.switches(pid);
-            ioAtStart = Proc.io(pid);
+            var pids = Proc.tree(pid);
+            jvmAtStart = Jvm.snapshot(pids, notes);
+            threads = ThreadPeak.start(pids);
+            switchesAtStart = Proc.switches(pids);
+            ioAtStart = Proc.io(pids);
             Perf p = null;
             if (Perf.usable(notes)) {
                 try {
-                    p = Perf.start(pid);
+                    p = Perf.of(pid);
+                    p.begin();
                 } catch (IOException | RuntimeException e) {
                     notes.add("perf could not start (" + e.getMessage() + "): reads and writes from /proc/PID/io instead");
+                    p = null;
                 }
             }
             perf = p;
@@ -175,7 +178,7 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
             double total = Double.NaN;
             if (perf != null) {
                 try {
-                    var r = perf.stop();
+                    var r = perf.end();
                     syscalls.putAll(r.byKind());
                     total = r.contextSwitches();
                     syscallSource = "perf syscall tracepoints (cgroup of the process tree)";
@@ -183,10 +186,11 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
                     notes.add("perf failed (" + e.getMessage() + "): reads and writes from /proc/PID/io instead");
                 }
             }
-            long[] io = Proc.io(pid);
-            var switches = Proc.switches(pid);
+            var pids = Proc.tree(pid);   // with any process started during the run
+            long[] io = Proc.io(pids);
+            var switches = Proc.switches(pids);
             double peak = threads.stop();
-            var jvmAtEnd = Jvm.snapshot(pid, notes);
+            var jvmAtEnd = Jvm.snapshot(pids, notes);
             Map<Kind, Long> proc = new EnumMap<>(Kind.class);
             if (io != null && ioAtStart != null) {
                 proc.put(Kind.READ, io[0] - ioAtStart[0]);
@@ -225,25 +229,43 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
         /** Stops every counter without a result (the run failed). */
         void abandon() {
             threads.stop();
-            if (perf != null) perf.abandon();
+            if (perf != null) {
+                try {
+                    perf.end();
+                } catch (IOException | RuntimeException e) {
+                    // nothing to keep from a failed run
+                }
+            }
         }
     }
 
     // ================================================================ perf: syscall tracepoints for a cgroup
 
-    /** `perf stat -a -G CGROUP` around a run, the process tree moved into that cgroup v2 for it and moved back after. */
+    /**
+     * One `perf stat -a -G CGROUP -I 50` per server process, started on the first count and kept until the process
+     * ends: the process tree is moved into a cgroup v2 of its own (no controller is enabled in it: nothing about the
+     * process changes), and perf counts only what that cgroup's threads do, threads and processes born later included.
+     * The events start disabled; a count enables them ("Events enabled" in perf's output), disables them ("Events
+     * disabled"), and adds up the 50 ms intervals perf printed in between and the first one after. Starting perf
+     * once, not per count, keeps counting cheap; a disabled event costs nothing.
+     */
     static final class Perf {
         record Result(Map<Kind, Long> byKind, double contextSwitches) {}
 
+        static final int INTERVAL_MS = 50;
         private static volatile Boolean usable;
         private static volatile String why = "";
         private static volatile List<String> events = List.of();
+        private static final Map<Long, Perf> RUNNING = new ConcurrentHashMap<>();
 
         final Process process;
-        final Path dir, out;
+        final Path dir, cgroup;
         final RandomAccessFile ctl, ack;
-        final Path cgroup;
-        final Map<Long, Path> movedFrom;
+        private final Deque<String> lastLines = new ArrayDeque<>();
+        // What the reader thread has seen since begin(): the counts, and whether the window is open or closing.
+        private final Object lock = new Object();
+        private final List<String> window = new ArrayList<>();
+        private boolean enabled, disabled, drained, ended;
 
         /** perf on the PATH, the syscall tracepoints readable, and a cgroup v2 hierarchy we may write to. */
         static boolean usable(List<String> notes) {
@@ -268,33 +290,107 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
             return usable;
         }
 
-        static Perf start(long pid) throws IOException {
-            return new Perf(pid);
+        /** The perf counting this process's tree, started (events disabled) on first use. */
+        static Perf of(long pid) throws IOException {
+            try {
+                return RUNNING.computeIfAbsent(pid, p -> {
+                    try {
+                        return new Perf(p);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                });
+            } catch (UncheckedIOException e) {
+                throw e.getCause();
+            }
         }
 
         private Perf(long pid) throws IOException {
             dir = Files.createTempDirectory("counts-");
-            out = dir.resolve("out");
             Path ctlFifo = dir.resolve("ctl"), ackFifo = dir.resolve("ack");
             var mk = Processes.run(List.of("mkfifo", ctlFifo.toString(), ackFifo.toString()));
             if (mk.exit() != 0) throw new IOException("mkfifo: " + mk.output().strip());
             cgroup = CgroupV2.create("compare-counts-" + pid + "-" + System.nanoTime());
-            movedFrom = CgroupV2.moveTree(pid, cgroup);
+            CgroupV2.moveTree(pid, cgroup);
             String name = CgroupV2.root().relativize(cgroup).toString();
-            var cmd = new ArrayList<>(List.of("perf", "stat", "-x", ",", "-a", "--no-big-num", "-o", out.toString(),
+            var cmd = new ArrayList<>(List.of("perf", "stat", "-x", ",", "-a", "--no-big-num", "-I", String.valueOf(INTERVAL_MS),
                     "-e", String.join(",", events) + ",context-switches",
                     "-G", String.join(",", Collections.nCopies(events.size() + 1, name)),
                     "-D", "-1", "--control", "fifo:" + ctlFifo + "," + ackFifo, "--", "cat"));
-            // cat waits on its standard input, which is ours: closing it ends cat, and perf writes its counts.
-            process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("log").toFile()).start();
+            // cat waits on its standard input, which is ours: closing it ends cat, and perf with it. perf prints its
+            // counts on stderr, unbuffered: each interval is read as it is printed.
+            process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             Processes.Procs.track(process);
+            Thread.ofPlatform().daemon().name("perf-" + pid).start(this::read);
             // Both FIFOs opened read-write: neither open waits for perf, which opens them when it is ready.
             ctl = new RandomAccessFile(ctlFifo.toFile(), "rw");
             ack = new RandomAccessFile(ackFifo.toFile(), "rw");
-            command("enable");
+            command("ping");
+            ProcessHandle.of(pid).ifPresentOrElse(h -> h.onExit().thenRun(this::close), this::close);
+            Runtime.getRuntime().addShutdownHook(new Thread(this::close, "stop-perf"));
         }
 
-        /** Sends a control command and waits for perf's "ack" (perf has done it when it answers). */
+        private void read() {
+            try (var r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String l; (l = r.readLine()) != null; ) {
+                    synchronized (lock) {
+                        lastLines.addLast(l);
+                        if (lastLines.size() > 5) lastLines.removeFirst();
+                        if (l.startsWith("Events enabled")) enabled = true;
+                        else if (l.startsWith("Events disabled") && enabled) disabled = true;
+                        else if (enabled && !drained) {
+                            window.add(l);
+                            // The first complete interval after the events were disabled holds the last of the counts.
+                            if (disabled && l.contains(",context-switches,")) drained = true;
+                        }
+                        lock.notifyAll();
+                    }
+                }
+            } catch (IOException ignored) {
+                // perf ended
+            }
+            synchronized (lock) {
+                ended = true;
+                lock.notifyAll();
+            }
+        }
+
+        /** Enables the events; returns once perf has. */
+        synchronized void begin() throws IOException {
+            synchronized (lock) {
+                window.clear();
+                enabled = disabled = drained = false;
+            }
+            command("enable");
+            await(() -> enabled, "Events enabled");
+        }
+
+        /** Disables the events and returns what they counted since begin(). */
+        synchronized Result end() throws IOException {
+            command("disable");
+            await(() -> drained, "an interval after the events were disabled");
+            synchronized (lock) {
+                return parse(window);
+            }
+        }
+
+        private void await(java.util.function.BooleanSupplier done, String what) throws IOException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            synchronized (lock) {
+                while (!done.getAsBoolean()) {
+                    long left = deadline - System.nanoTime();
+                    if (ended || left <= 0) throw new IOException("perf printed no " + what + log());
+                    try {
+                        TimeUnit.NANOSECONDS.timedWait(lock, left);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IOException("interrupted");
+                    }
+                }
+            }
+        }
+
+        /** Sends a control command and waits for perf's "ack". */
         private void command(String c) throws IOException {
             ctl.write((c + "\n").getBytes(StandardCharsets.US_ASCII));
             var reply = CompletableFuture.supplyAsync(() -> {
@@ -309,70 +405,51 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
                 // perf writes "ack\n" and the string's terminating zero byte, which starts the next line read.
                 if (r == null || !r.replace("\0", "").startsWith("ack")) throw new IOException("perf answered " + r + " to " + c + log());
             } catch (InterruptedException | ExecutionException | TimeoutException e) {
-                abandon();
                 throw new IOException("no answer from perf to " + c + log());
             }
         }
 
-        String log() {
-            try {
-                String l = Files.readString(dir.resolve("log")).strip();
-                return l.isEmpty() ? "" : ": " + l.lines().reduce((a, b) -> b).orElse("");
-            } catch (IOException e) {
-                return "";
+        private String log() {
+            synchronized (lock) {
+                return lastLines.isEmpty() ? "" : ": " + String.join(" | ", lastLines);
             }
         }
 
-        Result stop() throws IOException {
+        /** Ends perf and removes its cgroup (once the process it counted has ended, or this JVM ends). */
+        private void close() {
+            RUNNING.values().remove(this);
             try {
-                command("disable");
-                process.getOutputStream().close();
-                if (!process.waitFor(20, TimeUnit.SECONDS)) throw new IOException("perf did not end");
-                return parse(Files.readAllLines(out));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted");
-            } finally {
-                cleanUp();
-            }
-        }
-
-        void abandon() {
-            process.destroyForcibly();
-            cleanUp();
-        }
-
-        private void cleanUp() {
-            try {
+                process.getOutputStream().close();   // cat ends, perf with it
+                if (!process.waitFor(5, TimeUnit.SECONDS)) process.destroyForcibly();
                 ctl.close();
                 ack.close();
-            } catch (IOException ignored) {
-                // the FIFOs are deleted with the folder
+            } catch (IOException | InterruptedException ignored) {
+                // perf is gone either way; the FIFOs are deleted with the folder
             }
-            CgroupV2.moveBack(movedFrom);
             CgroupV2.remove(cgroup);
             Util.deleteTree(dir);
         }
 
-        /** perf's CSV lines: `count,unit,event,cgroup,...`; "<not counted>" is 0 (nothing of that kind happened). */
+        /** perf's CSV lines, `time,count,unit,event,cgroup,...`; "<not counted>" is 0 (nothing of that kind happened). */
         static Result parse(List<String> lines) {
             var byKind = new EnumMap<Kind, Long>(Kind.class);
             double switches = Double.NaN;
             for (String l : lines) {
-                String[] f = l.split(",", -1);
-                if (f.length < 3 || l.startsWith("#")) continue;
-                long n = f[0].matches("\\d+") ? Long.parseLong(f[0]) : 0;
-                if (f[2].equals("context-switches") || f[2].equals("cs")) {
-                    switches = n;
+                var f = Arrays.asList(l.split(",", -1));
+                int e = f.indexOf("context-switches");
+                for (int i = 0; e < 0 && i < f.size(); i++) if (f.get(i).startsWith("syscalls:sys_enter_")) e = i;
+                if (e < 2) continue;
+                String count = f.get(e - 2).strip();
+                long n = count.matches("\\d+") ? Long.parseLong(count) : 0;
+                if (f.get(e).equals("context-switches")) {
+                    switches = (Double.isNaN(switches) ? 0 : switches) + n;
                     continue;
                 }
-                if (!f[2].startsWith("syscalls:sys_enter_")) continue;
-                String call = f[2].substring("syscalls:sys_enter_".length());
+                String call = f.get(e).substring("syscalls:sys_enter_".length());
                 for (Kind k : Kind.values()) if (k.calls.contains(call)) byKind.merge(k, n, Long::sum);
             }
-            if (byKind.isEmpty()) throw new IllegalStateException("perf printed no counts: " + String.join(" | ", lines));
-            for (Kind k : Kind.values()) byKind.putIfAbsent(k, 0L);
-            return new Result(byKind, switches);
+            for (Kind k : Kind.values()) if (events.contains("syscalls:sys_enter_" + k.calls.getFirst()) || byKind.containsKey(k)) byKind.putIfAbsent(k, 0L);
+            return new Result(byKind, Double.isNaN(switches) ? 0 : switches);
         }
     }
 
@@ -405,48 +482,18 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
             return Files.createDirectory(root().resolve(name));
         }
 
-        /** Moves every process of the tree into the cgroup; returns where each came from. */
-        static Map<Long, Path> moveTree(long pid, Path cgroup) throws IOException {
-            var from = new LinkedHashMap<Long, Path>();
-            for (long p : Proc.tree(pid)) {
-                Path old = current(p);
-                if (old == null) continue;
-                Files.writeString(cgroup.resolve("cgroup.procs"), p + "\n");
-                from.put(p, old);
-            }
-            if (from.isEmpty()) throw new IOException("process " + pid + " is gone");
-            return from;
-        }
-
-        /** The cgroup v2 folder a process is in now ("0::/path" in /proc/PID/cgroup). */
-        static Path current(long pid) {
-            try {
-                for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/cgroup")))
-                    if (l.startsWith("0::")) return root().resolve(l.substring(4));
-            } catch (IOException gone) {
-                // ended
-            }
-            return null;
-        }
-
-        /** Moves the processes back, and any process the tree started during the run to where its root came from. */
-        static void moveBack(Map<Long, Path> from) {
-            if (from.isEmpty()) return;
-            Path home = from.values().iterator().next();
-            for (long p : Proc.tree(from.keySet().iterator().next())) {
-                try {
-                    Files.writeString(from.getOrDefault(p, home).resolve("cgroup.procs"), p + "\n");
-                } catch (IOException gone) {
-                    // it ended
-                }
-            }
+        /** Moves every process of the tree into the cgroup (their threads go with them; what they start later is born in it). */
+        static void moveTree(long pid, Path cgroup) throws IOException {
+            var tree = Proc.tree(pid);
+            if (tree.isEmpty()) throw new IOException("process " + pid + " is gone");
+            for (long p : tree) Files.writeString(cgroup.resolve("cgroup.procs"), p + "\n");
         }
 
         static void remove(Path cgroup) {
             try {
                 Files.deleteIfExists(cgroup);
             } catch (IOException stillUsed) {
-                // a process that ended in it is still being reaped; the empty folder is harmless
+                // a process that ended in it is still being reaped (or Compare was killed): an empty folder, harmless
             }
         }
     }
@@ -464,11 +511,11 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
             return out;
         }
 
-        /** syscr and syscw of /proc/PID/io summed over the tree (each covers every thread, dead ones included), or null. */
-        static long[] io(long pid) {
+        /** syscr and syscw of /proc/PID/io summed over the processes (each covers every thread, dead ones included), or null. */
+        static long[] io(List<Long> pids) {
             long[] sum = new long[2];
             boolean any = false;
-            for (long p : tree(pid)) {
+            for (long p : pids) {
                 try {
                     for (String l : Files.readAllLines(Path.of("/proc/" + p + "/io"))) {
                         if (l.startsWith("syscr:")) sum[0] += Long.parseLong(l.substring(6).strip());
@@ -482,10 +529,10 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
             return any ? sum : null;
         }
 
-        /** Voluntary and involuntary context switches per live thread (key: tid) of the tree, or null without /proc. */
-        static Map<Long, long[]> switches(long pid) {
+        /** Voluntary and involuntary context switches per live thread (key: tid) of the processes, or null without /proc. */
+        static Map<Long, long[]> switches(List<Long> pids) {
             var out = new HashMap<Long, long[]>();
-            for (long p : tree(pid)) {
+            for (long p : pids) {
                 try (var tasks = Files.list(Path.of("/proc/" + p + "/task"))) {
                     for (Path t : (Iterable<Path>) tasks::iterator) {
                         long[] vi = new long[2];
@@ -506,11 +553,11 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
             return out.isEmpty() ? null : out;
         }
 
-        /** Threads of the tree now (/proc/PID/status Threads), or -1 without /proc. */
-        static int threads(long pid) {
+        /** Threads of the processes now (/proc/PID/status Threads), or -1 without /proc. */
+        static int threads(List<Long> pids) {
             int n = 0;
             boolean any = false;
-            for (long p : tree(pid)) {
+            for (long p : pids) {
                 try {
                     for (String l : Files.readAllLines(Path.of("/proc/" + p + "/status")))
                         if (l.startsWith("Threads:")) n += Integer.parseInt(l.substring(8).strip());
@@ -529,11 +576,11 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
         private volatile int peak;
         private volatile boolean running = true;
 
-        private ThreadPeak(long pid) {
-            peak = Proc.threads(pid);
+        private ThreadPeak(List<Long> pids) {
+            peak = Proc.threads(pids);
             sampler = Thread.ofPlatform().daemon().name("count-threads").start(() -> {
                 while (running) {
-                    peak = Math.max(peak, Proc.threads(pid));
+                    peak = Math.max(peak, Proc.threads(pids));
                     try {
                         Thread.sleep(10);   // the sampling interval: a thread that lives less than this may be missed
                     } catch (InterruptedException e) {
@@ -543,7 +590,8 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
             });
         }
 
-        static ThreadPeak start(long pid) { return new ThreadPeak(pid); }
+        /** Samples the processes known at the start (listing the tree scans all of /proc: too dear every 10 ms). */
+        static ThreadPeak start(List<Long> pids) { return new ThreadPeak(pids); }
 
         double stop() {
             running = false;
@@ -564,8 +612,8 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
         private static final Pattern CARRIERS = Pattern.compile("parallelism = \\d+, size = (\\d+)");
 
         /** The counters of the first JVM of the tree (null when it has none, e.g. a cmd: side, or no attach). */
-        static Snapshot snapshot(long pid, List<String> notes) {
-            for (long p : Proc.tree(pid)) {
+        static Snapshot snapshot(List<Long> pids, List<String> notes) {
+            for (long p : pids) {
                 if (!isJvm(p)) continue;
                 try {
                     var perf = hsperfdata(p);

@@ -110,9 +110,13 @@ public class CountsTest {
         assertWithin(1.0, nio.perRequest(Counts.Kind.READ), 0.25, "nio reads per request");
         assertWithin(1.0, nio.perRequest(Counts.Kind.WRITE), 0.25, "nio writes per request");
         // virtual: after each answer the thread reads again, finds nothing (EAGAIN), registers with the poller and parks.
-        assertTrue(virtual.perRequest(Counts.Kind.READ) >= 1.5 * nio.perRequest(Counts.Kind.READ),
+        // About two on a quiet machine; fewer when the next request is already there as the thread reads again.
+        assertTrue(virtual.perRequest(Counts.Kind.READ) >= 1.4 * nio.perRequest(Counts.Kind.READ),
                 "virtual reads per request " + virtual.perRequest(Counts.Kind.READ) + " against nio's " + nio.perRequest(Counts.Kind.READ));
-        assertTrue(virtual.perRequest(Counts.Kind.EPOLL_CTL) > 0.5, "virtual re-arms the poller: epoll_ctl per request " + virtual.perRequest(Counts.Kind.EPOLL_CTL));
+        // Each read that found nothing parked the thread, which re-armed the poller: one epoll_ctl for each (or more).
+        double emptyReads = virtual.perRequest(Counts.Kind.READ) - virtual.perRequest(Counts.Kind.WRITE);
+        assertTrue(virtual.perRequest(Counts.Kind.EPOLL_CTL) >= 0.8 * emptyReads, "virtual re-arms the poller after each read that finds nothing: epoll_ctl per request "
+                + virtual.perRequest(Counts.Kind.EPOLL_CTL) + ", reads that found nothing " + emptyReads);
         assertTrue(nio.perRequest(Counts.Kind.EPOLL_CTL) < 0.1, "nio registers each connection once: epoll_ctl per request " + nio.perRequest(Counts.Kind.EPOLL_CTL));
         // Both are JVMs: what they allocated and how many threads they ran are counted too.
         for (var c : List.of(nio, virtual)) {
@@ -125,7 +129,7 @@ public class CountsTest {
     @Test void threadsBornAfterCountingBeganAreCounted() throws Exception {
         var server = threaded("thread");
         try {
-            int before = Counts.Proc.threads(pid(server));   // no connection yet: the JVM's own threads and the acceptor
+            int before = Counts.Proc.threads(List.of(pid(server)));   // no connection yet: the JVM's own threads and the acceptor
             load(server);
             // LoadTest opens its 16 connections after Counts.start: the server's 16 threads for them are all new.
             var counts = Counts.run(pid(server), () -> load(server));
