@@ -14,11 +14,21 @@
 //   ./jbang LoadTest.java -c 50 -d 10s http://127.0.0.1:8080/health            (closed loop, like wrk)
 //   ./jbang LoadTest.java -R 2000 -d 10s http://127.0.0.1:8080/io?ms=5        (open loop, like wrk2)
 //   ./jbang LoadTest.java --mode virtual --json ...                           (a virtual thread per connection)
-//   ./jbang LoadTest.java burst -i -nc 4 127.0.0.1 8080                      (the seed's test_my_server)
-//   ./jbang LoadTest.java send 127.0.0.1 8080 'GET / HTTP/1.1\r\nHost: x\r\n' (the seed's send_to_server)
+//   ./jbang LoadTest.java burst -i -nc 4 127.0.0.1 8080   (the from-scratch web server's test_my_server)
+//   ./jbang LoadTest.java send 127.0.0.1 8080 'GET / HTTP/1.1\r\nHost: x\r\n'   (its send_to_server)
 // Watch: in open loop the "latency" row against the "service time" row: their gap is the time requests spent
 // waiting to be sent because the server was slow. `generator:` says how busy this tool was.
 // The engine (LoadTest.run(Config) -> Result) prints nothing; Compare.java calls it through //SOURCES.
+
+// The file, in order:
+//   LoadTest              the command: run is the default subcommand; exit statuses 0, 1 (the target failed), 2
+//   the engines' API      Mode, Config, Result and its parts; run(Config) -> Result; burst(...) -> BurstResult
+//   the protocol core     Target (every request encoded once), ResponseParser (bytes in, RFC 9112), exchange()
+//   the virtual model     VirtualThreadConnection: a virtual thread per connection, plain blocking code
+//   the event-loop model  NioEventLoop (a Selector per thread) and NioConnection (connect, write, read, handle, close)
+//   the engine            Engine: the schedule, the counters and the once-a-second collector both models share
+//   the subcommands       run, burst, send, merge: thin command lines around the engines
+//   the report            text (wrk's layout) and --json; then small infrastructure (durations, send's escapes)
 
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.HistogramLogReader;
@@ -87,8 +97,8 @@ import java.util.regex.Pattern;
 @Command(name = "LoadTest", mixinStandardHelpOptions = true, version = "LoadTest 1",
         subcommands = {LoadTest.RunCommand.class, LoadTest.BurstCommand.class, LoadTest.SendCommand.class,
                 LoadTest.MergeCommand.class, CommandLine.HelpCommand.class},
-        description = "An HTTP/1.1 load generator (run, the default), the seed's test_my_server (burst) and "
-                + "send_to_server (send). `LoadTest URL...` is `LoadTest run URL...`.")
+        description = "An HTTP/1.1 load generator (run, the default), the from-scratch web server's test_my_server "
+                + "(burst) and send_to_server (send). `LoadTest URL...` is `LoadTest run URL...`.")
 public class LoadTest {
     /** File descriptors the JVM itself needs besides the connections. */
     static final int FD_MARGIN = 64;
@@ -136,333 +146,7 @@ public class LoadTest {
         TargetFailed(String message) { super(message, null, false, false); }
     }
 
-    // ---------------------------------------------------------------- run: the command line around the engine
-
-    @Command(name = "run", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
-            description = "Load one server with HTTP/1.1 requests, closed loop (default) or open loop (-R), "
-                    + "and report latency percentiles, status codes and every error by kind.")
-    static final class RunCommand implements Callable<Integer> {
-        @Parameters(arity = "1..*", paramLabel = "URL", description = "http:// URLs on one host:port, taken round-robin")
-        List<String> urls;
-
-        @Option(names = {"-c", "--connections"}, description = "connections kept open")
-        int connections = 50;
-
-        @Option(names = {"-d", "--duration"}, converter = DurationConverter.class,
-                description = "how long to measure (10s, 500ms, 1m); the default unless -n is given")
-        Duration duration;
-
-        @Option(names = {"-n", "--requests"}, description = "measure this many requests instead of a duration")
-        Long requests;
-
-        @Option(names = "--warmup", converter = DurationConverter.class, description = "load first, unmeasured, this long")
-        Duration warmup = Duration.ZERO;
-
-        @Option(names = {"-t", "--threads"}, description = "event-loop threads (nio mode)")
-        int threads = 1;
-
-        @Option(names = {"-m", "--mode"}, description = "how the generator waits: ${COMPLETION-CANDIDATES}")
-        Mode mode = Mode.nio;
-
-        @Option(names = {"-R", "--rate"}, description = "open loop: requests/s in total, spread evenly over the connections")
-        Double rate;
-
-        @Option(names = "--no-keepalive", description = "a new connection for every request")
-        boolean noKeepAlive;
-
-        @Option(names = {"-X", "--method"}, description = "request method")
-        String method = "GET";
-
-        @Option(names = {"-H", "--header"}, paramLabel = "'Name: value'", description = "a request header (repeatable)")
-        List<String> headers = new ArrayList<>();
-
-        @ArgGroup(exclusive = true)
-        BodySource body;
-
-        static final class BodySource {
-            @Option(names = "--body", description = "request body text")
-            String text;
-
-            @Option(names = "--body-file", description = "request body from a file")
-            Path file;
-        }
-
-        @Option(names = "--timeout", converter = DurationConverter.class, description = "per request (and per connect)")
-        Duration timeout = Duration.ofSeconds(10);
-
-        @Option(names = "--hdr", paramLabel = "FILE", description = "write HdrHistogram's interval log (one interval a second)")
-        Path hdr;
-
-        @Option(names = "--json", description = "print the result as one JSON object")
-        boolean json;
-
-        @Option(names = {"-q", "--quiet"}, description = "no progress line on stderr")
-        boolean quiet;
-
-        @Spec
-        CommandSpec spec;
-
-        @Override
-        public Integer call() throws Exception {
-            Config config = config();
-            checkOpenFiles(config.connections());
-            // Ctrl-C (or SIGTERM): stop the run, print what was measured, then let the JVM end.
-            Thread main = Thread.currentThread();
-            var reported = new CountDownLatch(1);
-            Thread hook = new Thread(() -> {
-                main.interrupt();
-                try {
-                    reported.await(10, TimeUnit.SECONDS);
-                } catch (InterruptedException ignored) {
-                    // The JVM is ending anyway.
-                }
-            }, "ctrl-c");
-            Runtime.getRuntime().addShutdownHook(hook);
-            Result r;
-            try {
-                r = LoadTest.run(config);
-            } catch (IOException e) {
-                throw new TargetFailed(e.getMessage());
-            }
-            var out = new PrintStream(System.out, true, StandardCharsets.UTF_8);   // µ in UTF-8 whatever the locale
-            if (json) out.println(toJson(r));
-            else out.print(report(r, config));
-            out.flush();
-            reported.countDown();
-            if (!Thread.interrupted()) Runtime.getRuntime().removeShutdownHook(hook);
-            return r.status().entrySet().stream().anyMatch(e -> e.getKey() < 400 && e.getValue() > 0) ? 0 : 1;
-        }
-
-        /** The validated options, as the engine's Config. */
-        Config config() throws IOException {
-            if (urls.isEmpty()) throw usage("at least one URL is needed");
-            var uris = new ArrayList<URI>();
-            for (String u : urls) uris.add(parseUrl(u));
-            for (URI u : uris) {
-                if (!u.getHost().equals(uris.getFirst().getHost()) || port(u) != port(uris.getFirst()))
-                    throw usage("every URL must name the same host:port (one set of connections serves them all): " + u);
-            }
-            if (connections < 1) throw usage("connections must be at least 1: " + connections);
-            if (threads < 1) throw usage("threads must be at least 1: " + threads);
-            if (duration != null && requests != null) throw usage("give -d or -n, not both");
-            if (duration != null && (duration.isZero() || duration.isNegative())) throw usage("duration must be positive: " + duration);
-            if (requests != null && requests < 1) throw usage("requests must be at least 1: " + requests);
-            if (warmup.isNegative()) throw usage("warmup must not be negative");
-            if (rate != null && !(rate > 0)) throw usage("rate must be more than 0 requests/s: " + rate + " (leave -R out for a closed loop)");
-            if (timeout.isZero() || timeout.isNegative()) throw usage("timeout must be positive: " + timeout);
-            if (!method.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+")) throw usage("not a method name: " + method);
-            var hs = new ArrayList<Map.Entry<String, String>>();
-            for (String h : headers) {
-                int colon = h.indexOf(':');
-                if (colon <= 0 || !h.substring(0, colon).matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+") || h.contains("\r") || h.contains("\n"))
-                    throw usage("a header is 'Name: value': " + h);
-                hs.add(Map.entry(h.substring(0, colon), h.substring(colon + 1).strip()));
-            }
-            byte[] bodyBytes = new byte[0];
-            if (body != null && body.text != null) bodyBytes = body.text.getBytes(StandardCharsets.UTF_8);
-            if (body != null && body.file != null) {
-                try {
-                    bodyBytes = Files.readAllBytes(body.file);
-                } catch (NoSuchFileException e) {
-                    throw usage("no such body file: " + body.file);
-                }
-            }
-            Duration d = requests != null ? null : duration != null ? duration : Duration.ofSeconds(10);
-            boolean longRun = d == null || d.plus(warmup).compareTo(Duration.ofSeconds(2)) > 0;
-            Consumer<Progress> progress = quiet || !longRun ? null : p -> {
-                if (d == null && p.elapsed().toMillis() < 2000) return;
-                System.err.printf("progress: %.0f s, %d requests, %.0f req/s now, %d errors%n",
-                        p.elapsed().toMillis() / 1000.0, p.requests(), p.currentRps(), p.errors());
-            };
-            return new Config(uris, connections, Math.min(threads, connections), mode, d, requests == null ? 0 : requests,
-                    warmup, rate == null ? 0 : rate, !noKeepAlive, method, hs, bodyBytes, timeout, hdr, progress);
-        }
-
-        private URI parseUrl(String u) {
-            URI uri;
-            try {
-                uri = new URI(u);
-            } catch (URISyntaxException e) {
-                throw usage("bad URL: " + u + " (" + e.getReason() + ")");
-            }
-            if ("https".equalsIgnoreCase(uri.getScheme())) throw usage("https is not supported, only http://: " + u);
-            if (!"http".equalsIgnoreCase(uri.getScheme()) || uri.getHost() == null)
-                throw usage("bad URL: " + u + " (expected http://HOST[:PORT]/PATH)");
-            return uri;
-        }
-
-        private ParameterException usage(String message) { return new ParameterException(spec.commandLine(), message); }
-    }
-
-    /** Refuses to start when -c connections cannot all be open at once (as EchoClient does). */
-    static void checkOpenFiles(int connections) throws TargetFailed {
-        long soft = -1, hard = -1;
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
-                if (!line.startsWith("Max open files")) continue;
-                String[] f = line.substring("Max open files".length()).trim().split("\\s+");
-                soft = f[0].equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(f[0]);
-                hard = f[1].equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(f[1]);
-            }
-        } catch (IOException e) {
-            return;   // not Linux: nothing to check
-        }
-        if (soft >= 0 && soft < connections + FD_MARGIN) {
-            throw new TargetFailed(("open files limit too low: %d for %d connections (raise it with 'ulimit -n %d' in "
-                    + "this shell%s, or lower -c)").formatted(soft, connections, connections + FD_MARGIN,
-                    hard < connections + FD_MARGIN ? "; the hard limit " + hard + " is set in /etc/security/limits.conf" : ""));
-        }
-    }
-
-    // ---------------------------------------------------------------- burst and send: the seed's two scripts
-
-    @Command(name = "burst", mixinStandardHelpOptions = true, showDefaultValues = true,
-            description = "N concurrent one-shot requests to /io (-i) or /cpu (-c), each printed as it finishes, "
-                    + "then the total time (the seed's test_my_server).")
-    static final class BurstCommand implements Callable<Integer> {
-        @ArgGroup(exclusive = true, multiplicity = "1")
-        Task task;
-
-        static final class Task {
-            @Option(names = "-i", description = "the I/O-bound task: /io") boolean io;
-            @Option(names = "-c", description = "the CPU-bound task: /cpu") boolean cpu;
-        }
-
-        @Option(names = "-nc", description = "concurrent requests")
-        int n = 10;
-
-        @Option(names = "--path", description = "send the requests to this path instead")
-        String path;
-
-        @Option(names = "--timeout", converter = DurationConverter.class, description = "per request")
-        Duration timeout = Duration.ofSeconds(60);
-
-        @Parameters(index = "0", paramLabel = "HOST") String host;
-        @Parameters(index = "1", paramLabel = "PORT") int port;
-
-        @Spec CommandSpec spec;
-
-        @Override
-        public Integer call() throws Exception {
-            if (n < 1) throw new ParameterException(spec.commandLine(), "-nc must be at least 1: " + n);
-            if (port < 1 || port > 65535) throw new ParameterException(spec.commandLine(), "port out of range: " + port);
-            checkOpenFiles(n);
-            String p = path != null ? path : task.io ? "/io" : "/cpu";
-            if (!p.startsWith("/")) p = "/" + p;
-            String url = "http://" + host + ":" + port + p;
-            BurstResult r = burst(host, port, p, n, timeout, each -> {
-                synchronized (System.out) {
-                    if (each.error() == null) System.out.printf("%s - Status Code: %d, took %.2f ms%n", url, each.status(), each.ms());
-                    else System.out.printf("%s - Error: %s, took %.2f ms%n", url, each.error(), each.ms());
-                }
-            });
-            System.out.printf("Total time taken %.2f ms%n", r.totalMs());
-            return r.requests().stream().allMatch(b -> b.error() == null) ? 0 : 1;
-        }
-    }
-
-    @Command(name = "send", mixinStandardHelpOptions = true, showDefaultValues = true,
-            description = "Send raw bytes (\\r \\n \\t \\xHH escapes understood) and print the raw answer as it "
-                    + "arrives (the seed's send_to_server).")
-    static final class SendCommand implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "HOST") String host;
-        @Parameters(index = "1", paramLabel = "PORT") int port;
-        @Parameters(index = "2", paramLabel = "REQUEST", description = "e.g. 'GET / HTTP/1.1\\r\\nHost: x\\r\\n'") String request;
-
-        @Option(names = "--timeout", converter = DurationConverter.class,
-                description = "give up when nothing arrives for this long")
-        Duration timeout = Duration.ofSeconds(5);
-
-        @Option(names = "--keep-open", description = "after a response, wait for more (to watch pipelined answers)")
-        boolean keepOpen;
-
-        @Spec CommandSpec spec;
-
-        @Override
-        public Integer call() throws Exception {
-            if (port < 1 || port > 65535) throw new ParameterException(spec.commandLine(), "port out of range: " + port);
-            byte[] bytes;
-            try {
-                bytes = unescape(request);
-            } catch (IllegalArgumentException e) {
-                throw new ParameterException(spec.commandLine(), e.getMessage());
-            }
-            if (!hasBlankLine(bytes)) {
-                bytes = withBlankLine(bytes);
-                System.err.println("Note: the request had no blank line after its header section; \\r\\n added so it ends with one");
-            }
-            try (var socket = new Socket()) {
-                try {
-                    socket.connect(new InetSocketAddress(host, port), (int) timeout.toMillis());
-                } catch (IOException e) {
-                    throw new TargetFailed("cannot connect to " + host + ":" + port + ": " + e.getMessage());
-                }
-                socket.setTcpNoDelay(true);
-                socket.setSoTimeout((int) Math.max(1, timeout.toMillis()));
-                socket.getOutputStream().write(bytes);
-                InputStream in = socket.getInputStream();
-                var parser = new ResponseParser();
-                parser.reset(startsWithHead(bytes));
-                byte[] buf = new byte[8192];
-                boolean answered = false;
-                while (true) {
-                    int n;
-                    try {
-                        n = in.read(buf);
-                    } catch (SocketTimeoutException e) {
-                        if (!answered) System.err.printf("Note: nothing more within %d ms; closing%n", timeout.toMillis());
-                        break;
-                    } catch (IOException e) {
-                        System.err.println("Note: " + e.getMessage());
-                        break;
-                    }
-                    if (n < 0) break;
-                    System.out.write(buf, 0, n);
-                    System.out.flush();
-                    answered = true;
-                    if (keepOpen) continue;
-                    // Without --keep-open, stop at the end of the first response rather than wait out the timeout.
-                    int end = parser.feed(buf, 0, n);
-                    if (end >= 0 || end == ResponseParser.MALFORMED) break;
-                }
-                return answered ? 0 : 1;
-            }
-        }
-    }
-
-    @Command(name = "merge", mixinStandardHelpOptions = true,
-            description = "Add up --hdr interval logs (from one machine or several) and print the percentiles of the sum.")
-    static final class MergeCommand implements Callable<Integer> {
-        @Parameters(arity = "1..*", paramLabel = "FILE") List<File> files;
-
-        @Option(names = "--tag", description = "which histograms: untagged = latency (the default), 'service' = service time")
-        String tag;
-
-        @Override
-        public Integer call() throws Exception {
-            var sum = new Histogram(3);
-            for (File f : files) {
-                HistogramLogReader reader;
-                try {
-                    reader = new HistogramLogReader(f);
-                } catch (FileNotFoundException e) {
-                    throw new TargetFailed("no such log: " + f);
-                }
-                try (reader) {
-                    while (reader.hasNext()) {
-                        var h = (Histogram) reader.nextIntervalHistogram();
-                        if (h != null && Objects.equals(h.getTag(), tag)) sum.add(h);
-                    }
-                }
-            }
-            Latency l = latency(sum);
-            System.out.printf("%d requests in %d logs (values in ms)%n", sum.getTotalCount(), files.size());
-            System.out.print(latencyTable(List.of(Map.entry(tag == null ? "latency" : tag, l))));
-            return 0;
-        }
-    }
-
-    // ---------------------------------------------------------------- the engine's API (used by Compare.java)
+    // ---------------------------------------------------------------- the engines' API (used by Compare.java)
 
     /** How the generator waits: one Selector loop per thread (like wrk), or a blocking virtual thread per connection. */
     public enum Mode { nio, virtual }
@@ -969,7 +653,443 @@ public class LoadTest {
                 : new Fault(Kind.read, "the connection closed before a response");
     }
 
-    // ---------------------------------------------------------------- the engine: what both models share
+    // ---------------------------------------------------------------- the virtual model: a virtual thread per connection
+
+    /**
+     * virtual: each connection is a virtual thread running plain blocking code (connect, write, read until the
+     * parser says the response is complete, repeat). Simple to read; the JDK parks the thread at every wait.
+     */
+    static final class VirtualThreadConnection implements Runnable {
+        private final Engine e;
+        private final Lane lane;
+        private final int index;
+        private final ResponseParser parser = new ResponseParser();
+        private volatile Socket socket;
+        private volatile Thread thread;
+
+        VirtualThreadConnection(Engine e, Lane lane, int index) {
+            this.e = e;
+            this.lane = lane;
+            this.index = index;
+        }
+
+        @Override
+        public void run() {
+            thread = Thread.currentThread();
+            byte[] buf = new byte[VIRTUAL_READ_BUFFER_BYTES];
+            long due = e.firstDue(index);
+            int url = index % e.target.requests().length;
+            try {
+                while (true) {
+                    long now = System.nanoTime();
+                    if (e.open && due - now > 0) {
+                        if (!sleepUntil(Math.min(due, e.endNs))) break;
+                        now = System.nanoTime();
+                    }
+                    if (e.over(now)) break;
+                    long intended = e.open ? due : now;
+                    boolean measured = e.measured(intended);
+                    if (!e.ticket(measured)) break;
+                    due += e.intervalNs;
+                    try {
+                        if (socket == null) socket = connect();
+                    } catch (IOException x) {
+                        e.fault(Kind.connect, measured);
+                        if (!sleepUntil(System.nanoTime() + RECONNECT_BACKOFF_NS)) break;
+                        continue;
+                    }
+                    if (e.stopped) break;
+                    parser.reset(e.target.head()[url]);
+                    try {
+                        exchange(socket, e.target.requests()[url], parser, buf, now + e.timeoutNs);
+                        long done = System.nanoTime();
+                        if (measured && !e.stopped && done - e.endNs < 0) e.response(lane, index, parser, intended, now, done);
+                        else if (measured) e.unanswered(intended);   // answered, but after the end
+                        if (parser.close || !e.c.keepAlive()) closeSocket();
+                    } catch (Fault f) {
+                        // Cut off by the end of the run (or a stop): the request was still waiting, not failed.
+                        if (measured && (e.stopped || System.nanoTime() - e.endNs >= 0)) e.unanswered(intended);
+                        else e.fault(f.kind, measured);
+                        closeSocket();
+                    }
+                    url = (url + 1) % e.target.requests().length;
+                }
+            } finally {
+                closeSocket();
+                e.done.countDown();
+            }
+        }
+
+        private Socket connect() throws IOException {
+            var s = new Socket();
+            try {
+                s.setTcpNoDelay(true);
+                s.connect(e.target.address(), (int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(e.timeoutNs)));
+                return s;
+            } catch (IOException x) {
+                s.close();
+                throw x;
+            }
+        }
+
+        /** Parks until the deadline; false if the run was stopped meanwhile. */
+        private boolean sleepUntil(long deadline) {
+            long left;
+            while (!e.stopped && (left = deadline - System.nanoTime()) > 0) LockSupport.parkNanos(left);
+            return !e.stopped;
+        }
+
+        private void closeSocket() {
+            Socket s = socket;
+            socket = null;
+            if (s != null) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // Closing a socket that failed: nothing more to learn from it.
+                }
+            }
+        }
+
+        /** Called by the engine to end the run: unblocks a read or a park. */
+        void stop() {
+            Socket s = socket;
+            if (s != null) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // It is being abandoned.
+                }
+            }
+            Thread t = thread;
+            if (t != null) LockSupport.unpark(t);
+        }
+    }
+
+    // ---------------------------------------------------------------- the event-loop model: a Selector loop per thread (like wrk)
+
+    /**
+     * nio: each thread runs one Selector over its share of the connections, reads into one direct buffer, parses in
+     * place and writes the pre-encoded request straight back: no allocation per request, no lock, no thread handoff.
+     * Open loop: connections wait for their due time in a timer queue ordered by due time. The loop below waits and
+     * decides when each connection sends; {@link NioConnection} holds one connection's steps (connect, write, read,
+     * handle the response, close).
+     */
+    static final class NioEventLoop implements Runnable {
+        final Engine e;
+        final Lane lane;
+        final Selector selector;
+        /** One read buffer and its heap copy for all of this loop's connections (one reads at a time). */
+        final ByteBuffer in = ByteBuffer.allocateDirect(READ_BUFFER_BYTES);
+        final byte[] bytes = new byte[READ_BUFFER_BYTES];
+        private final List<NioConnection> conns = new ArrayList<>();
+        private final PriorityQueue<NioConnection> timers = new PriorityQueue<>(Comparator.comparingLong(x -> x.dueNs));
+        private final Consumer<SelectionKey> onReady = this::onReady;
+        private int active;
+        private long firstReadyNs;
+        /** Time spent waiting for sockets (after the warm-up); the rest of the loop's time it was busy. */
+        private long idleNs;
+        private volatile long loopEndNs;
+
+        NioEventLoop(Engine e, Lane lane, int thread, int threads) throws IOException {
+            this.e = e;
+            this.lane = lane;
+            selector = Selector.open();
+            for (int i = thread; i < e.c.connections(); i += threads) conns.add(new NioConnection(this, i, e.target.requests()));
+        }
+
+        void wakeup() { selector.wakeup(); }
+
+        double busyShare(long from, long to) {
+            long wall = Math.min(to, loopEndNs == 0 ? to : loopEndNs) - from;
+            return wall <= 0 ? 0 : Math.max(0, 1 - (double) idleNs / wall);
+        }
+
+        @Override
+        public void run() {
+            try {
+                long now = System.nanoTime();
+                for (NioConnection c : conns) {
+                    active++;
+                    c.scheduledNs = e.firstDue(c.index);
+                    c.connect(now, false);
+                }
+                long nextScan = now + TIMEOUT_SCAN_NS;
+                while (active > 0) {
+                    now = System.nanoTime();
+                    if (e.over(now)) break;
+                    NioConnection t;
+                    while ((t = timers.peek()) != null && t.dueNs - now <= 0) {
+                        timers.poll();
+                        t.queued = false;
+                        next(t, now);
+                    }
+                    if (now - nextScan >= 0) {
+                        expire(now);
+                        nextScan = now + TIMEOUT_SCAN_NS;
+                    }
+                    long wait = Math.min(nextScan - now, e.endNs - now);
+                    if ((t = timers.peek()) != null) wait = Math.min(wait, t.dueNs - now);
+                    firstReadyNs = 0;
+                    long before = System.nanoTime();
+                    if (wait >= 1_000_000) {
+                        selector.select(onReady, wait / 1_000_000);
+                    } else if (selector.selectNow(onReady) == 0 && wait > 0) {
+                        // Less than a millisecond to the next due request: select() cannot wait that precisely.
+                        LockSupport.parkNanos(Math.min(wait, 50_000));
+                    }
+                    if (before - e.startNs >= 0) idleNs += (firstReadyNs != 0 ? firstReadyNs : System.nanoTime()) - before;
+                }
+            } catch (IOException | RuntimeException x) {
+                // A selector failure is a bug or an exhausted machine: stop the run and let run() say so.
+                e.failure = x;
+                e.stop();
+            } finally {
+                loopEndNs = System.nanoTime();
+                for (NioConnection c : conns) {
+                    if (c.measured && (c.inFlight || (c.connecting && c.pendingRequest))) e.unanswered(c.intendedNs);
+                    c.close();
+                }
+                try {
+                    selector.close();
+                } catch (IOException ignored) {
+                    // Closing at the end of the run.
+                }
+                e.done.countDown();
+            }
+        }
+
+        /** A key is ready: finish its connect, or go on writing, then read. */
+        private void onReady(SelectionKey key) {
+            if (firstReadyNs == 0) firstReadyNs = System.nanoTime();
+            NioConnection c = (NioConnection) key.attachment();
+            if (!key.isValid()) return;
+            int ops = key.readyOps();
+            if (c.connecting) {
+                c.finishConnect();
+                return;
+            }
+            if ((ops & SelectionKey.OP_WRITE) != 0 && !c.writeRest()) return;
+            if ((ops & SelectionKey.OP_READ) != 0) c.read();
+        }
+
+        /** The connection is free: send its next request now, or when it is due (open loop). */
+        void next(NioConnection c, long now) {
+            if (e.over(now) || c.finished) return;
+            if (e.open && c.scheduledNs - now > 0) {
+                schedule(c, c.scheduledNs);
+                return;
+            }
+            long intended = e.open ? c.scheduledNs : now;
+            boolean measured = e.measured(intended);
+            if (!e.ticket(measured)) {
+                c.finished = true;
+                c.close();
+                active--;
+                return;
+            }
+            if (e.open) c.scheduledNs += e.intervalNs;
+            c.intendedNs = intended;
+            c.measured = measured;
+            c.sentNs = now;
+            if (c.channel == null) c.connect(now, true);   // its connect time is part of this request's time
+            else c.write(now);
+        }
+
+        void schedule(NioConnection c, long dueNs) {
+            if (c.queued) return;
+            c.dueNs = dueNs;
+            c.queued = true;
+            timers.add(c);
+        }
+
+        /** Requests (and connects) past their --timeout fail as timeouts. */
+        private void expire(long now) {
+            for (NioConnection c : conns) {
+                if (c.channel == null || !(c.inFlight || c.connecting) || c.deadlineNs - now > 0) continue;
+                if (c.connecting) c.connectFailed(now);
+                else c.fail(Kind.timeout, now);
+            }
+        }
+    }
+
+    /**
+     * One connection of an event loop and the steps of a request on it, each named: connect, write, read, handle the
+     * response (complete or fail), close. Every step runs on its loop's thread; when the connection is free again it
+     * hands back to {@link NioEventLoop#next}.
+     */
+    static final class NioConnection {
+        final NioEventLoop loop;
+        final Engine e;
+        final int index;
+        final ByteBuffer[] requests;
+        final ResponseParser parser = new ResponseParser();
+        ByteBuffer out;
+        SocketChannel channel;
+        SelectionKey key;
+        boolean connecting, inFlight, pendingRequest, queued, finished;
+        int url;
+        long dueNs, scheduledNs, intendedNs, sentNs, deadlineNs;
+        boolean measured;
+
+        NioConnection(NioEventLoop loop, int index, byte[][] encoded) {
+            this.loop = loop;
+            this.e = loop.e;
+            this.index = index;
+            requests = new ByteBuffer[encoded.length];
+            for (int i = 0; i < encoded.length; i++) requests[i] = ByteBuffer.allocateDirect(encoded[i].length).put(encoded[i]).flip();
+            url = index % encoded.length;
+        }
+
+        // ---- connect
+
+        /** Opens the connection; with `forRequest`, the request goes out once it is connected. */
+        void connect(long now, boolean forRequest) {
+            pendingRequest = forRequest;
+            try {
+                SocketChannel ch = SocketChannel.open();
+                channel = ch;
+                ch.configureBlocking(false);
+                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                connecting = true;
+                deadlineNs = now + e.timeoutNs;
+                if (ch.connect(e.target.address())) {
+                    key = ch.register(loop.selector, SelectionKey.OP_READ, this);
+                    connected(now);
+                } else {
+                    key = ch.register(loop.selector, SelectionKey.OP_CONNECT, this);
+                }
+            } catch (IOException x) {
+                connectFailed(now);
+            }
+        }
+
+        void finishConnect() {
+            try {
+                if (channel.finishConnect()) connected(System.nanoTime());
+            } catch (IOException x) {
+                connectFailed(System.nanoTime());
+            }
+        }
+
+        private void connected(long now) {
+            connecting = false;
+            key.interestOps(SelectionKey.OP_READ);
+            if (pendingRequest) write(now);
+            else loop.next(this, now);
+        }
+
+        void connectFailed(long now) {
+            e.fault(Kind.connect, pendingRequest ? measured : e.measured(now));
+            close();
+            pendingRequest = false;
+            loop.schedule(this, now + RECONNECT_BACKOFF_NS);
+        }
+
+        // ---- write
+
+        void write(long now) {
+            out = requests[url];
+            out.rewind();
+            parser.reset(e.target.head()[url]);
+            url = url + 1 == requests.length ? 0 : url + 1;
+            inFlight = true;
+            deadlineNs = now + e.timeoutNs;
+            try {
+                channel.write(out);
+                if (out.hasRemaining()) key.interestOps(SelectionKey.OP_READ | SelectionKey.OP_WRITE);
+            } catch (IOException x) {
+                fail(kindOf(x, Kind.write), now);
+            }
+        }
+
+        /** The socket can take the rest of the request; false if writing failed (the request is over). */
+        boolean writeRest() {
+            try {
+                channel.write(out);
+                if (!out.hasRemaining()) key.interestOps(SelectionKey.OP_READ);
+                return true;
+            } catch (IOException x) {
+                fail(kindOf(x, Kind.write), System.nanoTime());
+                return false;
+            }
+        }
+
+        // ---- read
+
+        void read() {
+            ByteBuffer in = loop.in;
+            int n;
+            in.clear();
+            try {
+                n = channel.read(in);
+            } catch (IOException x) {
+                fail(kindOf(x, Kind.read), System.nanoTime());
+                return;
+            }
+            long now = System.nanoTime();
+            if (n < 0) {
+                if (!inFlight) {
+                    close();   // the server closed an idle connection: the next request opens a new one
+                } else if (parser.endOfStream()) {
+                    complete(now);
+                } else {
+                    fail(closedEarly(parser).kind, now);
+                }
+                return;
+            }
+            if (n == 0) return;
+            if (!inFlight) {
+                fail(Kind.malformed, now);   // bytes nobody asked for
+                return;
+            }
+            in.flip();
+            in.get(loop.bytes, 0, n);
+            int end = parser.feed(loop.bytes, 0, n);
+            if (end == ResponseParser.NEED_MORE) return;
+            if (end == ResponseParser.MALFORMED || end < n) {
+                fail(Kind.malformed, now);
+                return;
+            }
+            complete(now);
+        }
+
+        // ---- handle the response
+
+        private void complete(long now) {
+            inFlight = false;
+            if (measured && !e.over(now)) e.response(loop.lane, index, parser, intendedNs, sentNs, now);
+            else if (measured) e.unanswered(intendedNs);   // answered, but after the end
+            if (parser.close || !e.c.keepAlive()) close();
+            loop.next(this, now);
+        }
+
+        /** A request failed: count it, drop the connection, and go on with a fresh one. */
+        void fail(Kind kind, long now) {
+            e.fault(kind, measured);
+            inFlight = false;
+            close();
+            loop.next(this, now);
+        }
+
+        // ---- close
+
+        void close() {
+            connecting = false;
+            if (key != null) key.cancel();
+            key = null;
+            if (channel != null) {
+                try {
+                    channel.close();
+                } catch (IOException ignored) {
+                    // Closing a connection we give up on.
+                }
+            }
+            channel = null;
+        }
+    }
+
+    // ---------------------------------------------------------------- the engine: what both models share (after them: they are the lesson)
 
     /**
      * One run: the schedule (warm-up end, run end, open-loop interval), the counters every model adds to, and the
@@ -1210,409 +1330,338 @@ public class LoadTest {
                 h.getValueAtPercentile(99.99) / 1e3, h.getMaxValue() / 1e3, h.getMean() / 1e3);
     }
 
-    // ---------------------------------------------------------------- model 1: a virtual thread per connection
+    // ---------------------------------------------------------------- run: the command line around the engine
 
-    /**
-     * virtual: each connection is a virtual thread running plain blocking code (connect, write, read until the
-     * parser says the response is complete, repeat). Simple to read; the JDK parks the thread at every wait.
-     */
-    static final class VirtualThreadConnection implements Runnable {
-        private final Engine e;
-        private final Lane lane;
-        private final int index;
-        private final ResponseParser parser = new ResponseParser();
-        private volatile Socket socket;
-        private volatile Thread thread;
+    @Command(name = "run", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
+            description = "Load one server with HTTP/1.1 requests, closed loop (default) or open loop (-R), "
+                    + "and report latency percentiles, status codes and every error by kind.")
+    static final class RunCommand implements Callable<Integer> {
+        @Parameters(arity = "1..*", paramLabel = "URL", description = "http:// URLs on one host:port, taken round-robin")
+        List<String> urls;
 
-        VirtualThreadConnection(Engine e, Lane lane, int index) {
-            this.e = e;
-            this.lane = lane;
-            this.index = index;
+        @Option(names = {"-c", "--connections"}, description = "connections kept open")
+        int connections = 50;
+
+        @Option(names = {"-d", "--duration"}, converter = DurationConverter.class,
+                description = "how long to measure (10s, 500ms, 1m); the default unless -n is given")
+        Duration duration;
+
+        @Option(names = {"-n", "--requests"}, description = "measure this many requests instead of a duration")
+        Long requests;
+
+        @Option(names = "--warmup", converter = DurationConverter.class, description = "load first, unmeasured, this long")
+        Duration warmup = Duration.ZERO;
+
+        @Option(names = {"-t", "--threads"}, description = "event-loop threads (nio mode)")
+        int threads = 1;
+
+        @Option(names = {"-m", "--mode"}, description = "how the generator waits: ${COMPLETION-CANDIDATES}")
+        Mode mode = Mode.nio;
+
+        @Option(names = {"-R", "--rate"}, description = "open loop: requests/s in total, spread evenly over the connections")
+        Double rate;
+
+        @Option(names = "--no-keepalive", description = "a new connection for every request")
+        boolean noKeepAlive;
+
+        @Option(names = {"-X", "--method"}, description = "request method")
+        String method = "GET";
+
+        @Option(names = {"-H", "--header"}, paramLabel = "'Name: value'", description = "a request header (repeatable)")
+        List<String> headers = new ArrayList<>();
+
+        @ArgGroup(exclusive = true)
+        BodySource body;
+
+        static final class BodySource {
+            @Option(names = "--body", description = "request body text")
+            String text;
+
+            @Option(names = "--body-file", description = "request body from a file")
+            Path file;
         }
+
+        @Option(names = "--timeout", converter = DurationConverter.class, description = "per request (and per connect)")
+        Duration timeout = Duration.ofSeconds(10);
+
+        @Option(names = "--hdr", paramLabel = "FILE", description = "write HdrHistogram's interval log (one interval a second)")
+        Path hdr;
+
+        @Option(names = "--json", description = "print the result as one JSON object")
+        boolean json;
+
+        @Option(names = {"-q", "--quiet"}, description = "no progress line on stderr")
+        boolean quiet;
+
+        @Spec
+        CommandSpec spec;
 
         @Override
-        public void run() {
-            thread = Thread.currentThread();
-            byte[] buf = new byte[VIRTUAL_READ_BUFFER_BYTES];
-            long due = e.firstDue(index);
-            int url = index % e.target.requests().length;
-            try {
-                while (true) {
-                    long now = System.nanoTime();
-                    if (e.open && due - now > 0) {
-                        if (!sleepUntil(Math.min(due, e.endNs))) break;
-                        now = System.nanoTime();
-                    }
-                    if (e.over(now)) break;
-                    long intended = e.open ? due : now;
-                    boolean measured = e.measured(intended);
-                    if (!e.ticket(measured)) break;
-                    due += e.intervalNs;
-                    try {
-                        if (socket == null) socket = connect();
-                    } catch (IOException x) {
-                        e.fault(Kind.connect, measured);
-                        if (!sleepUntil(System.nanoTime() + RECONNECT_BACKOFF_NS)) break;
-                        continue;
-                    }
-                    if (e.stopped) break;
-                    parser.reset(e.target.head()[url]);
-                    try {
-                        exchange(socket, e.target.requests()[url], parser, buf, now + e.timeoutNs);
-                        long done = System.nanoTime();
-                        if (measured && !e.stopped && done - e.endNs < 0) e.response(lane, index, parser, intended, now, done);
-                        else if (measured) e.unanswered(intended);   // answered, but after the end
-                        if (parser.close || !e.c.keepAlive()) closeSocket();
-                    } catch (Fault f) {
-                        // Cut off by the end of the run (or a stop): the request was still waiting, not failed.
-                        if (measured && (e.stopped || System.nanoTime() - e.endNs >= 0)) e.unanswered(intended);
-                        else e.fault(f.kind, measured);
-                        closeSocket();
-                    }
-                    url = (url + 1) % e.target.requests().length;
-                }
-            } finally {
-                closeSocket();
-                e.done.countDown();
-            }
-        }
-
-        private Socket connect() throws IOException {
-            var s = new Socket();
-            try {
-                s.setTcpNoDelay(true);
-                s.connect(e.target.address(), (int) Math.max(1, TimeUnit.NANOSECONDS.toMillis(e.timeoutNs)));
-                return s;
-            } catch (IOException x) {
-                s.close();
-                throw x;
-            }
-        }
-
-        /** Parks until the deadline; false if the run was stopped meanwhile. */
-        private boolean sleepUntil(long deadline) {
-            long left;
-            while (!e.stopped && (left = deadline - System.nanoTime()) > 0) LockSupport.parkNanos(left);
-            return !e.stopped;
-        }
-
-        private void closeSocket() {
-            Socket s = socket;
-            socket = null;
-            if (s != null) {
+        public Integer call() throws Exception {
+            Config config = config();
+            checkOpenFiles(config.connections());
+            // Ctrl-C (or SIGTERM): stop the run, print what was measured, then let the JVM end.
+            Thread main = Thread.currentThread();
+            var reported = new CountDownLatch(1);
+            Thread hook = new Thread(() -> {
+                main.interrupt();
                 try {
-                    s.close();
-                } catch (IOException ignored) {
-                    // Closing a socket that failed: nothing more to learn from it.
+                    reported.await(10, TimeUnit.SECONDS);
+                } catch (InterruptedException ignored) {
+                    // The JVM is ending anyway.
                 }
+            }, "ctrl-c");
+            Runtime.getRuntime().addShutdownHook(hook);
+            Result r;
+            try {
+                r = LoadTest.run(config);
+            } catch (IOException e) {
+                throw new TargetFailed(e.getMessage());
             }
+            var out = new PrintStream(System.out, true, StandardCharsets.UTF_8);   // µ in UTF-8 whatever the locale
+            if (json) out.println(toJson(r));
+            else out.print(report(r, config));
+            out.flush();
+            reported.countDown();
+            if (!Thread.interrupted()) Runtime.getRuntime().removeShutdownHook(hook);
+            return r.status().entrySet().stream().anyMatch(e -> e.getKey() < 400 && e.getValue() > 0) ? 0 : 1;
         }
 
-        /** Called by the engine to end the run: unblocks a read or a park. */
-        void stop() {
-            Socket s = socket;
-            if (s != null) {
+        /** The validated options, as the engine's Config. */
+        Config config() throws IOException {
+            if (urls.isEmpty()) throw usage("at least one URL is needed");
+            var uris = new ArrayList<URI>();
+            for (String u : urls) uris.add(parseUrl(u));
+            for (URI u : uris) {
+                if (!u.getHost().equals(uris.getFirst().getHost()) || port(u) != port(uris.getFirst()))
+                    throw usage("every URL must name the same host:port (one set of connections serves them all): " + u);
+            }
+            if (connections < 1) throw usage("connections must be at least 1: " + connections);
+            if (threads < 1) throw usage("threads must be at least 1: " + threads);
+            if (duration != null && requests != null) throw usage("give -d or -n, not both");
+            if (duration != null && (duration.isZero() || duration.isNegative())) throw usage("duration must be positive: " + duration);
+            if (requests != null && requests < 1) throw usage("requests must be at least 1: " + requests);
+            if (warmup.isNegative()) throw usage("warmup must not be negative");
+            if (rate != null && !(rate > 0)) throw usage("rate must be more than 0 requests/s: " + rate + " (leave -R out for a closed loop)");
+            if (timeout.isZero() || timeout.isNegative()) throw usage("timeout must be positive: " + timeout);
+            if (!method.matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+")) throw usage("not a method name: " + method);
+            var hs = new ArrayList<Map.Entry<String, String>>();
+            for (String h : headers) {
+                int colon = h.indexOf(':');
+                if (colon <= 0 || !h.substring(0, colon).matches("[!#$%&'*+.^_`|~0-9A-Za-z-]+") || h.contains("\r") || h.contains("\n"))
+                    throw usage("a header is 'Name: value': " + h);
+                hs.add(Map.entry(h.substring(0, colon), h.substring(colon + 1).strip()));
+            }
+            byte[] bodyBytes = new byte[0];
+            if (body != null && body.text != null) bodyBytes = body.text.getBytes(StandardCharsets.UTF_8);
+            if (body != null && body.file != null) {
                 try {
-                    s.close();
-                } catch (IOException ignored) {
-                    // It is being abandoned.
+                    bodyBytes = Files.readAllBytes(body.file);
+                } catch (NoSuchFileException e) {
+                    throw usage("no such body file: " + body.file);
                 }
             }
-            Thread t = thread;
-            if (t != null) LockSupport.unpark(t);
+            Duration d = requests != null ? null : duration != null ? duration : Duration.ofSeconds(10);
+            boolean longRun = d == null || d.plus(warmup).compareTo(Duration.ofSeconds(2)) > 0;
+            Consumer<Progress> progress = quiet || !longRun ? null : p -> {
+                if (d == null && p.elapsed().toMillis() < 2000) return;
+                System.err.printf("progress: %.0f s, %d requests, %.0f req/s now, %d errors%n",
+                        p.elapsed().toMillis() / 1000.0, p.requests(), p.currentRps(), p.errors());
+            };
+            return new Config(uris, connections, Math.min(threads, connections), mode, d, requests == null ? 0 : requests,
+                    warmup, rate == null ? 0 : rate, !noKeepAlive, method, hs, bodyBytes, timeout, hdr, progress);
+        }
+
+        private URI parseUrl(String u) {
+            URI uri;
+            try {
+                uri = new URI(u);
+            } catch (URISyntaxException e) {
+                throw usage("bad URL: " + u + " (" + e.getReason() + ")");
+            }
+            if ("https".equalsIgnoreCase(uri.getScheme())) throw usage("https is not supported, only http://: " + u);
+            if (!"http".equalsIgnoreCase(uri.getScheme()) || uri.getHost() == null)
+                throw usage("bad URL: " + u + " (expected http://HOST[:PORT]/PATH)");
+            return uri;
+        }
+
+        private ParameterException usage(String message) { return new ParameterException(spec.commandLine(), message); }
+    }
+
+    /** Refuses to start when -c connections cannot all be open at once (as EchoClient does). */
+    static void checkOpenFiles(int connections) throws TargetFailed {
+        long[] limits = openFilesLimits(Path.of("/proc/self/limits"));
+        long soft = limits[0], hard = limits[1];
+        if (soft >= 0 && soft < connections + FD_MARGIN) {
+            throw new TargetFailed(("open files limit too low: %d for %d connections (raise it with 'ulimit -n %d' in "
+                    + "this shell%s, or lower -c)").formatted(soft, connections, connections + FD_MARGIN,
+                    hard < connections + FD_MARGIN ? "; the hard limit " + hard + " is set in /etc/security/limits.conf" : ""));
         }
     }
 
-    // ---------------------------------------------------------------- model 2: a Selector loop per thread (like wrk)
-
     /**
-     * nio: each thread runs one Selector over its share of the connections, reads into one direct buffer, parses in
-     * place and writes the pre-encoded request straight back: no allocation per request, no lock, no thread handoff.
-     * Open loop: connections wait for their due time in a timer queue ordered by due time.
+     * The soft and hard "Max open files" of a process, read from its /proc/PID/limits (Long.MAX_VALUE for unlimited;
+     * -1 each when the file cannot be read: not Linux, or the process is gone). Compare reads its servers' with it.
      */
-    static final class NioEventLoop implements Runnable {
-        private final Engine e;
-        private final Lane lane;
-        private final Selector selector;
-        private final List<Conn> conns = new ArrayList<>();
-        private final ByteBuffer in = ByteBuffer.allocateDirect(READ_BUFFER_BYTES);
-        private final byte[] bytes = new byte[READ_BUFFER_BYTES];
-        private final PriorityQueue<Conn> timers = new PriorityQueue<>(Comparator.comparingLong(x -> x.dueNs));
-        private final Consumer<SelectionKey> onReady = this::onReady;
-        private int active;
-        private long firstReadyNs;
-        /** Time spent waiting for sockets (after the warm-up); the rest of the loop's time it was busy. */
-        private long idleNs;
-        private volatile long loopEndNs;
-
-        /** One connection's state: its channel, its request in flight and its schedule. */
-        private static final class Conn {
-            final int index;
-            final ByteBuffer[] requests;
-            final ResponseParser parser = new ResponseParser();
-            ByteBuffer out;
-            SocketChannel channel;
-            SelectionKey key;
-            boolean connecting, inFlight, pendingRequest, queued, finished;
-            int url;
-            long dueNs, scheduledNs, intendedNs, sentNs, deadlineNs;
-            boolean measured;
-
-            Conn(int index, byte[][] encoded) {
-                this.index = index;
-                requests = new ByteBuffer[encoded.length];
-                for (int i = 0; i < encoded.length; i++) requests[i] = ByteBuffer.allocateDirect(encoded[i].length).put(encoded[i]).flip();
-                url = index % encoded.length;
+    static long[] openFilesLimits(Path procLimits) {
+        try {
+            for (String line : Files.readAllLines(procLimits)) {
+                if (!line.startsWith("Max open files")) continue;
+                String[] f = line.substring("Max open files".length()).trim().split("\\s+");
+                return new long[] {f[0].equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(f[0]),
+                        f[1].equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(f[1])};
             }
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or the process is gone: nothing to read
+        }
+        return new long[] {-1, -1};
+    }
+
+    // ---------------------------------------------------------------- burst, send, merge: the from-scratch web server's scripts, and logs
+
+    @Command(name = "burst", mixinStandardHelpOptions = true, showDefaultValues = true,
+            description = "N concurrent one-shot requests to /io (-i) or /cpu (-c), each printed as it finishes, "
+                    + "then the total time (the from-scratch web server's test_my_server).")
+    static final class BurstCommand implements Callable<Integer> {
+        @ArgGroup(exclusive = true, multiplicity = "1")
+        Task task;
+
+        static final class Task {
+            @Option(names = "-i", description = "the I/O-bound task: /io") boolean io;
+            @Option(names = "-c", description = "the CPU-bound task: /cpu") boolean cpu;
         }
 
-        NioEventLoop(Engine e, Lane lane, int thread, int threads) throws IOException {
-            this.e = e;
-            this.lane = lane;
-            selector = Selector.open();
-            for (int i = thread; i < e.c.connections(); i += threads) conns.add(new Conn(i, e.target.requests()));
-        }
+        @Option(names = "-nc", description = "concurrent requests")
+        int n = 10;
 
-        void wakeup() { selector.wakeup(); }
+        @Option(names = "--path", description = "send the requests to this path instead")
+        String path;
 
-        double busyShare(long from, long to) {
-            long wall = Math.min(to, loopEndNs == 0 ? to : loopEndNs) - from;
-            return wall <= 0 ? 0 : Math.max(0, 1 - (double) idleNs / wall);
-        }
+        @Option(names = "--timeout", converter = DurationConverter.class, description = "per request")
+        Duration timeout = Duration.ofSeconds(60);
+
+        @Parameters(index = "0", paramLabel = "HOST") String host;
+        @Parameters(index = "1", paramLabel = "PORT") int port;
+
+        @Spec CommandSpec spec;
 
         @Override
-        public void run() {
-            try {
-                long now = System.nanoTime();
-                for (Conn c : conns) {
-                    active++;
-                    c.scheduledNs = e.firstDue(c.index);
-                    connect(c, now, false);
+        public Integer call() throws Exception {
+            if (n < 1) throw new ParameterException(spec.commandLine(), "-nc must be at least 1: " + n);
+            if (port < 1 || port > 65535) throw new ParameterException(spec.commandLine(), "port out of range: " + port);
+            checkOpenFiles(n);
+            String p = path != null ? path : task.io ? "/io" : "/cpu";
+            if (!p.startsWith("/")) p = "/" + p;
+            String url = "http://" + host + ":" + port + p;
+            BurstResult r = burst(host, port, p, n, timeout, each -> {
+                synchronized (System.out) {
+                    if (each.error() == null) System.out.printf("%s - Status Code: %d, took %.2f ms%n", url, each.status(), each.ms());
+                    else System.out.printf("%s - Error: %s, took %.2f ms%n", url, each.error(), each.ms());
                 }
-                long nextScan = now + TIMEOUT_SCAN_NS;
-                while (active > 0) {
-                    now = System.nanoTime();
-                    if (e.over(now)) break;
-                    Conn t;
-                    while ((t = timers.peek()) != null && t.dueNs - now <= 0) {
-                        timers.poll();
-                        t.queued = false;
-                        next(t, now);
+            });
+            System.out.printf("Total time taken %.2f ms%n", r.totalMs());
+            return r.requests().stream().allMatch(b -> b.error() == null) ? 0 : 1;
+        }
+    }
+
+    @Command(name = "send", mixinStandardHelpOptions = true, showDefaultValues = true,
+            description = "Send raw bytes (\\r \\n \\t \\xHH escapes understood) and print the raw answer as it "
+                    + "arrives (the from-scratch web server's send_to_server).")
+    static final class SendCommand implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "HOST") String host;
+        @Parameters(index = "1", paramLabel = "PORT") int port;
+        @Parameters(index = "2", paramLabel = "REQUEST", description = "e.g. 'GET / HTTP/1.1\\r\\nHost: x\\r\\n'") String request;
+
+        @Option(names = "--timeout", converter = DurationConverter.class,
+                description = "give up when nothing arrives for this long")
+        Duration timeout = Duration.ofSeconds(5);
+
+        @Option(names = "--keep-open", description = "after a response, wait for more (to watch pipelined answers)")
+        boolean keepOpen;
+
+        @Spec CommandSpec spec;
+
+        @Override
+        public Integer call() throws Exception {
+            if (port < 1 || port > 65535) throw new ParameterException(spec.commandLine(), "port out of range: " + port);
+            byte[] bytes;
+            try {
+                bytes = unescape(request);
+            } catch (IllegalArgumentException e) {
+                throw new ParameterException(spec.commandLine(), e.getMessage());
+            }
+            if (!hasBlankLine(bytes)) {
+                bytes = withBlankLine(bytes);
+                System.err.println("Note: the request had no blank line after its header section; \\r\\n added so it ends with one");
+            }
+            try (var socket = new Socket()) {
+                try {
+                    socket.connect(new InetSocketAddress(host, port), (int) timeout.toMillis());
+                } catch (IOException e) {
+                    throw new TargetFailed("cannot connect to " + host + ":" + port + ": " + e.getMessage());
+                }
+                socket.setTcpNoDelay(true);
+                socket.setSoTimeout((int) Math.max(1, timeout.toMillis()));
+                socket.getOutputStream().write(bytes);
+                InputStream in = socket.getInputStream();
+                var parser = new ResponseParser();
+                parser.reset(startsWithHead(bytes));
+                byte[] buf = new byte[8192];
+                boolean answered = false;
+                while (true) {
+                    int n;
+                    try {
+                        n = in.read(buf);
+                    } catch (SocketTimeoutException e) {
+                        if (!answered) System.err.printf("Note: nothing more within %d ms; closing%n", timeout.toMillis());
+                        break;
+                    } catch (IOException e) {
+                        System.err.println("Note: " + e.getMessage());
+                        break;
                     }
-                    if (now - nextScan >= 0) {
-                        expire(now);
-                        nextScan = now + TIMEOUT_SCAN_NS;
+                    if (n < 0) break;
+                    System.out.write(buf, 0, n);
+                    System.out.flush();
+                    answered = true;
+                    if (keepOpen) continue;
+                    // Without --keep-open, stop at the end of the first response rather than wait out the timeout.
+                    int end = parser.feed(buf, 0, n);
+                    if (end >= 0 || end == ResponseParser.MALFORMED) break;
+                }
+                return answered ? 0 : 1;
+            }
+        }
+    }
+
+    @Command(name = "merge", mixinStandardHelpOptions = true,
+            description = "Add up --hdr interval logs (from one machine or several) and print the percentiles of the sum.")
+    static final class MergeCommand implements Callable<Integer> {
+        @Parameters(arity = "1..*", paramLabel = "FILE") List<File> files;
+
+        @Option(names = "--tag", description = "which histograms: untagged = latency (the default), 'service' = service time")
+        String tag;
+
+        @Override
+        public Integer call() throws Exception {
+            var sum = new Histogram(3);
+            for (File f : files) {
+                HistogramLogReader reader;
+                try {
+                    reader = new HistogramLogReader(f);
+                } catch (FileNotFoundException e) {
+                    throw new TargetFailed("no such log: " + f);
+                }
+                try (reader) {
+                    while (reader.hasNext()) {
+                        var h = (Histogram) reader.nextIntervalHistogram();
+                        if (h != null && Objects.equals(h.getTag(), tag)) sum.add(h);
                     }
-                    long wait = Math.min(nextScan - now, e.endNs - now);
-                    if ((t = timers.peek()) != null) wait = Math.min(wait, t.dueNs - now);
-                    firstReadyNs = 0;
-                    long before = System.nanoTime();
-                    if (wait >= 1_000_000) {
-                        selector.select(onReady, wait / 1_000_000);
-                    } else if (selector.selectNow(onReady) == 0 && wait > 0) {
-                        // Less than a millisecond to the next due request: select() cannot wait that precisely.
-                        LockSupport.parkNanos(Math.min(wait, 50_000));
-                    }
-                    if (before - e.startNs >= 0) idleNs += (firstReadyNs != 0 ? firstReadyNs : System.nanoTime()) - before;
-                }
-            } catch (IOException | RuntimeException x) {
-                // A selector failure is a bug or an exhausted machine: stop the run and let run() say so.
-                e.failure = x;
-                e.stop();
-            } finally {
-                loopEndNs = System.nanoTime();
-                for (Conn c : conns) {
-                    if (c.measured && (c.inFlight || (c.connecting && c.pendingRequest))) e.unanswered(c.intendedNs);
-                    close(c);
-                }
-                try {
-                    selector.close();
-                } catch (IOException ignored) {
-                    // Closing at the end of the run.
-                }
-                e.done.countDown();
-            }
-        }
-
-        /** Opens the connection; with `forRequest`, the request goes out once it is connected. */
-        private void connect(Conn c, long now, boolean forRequest) {
-            c.pendingRequest = forRequest;
-            try {
-                SocketChannel ch = SocketChannel.open();
-                c.channel = ch;
-                ch.configureBlocking(false);
-                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                c.connecting = true;
-                c.deadlineNs = now + e.timeoutNs;
-                if (ch.connect(e.target.address())) {
-                    c.key = ch.register(selector, SelectionKey.OP_READ, c);
-                    connected(c, now);
-                } else {
-                    c.key = ch.register(selector, SelectionKey.OP_CONNECT, c);
-                }
-            } catch (IOException x) {
-                connectFailed(c, now);
-            }
-        }
-
-        private void connected(Conn c, long now) {
-            c.connecting = false;
-            c.key.interestOps(SelectionKey.OP_READ);
-            if (c.pendingRequest) write(c, now);
-            else next(c, now);
-        }
-
-        private void connectFailed(Conn c, long now) {
-            e.fault(Kind.connect, c.pendingRequest ? c.measured : e.measured(now));
-            close(c);
-            c.pendingRequest = false;
-            schedule(c, now + RECONNECT_BACKOFF_NS);
-        }
-
-        /** The connection is free: send its next request now, or when it is due (open loop). */
-        private void next(Conn c, long now) {
-            if (e.over(now) || c.finished) return;
-            if (e.open && c.scheduledNs - now > 0) {
-                schedule(c, c.scheduledNs);
-                return;
-            }
-            long intended = e.open ? c.scheduledNs : now;
-            boolean measured = e.measured(intended);
-            if (!e.ticket(measured)) {
-                c.finished = true;
-                close(c);
-                active--;
-                return;
-            }
-            if (e.open) c.scheduledNs += e.intervalNs;
-            c.intendedNs = intended;
-            c.measured = measured;
-            c.sentNs = now;
-            if (c.channel == null) connect(c, now, true);   // its connect time is part of this request's time
-            else write(c, now);
-        }
-
-        private void schedule(Conn c, long dueNs) {
-            if (c.queued) return;
-            c.dueNs = dueNs;
-            c.queued = true;
-            timers.add(c);
-        }
-
-        private void write(Conn c, long now) {
-            ByteBuffer out = c.out = c.requests[c.url];
-            out.rewind();
-            c.parser.reset(e.target.head()[c.url]);
-            c.url = c.url + 1 == c.requests.length ? 0 : c.url + 1;
-            c.inFlight = true;
-            c.deadlineNs = now + e.timeoutNs;
-            try {
-                c.channel.write(out);
-                if (out.hasRemaining()) c.key.interestOps(SelectionKey.OP_READ | SelectionKey.OP_WRITE);
-            } catch (IOException x) {
-                fail(c, kindOf(x, Kind.write), now);
-            }
-        }
-
-        private void onReady(SelectionKey key) {
-            if (firstReadyNs == 0) firstReadyNs = System.nanoTime();
-            Conn c = (Conn) key.attachment();
-            if (!key.isValid()) return;
-            int ops = key.readyOps();
-            if (c.connecting) {
-                try {
-                    if (c.channel.finishConnect()) connected(c, System.nanoTime());
-                } catch (IOException x) {
-                    connectFailed(c, System.nanoTime());
-                }
-                return;
-            }
-            if ((ops & SelectionKey.OP_WRITE) != 0) {
-                ByteBuffer out = c.out;
-                try {
-                    c.channel.write(out);
-                    if (!out.hasRemaining()) key.interestOps(SelectionKey.OP_READ);
-                } catch (IOException x) {
-                    fail(c, kindOf(x, Kind.write), System.nanoTime());
-                    return;
                 }
             }
-            if ((ops & SelectionKey.OP_READ) != 0) read(c);
-        }
-
-        private void read(Conn c) {
-            int n;
-            in.clear();
-            try {
-                n = c.channel.read(in);
-            } catch (IOException x) {
-                fail(c, kindOf(x, Kind.read), System.nanoTime());
-                return;
-            }
-            long now = System.nanoTime();
-            if (n < 0) {
-                if (!c.inFlight) {
-                    close(c);   // the server closed an idle connection: the next request opens a new one
-                } else if (c.parser.endOfStream()) {
-                    complete(c, now);
-                } else {
-                    fail(c, closedEarly(c.parser).kind, now);
-                }
-                return;
-            }
-            if (n == 0) return;
-            if (!c.inFlight) {
-                fail(c, Kind.malformed, now);   // bytes nobody asked for
-                return;
-            }
-            in.flip();
-            in.get(bytes, 0, n);
-            int end = c.parser.feed(bytes, 0, n);
-            if (end == ResponseParser.NEED_MORE) return;
-            if (end == ResponseParser.MALFORMED || end < n) {
-                fail(c, Kind.malformed, now);
-                return;
-            }
-            complete(c, now);
-        }
-
-        private void complete(Conn c, long now) {
-            c.inFlight = false;
-            if (c.measured && !e.over(now)) e.response(lane, c.index, c.parser, c.intendedNs, c.sentNs, now);
-            else if (c.measured) e.unanswered(c.intendedNs);   // answered, but after the end
-            if (c.parser.close || !e.c.keepAlive()) close(c);
-            next(c, now);
-        }
-
-        /** A request failed: count it, drop the connection, and go on with a fresh one. */
-        private void fail(Conn c, Kind kind, long now) {
-            e.fault(kind, c.measured);
-            c.inFlight = false;
-            close(c);
-            next(c, now);
-        }
-
-        /** Requests (and connects) past their --timeout fail as timeouts. */
-        private void expire(long now) {
-            for (Conn c : conns) {
-                if (c.channel == null || !(c.inFlight || c.connecting) || c.deadlineNs - now > 0) continue;
-                if (c.connecting) connectFailed(c, now);
-                else fail(c, Kind.timeout, now);
-            }
-        }
-
-        private void close(Conn c) {
-            c.connecting = false;
-            if (c.key != null) c.key.cancel();
-            c.key = null;
-            if (c.channel != null) {
-                try {
-                    c.channel.close();
-                } catch (IOException ignored) {
-                    // Closing a connection we give up on.
-                }
-            }
-            c.channel = null;
+            Latency l = latency(sum);
+            System.out.printf("%d requests in %d logs (values in ms)%n", sum.getTotalCount(), files.size());
+            System.out.print(latencyTable(List.of(Map.entry(tag == null ? "latency" : tag, l))));
+            return 0;
         }
     }
 

@@ -207,13 +207,14 @@ public class LauncherTest {
     @Test void argumentsPassThroughTheFastPathExactly(@TempDir Path dir) throws Exception {
         Path script = scriptWithSources(dir, "v1", "h1");
         String[] args = {"a b", "it's", "\"quoted\"", "$HOME", "*", "", "--", "-Dx=y", "--verbose", "tab\there", "back\\slash"};
-        verbose(script, args);
-        var r = verbose(script, args);
-        assertTrue(fast(r), r.out());
-        var printed = r.out().lines().filter(l -> l.startsWith("arg[")).toList();
         var expected = new ArrayList<String>();
         for (String a : args) expected.add("arg[" + a + "]");
-        assertEquals(expected, printed, r.out());
+        var slow = verbose(script, args);   // JBang's path: its quoted command line, parsed into words
+        assertFalse(fast(slow), slow.out());
+        assertEquals(expected, slow.out().lines().filter(l -> l.startsWith("arg[")).toList(), slow.out());
+        var r = verbose(script, args);
+        assertTrue(fast(r), r.out());
+        assertEquals(expected, r.out().lines().filter(l -> l.startsWith("arg[")).toList(), r.out());
     }
 
     @Test void manyLaunchesAtOnceOfAChangedScriptAllRunIt(@TempDir Path dir) throws Exception {
@@ -232,6 +233,140 @@ public class LauncherTest {
         }
         var after = verbose(script);
         assertTrue(fast(after), "the cache one of them wrote is whole: " + after.out());
+    }
+
+    // ---- What JBang prints on exit status 255, and its build lock
+
+    /**
+     * A stand-in for JBang's CLI in a cache folder of its own: its dev.jbang.Main prints $FAKE_JBANG_OUT on stdout and
+     * exits with $FAKE_JBANG_EXIT (255 by default: "stdout is a command line, run it"), as JBang does. PrintArgs, beside
+     * it, prints its arguments one a line. Returns the JBANG_LAUNCHER_CACHE to use.
+     */
+    static Path fakeJbang(Path dir) throws Exception {
+        Path src = dir.resolve("fake-src"), classes = dir.resolve("fake-classes");
+        Files.createDirectories(src.resolve("dev/jbang"));
+        Files.writeString(src.resolve("dev/jbang/Main.java"), """
+                package dev.jbang;
+                public class Main { public static void main(String[] a) {
+                    System.out.print(System.getenv().getOrDefault("FAKE_JBANG_OUT", ""));
+                    System.out.flush();
+                    System.exit(Integer.parseInt(System.getenv().getOrDefault("FAKE_JBANG_EXIT", "255"))); } }
+                """);
+        Files.writeString(src.resolve("PrintArgs.java"), """
+                public class PrintArgs { public static void main(String[] a) { for (String s : a) System.out.println("arg[" + s + "]"); } }
+                """);
+        int rc = javax.tools.ToolProvider.getSystemJavaCompiler().run(null, null, null, "-d", classes.toString(),
+                src.resolve("dev/jbang/Main.java").toString(), src.resolve("PrintArgs.java").toString());
+        assertEquals(0, rc, "the stand-in compiles");
+        Path jar = dir.resolve("fake-jbang.jar");   // a jar: the launcher's class-data archive of JBang refuses folders
+        rc = java.util.spi.ToolProvider.findFirst("jar").orElseThrow().run(System.out, System.err,
+                "cf", jar.toString(), "-C", classes.toString(), ".");
+        assertEquals(0, rc, "the stand-in's jar");
+        String version = Files.readString(TestKit.projectRoot().resolve("jbang")).replaceAll("(?s).*JBANG_LAUNCHER_VERSION:-([0-9.]+)}.*", "$1");
+        Path cache = dir.resolve("fake-cache");
+        Files.createDirectories(cache.resolve(version));
+        Files.writeString(cache.resolve(version).resolve("classpath"), jar.toString());
+        return cache;
+    }
+
+    /** A word as JBang quotes it for bash (CommandBuffer.escapeBashArgument in JBang 0.132). */
+    static String jbangQuoted(String word) {
+        return word.matches("[a-zA-Z0-9._+=:@%/-]*") ? word : "'" + word.replace("'", "'\\''") + "'";
+    }
+
+    /** The command line JBang would print to run PrintArgs (from the stand-in's classes) with these arguments. */
+    static String printArgsCommand(Path cache, String... args) throws Exception {
+        String version = Files.list(cache).findFirst().orElseThrow().getFileName().toString();
+        var words = new ArrayList<String>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-classpath",
+                Files.readString(cache.resolve(version).resolve("classpath")).strip(), "PrintArgs"));
+        words.addAll(List.of(args));
+        return String.join(" ", words.stream().map(LauncherTest::jbangQuoted).toList());
+    }
+
+    static Map<String, String> fakeEnv(Path cache, String out) {
+        return Map.of("JBANG_LAUNCHER_CACHE", cache.toString(), "JBANG_LAUNCHER_AOT", "0", "FAKE_JBANG_OUT", out);
+    }
+
+    /**
+     * A line JBang (or a build step) prints on stdout before the command: under `eval "exec $output"` that line was the
+     * command (here it would have created the file `ran`, and the java command would never have run). Parsed, it is
+     * named on stderr and the command runs with its arguments exactly as quoted, a $(...) among them left as text.
+     */
+    @Test void aStrayStdoutLineBeforeTheCommandIsNeitherRunNorBreaksIt(@TempDir Path dir) throws Exception {
+        Path cache = fakeJbang(dir);
+        Path ran = dir.resolve("ran");
+        String[] args = {"a b", "it's", "$(touch " + ran + ")", "line\nbreak", "*"};
+        String out = "touch " + ran + "\n" + printArgsCommand(cache, args) + "\n";
+        var r = launch(fakeEnv(cache, out), List.of(), "run", "something");
+        assertEquals(0, r.code(), r.out());
+        assertFalse(Files.exists(ran), "nothing JBang printed was executed: " + r.out());
+        assertTrue(r.out().contains("[launcher] JBang printed, not a command: touch " + ran), r.out());
+        var printed = new ArrayList<String>();
+        for (String a : args) printed.add("arg[" + a + "]");
+        assertEquals(String.join("\n", printed), r.out().lines().filter(l -> !l.startsWith("[launcher]")).collect(
+                java.util.stream.Collectors.joining("\n")), "each argument arrives whole: " + r.out());
+    }
+
+    /** An output on exit status 255 that is no command line in JBang's quoting is an error; nothing in it runs. */
+    @Test void anOutputThatIsNotACommandLineIsAnErrorAndNothingRuns(@TempDir Path dir) throws Exception {
+        Path cache = fakeJbang(dir);
+        Path ran = dir.resolve("ran");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        for (String out : List.of(java + " -version; touch " + ran, java + " $(touch " + ran + ")", "Downloading...\n")) {
+            var r = launch(fakeEnv(cache, out), List.of(), "run", "something");
+            assertEquals(1, r.code(), out + " -> " + r.out());
+            assertTrue(r.out().startsWith("Error: JBang's exit status 255 means 'run this command line', but its output is not one: "), r.out());
+            assertFalse(Files.exists(ran), "nothing of " + out + " ran: " + r.out());
+        }
+    }
+
+    /** Holds the build lock of a cache folder in a `flock` process until its stdin closes; returns once it holds it. */
+    static Process holdBuildLock(Path cache) throws Exception {
+        String version = Files.list(cache).findFirst().orElseThrow().getFileName().toString();
+        Path lock = cache.resolve(version).resolve("jbang.lock");
+        Process holder = new ProcessBuilder("flock", lock.toString(), "sh", "-c", "echo held; exec cat >/dev/null").start();
+        var line = new java.io.BufferedReader(new java.io.InputStreamReader(holder.getInputStream(), StandardCharsets.UTF_8)).readLine();
+        assertEquals("held", line, "flock took the lock");
+        return holder;
+    }
+
+    /** A launcher that finds the build lock taken says so on stderr before it waits, and goes on when it is released. */
+    @Test void aWaitForTheBuildLockIsSaidAndEndsWhenTheLockIsReleased(@TempDir Path dir) throws Exception {
+        Path cache = fakeJbang(dir);
+        Process holder = holdBuildLock(cache);
+        try {
+            var pb = new ProcessBuilder(TestKit.projectRoot().resolve("jbang").toString(), "--version").redirectErrorStream(true);
+            pb.environment().putAll(fakeEnv(cache, "built\n"));
+            pb.environment().put("FAKE_JBANG_EXIT", "0");
+            Process p = pb.start();
+            var reader = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+            String first = reader.readLine();
+            assertNotNull(first, "the launcher said nothing");
+            assertTrue(first.startsWith("[launcher] waiting for another JBang build to finish (lock "), first);
+            assertTrue(p.isAlive(), "it waits while the lock is held");
+            holder.getOutputStream().close();   // release the lock
+            assertEquals("built", reader.readLine(), "JBang ran once the lock was free");
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue());
+        } finally {
+            holder.destroy();
+        }
+    }
+
+    @Test void aWaitForTheBuildLockIsBounded(@TempDir Path dir) throws Exception {
+        Path cache = fakeJbang(dir);
+        Process holder = holdBuildLock(cache);
+        try {
+            var env = new java.util.HashMap<>(fakeEnv(cache, "built\n"));
+            env.put("FAKE_JBANG_EXIT", "0");
+            env.put("JBANG_LAUNCHER_LOCK_WAIT", "1");
+            var r = launch(env, List.of(), "--version");
+            assertEquals(1, r.code(), r.out());
+            assertTrue(r.out().contains("Error: another JBang build held "), r.out());
+            assertFalse(r.out().contains("built"), "JBang did not run without the lock: " + r.out());
+        } finally {
+            holder.destroy();
+        }
     }
 
     // ---- The AOT cache
