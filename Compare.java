@@ -16,6 +16,7 @@
 //SOURCES compare/TextTable.java
 //SOURCES compare/ProcSampler.java
 //SOURCES compare/Counts.java
+//SOURCES compare/Perf.java
 //SOURCES compare/Machine.java
 //SOURCES compare/Html.java
 //SOURCES compare/Experiment.java
