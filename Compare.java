@@ -44,8 +44,9 @@
 // the footer (the JVM options in effect on each side, the warm-up each took, CPU pinning, machine and load).
 // This file holds the subcommands and the race; its parts are in compare/: Sides (what is compared), Processes
 // (starting and stopping them), Contract, ContractReport and Wire (the HTTP checks), PairedStats and Verdicts
-// (figures and report), TextTable, ProcSampler (/proc), Machine, Html (pages and charts), Experiment and one file per
-// experiment (Architectures, EchoRace, PrimeRace, IdleConnections, with IdleClient and the C pair in compare/c), Util.
+// (figures and report), Counts and Perf (the mechanism per request: system calls, context switches, allocations,
+// threads), TextTable, ProcSampler (/proc), Machine, Html (pages and charts), Experiment and one file per experiment
+// (Architectures, EchoRace, PrimeRace, IdleConnections, with IdleClient and the C pair in compare/c), Util.
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
