@@ -4,9 +4,9 @@
 //   Counts.Session s = Counts.start(pid);  ...load...;  Counts c = s.stop(requests);   (or Counts.run(pid, work))
 // Sources, each named in the result:
 //   system calls   perf's syscall tracepoints (sys_enter_read, ...), counted system-wide but only for a cgroup v2 the
-//                  server's process tree is moved into for the run: every thread, those created during the run too
-//                  (`perf stat -p PID` follows only the threads that exist when it attaches). Without perf:
-//                  /proc/PID/io syscr and syscw (reads and writes only; every thread, dead ones included).
+//                  server's process tree is moved into (compare/Perf.java): every thread, those created later too
+//                  (`perf stat -p PID` follows only the threads that exist when it attaches). Without perf (or with
+//                  COMPARE_PERF=off): /proc/PID/io syscr and syscw (reads and writes only; dead threads included).
 //   context switches  /proc/PID/task/*/status, voluntary and involuntary, summed over the live threads (a thread
 //                  that ends during the run takes its switches with it); with perf, the total is perf's.
 //   allocations, GC   the JVM's own counters, read from outside: its hsperfdata file (what `jcmd PID PerfCounter.print`
@@ -67,9 +67,6 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
         if (!syscalls.containsKey(Kind.EPOLL_WAIT) && !syscalls.containsKey(Kind.EPOLL_CTL)) return Double.NaN;
         return perRequest(syscalls.getOrDefault(Kind.EPOLL_WAIT, 0L) + syscalls.getOrDefault(Kind.EPOLL_CTL, 0L));
     }
-
-    /** Nothing counted at all (no perf, no /proc, no JVM): the rows say "not available". */
-    boolean nothing() { return syscalls.isEmpty() && Double.isNaN(contextSwitches) && Double.isNaN(allocatedBytes) && Double.isNaN(peakThreads); }
 
     static final String NOT_AVAILABLE = "not available";
 
