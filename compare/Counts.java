@@ -246,14 +246,7 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
 
     static final class Proc {
         /** The process and its descendants (a server in processes mode, a cmd: side's child). */
-        static List<Long> tree(long pid) {
-            var out = new ArrayList<Long>();
-            ProcessHandle.of(pid).ifPresent(h -> {
-                out.add(h.pid());
-                h.descendants().forEach(d -> out.add(d.pid()));
-            });
-            return out;
-        }
+        static List<Long> tree(long pid) { return ProcSampler.tree(pid).stream().map(ProcessHandle::pid).toList(); }
 
         /** syscr and syscw of /proc/PID/io summed over the processes (each covers every thread, dead ones included), or null. */
         static long[] io(List<Long> pids) {
@@ -298,20 +291,7 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
         }
 
         /** Threads of the processes now (/proc/PID/status Threads), or -1 without /proc. */
-        static int threads(List<Long> pids) {
-            int n = 0;
-            boolean any = false;
-            for (long p : pids) {
-                try {
-                    for (String l : Files.readAllLines(Path.of("/proc/" + p + "/status")))
-                        if (l.startsWith("Threads:")) n += Integer.parseInt(l.substring(8).strip());
-                    any = true;
-                } catch (IOException | RuntimeException gone) {
-                    // ended
-                }
-            }
-            return any ? n : -1;
-        }
+        static int threads(List<Long> pids) { return (int) ProcSampler.statusSum(pids, "Threads:"); }
     }
 
     /** The most threads the tree had at once, sampled every 10 ms on a daemon thread. */
