@@ -442,7 +442,8 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
 
         /** The JVM starts its attach listener on SIGQUIT when it finds .attach_pidPID in its working folder. */
         static void startAttachListener(long pid, Path socket) throws IOException {
-            Path trigger = Path.of("/proc/" + pid + "/cwd/.attach_pid" + pid);
+            // Its working folder as a real path: deleting through /proc/PID/cwd fails once the process has ended.
+            Path trigger = Files.readSymbolicLink(Path.of("/proc/" + pid + "/cwd")).resolve(".attach_pid" + pid);
             try {
                 Files.createFile(trigger);
             } catch (FileAlreadyExistsException e) {

@@ -76,6 +76,7 @@ final class Perf {
         Path ctlFifo = dir.resolve("ctl"), ackFifo = dir.resolve("ack");
         var mk = Processes.run(List.of("mkfifo", ctlFifo.toString(), ackFifo.toString()));
         if (mk.exit() != 0) throw new IOException("mkfifo: " + mk.output().strip());
+        CgroupV2.removeLeftovers();
         cgroup = CgroupV2.create("compare-counts-" + pid + "-" + System.nanoTime());
         CgroupV2.moveTree(pid, cgroup);
         String name = CgroupV2.root().relativize(cgroup).toString();
@@ -92,6 +93,7 @@ final class Perf {
         ctl = new RandomAccessFile(ctlFifo.toFile(), "rw");
         ack = new RandomAccessFile(ackFifo.toFile(), "rw");
         command("ping");
+        Util.deleteTree(dir);   // both ends of both FIFOs are open now: the names are not needed, and nothing is left behind
         ProcessHandle.of(pid).ifPresentOrElse(h -> h.onExit().thenRun(this::close), this::close);
         Runtime.getRuntime().addShutdownHook(new Thread(this::close, "stop-perf"));
     }
@@ -193,7 +195,6 @@ final class Perf {
             // perf is gone either way; the FIFOs are deleted with the folder
         }
         CgroupV2.remove(cgroup);
-        Util.deleteTree(dir);
     }
 
     /** perf's CSV lines, `time,count,unit,event,cgroup,...`; "<not counted>" is 0 (nothing of that kind happened). */
@@ -253,6 +254,15 @@ final class CgroupV2 {
         var tree = Counts.Proc.tree(pid);
         if (tree.isEmpty()) throw new IOException("process " + pid + " is gone");
         for (long p : tree) Files.writeString(cgroup.resolve("cgroup.procs"), p + "\n");
+    }
+
+    /** Empty cgroups of earlier runs whose JVM ended without its shutdown hooks (a test harness halts): rmdir takes only empty ones. */
+    static void removeLeftovers() {
+        try (var dirs = Files.list(root())) {
+            dirs.filter(d -> d.getFileName().toString().startsWith("compare-counts-")).forEach(CgroupV2::remove);
+        } catch (IOException ignored) {
+            // nothing to tidy
+        }
     }
 
     static void remove(Path cgroup) {
