@@ -440,12 +440,14 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
             }
         }
 
-        /** The JVM starts its attach listener on SIGQUIT when it finds .attach_pidPID in its working folder. */
+        /** The JVM starts its attach listener on SIGQUIT when it finds .attach_pidPID in its working folder or /tmp. */
         static void startAttachListener(long pid, Path socket) throws IOException {
-            // Its working folder as a real path: deleting through /proc/PID/cwd fails once the process has ended.
-            Path trigger = Files.readSymbolicLink(Path.of("/proc/" + pid + "/cwd")).resolve(".attach_pid" + pid);
+            // In /tmp, where the JVM also looks (never in its working folder, the user's project), and deleted even
+            // when Compare is stopped (Ctrl-C) while it waits.
+            Path trigger = Path.of("/tmp/.attach_pid" + pid);
             try {
                 Files.createFile(trigger);
+                trigger.toFile().deleteOnExit();
             } catch (FileAlreadyExistsException e) {
                 // another attach is on its way
             }
