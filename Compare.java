@@ -17,6 +17,8 @@
 //SOURCES compare/Verdicts.java
 //SOURCES compare/TextTable.java
 //SOURCES compare/ProcSampler.java
+//SOURCES compare/Counts.java
+//SOURCES compare/Perf.java
 //SOURCES compare/Machine.java
 //SOURCES compare/Html.java
 //SOURCES compare/Experiment.java
@@ -44,8 +46,9 @@
 // the footer (the JVM options in effect on each side, the warm-up each took, CPU pinning, machine and load).
 // This file holds the subcommands and the race; its parts are in compare/: Sides (what is compared), Processes
 // (starting and stopping them), Contract, ContractReport and Wire (the HTTP checks), PairedStats and Verdicts
-// (figures and report), TextTable, ProcSampler (/proc), Machine, Html (pages and charts), Experiment and one file per
-// experiment (Architectures, EchoRace, PrimeRace, IdleConnections, with IdleClient and the C pair in compare/c), Util.
+// (figures and report), Counts and Perf (the mechanism per request: system calls, context switches, allocations,
+// threads), TextTable, ProcSampler (/proc), Machine, Html (pages and charts), Experiment and one file per experiment
+// (Architectures, EchoRace, PrimeRace, IdleConnections, with IdleClient and the C pair in compare/c), Util.
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -309,6 +312,10 @@ public class Compare implements Callable<Integer> {
         @Option(names = "--jvm-option", paramLabel = "OPTION", description = "A JVM option added for both servers, after all others so it wins (repeatable).")
         List<String> jvmOptions = new ArrayList<>();
 
+        @Option(names = "--no-counts", description = "Do not count the mechanism of each closed-loop run (system calls by kind, context switches, "
+                + "allocated bytes per request, threads: compare/Counts.java, with perf when present, else /proc).")
+        boolean noCounts;
+
         @Option(names = "--json", paramLabel = "FILE", description = "Write every figure and every run as JSON.")
         Path json;
 
@@ -544,20 +551,31 @@ public class Compare implements Callable<Integer> {
                 }
             }
 
-            /** One measured run: an unmeasured warm-up, then the run with the server tree's CPU time read before and after. */
+            /**
+             * One measured run: an unmeasured warm-up, then the run with the server tree's CPU time read before and
+             * after, and in closed loop its mechanism counted around it (compare/Counts.java).
+             */
             Verdicts.RunRecord measure(Sides.Running side, String path, int c, int k, double rate) throws IOException, InterruptedException {
                 var opts = opts();
                 if (!opts.warmup.isZero()) load(side, path, c, opts.warmup, rate);
+                var counting = rate == 0 && !opts.noCounts && side.proc() != null ? Counts.start(side.proc().process.pid()) : null;
                 double cpu0 = ProcSampler.cpuMs(side.proc());
-                var r = load(side, path, c, opts.duration, rate);
+                LoadTest.Result r;
+                try {
+                    r = load(side, path, c, opts.duration, rate);
+                } catch (IOException | RuntimeException e) {
+                    if (counting != null) counting.abandon();
+                    throw e;
+                }
                 double cpu1 = ProcSampler.cpuMs(side.proc());
+                var counts = counting == null ? null : counting.stop(r.requests());
                 long ok = r.status().entrySet().stream().filter(e -> e.getKey() / 100 == 2).mapToLong(Map.Entry::getValue).sum();
                 double cpuUs = r.requests() > 0 ? (cpu1 - cpu0) * 1000 / r.requests() : Double.NaN;
                 var service = r.serviceTime();
                 return new Verdicts.RunRecord(key(side), path, rate > 0 ? "open" : "closed", c, k, rate, r.rps(), r.latency().p50(), r.latency().p99(),
                         r.latency().p999(), service == null ? Double.NaN : service.p50(), service == null ? Double.NaN : service.p99(),
                         cpuUs, r.requests(), r.requests() - ok, r.errors().total(), r.generatorSaturated(), r.generatorCpuUsPerRequest(),
-                        r.unanswered(), r.fairness(), r.latencyHistogram(), fork);
+                        r.unanswered(), r.fairness(), r.latencyHistogram(), counts, fork);
             }
 
             /** The best median requests/s of a side on a path over the connection counts. */

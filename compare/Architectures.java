@@ -64,16 +64,22 @@ final class Architectures extends Experiment {
                 // Warm-up, unmeasured: the JIT compiles the request path before the first figure.
                 LoadTest.burst("127.0.0.1", port, "/cpu?n=" + Math.min(cpuN, 100_000), 4, timeout, null);
                 LoadTest.burst("127.0.0.1", port, "/io?ms=1", 4, timeout, null);
-                for (String task : taskList) {
-                    String path = task.equals("io") ? "/io?ms=" + ioMs : "/cpu?n=" + cpuN;
-                    for (int n : ns) {
-                        var r = LoadTest.burst("127.0.0.1", port, path, n, timeout, null);
-                        int failed = (int) r.requests().stream().filter(q -> q.status() != 200).count();
-                        figures.add(new Figure(s.script().serverName, s.mode(), task, path, n, r.totalMs(), failed));
-                        Util.Progress.say("architectures: %s %s x %d: %.0f ms%s".formatted(label, path, n, r.totalMs(),
-                                failed > 0 ? ", " + failed + " failed (" + firstError(r) + ")" : ""));
+                // Every measured burst of this model with its mechanism counted (compare/Counts.java).
+                counted(report, label, proc, () -> {
+                    long requests = 0;
+                    for (String task : taskList) {
+                        String path = task.equals("io") ? "/io?ms=" + ioMs : "/cpu?n=" + cpuN;
+                        for (int n : ns) {
+                            var r = LoadTest.burst("127.0.0.1", port, path, n, timeout, null);
+                            int failed = (int) r.requests().stream().filter(q -> q.status() != 200).count();
+                            figures.add(new Figure(s.script().serverName, s.mode(), task, path, n, r.totalMs(), failed));
+                            Util.Progress.say("architectures: %s %s x %d: %.0f ms%s".formatted(label, path, n, r.totalMs(),
+                                    failed > 0 ? ", " + failed + " failed (" + firstError(r) + ")" : ""));
+                            requests += n;
+                        }
                     }
-                }
+                    return requests;
+                }, Long::longValue);
             } finally {
                 proc.stop();
             }
@@ -105,6 +111,7 @@ final class Architectures extends Experiment {
             report.note("! marks a row with failed requests (see the progress lines on stderr): its times are not comparable.");
             report.exitCode = 1;
         }
+        mechanismSection(report, "every measured burst of a model (each request on a connection of its own)");
         report.data(figures, Map.of("servers", chosen.stream().map(s -> s.script().command + ":" + s.mode()).toList(),
                 "concurrency", ns, "tasks", taskList, "ioMs", ioMs, "cpuN", cpuN, "jvmOptions", Processes.Launch.DEFAULT_JVM_OPTIONS));
     }

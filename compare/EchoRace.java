@@ -74,12 +74,16 @@ final class EchoRace extends Experiment {
                 try {
                     int port = proc.port();
                     for (int w = 0; w < warmup; w++) javaRound(server, javaClient, echoMode, port, proc);
-                    for (String client : clients) {
-                        var r = client.equals("C epoll") ? cRound(server, cDir, port, proc) : javaRound(server, client, echoMode, port, proc);
-                        rounds.add(r);
-                        Util.Progress.say("echo-race: %s -> %s: %.1f ms, p99 %.1f ms, server CPU %s, %d failed".formatted(client, server,
-                                r.totalMs(), r.p99Ms(), r.serverCpuMs() < 0 ? "-" : "%.0f ms".formatted(r.serverCpuMs()), r.failed()));
-                    }
+                    // The measured rounds with the server's mechanism counted (compare/Counts.java): an echo per connection.
+                    counted(report, server, proc, () -> {
+                        for (String client : clients) {
+                            var r = client.equals("C epoll") ? cRound(server, cDir, port, proc) : javaRound(server, client, echoMode, port, proc);
+                            rounds.add(r);
+                            Util.Progress.say("echo-race: %s -> %s: %.1f ms, p99 %.1f ms, server CPU %s, %d failed".formatted(client, server,
+                                    r.totalMs(), r.p99Ms(), r.serverCpuMs() < 0 ? "-" : "%.0f ms".formatted(r.serverCpuMs()), r.failed()));
+                        }
+                        return (long) clients.size() * connections;
+                    }, Long::longValue);
                 } finally {
                     proc.stop();
                 }

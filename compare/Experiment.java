@@ -91,6 +91,64 @@ abstract class Experiment implements Callable<Integer> {
         return String.join(", ", names.subList(0, names.size() - 1)) + " and " + names.getLast();
     }
 
+    // ---------------------------------------------------------------- the mechanism per model (compare/Counts.java)
+
+    /** Runs `work` against a server with its mechanism counted (the requests are what `requests` says the result holds). */
+    static <T> T counted(Report report, String model, Processes.Proc server, Callable<T> work, java.util.function.ToLongFunction<T> requests) throws Exception {
+        var session = Counts.start(server.process.pid());
+        T result;
+        try {
+            result = work.call();
+        } catch (Exception | Error e) {
+            session.abandon();
+            throw e;
+        }
+        report.counts.put(model, session.stop(requests.applyAsLong(result)));
+        return result;
+    }
+
+    /**
+     * The section every experiment ends with: per model, system calls by kind, context switches and allocated bytes per
+     * request, and the threads at the peak; and a stacked bar chart of the system calls per request by kind.
+     */
+    static void mechanismSection(Report report, String what) {
+        if (report.counts.isEmpty()) return;
+        var kinds = Arrays.asList(Counts.Kind.values());
+        var header = new ArrayList<>(List.of("model", "requests"));
+        kinds.forEach(k -> header.add(k.label));
+        header.addAll(List.of("context switches", "allocated B", "threads (peak)"));
+        var table = new TextTable(header.toArray(String[]::new));
+        var models = List.copyOf(report.counts.keySet());
+        var series = new ArrayList<Html.Svg.Series>();
+        for (var k : kinds) {
+            var points = new ArrayList<Html.Svg.Point>();
+            for (int i = 0; i < models.size(); i++) {
+                double v = report.counts.get(models.get(i)).perRequest(k);
+                if (!Double.isNaN(v)) points.add(new Html.Svg.Point(i, v));
+            }
+            if (!points.isEmpty()) series.add(new Html.Svg.Series(k.label, points));
+        }
+        for (String m : models) {
+            var c = report.counts.get(m);
+            var row = new ArrayList<>(List.of(m, String.valueOf(c.requests())));
+            kinds.forEach(k -> row.add(perRequest(c.perRequest(k))));
+            row.add(perRequest(c.perRequest(c.contextSwitches())));
+            row.add(Double.isNaN(c.allocatedBytes()) ? Counts.NOT_AVAILABLE : "%.0f".formatted(c.perRequest(c.allocatedBytes())));
+            row.add(Double.isNaN(c.peakThreads()) ? Counts.NOT_AVAILABLE : "%.0f".formatted(c.peakThreads()));
+            table.row(null, row);
+        }
+        var first = report.counts.values().iterator().next();
+        var sentences = new ArrayList<String>();
+        sentences.add("Per request, counted around " + what + " from outside each server: " + first.sources() + ".");
+        report.counts.values().stream().flatMap(c -> c.notes().stream()).distinct().forEach(n -> sentences.add("Counts: " + n));
+        String title = "System calls per request, by kind";
+        var charts = series.isEmpty() ? List.<Html.Chart>of() : List.of(new Html.Chart("syscalls", title,
+                Html.Svg.stackedBarChart(title, report.command, "system calls per request", models, series), series));
+        report.section("The mechanism per request (what each model asked of the kernel and the JVM)", table, sentences, charts);
+    }
+
+    static String perRequest(double v) { return Double.isNaN(v) ? Counts.NOT_AVAILABLE : "%.2f".formatted(v); }
+
     static List<String> concat(String first, List<String> rest) {
         var all = new ArrayList<String>();
         all.add(first);
@@ -128,6 +186,11 @@ abstract class Experiment implements Callable<Integer> {
                 doc.put("machine", report.machine);
                 doc.put("settings", settings);
                 doc.put("results", results);
+                if (!report.counts.isEmpty()) {
+                    var counts = new LinkedHashMap<String, Object>();
+                    report.counts.forEach((model, c) -> counts.put(model, c.json()));
+                    doc.put("counts", counts);
+                }
                 doc.put("notes", report.notes);
                 doc.put("charts", report.charts.stream().map(c -> Map.of("id", c.id(), "title", c.title(),
                         "series", c.series().stream().map(s -> Map.of("name", s.name(), "points", s.points().size())).toList())).toList());
@@ -170,6 +233,9 @@ abstract class Experiment implements Callable<Integer> {
         /** What --json writes besides the machine and the command: every figure, and the settings that made them. */
         Object results = List.of();
         Map<String, Object> settings = Map.of();
+
+        /** The mechanism of each model (compare/Counts.java), in the order the models ran; --json writes it as "counts". */
+        final Map<String, Counts> counts = new LinkedHashMap<>();
 
         void data(Object results, Map<String, Object> settings) {
             this.results = results;

@@ -160,30 +160,61 @@ final class Html {
 
         /** Grouped bars: one group per category, one bar per series (a point's x is the category's index). */
         static String barChart(String title, String command, String yLabel, List<String> categories, List<Series> series) {
+            return bars(title, command, yLabel, categories, series, false);
+        }
+
+        /**
+         * Stacked bars: one bar per category, one segment per series stacked in the series' order (a point's x is the
+         * category's index; a series without a point for a category adds nothing to its bar).
+         */
+        static String stackedBarChart(String title, String command, String yLabel, List<String> categories, List<Series> series) {
+            return bars(title, command, yLabel, categories, series, true);
+        }
+
+        private static String bars(String title, String command, String yLabel, List<String> categories, List<Series> series, boolean stacked) {
             int h = 400, plotW = W - LEFT - RIGHT, plotH = h - TOP - BOTTOM;
-            double yMax = niceMax(series.stream().flatMap(s -> s.points().stream()).mapToDouble(Point::y).max().orElse(1));
-            var b = open("bar", title, command, h, series.size());
+            double[] totals = new double[categories.size()];
+            series.forEach(ser -> ser.points().forEach(p -> totals[(int) p.x()] += p.y()));
+            double yMax = niceMax(stacked ? Arrays.stream(totals).max().orElse(1)
+                    : series.stream().flatMap(s -> s.points().stream()).mapToDouble(Point::y).max().orElse(1));
+            var b = open(stacked ? "stacked" : "bar", title, command, h, series.size());
             axes(b, yLabel, yMax, plotW, plotH);
             double group = plotW / (double) Math.max(1, categories.size());
-            double bar = Math.min(36, group * 0.8 / Math.max(1, series.size()));
-            for (int c = 0; c < categories.size(); c++) b.append(text(LEFT + group * (c + 0.5), TOP + plotH + 18, "middle", 12, categories.get(c)));
+            double bar = stacked ? Math.min(48, group * 0.6) : Math.min(36, group * 0.8 / Math.max(1, series.size()));
+            for (int c = 0; c < categories.size(); c++) {
+                b.append(text(LEFT + group * (c + 0.5), TOP + plotH + 18, "middle", 12, categories.get(c)));
+                if (stacked) b.append(text(LEFT + group * (c + 0.5), TOP + plotH - totals[c] / yMax * plotH - 4, "middle", 10, "%.2f".formatted(totals[c])));
+            }
+            double[] base = new double[categories.size()];   // stacked: the top of each bar so far
             for (int s = 0; s < series.size(); s++) {
                 var ser = series.get(s);
                 String colour = COLOURS[s % COLOURS.length];
                 b.append("<g class=\"series\" data-series=\"").append(esc(ser.name())).append("\">");
                 for (var p : ser.points()) {
                     int c = (int) p.x();
-                    double x = LEFT + group * (c + 0.5) - bar * series.size() / 2 + s * bar;
-                    double y = TOP + plotH - p.y() / yMax * plotH;
-                    b.append("<rect class=\"bar\" x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\" stroke=\"#333\" stroke-width=\".5\" data-category=\"%s\" data-value=\"%s\"><title>%s on %s: %s ms</title></rect>"
-                            .formatted(f1(x), f1(y), f1(bar - 2), f1(TOP + plotH - y), colour, esc(categories.get(c)), f1(p.y()),
-                                    esc(ser.name()), esc(categories.get(c)), f1(p.y())));
-                    b.append(text(x + (bar - 2) / 2, y - 4, "middle", 10, "%.0f".formatted(p.y())));
+                    String category = categories.get(c);
+                    if (stacked) {
+                        double y0 = TOP + plotH - base[c] / yMax * plotH, y1 = TOP + plotH - (base[c] + p.y()) / yMax * plotH;
+                        base[c] += p.y();
+                        bar(b, LEFT + group * (c + 0.5) - bar / 2, y1, bar, y0 - y1, colour, category, String.format(Locale.ROOT, "%.3f", p.y()),
+                                ser.name() + " on " + category + ": " + String.format(Locale.ROOT, "%.2f", p.y()));
+                    } else {
+                        double x = LEFT + group * (c + 0.5) - bar * series.size() / 2 + s * bar;
+                        double y = TOP + plotH - p.y() / yMax * plotH;
+                        bar(b, x, y, bar - 2, TOP + plotH - y, colour, category, f1(p.y()), ser.name() + " on " + category + ": " + f1(p.y()) + " ms");
+                        b.append(text(x + (bar - 2) / 2, y - 4, "middle", 10, "%.0f".formatted(p.y())));
+                    }
                 }
                 b.append("</g>\n");
                 legend(b, s, ser.name(), colour, false);
             }
             return b.append("</svg>").toString();
+        }
+
+        /** A bar: a rect that carries its category and value (the tests read them), titled for a reader pointing at it. */
+        private static void bar(StringBuilder b, double x, double y, double w, double h, String colour, String category, String value, String title) {
+            b.append("<rect class=\"bar\" x=\"%s\" y=\"%s\" width=\"%s\" height=\"%s\" fill=\"%s\" stroke=\"#333\" stroke-width=\".5\" data-category=\"%s\" data-value=\"%s\"><title>%s</title></rect>"
+                    .formatted(f1(x), f1(y), f1(w), f1(h), colour, esc(category), value, esc(title)));
         }
 
         /** One horizontal bar per job, from the client's start to the arrival of its answer, on a shared time axis. */

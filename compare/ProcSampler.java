@@ -26,25 +26,37 @@ final class ProcSampler {
         return ticks * 1000.0 / CLOCK_TICKS;
     }
 
-    /** The sum of a /proc/PID/status field (kB) over the process tree. */
+    /** The sum of a /proc/PID/status field (kB, or a count such as Threads:) over the process tree. */
     static long procSum(Processes.Proc p, String field) {
-        long kb = 0;
-        for (var h : tree(p)) {
+        return Math.max(0, statusSum(tree(p.process.pid()).stream().map(ProcessHandle::pid).toList(), field));
+    }
+
+    /** The sum of a /proc/PID/status field over these processes; -1 when none could be read (they ended, or no /proc). */
+    static long statusSum(List<Long> pids, String field) {
+        long sum = 0;
+        boolean any = false;
+        for (long pid : pids) {
             try {
-                for (String l : Files.readAllLines(Path.of("/proc/" + h.pid() + "/status"))) {
-                    if (l.startsWith(field)) kb += Long.parseLong(l.substring(field.length()).strip().split("\\s+")[0]);
+                for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                    if (l.startsWith(field)) sum += Long.parseLong(l.substring(field.length()).strip().split("\\s+")[0]);
                 }
+                any = true;
             } catch (IOException | RuntimeException gone) {
                 // the process ended between listing and reading
             }
         }
-        return kb;
+        return any ? sum : -1;
     }
 
-    static List<ProcessHandle> tree(Processes.Proc p) {
+    static List<ProcessHandle> tree(Processes.Proc p) { return tree(p.process.pid()); }
+
+    /** The process and everything it started (listing them scans all of /proc: not something to do every few ms). */
+    static List<ProcessHandle> tree(long pid) {
         var all = new ArrayList<ProcessHandle>();
-        all.add(p.process.toHandle());
-        p.process.toHandle().descendants().forEach(all::add);
+        ProcessHandle.of(pid).ifPresent(h -> {
+            all.add(h);
+            h.descendants().forEach(all::add);
+        });
         return all;
     }
 

@@ -19,6 +19,7 @@ final class Verdicts {
                      double serverCpuUsPerRequest, long requests, long non2xx, long errors, boolean generatorSaturated,
                      double generatorCpuUsPerRequest, LoadTest.Unanswered unanswered, LoadTest.Fairness fairness,
                      org.HdrHistogram.Histogram latency /* µs; merged per side for the tails, not written to the JSON */,
+                     Counts counts /* the mechanism (compare/Counts.java); null where not counted */,
                      int fork /* 1, 2, ...: the pair of processes it ran on (Forks) */) {}
 
     /** What the warm-up of one side on one path took, and whether its throughput became steady before --steady-max. */
@@ -143,6 +144,7 @@ final class Verdicts {
                     f.add(g.latency(at + " latency p50", 50, RunRecord::p50Ms));
                     f.add(g.latency(at + " latency p99", 99, RunRecord::p99Ms));
                     f.add(g.figure(at + " server CPU per request", "µs", RunRecord::serverCpuUsPerRequest));
+                    for (var row : Counts.ROWS) f.add(g.counted(at + " " + row.name(), row));
                 }
             }
             if (equalRate >= 1) {
@@ -190,6 +192,13 @@ final class Verdicts {
             }
 
             int[] forks() { return a.stream().mapToInt(RunRecord::fork).toArray(); }
+
+            /** A row of counts (compare/Counts.java), paired by round like the timings; "not available" where neither side was counted. */
+            Figure counted(String name, Counts.Row row) {
+                var fig = figure(name, row.unit(), r -> row.of(r.counts()));
+                boolean none = Arrays.stream(fig.a()).allMatch(Double::isNaN) && Arrays.stream(fig.b()).allMatch(Double::isNaN);
+                return none ? fig.withCaveat(Counts.NOT_AVAILABLE) : fig;
+            }
 
             /**
              * A latency row: each cell the percentile of the side's merged histogram (n/a with too few requests for
@@ -287,6 +296,8 @@ final class Verdicts {
                 }
             }
             for (String n : notes) sb.append("Note: ").append(n).append('\n');
+            runs.stream().map(RunRecord::counts).filter(Objects::nonNull).flatMap(c -> c.notes().stream()).distinct()
+                    .forEach(n -> sb.append("Note: counts: ").append(n).append('\n'));
             sb.append('\n').append(footer());
             return sb.toString();
         }
@@ -323,7 +334,20 @@ final class Verdicts {
             } else if (cpu.verdict() == PairedStats.Verdict.WITHIN_NOISE) {
                 sb.append(", at about the same CPU per request (within noise)");
             }
-            return sb.append('.').toString();
+            return sb.append(mechanism(figs, at)).append('.').toString();
+        }
+
+        /** ", with B's read syscalls and poller calls per request against A's": the why beside the how fast; "" where not counted. */
+        static String mechanism(List<Figure> figs, String at) {
+            Figure reads = figs.stream().filter(f -> f.name().equals(at + " " + Counts.ROWS.get(0).name())).findFirst().orElse(null);
+            Figure poller = figs.stream().filter(f -> f.name().equals(at + " " + Counts.ROWS.get(2).name())).findFirst().orElse(null);
+            if (reads == null || poller == null || reads.caveat() != null) return "";
+            double ra = PairedStats.median(reads.a()), rb = PairedStats.median(reads.b());
+            double pa = PairedStats.median(poller.a()), pb = PairedStats.median(poller.b());
+            if (Double.isNaN(ra) || Double.isNaN(rb)) return "";
+            boolean polled = !Double.isNaN(pa) && !Double.isNaN(pb);
+            return String.format(Locale.ROOT, ", with %.2f read syscalls%s per request against A's %.2f%s", rb,
+                    polled ? String.format(Locale.ROOT, " and %.2f poller calls", pb) : "", ra, polled ? String.format(Locale.ROOT, " and %.2f", pa) : "");
         }
 
         String footer() {
@@ -361,6 +385,8 @@ final class Verdicts {
             sb.append("Load: LoadTest's engine in-process (nio, 1 thread); closed loop at ").append(run.concurrency()).append(" connections, ")
                     .append(run.rounds()).append(" paired rounds per figure, each side ").append(fmtDuration(run.duration())).append(" after ")
                     .append(fmtDuration(run.warmup())).append(" unmeasured, in ABBA order; equal load: open loop, ").append(equalConnections).append(" connections\n");
+            runs.stream().map(RunRecord::counts).filter(Objects::nonNull).findFirst().ifPresent(c ->
+                    sb.append("Counted around each closed-loop run (compare/Counts.java): ").append(c.sources()).append('\n'));
             sb.append(run.forks().forks() >= 2
                     ? "Method: B/A is the Hodges-Lehmann estimate of the rounds' log-ratios ln(B/A) in each fork, averaged over the forks; its 95% interval is Student's t on the forks' estimates (see --help)\n"
                     : "Method: B/A is the Hodges-Lehmann estimate of the rounds' log-ratios ln(B/A), its 95% interval from Wilcoxon's signed-rank statistic: about these two processes only (see --help)\n");
@@ -450,6 +476,7 @@ final class Verdicts {
                 x.put("unanswered", Map.of("count", r.unanswered().count(), "max_age_ms", r.unanswered().maxAgeMs(), "median_age_ms", r.unanswered().medianAgeMs()));
                 var fair = r.fairness();
                 x.put("answers_per_connection", Map.of("min", fair.min(), "median", fair.median(), "max", fair.max(), "starved", fair.starved()));
+                x.put("counts", r.counts() == null ? null : r.counts().json());
                 return x;
             }).toList());
             root.put("verdict", verdict());
