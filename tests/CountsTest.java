@@ -145,9 +145,9 @@ public class CountsTest {
     }
 
     @Test void theReadyLineParserReadsHostsPortsAndIpv6() {
-        assertEquals(new InetSocketAddress("127.0.0.1", 8080), Processes.ReadyLine.parse("Listening on http://127.0.0.1:8080/ mode=nio workers=5").orElseThrow());
-        assertEquals(new InetSocketAddress("::1", 7878), Processes.ReadyLine.parse("Listening on tcp://[::1]:7878 mode=nio offload=on").orElseThrow());
-        assertEquals("virtual", Processes.ReadyLine.of("2026-12-06 Listening on http://[::1]:3000/ mode=virtual").orElseThrow().mode());
-        assertTrue(Processes.ReadyLine.parse("Listening soon").isEmpty());
+        assertEquals(new InetSocketAddress("127.0.0.1", 8080), ReadyLine.parse("Listening on http://127.0.0.1:8080/ mode=nio workers=5").orElseThrow());
+        assertEquals(new InetSocketAddress("::1", 7878), ReadyLine.parse("Listening on tcp://[::1]:7878 mode=nio offload=on").orElseThrow());
+        assertEquals("virtual", ReadyLine.of("2026-12-06 Listening on http://[::1]:3000/ mode=virtual").orElseThrow().mode());
+        assertTrue(ReadyLine.parse("Listening soon").isEmpty());
     }
 }
