@@ -103,13 +103,14 @@ public class LoadTestTest {
         interface Answer { void reply(Socket s, OutputStream out, int requestIndex) throws Exception; }
 
         final ServerSocket listener;
+        private final Thread acceptLoop;
         final AtomicInteger connections = new AtomicInteger();
         final AtomicInteger requests = new AtomicInteger();
         final List<String> received = new CopyOnWriteArrayList<>();
 
         FaultyServer(Answer answer) throws IOException {
             listener = new ServerSocket(0, 200, InetAddress.getLoopbackAddress());
-            Thread.ofVirtual().start(() -> {
+            acceptLoop = Thread.ofVirtual().start(() -> {
                 while (!listener.isClosed()) {
                     Socket s;
                     try {
@@ -124,6 +125,17 @@ public class LoadTestTest {
         }
 
         int port() { return listener.getLocalPort(); }
+
+        /**
+         * Stops listening, and returns once the kernel has closed the listening socket, so that every later connect
+         * is refused. ServerSocket.close() alone does not promise that: the accept loop is a virtual thread parked in
+         * accept(), and the JDK then only wakes it; the descriptor is closed when that thread leaves accept(), after
+         * one last try that accepts a connection already waiting. So: close, then wait for the accept loop to end.
+         */
+        void stopListening() throws IOException, InterruptedException {
+            listener.close();
+            acceptLoop.join();
+        }
 
         private void serve(Socket s, Answer answer) {
             try (s) {
@@ -279,13 +291,13 @@ public class LoadTestTest {
         // The server stops listening as it gives its 20th answer (each on a connection of its own): one connection
         // asks 30 times, so exactly 20 are answered and the 10 after are refused connects, counted, not a crash.
         int answered = 20, requests = 30;
-        var listener = new java.util.concurrent.atomic.AtomicReference<ServerSocket>();
+        var self = new java.util.concurrent.atomic.AtomicReference<FaultyServer>();
         try (var server = new FaultyServer((s, out, i) -> {
-            if (i == answered - 1) listener.get().close();   // before the answer: the next connect is refused
+            if (i == answered - 1) self.get().stopListening();   // before the answer: the next connect is refused
             FaultyServer.write(out, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
             s.close();
         })) {
-            listener.set(server.listener);
+            self.set(server);
             long started = System.nanoTime();
             var r = LoadTest.run(config(server.port(), "/", mode).withConnections(1).withRequests(requests));
             long tookMs = (System.nanoTime() - started) / 1_000_000;
