@@ -102,8 +102,14 @@ public class CompareTest {
             // Every request sent is counted: answered, or still waiting when the run ended (on a loaded machine a run
             // of 200 ms may end before anything came back: seen once in 48 runs at load 18); none failed. The server's
             // CPU per answer is a number whenever there were answers, and each side answered in every phase (below).
+            // A run may also have sent nothing at all: LoadTest's --duration clock starts before its connections are
+            // opened (the event loop opens them, then sends on each as its connect completes), so on a loaded machine
+            // (load ~10 on 2 cores, 2026-12-06) a run of 200 ms can end first: seen once as 16 connections with no
+            // request, no answer and no unanswered one. That such a run says so (all its connections starved), and that
+            // every phase answered in some run (below), are what holds whatever the machine does.
             long answers = r.get("requests").longValue();
-            assertTrue(answers + r.get("unanswered").get("count").longValue() > 0, r.toString());
+            assertEquals(answers == 0, r.get("answers_per_connection").get("starved").intValue() == r.get("connections").intValue(),
+                    "a run without an answer, and only such a run, has every connection starved: " + r);
             assertTrue(r.get("errors").longValue() == 0 && r.get("non_2xx").longValue() == 0, r.toString());
             JsonNode cpu = r.get("server_cpu_us_per_request");
             assertTrue(answers > 0 ? cpu.isNumber() && cpu.doubleValue() >= 0 : cpu.isNull(), "CPU per answer, given " + answers + " answers: " + r);
