@@ -121,7 +121,7 @@ public class Compare implements Callable<Integer> {
 
     /**
      * `simple|threaded|prime|echo [--watch] [ARGS...]`: the server in the foreground, its arguments passed through
-     * (seed: `main.py python`). With --watch, a save of the script or of a file it pulls in restarts it; an edit that
+     * (the Python-vs-Rust comparison's `main.py python`). With --watch, a save of the script or of a file it pulls in restarts it; an edit that
      * does not compile prints the compiler's error and the watch goes on.
      */
     abstract static class Foreground implements Callable<Integer> {
@@ -151,7 +151,7 @@ public class Compare implements Callable<Integer> {
     @Command(name = "echo", mixinStandardHelpOptions = true, description = "Start EchoServer in the foreground (ARGS passed through).")
     static final class Echo extends Foreground { @Override Sides.Script script() { return Sides.Script.ECHO; } }
 
-    /** `both`: the seed's two servers on the seed's two ports, until Ctrl-C. */
+    /** `both`: the Python-vs-Rust comparison's two servers on its two ports (8000 and 3000), until Ctrl-C. */
     @Command(name = "both", mixinStandardHelpOptions = true, showDefaultValues = true,
             description = "SimpleHttpServer on 8000 and ThreadedHttpServer on 3000, both URLs printed, both stopped on Ctrl-C.")
     static final class Both implements Callable<Integer> {
@@ -240,7 +240,7 @@ public class Compare implements Callable<Integer> {
     // ================================================================ compare: the A/B race
 
     @Command(name = "compare", mixinStandardHelpOptions = true, showDefaultValues = true,
-            description = {"Start A and B, check the contract on both, warm each to steady state, race them in paired rounds and print one A/B table.",
+            description = {"Start A and B, check the contract on both, then, in each of several forks (both servers started afresh), warm each to steady state and race them in paired rounds; print one A/B table with the mechanism counted per request.",
                     "",
                     "Method: the comparison runs in --forks forks; in each, A and B are started afresh (so a verdict is about the servers, "
                             + "not about two processes: two JVMs of one server differ by a few percent), each is warmed up until its throughput "
@@ -303,7 +303,7 @@ public class Compare implements Callable<Integer> {
         @Option(names = "--static", paramLabel = "PATH", description = "The static file raced beside /health.")
         String staticPath = "/index.html";
 
-        @Option(names = "--quick", description = "A shorter answer (under a minute on 2 cores): 16 connections only, " + Forks.QUICK_FORKS + " forks of " + Forks.QUICK_ROUNDS + " rounds, no equal-load rows (too noisy at that length); the same warm-up to steady state.")
+        @Option(names = "--quick", description = "A shorter answer (a minute or two on 2 cores, see bench/compare-aa.sh): 16 connections only, " + Forks.QUICK_FORKS + " forks of " + Forks.QUICK_ROUNDS + " rounds, no equal-load rows (too noisy at that length); the same warm-up to steady state.")
         boolean quick;
 
         @Option(names = "--pin", description = "Servers and load generator on disjoint CPUs (needs >= 2 cores and taskset): ${COMPLETION-CANDIDATES}.")

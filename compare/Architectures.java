@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 @Command(name = "architectures", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
-        description = {"Seed 002's experiment: every server model x /io and /cpu x N simultaneous one-shot requests "
+        description = {"The from-scratch web server's experiment: every server model x /io and /cpu x N simultaneous one-shot requests "
                 + "(LoadTest's burst). Prints the total time per N as a table per task, with what the figures show; "
                 + "--html draws a line chart per task (x: N, y: total time, one line per model).",
                 "Default run: about a minute and a half on 2 cores."})

@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 @Command(name = "echo-race", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
-        description = {"Seed 004's race: N connections at once, each echoing S random bytes, against every EchoServer "
+        description = {"The echo-server race of 10,000 connections: N connections at once, each echoing S random bytes, against every EchoServer "
                 + "mode, with EchoClient's engine (and the C epoll server and client from compare/c when gcc is present). "
                 + "Total time, p99 latency, the server's CPU time and failed connections, as a table and a bar chart."})
 final class EchoRace extends Experiment {

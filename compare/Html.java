@@ -124,7 +124,7 @@ final class Html {
         static final String[] DASHES = {"", "6 3", "2 3", "8 3 2 3", "", "6 3", "2 3", "8 3 2 3", "", "6 3"};
         static final int W = 800, LEFT = 70, RIGHT = 230, TOP = 48, BOTTOM = 56;
 
-        /** Lines over N on an evenly spaced axis of the x values (1, 2, 4, ... reads like the seed's charts). */
+        /** Lines over N on an evenly spaced axis of the x values (1, 2, 4, ... reads like the from-scratch web server's charts). */
         static String lineChart(String title, String command, String xLabel, String yLabel, List<Series> series) {
             int h = 420, plotW = W - LEFT - RIGHT, plotH = h - TOP - BOTTOM;
             var xs = series.stream().flatMap(s -> s.points().stream()).map(Point::x).distinct().sorted().toList();

@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 @Command(name = "prime-race", mixinStandardHelpOptions = true, showDefaultValues = true, sortOptions = false,
-        description = {"Seed 001's demonstration, per model: PrimeEchoServer's demo client opens three connections, "
+        description = {"The concurrent-servers series' demonstration, per model: PrimeEchoServer's demo client opens three connections, "
                 + "LongPrime (seconds of trial division) first, then Echo and SmallPrime. When each answer arrived, as "
                 + "a table and a timeline per model: where Echo waits for LongPrime, the model blocks."})
 final class PrimeRace extends Experiment {

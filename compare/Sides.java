@@ -13,7 +13,7 @@ import java.util.stream.IntStream;
 final class Sides {
     private Sides() {}
 
-    /** The project's servers Compare can start, with the port the seed used for each. */
+    /** The project's servers Compare can start, with the port each one's original project used. */
     enum Script {
         SIMPLE("simple", "SimpleHttpServer.java", "SimpleHttpServer", 8000, true),
         THREADED("threaded", "ThreadedHttpServer.java", "ThreadedHttpServer", 3000, true),

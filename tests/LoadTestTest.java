@@ -473,7 +473,7 @@ public class LoadTestTest {
         assertTrue(p.close);
     }
 
-    // ---------------------------------------------------------------- burst and send, in the seed's formats
+    // ---------------------------------------------------------------- burst and send, in the from-scratch web server's formats
 
     static final Pattern BURST_LINE = Pattern.compile("http://127\\.0\\.0\\.1:\\d+(/\\S*) - Status Code: (\\d{3}), took (\\d+\\.\\d{2}) ms");
 

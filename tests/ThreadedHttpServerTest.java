@@ -871,7 +871,7 @@ public class ThreadedHttpServerTest {
         static byte[] sha256(byte[] b) throws Exception { return MessageDigest.getInstance("SHA-256").digest(b); }
     }
 
-    /** The codecrafters HTTP server stages that seed 003 followed, as their tester sends them. */
+    /** The codecrafters HTTP server stages that the almost spec-compliant HTTP/1.1 server followed, as their tester sends them. */
     public static class Codecrafters extends PerMode {
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest#modes")
         void stage1RootIs200(String mode) throws IOException {
