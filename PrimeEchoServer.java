@@ -1272,13 +1272,16 @@ public class PrimeEchoServer implements Callable<Integer> {
         return ((InetSocketAddress) listener.socket().getLocalSocketAddress()).getPort();
     }
 
-    static void closeQuietly(java.io.Closeable ch) {
+    // ---- twin: close-quietly (kept identical in PrimeEchoServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+    /** Closes what we are dropping; a failure is logged once, with what failed (there is nothing more to do with it). */
+    static void closeQuietly(java.io.Closeable c) {
         try {
-            ch.close();
+            c.close();
         } catch (IOException e) {
-            log(System.err, "close failed: " + e); // nothing more to do with a channel we are dropping
+            log(System.err, "close failed: " + c + ": " + e);
         }
     }
+    // ---- end twin: close-quietly
 
     /** The accepting thread waits before it tries again (see AcceptBackoff). */
     static void pause(long millis) {

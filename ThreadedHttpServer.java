@@ -368,7 +368,7 @@ public class ThreadedHttpServer implements Callable<Integer> {
                         serve(ch);
                     } catch (RuntimeException | Error e) {
                         // No thread for it (OutOfMemoryError: unable to create native thread): drop this one client.
-                        Connection.closeQuietly(ch);
+                        closeQuietly(ch);
                         pause(backoff.failed(e));
                     }
                 }
@@ -547,14 +547,6 @@ public class ThreadedHttpServer implements Callable<Integer> {
         String remote() {
             SocketAddress a = channel.socket().getRemoteSocketAddress();
             return a instanceof InetSocketAddress i ? i.getAddress().getHostAddress() + ":" + i.getPort() : "?";
-        }
-
-        static void closeQuietly(java.io.Closeable c) {
-            try {
-                c.close();
-            } catch (IOException e) {
-                System.err.println("closing " + c + " failed: " + e);
-            }
         }
 
         /** Closes the connection and everything it holds; safe to call twice and from the watchdog's thread. */
@@ -2818,6 +2810,17 @@ public class ThreadedHttpServer implements Callable<Integer> {
         out.println(TIMESTAMP.format(Instant.now()) + " " + line);
     }
     // ---- end twin: log-line
+
+    // ---- twin: close-quietly (kept identical in PrimeEchoServer.java, ThreadedHttpServer.java; tests/TwinsTest.java checks)
+    /** Closes what we are dropping; a failure is logged once, with what failed (there is nothing more to do with it). */
+    static void closeQuietly(java.io.Closeable c) {
+        try {
+            c.close();
+        } catch (IOException e) {
+            log(System.err, "close failed: " + c + ": " + e);
+        }
+    }
+    // ---- end twin: close-quietly
 
     /** A failure of the server (not of one request): one line on stderr, with the time and the thread, -q or not. */
     static void logFailure(String thread, String line) { log(System.err, thread + ": " + line); }
