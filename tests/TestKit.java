@@ -147,7 +147,10 @@ public final class TestKit {
 
     /**
      * A script run as its users run it: `./jbang Script.java args...` from the project root. start() returns once the
-     * ready line ("Listening on ...://HOST:PORT ...") is printed, and port() is the real port read from it.
+     * ready line ("Listening on ...://HOST:PORT ...") is printed, and port() is the real port read from it. Why not
+     * Compare's own launcher (compare/Processes.java): it starts the java command JBang would run, with Compare's JVM
+     * options, and needs most of Compare to compile; a test starts the script exactly as a user does, through ./jbang.
+     * The ready line is read by the one parser both share (compare/ReadyLine.java).
      */
     public static final class ServerProcess implements AutoCloseable {
         public final Process process;
