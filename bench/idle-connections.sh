@@ -2,26 +2,34 @@
 # Benchmark: what an idle keep-alive connection costs in each server and mode, against nginx in the same run (the
 # C10K question), and whether idle connections slow the busy ones.
 #  1. Memory: for each server (nginx with 1 worker and keepalive_timeout 600; every Java server and mode), start it,
-#     send one request, wait 2 s and read the resident memory (RSS) of its process tree (a JVM first returns the C
-#     library's free memory, see trim_native); then compare/IdleClient.java
-#     opens N keep-alive connections from several loopback source addresses, one request and its answer on each,
-#     and holds them; 2 s later RSS is read again. (after - before) / N is the table's KB per connection. With
-#     HISTO=1 the JVM's live heap per connection is printed too (jcmd GC.class_histogram, which runs a full GC).
+#     warm it up with 10,000 short connections (WARM_ROUNDS rounds of 10), send one request, wait SETTLE (6) s and read the
+#     resident memory (RSS) of its process tree (a JVM first returns the C library's free memory, see trim_native);
+#     then compare/IdleClient.java opens N keep-alive connections from several loopback source addresses, one
+#     request and its answer on each, and holds them; SETTLE s later RSS is read again. Each reading also takes a JVM's
+#     live heap (jcmd GC.class_histogram, after a full GC) and how much of its Java heap is resident (see measure).
 #  2. Busy vs idle: LoadTest drives /health with 50 keep-alive connections for SECONDS, once with no idle connection
 #     open and once with IDLE_BUSY (10,000) held open, alternating, for ThreadedHttpServer nio and virtual; it prints
 #     requests/s and p99 of both and their ratios (target: within 1.5x).
 #
 #   bench/idle-connections.sh [N=9000] [SECONDS=5] [IDLE_BUSY=10000]      (about 4 minutes)
+#   ONLY=REGEX bench/idle-connections.sh ...  only the memory rows whose "server mode" name matches REGEX (nginx, the
+#                                          baseline, always; busy vs idle only when a ThreadedHttpServer row matches)
+#   WARM_ROUNDS=0 bench/idle-connections.sh ...  no warm-up: a cold JVM (interpreted frames in every parked virtual
+#                                          thread of the first few thousand connections)
 #   TRIM=0 bench/idle-connections.sh ...   RSS as it is, the C library's free memory included (see trim_native: the
 #                                          JIT's freed arenas then land in a Java server's figure, +0.5 to +3 KB,
 #                                          different in every run)
 #
-# Each process gets an open-files limit of N + 1000 (prlimit). Installs nginx (Debian's package) when missing. Targets 127.0.0.1
+# Each process gets an open-files limit of N + 1000 (prlimit); SimpleHttpServer twice that, up to the hard limit, since
+# it takes connections up to half its limit. Installs nginx (Debian's package) when missing. Targets 127.0.0.1
 # only; stops everything it started, by pid. Memory is per process tree: SimpleHttpServer's and the JVMs' heaps grow
 # in steps, so a figure moves by a few tenths of a KB between runs; the targets are read against nginx's figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${1:-9000}; SECONDS_PER_RUN=${2:-5}; IDLE_BUSY=${3:-10000}; TRIM=${TRIM:-1}
+N=${1:-9000}; SECONDS_PER_RUN=${2:-5}; IDLE_BUSY=${3:-10000}; TRIM=${TRIM:-1}; WARM_ROUNDS=${WARM_ROUNDS:-1000}
+# Seconds before each reading: the JIT's compiler threads give their freed arenas back to the C library every 5 s
+# (until then a JVM's RSS holds several MB that no connection needs, and trim_native cannot return them yet).
+SETTLE=${SETTLE:-6}
 LIMIT=$(( (N > IDLE_BUSY ? N : IDLE_BUSY) + 1000 ))
 
 source bench/lib.sh
@@ -67,38 +75,71 @@ trim_native() {
 # live_heap_kb PID: a JVM's live heap after a full GC, in KB (from the class histogram's total line); nothing for
 # another program (jcmd's attach signal, SIGQUIT, would stop nginx).
 live_heap_kb() {
-  [ "$(cat "/proc/$1/comm" 2>/dev/null)" = java ] || return 0
+  is_java "$1" || return 0
   { jcmd "$1" GC.class_histogram 2>/dev/null || true; } | awk '/^Total/ {print int($3 / 1024)}'
 }
+is_java() { [ "$(cat "/proc/$1/comm" 2>/dev/null)" = java ]; }
 
-# measure NAME PID PORT PROTOCOL: one row of the memory table, into $work/memory ("NAME|KB_PER_CONN|HEAP_KB_PER_CONN";
-# "NAME|failed|WHY" when the connections could not all be opened: the row says why, and the run goes on).
+# heap_rss_kb PID: how much of a JVM's Java heap is resident, in KB: the Rss of its mappings inside the heap's address
+# range (from GC.heap_info). Resident but free heap is the collector's sizing, not any connection's; 0 for another program.
+heap_rss_kb() {
+  is_java "$1" || { echo 0; return; }
+  { jcmd "$1" GC.heap_info 2>/dev/null || true; } | python3 -c '
+import re, sys
+addresses = [int(a, 16) for a in re.findall(r"0x[0-9a-f]+", sys.stdin.read())]
+if not addresses: print(0); sys.exit()
+low, high, total, inside = min(addresses), max(addresses), 0, False
+for line in open("/proc/%s/smaps" % sys.argv[1]):
+    m = re.match(r"([0-9a-f]+)-([0-9a-f]+) ", line)
+    if m: inside = low <= int(m.group(1), 16) and int(m.group(2), 16) <= high
+    elif inside and line.startswith("Rss:"): total += int(line.split()[1])
+print(total)' "$1"
+}
+
+# reading PID: "RSS LIVE_HEAP HEAP_RSS" of PID's process tree, in KB: a JVM first collects (full GC, for its live
+# heap) and returns the C library's free memory.
+reading() {
+  local live; live=$(live_heap_kb "$1"); trim_native "$1"
+  echo "$(tree_rss_kb "$1") ${live:-0} $(heap_rss_kb "$1")"
+}
+
+# measure NAME PID PORT PROTOCOL: one row of the memory table, into $work/memory ("NAME|RSS_KB|NEEDED_KB|HEAP_KB", each
+# per connection; "NAME|failed|WHY" when the connections could not all be opened: the row says why, and the run goes on).
+#   RSS: (RSS after - RSS before) / N, as the system sees it. For a JVM this moves by +-0.7 KB with the state of its
+#        heap: 9,000 connections of ~0.8 KB fit in pages of the 8 MB initial heap that were, or were not yet, touched.
+#   needed: the live heap the connections added (after a full GC) plus what the process tree grew by outside the Java
+#        heap (thread stacks, the C library, the kernel's per-thread memory): what the connections hold, without the
+#        collector's free space. For nginx, its RSS.
 measure() {
-  local name=$1 pid=$2 port=$3 protocol=$4 before after heap_before="" heap_after=""
+  local name=$1 pid=$2 port=$3 protocol=$4 rss0 live0 heap0 rss1 live1 heap1
+  # Warm-up: WARM_ROUNDS x 10 short connections, one request each, 10 open at a time (they die young). A JVM's JIT
+  # then has compiled the per-connection path, as in a server that has been running; a cold JVM parks interpreted
+  # frames, and a parked virtual thread's stack is then twice as large or more (docs/idle-connections.md).
+  [ "$WARM_ROUNDS" -gt 0 ] && java -cp "$work/client" IdleClient -p "$port" --protocol "$protocol" -n 10 --rounds "$WARM_ROUNDS" </dev/null >/dev/null
   java -cp "$work/client" IdleClient -p "$port" --protocol "$protocol" -n 1 </dev/null >/dev/null
-  sleep 2
-  [ "${HISTO:-0}" = 1 ] && heap_before=$(live_heap_kb "$pid")
-  trim_native "$pid"; before=$(tree_rss_kb "$pid")
+  sleep "$SETTLE"
+  read -r rss0 live0 heap0 < <(reading "$pid")
   if ! hold "$port" "$protocol" "$N" "$next_source"; then
     next_source=$((next_source + (N + 4999) / 5000))
     echo "$name|failed|$(cat "$work/hold.why")" >>"$work/memory"
     return 1
   fi
   next_source=$((next_source + (N + 4999) / 5000))   # the closed connections' ports wait in TIME_WAIT for a minute
-  sleep 2
-  trim_native "$pid"; after=$(tree_rss_kb "$pid")
-  [ "${HISTO:-0}" = 1 ] && heap_after=$(live_heap_kb "$pid")
+  sleep "$SETTLE"
+  read -r rss1 live1 heap1 < <(reading "$pid")
   release
-  local per heap=""
-  per=$(awk -v a="$after" -v b="$before" -v n="$N" 'BEGIN {printf "%.2f", (a - b) / n}')
-  [ -n "$heap_before" ] && heap=$(awk -v a="$heap_after" -v b="$heap_before" -v n="$N" 'BEGIN {printf "%.2f", (a - b) / n}')
-  echo "$name|$per|$heap" >>"$work/memory"
-  printf '[bench] %-34s RSS %7d KB -> %7d KB: %6s KB per connection%s\n' "$name" "$before" "$after" "$per" \
-    "${heap:+ (live heap $heap KB)}" >&2
+  local row
+  row=$(awk -v n="$N" -v r0="$rss0" -v r1="$rss1" -v l0="$live0" -v l1="$live1" -v h0="$heap0" -v h1="$heap1" -v java="$(is_java "$pid" && echo 1)" 'BEGIN {
+    rss = (r1 - r0) / n
+    if (java) printf "%.2f|%.2f|%.2f", rss, ((l1 - l0) + (r1 - h1) - (r0 - h0)) / n, (l1 - l0) / n
+    else printf "%.2f|%.2f|", rss, rss }')
+  echo "$name|$row" >>"$work/memory"
+  printf '[bench] %-30s RSS %7d -> %7d KB, live heap %6d -> %6d KB, resident heap %6d -> %6d KB: %s KB per connection (RSS|needed|heap)\n' \
+    "$name" "$rss0" "$rss1" "$live0" "$live1" "$heap0" "$heap1" "$row" >&2
 }
 
 echo "# $(nproc) cores (shared with other work: figures move between runs), $(uname -sr), JDK $(jdk_version), $(nginx_version), $(date -u +%Y-%m-%d)"
-echo "# $N idle keep-alive connections, each answered once, from fresh loopback source addresses (127.0.0.2 and up); JVMs' free native memory trimmed before each RSS reading: $([ "$TRIM" = 1 ] && echo yes || echo no); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $N idle keep-alive connections, each answered once, from fresh loopback source addresses (127.0.0.2 and up), after a warm-up of $((WARM_ROUNDS * 10)) short connections; JVMs' free native memory trimmed before each RSS reading: $([ "$TRIM" = 1 ] && echo yes || echo no); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 : >"$work/memory"
 
 need nginx nginx   # Debian's nginx package (start_nginx would otherwise install nginx-light)
@@ -109,7 +150,8 @@ stop "$NGINX_PID"
 # run_java NAME PROTOCOL SCRIPT ARGS...: measures one Java server and mode.
 run_java() {
   local name=$1 protocol=$2; shift 2
-  start "$name" prlimit --nofile="$LIMIT" ./jbang "$@" -p 0 -q
+  [[ "$name" =~ ${ONLY:-.} ]] || return 0
+  start "$name" prlimit --nofile="${FDS:-$LIMIT}" ./jbang "$@" -p 0 -q
   measure "$name" "$PID" "$PORT" "$protocol" || true   # a failed row says why; the other servers are still measured
   stop "$PID"
 }
@@ -118,26 +160,31 @@ for m in nio virtual thread pool; do
   [ "$m" = pool ] && args+=(-w "$((N + 10))")
   run_java "ThreadedHttpServer $m" http ThreadedHttpServer.java "${args[@]}"
 done
-run_java "SimpleHttpServer virtual" http SimpleHttpServer.java -m virtual
+# SimpleHttpServer takes at most half its open-files limit in connections (its ready line's max-connections)
+hard=$(ulimit -Hn); [ "$hard" = unlimited ] && hard=$((2 * LIMIT))
+FDS=$(( 2 * LIMIT < hard ? 2 * LIMIT : hard )) run_java "SimpleHttpServer virtual" http SimpleHttpServer.java -m virtual
 for m in nio async virtual thread; do run_java "EchoServer $m" echo EchoServer.java -m "$m"; done
 for m in nio async virtual; do run_java "PrimeEchoServer $m" prime PrimeEchoServer.java -m "$m"; done
 
-nginx_kb=$(awk -F'|' '$1 ~ /^nginx/ {print $2}' "$work/memory")
+nginx_kb=$(awk -F'|' '$1 ~ /^nginx/ {print $3}' "$work/memory")
 echo
-printf '%-34s %12s %9s %10s  %s\n' "server, mode" "KB per conn" "x nginx" "live heap" "target"
-while IFS='|' read -r name kb heap; do
-  if [ "$kb" = failed ]; then printf '%-34s %12s %9s %10s  %s\n' "$name" "-" "-" "-" "NOT measured: $heap"; continue; fi
+echo "# KB per connection: RSS is the process tree's resident memory after - before, over N; needed is the live heap the"
+echo "# connections added (after a full GC) plus the growth outside the Java heap; heap is the first part alone. Targets"
+echo "# are read on needed (a JVM's RSS moves by +-0.7 KB with how much of its heap was already touched)."
+printf '%-30s %8s %8s %8s %9s  %s\n' "server, mode" "RSS" "needed" "heap" "x nginx" "target (on needed)"
+while IFS='|' read -r name rss kb heap; do
+  if [ "$rss" = failed ]; then printf '%-30s %8s %8s %8s %9s  %s\n' "$name" "-" "-" "-" "-" "NOT measured: $kb"; continue; fi
   case "$name" in
     "ThreadedHttpServer nio") target="<= 1.0 KB: $(awk -v k="$kb" 'BEGIN {print (k <= 1.0 ? "met" : "NOT met")}')";;
-    "ThreadedHttpServer virtual") target="<= 4.4 KB: $(awk -v k="$kb" 'BEGIN {print (k <= 4.4 ? "met" : "NOT met")}')";;
+    "ThreadedHttpServer virtual"|"EchoServer virtual"|"PrimeEchoServer virtual")
+      target="<= 4.4 KB: $(awk -v k="$kb" 'BEGIN {print (k <= 4.4 ? "met" : "NOT met")}')";;
     "EchoServer nio") target="<= 0.8 KB: $(awk -v k="$kb" 'BEGIN {print (k <= 0.8 ? "met" : "NOT met")}')";;
     "PrimeEchoServer nio") target="<= 1.0 KB: $(awk -v k="$kb" 'BEGIN {print (k <= 1.0 ? "met" : "NOT met")}')";;
     "EchoServer async") target="<= 2x nginx's: $(awk -v k="$kb" -v n="$nginx_kb" 'BEGIN {print (k <= 2 * n ? "met" : "NOT met")}')";;
-    "EchoServer virtual") target="<= 4 KB: $(awk -v k="$kb" 'BEGIN {print (k <= 4 ? "met" : "NOT met")}')";;
     nginx*) target="the baseline";;
     *) target="measured";;
   esac
-  printf '%-34s %12.2f %9.1f %10s  %s\n' "$name" "$kb" "$(awk -v k="$kb" -v n="$nginx_kb" 'BEGIN {print (n > 0 ? k / n : 0)}')" "${heap:--}" "$target"
+  printf '%-30s %8.2f %8.2f %8s %9.1f  %s\n' "$name" "$rss" "$kb" "${heap:--}" "$(awk -v k="$kb" -v n="$nginx_kb" 'BEGIN {print (n > 0 ? k / n : 0)}')" "$target"
 done <"$work/memory"
 echo "# load after the memory table: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -155,6 +202,7 @@ echo "# Busy vs idle: LoadTest -c 50 on /health for ${SECONDS_PER_RUN}s, with 0 
 echo "# alternating, 2 rounds each, median; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-28s %12s %10s | %12s %10s | %8s %8s  %s\n' "server, mode" "rps (0 idle)" "p99 ms" "rps ($IDLE_BUSY)" "p99 ms" "rps /" "p99 /" "target: within 1.5x"
 for m in nio virtual; do
+  [[ "ThreadedHttpServer $m" =~ ${ONLY:-.} ]] || continue
   start "busy-$m" prlimit --nofile="$LIMIT" ./jbang ThreadedHttpServer.java -p 0 -q -m "$m" --idle-timeout 600000
   : >"$work/none"; : >"$work/idle"
   for round in 1 2; do

@@ -64,12 +64,15 @@ public final class IdleClient {
         }
     }
 
-    /** N connections to `server` from `sources` loopback addresses starting at 127.0.0.`firstSource`. */
+    /**
+     * N connections to `server` from `sources` loopback addresses starting at 127.0.0.`firstSource`; 0: from whatever
+     * source the kernel picks (for short-lived connections: it reuses a port in TIME_WAIT, which bind() would not).
+     */
     public record Config(InetSocketAddress server, int connections, Protocol protocol, int firstSource, Duration timeout) {
         public Config {
             if (connections < 0) throw new IllegalArgumentException("connections must not be negative: " + connections);
             int sources = (connections + PER_SOURCE - 1) / PER_SOURCE;
-            if (firstSource < 2 || firstSource + sources > 255)
+            if (firstSource != 0 && (firstSource < 2 || firstSource + sources > 255))
                 throw new IllegalArgumentException("source addresses 127.0.0." + firstSource + " and up: out of 127.0.0.2-254");
         }
 
@@ -119,6 +122,23 @@ public final class IdleClient {
                 }
             }
         }
+    }
+
+    /**
+     * A server's warm-up: `rounds` times, opens `perRound` connections, one request and answer on each, and closes
+     * them. Its JIT then has compiled what each new connection runs, as in a server that has been running for a
+     * while; few at a time, they die young, so the server's heap does not grow for them. From the kernel's ports.
+     * Returns how many were answered (all of them: a connection not answered throws).
+     */
+    public static long warmUp(InetSocketAddress server, Protocol protocol, int perRound, int rounds) throws IOException {
+        var shortLived = new Config(server, perRound, protocol, 0, Duration.ofSeconds(60));
+        long answered = 0;
+        for (int r = 0; r < rounds; r++) {
+            try (var held = open(shortLived)) {
+                answered += held.size();
+            }
+        }
+        return answered;
     }
 
     /** Opens the connections, one request and answer on each; throws LimitMet (with the limit named) if it cannot. */
@@ -206,7 +226,7 @@ public final class IdleClient {
 
     /** Connection i, from source address 127.0.0.(firstSource + i / PER_SOURCE), connecting (non-blocking). */
     private static SocketChannel connect(Config config, int i) throws IOException {
-        var source = InetAddress.getByAddress(new byte[]{127, 0, 0, (byte) (config.firstSource() + i / PER_SOURCE)});
+        var source = config.firstSource() == 0 ? null : InetAddress.getByAddress(new byte[]{127, 0, 0, (byte) (config.firstSource() + i / PER_SOURCE)});
         SocketChannel ch;
         try {
             ch = SocketChannel.open();
@@ -215,12 +235,13 @@ public final class IdleClient {
         }
         try {
             ch.configureBlocking(false);
-            ch.bind(new InetSocketAddress(source, 0));
+            if (source != null) ch.bind(new InetSocketAddress(source, 0));
             ch.connect(config.server());
             return ch;
         } catch (IOException e) {
             ch.close();
-            throw new LimitMet("cannot open connection " + (i + 1) + " from " + source.getHostAddress() + ": " + e.getMessage() + hint(e), i);
+            throw new LimitMet("cannot open connection " + (i + 1) + (source == null ? "" : " from " + source.getHostAddress()) + ": "
+                    + e.getMessage() + hint(e), i);
         }
     }
 
@@ -268,7 +289,7 @@ public final class IdleClient {
     }
 
     public static void main(String[] args) throws Exception {
-        int port = -1, n = 1000, first = 2;
+        int port = -1, n = 1000, first = 2, rounds = 0;
         var protocol = Protocol.http;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -276,8 +297,11 @@ public final class IdleClient {
                 case "-n", "--connections" -> n = Integer.parseInt(args[++i]);
                 case "--protocol" -> protocol = Protocol.valueOf(args[++i]);
                 case "--first-source" -> first = Integer.parseInt(args[++i]);
+                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "-h", "--help" -> {
-                    System.out.println("Usage: java compare/IdleClient.java -p PORT [-n 1000] [--protocol http|echo|prime] [--first-source 2]");
+                    System.out.println("Usage: java compare/IdleClient.java -p PORT [-n 1000] [--protocol http|echo|prime] [--first-source 2] [--rounds R]");
+                    System.out.println("  --rounds R: do not hold; open -n connections, one request and answer on each, close them, R times, and exit");
+                    System.out.println("              (a warm-up: the server's JIT compiles its per-connection path; few at a time, so they die young)");
                     return;
                 }
                 default -> {
@@ -290,10 +314,21 @@ public final class IdleClient {
             System.err.println("Error: -p PORT is required (see --help)");
             System.exit(2);
         }
+        if (rounds < 0) {
+            System.err.println("Error: --rounds must not be negative: " + rounds);
+            System.exit(2);
+        }
         long start = System.nanoTime();
+        var config = new Config(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), n, protocol, first, Duration.ofSeconds(120));
         Held held;
         try {
-            held = open(new Config(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), n, protocol, first, Duration.ofSeconds(120)));
+            if (rounds > 0) {
+                long answered = warmUp(config.server(), protocol, n, rounds);
+                System.out.printf("opened, answered and closed %d connections in %d rounds of %d, in %d ms%n",
+                        answered, rounds, n, (System.nanoTime() - start) / 1_000_000);
+                return;
+            }
+            held = open(config);
         } catch (LimitMet e) {
             System.err.println("Error: opened " + e.opened + " of " + n + ": " + e.getMessage());
             System.exit(1);

@@ -113,8 +113,11 @@ final class IdleConnections extends Experiment {
                 int port = proc.port();
                 var room = Room.of(proc, loadConnections);
                 var url = URI.create("http://127.0.0.1:" + port + "/health");
-                // Warm-up, unmeasured, as long as a measured load: the JIT compiles the request path, and the heap
-                // grows to what serving the load needs before the baseline (N = 0) is read.
+                // Warm-up, unmeasured: 10,000 short connections, 10 at a time, so that the JIT has compiled what each
+                // new connection runs (a cold JVM parks interpreted frames: a parked virtual thread's stack is then
+                // twice as large or more); then a load as long as a measured one, so that the request path is
+                // compiled and the heap has grown to what serving the load needs before the baseline (N = 0) is read.
+                IdleClient.warmUp(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), IdleClient.Protocol.http, 10, 1000);
                 LoadTest.run(LoadTest.Config.of(url).withConnections(loadConnections).withDuration(load.plusSeconds(1)));
                 long baseline = 0;
                 for (int i = 0; i < ns.size(); i++) {
@@ -170,7 +173,8 @@ final class IdleConnections extends Experiment {
                 + "and then wait, open and idle (compare/IdleClient.java, from several loopback source addresses). Memory is the "
                 + "server's resident set (RSS, its process tree) 0.5 s later, per idle connection against the same server with "
                 + "none; meanwhile LoadTest drives /health with %d busy keep-alive connections for %s (closed loop, after 0.5 s "
-                + "of warm-up). Each server runs alone, in its own JVM (%s).").formatted(loadConnections, load.toMillis() / 1000.0 + " s",
+                + "of warm-up). Each server runs alone, in its own JVM (%s), warmed up first by 10,000 short connections and "
+                + "a load as long as a measured one.").formatted(loadConnections, load.toMillis() / 1000.0 + " s",
                 String.join(" ", Processes.Launch.DEFAULT_JVM_OPTIONS));
         var table = new TextTable("server", "idle N", "RSS MB", "KB per idle", "/health req/s", "p99 ms", "note");
         var memory = new ArrayList<Html.Svg.Series>();

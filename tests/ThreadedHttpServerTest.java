@@ -1349,6 +1349,19 @@ public class ThreadedHttpServerTest {
             }
         }
 
+        /** The benches' warm-up (IdleClient.warmUp): every short connection answered, and none left open behind it. */
+        @Test
+        void aWarmUpAnswersEveryShortConnectionAndLeavesNoneOpen() throws Exception {
+            try (var server = startServer("virtual", "--idle-timeout", "600000")) {
+                assertEquals(300, IdleClient.warmUp(new InetSocketAddress("127.0.0.1", server.port()), IdleClient.Protocol.http, 10, 30));
+                // The client closed each one; the server must have seen that and closed its end too: no end of a
+                // connection to its port is left established ("01") or waiting for the server's close ("08").
+                assertTrue(await(() -> Wire.serverEnds(server.port()).values().stream()
+                                .noneMatch(e -> e.state().equals("01") || e.state().equals("08")), Duration.ofSeconds(20)),
+                        "server ends left open: " + Wire.serverEnds(server.port()));
+            }
+        }
+
         @ParameterizedTest @MethodSource("ThreadedHttpServerTest$IdleConnections#modes")
         void anIdleTimeoutClosesEveryIdleConnection(String mode) throws Exception {
             String[] args = mode.equals("pool") ? new String[]{"--idle-timeout", "300", "-w", String.valueOf(IDLE + 10)}
