@@ -170,7 +170,8 @@ public class SimpleHttpServer implements Callable<Integer> {
             // An exchange pool: the dispatcher still accepts and reads every connection; at most -w handlers run at
             // once, the rest queue. An idle keep-alive connection holds no thread (unlike ThreadedHttpServer's pool).
             case pool -> Executors.newFixedThreadPool(workers, Thread.ofPlatform().name("pool-", 1).factory());
-            // A virtual thread per exchange: a handler that sleeps or blocks on I/O unmounts and costs ~1 KB.
+            // A virtual thread per exchange: a handler that sleeps or blocks on I/O unmounts, and its stack is kept
+            // as a heap object of a KB or a few (docs/idle-connections.md measures it).
             case virtual -> Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("vt-", 1).factory());
         };
     }

@@ -42,9 +42,13 @@ final class IdleConnections extends Experiment {
     @Option(names = "--load-connections", description = "LoadTest's busy keep-alive connections.")
     int loadConnections = 50;
 
-    /** One row: a server model with N idle connections open; `note` is null when measured, else "skipped: why" or "failed: what". */
-    record Figure(String server, String mode, int idle, long rssKb, double kbPerIdle, double rps, double p99Ms, long errors, String note) {
-        static Figure notMeasured(String server, String mode, int idle, String note) { return new Figure(server, mode, idle, 0, 0, 0, 0, 0, note); }
+    /**
+     * One row: a server model with N idle connections open; `note` is null when measured, else "skipped: why" or
+     * "failed: what". rssKb is the process tree's resident memory; neededKb what it holds (see Memory); kbPerIdle is
+     * neededKb's growth over the same server with none, per idle connection.
+     */
+    record Figure(String server, String mode, int idle, long rssKb, long neededKb, double kbPerIdle, double rps, double p99Ms, long errors, String note) {
+        static Figure notMeasured(String server, String mode, int idle, String note) { return new Figure(server, mode, idle, 0, 0, 0, 0, 0, 0, note); }
 
         boolean measured() { return note == null; }
     }
@@ -97,6 +101,7 @@ final class IdleConnections extends Experiment {
         int most = ns.getLast();
         var figures = new ArrayList<Figure>();
         var failures = new ArrayList<String>();
+        var memoryNotes = new ArrayList<String>();
         int k = 0, source = 2;
         for (var s : chosen) {
             k++;
@@ -118,6 +123,7 @@ final class IdleConnections extends Experiment {
                 // twice as large or more); then a load as long as a measured one, so that the request path is
                 // compiled and the heap has grown to what serving the load needs before the baseline (N = 0) is read.
                 IdleClient.warmUp(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), IdleClient.Protocol.http, 10, 1000);
+                long settled = System.nanoTime() + Memory.SETTLE.toNanos();
                 LoadTest.run(LoadTest.Config.of(url).withConnections(loadConnections).withDuration(load.plusSeconds(1)));
                 long baseline = 0;
                 for (int i = 0; i < ns.size(); i++) {
@@ -134,19 +140,21 @@ final class IdleConnections extends Experiment {
                     source += (n + IdleClient.PER_SOURCE - 1) / IdleClient.PER_SOURCE;   // closed ports wait in TIME_WAIT
                     if (source > 250) source = 2;
                     try (var held = IdleClient.open(config)) {
-                        Thread.sleep(500);   // let the server settle (a GC, a resize) before its memory is read
-                        long rss = ProcSampler.procSum(proc, "VmRSS:");   // KB, the process tree
-                        if (n == 0) baseline = rss;
+                        // Let the server settle before its memory is read: after the warm-ups, until the JIT has given
+                        // its compiler arenas back (Memory.SETTLE); later, half a second (a GC, a resize).
+                        Thread.sleep(n == 0 ? Math.max(0, (settled - System.nanoTime()) / 1_000_000) : 500);
+                        var memory = Memory.read(proc, memoryNotes);
+                        if (n == 0) baseline = memory.neededKb();
                         var busy = LoadTest.Config.of(url).withConnections(loadConnections).withDuration(load);
                         var r = LoadTest.run(busy.withWarmup(Duration.ofMillis(500)));
                         // At the most idle connections, the same busy load once more, right after the measured run, with
                         // the server's mechanism counted around it (compare/Counts.java); the figures above are not counted.
                         if (n == most) counted(report, label, proc, () -> LoadTest.run(busy.withWarmup(Duration.ZERO)), LoadTest.Result::requests);
-                        var f = new Figure(s.script().serverName, s.mode(), n, rss, n == 0 ? 0 : (rss - baseline) / (double) n,
-                                r.rps(), r.latency().p99(), r.errors().total(), null);
+                        var f = new Figure(s.script().serverName, s.mode(), n, memory.rssKb(), memory.neededKb(),
+                                n == 0 ? 0 : (memory.neededKb() - baseline) / (double) n, r.rps(), r.latency().p99(), r.errors().total(), null);
                         figures.add(f);
-                        Util.Progress.say("idle-connections: %s, %d idle: RSS %.1f MB (%.2f KB each), /health %.0f req/s, p99 %.2f ms%s".formatted(
-                                label, n, rss / 1024.0, f.kbPerIdle(), f.rps(), f.p99Ms(), f.errors() > 0 ? ", " + f.errors() + " errors" : ""));
+                        Util.Progress.say("idle-connections: %s, %d idle: RSS %.1f MB, %.2f KB each, /health %.0f req/s, p99 %.2f ms%s".formatted(
+                                label, n, memory.rssKb() / 1024.0, f.kbPerIdle(), f.rps(), f.p99Ms(), f.errors() > 0 ? ", " + f.errors() + " errors" : ""));
                     } catch (IdleClient.LimitMet e) {
                         throw new IOException("opened " + e.opened + " of " + n + ": " + e.getMessage(), e);
                     }
@@ -170,9 +178,10 @@ final class IdleConnections extends Experiment {
         }
         report.title = "Idle connections: what one costs, and whether they slow the busy ones";
         report.intro = ("For each server model and each N, N keep-alive connections each send one request, read its answer "
-                + "and then wait, open and idle (compare/IdleClient.java, from several loopback source addresses). Memory is the "
-                + "server's resident set (RSS, its process tree) 0.5 s later, per idle connection against the same server with "
-                + "none; meanwhile LoadTest drives /health with %d busy keep-alive connections for %s (closed loop, after 0.5 s "
+                + "and then wait, open and idle (compare/IdleClient.java, from several loopback source addresses). RSS is the "
+                + "server's resident set (its process tree) 0.5 s later; KB per idle is what the connections need of it: the "
+                + "live heap (after a full GC) plus the resident memory outside the Java heap, against the same server with "
+                + "none, per idle connection (a JVM's RSS alone moves with how much of its heap was touched before); meanwhile LoadTest drives /health with %d busy keep-alive connections for %s (closed loop, after 0.5 s "
                 + "of warm-up). Each server runs alone, in its own JVM (%s), warmed up first by 10,000 short connections and "
                 + "a load as long as a measured one.").formatted(loadConnections, load.toMillis() / 1000.0 + " s",
                 String.join(" ", Processes.Launch.DEFAULT_JVM_OPTIONS));
@@ -197,7 +206,7 @@ final class IdleConnections extends Experiment {
             memory.add(new Html.Svg.Series(series, measured.stream().filter(f -> f.idle() > 0).map(f -> new Html.Svg.Point(f.idle(), f.kbPerIdle())).toList()));
             latency.add(new Html.Svg.Series(series, measured.stream().map(f -> new Html.Svg.Point(f.idle(), f.p99Ms())).toList()));
         }
-        String memoryTitle = "Memory per idle connection (KB of server RSS)";
+        String memoryTitle = "Memory per idle connection (KB: live heap, and resident memory outside the Java heap)";
         String latencyTitle = "/health p99 under load (ms) with N idle connections open";
         var measured = figures.stream().filter(Figure::measured).toList();
         report.section("N idle connections: the server's memory, and /health under load", table, summary(measured, chosen), List.of(
@@ -213,10 +222,68 @@ final class IdleConnections extends Experiment {
             report.exitCode = 1;
         }
         mechanismSection(report, "one more run of LoadTest's busy load with the most idle connections open");
+        for (String n : memoryNotes) report.note("Memory: " + n);
         for (String failure : failures) report.note("x FAILED: " + failure + " (the figures of the other servers are kept)");
         if (!failures.isEmpty()) report.exitCode = 1;
         report.data(figures, Map.of("servers", chosen.stream().map(c -> c.script().command + ":" + c.mode()).toList(), "counts", ns,
                 "loadSeconds", load.toMillis() / 1000.0, "loadConnections", loadConnections, "jvmOptions", Processes.Launch.DEFAULT_JVM_OPTIONS));
+    }
+
+    /**
+     * What a server's process tree holds, read as bench/idle-connections.sh reads it: its resident memory (RSS), and
+     * what its connections need of it: each JVM's live heap (the class histogram's total, after the full GC the
+     * histogram runs) plus everything resident outside the Java heaps (thread stacks, the C library, the JVM's own
+     * structures), each JVM having first given the C library's free memory back. RSS alone moves with the collector:
+     * connections fill heap pages that a warm JVM has already touched (they cost no RSS) and a cold one has not.
+     */
+    record Memory(long rssKb, long neededKb) {
+        /** The JIT's compiler threads give their freed arenas back every 5 s: until then they are in RSS, and no connection's. */
+        static final Duration SETTLE = Duration.ofSeconds(6);
+        private static final Pattern ADDRESS = Pattern.compile("0x[0-9a-f]+");
+        private static final Pattern TOTAL = Pattern.compile("(?m)^Total\\s+\\d+\\s+(\\d+)");
+
+        static Memory read(Processes.Proc proc, List<String> notes) {
+            var pids = ProcSampler.tree(proc).stream().map(ProcessHandle::pid).toList();
+            long liveKb = 0, heapRssKb = 0;
+            for (long pid : pids) {
+                if (!Counts.Jvm.isJvm(pid)) continue;
+                try {
+                    Matcher total = TOTAL.matcher(Counts.Jvm.execute(pid, "GC.class_histogram"));
+                    if (!total.find()) throw new IOException("GC.class_histogram printed no Total line");
+                    long heapRss = residentKb(pid, Counts.Jvm.execute(pid, "GC.heap_info"));
+                    Counts.Jvm.execute(pid, "System.trim_native_heap");
+                    liveKb += Long.parseLong(total.group(1)) / 1024;
+                    heapRssKb += heapRss;
+                } catch (IOException | RuntimeException e) {
+                    Counts.Jvm.note(notes, "JVM " + pid + "'s heap could not be read (" + e.getMessage() + "): its RSS is counted whole");
+                }
+            }
+            long rss = ProcSampler.procSum(proc, "VmRSS:");
+            return new Memory(rss, rss - heapRssKb + liveKb);
+        }
+
+        /** KB of the JVM's Java heap that are resident: the Rss of its mappings in the address range GC.heap_info names. */
+        static long residentKb(long pid, String heapInfo) throws IOException {
+            long low = Long.MAX_VALUE, high = 0;
+            for (Matcher m = ADDRESS.matcher(heapInfo); m.find(); ) {
+                long a = Long.parseUnsignedLong(m.group().substring(2), 16);
+                low = Math.min(low, a);
+                high = Math.max(high, a);
+            }
+            if (high == 0) throw new IOException("GC.heap_info named no addresses");
+            long kb = 0;
+            boolean inside = false;
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/" + pid + "/smaps"))) {
+                int dash = line.indexOf('-'), space = line.indexOf(' ');
+                if (dash > 0 && space > dash && line.substring(0, dash).chars().allMatch(c -> Character.digit(c, 16) >= 0)) {
+                    long start = Long.parseUnsignedLong(line.substring(0, dash), 16), end = Long.parseUnsignedLong(line.substring(dash + 1, space), 16);
+                    inside = low <= start && end <= high;
+                } else if (inside && line.startsWith("Rss:")) {
+                    kb += Long.parseLong(line.substring(4).strip().split("\\s+")[0]);
+                }
+            }
+            return kb;
+        }
     }
 
     /** " (1000, 5000 skipped: max-connections=970)" for a legend: the counts without a point and the limit that stopped them. */
