@@ -40,6 +40,9 @@ final class Verdicts {
      * memory have one value a side per fork.
      */
     record Figure(String name, String unit, double[] a, double[] b, int[] forks, double shownA, double shownB, String caveat) {
+        /** Its name and unit, as a table row names it: "throughput (req/s)"; "threads (peak)" says its unit already. */
+        String label() { return name.startsWith(unit + " ") ? name : name + " (" + unit + ")"; }
+
         Figure(String name, String unit, double[] a, double[] b, int[] forks) { this(name, unit, a, b, forks, Double.NaN, Double.NaN, null); }
 
         /** B/A over forks (Forks: the forks' Hodges-Lehmann estimates, Student's t; one fork: the rounds' signed-rank interval). */
@@ -277,7 +280,7 @@ final class Verdicts {
         String text() {
             var t = new TextTable("figure", "A: " + run.a().label(), "B: " + run.b().label(), "B/A (95% interval)");
             t.row("contract checks passed", passed(contract.get(0)), passed(contract.get(1)), "");
-            for (var f : figures()) t.row(f.name() + " (" + f.unit() + ")", f.cellA(), f.cellB(), f.ratioCell());
+            for (var f : figures()) t.row(f.label(), f.cellA(), f.cellB(), f.ratioCell());
             for (var r : counted()) t.row(r[0], r[1], r[2], "");
             var sb = new StringBuilder(t.toString()).append('\n');
             sb.append(verdict()).append('\n');
@@ -498,7 +501,7 @@ final class Verdicts {
             var a = new ArrayList<Html.Svg.Point>();
             var b = new ArrayList<Html.Svg.Point>();
             for (var f : figures()) {
-                t.row(f.name() + " (" + f.unit() + ")", f.cellA(), f.cellB(), f.ratioCell());
+                t.row(f.label(), f.cellA(), f.cellB(), f.ratioCell());
                 if (!f.name().endsWith(" throughput")) continue;
                 int x = categories.size();
                 categories.add(f.name().substring(0, f.name().length() - " throughput".length()));
