@@ -143,6 +143,7 @@ echo "# $N idle keep-alive connections, each answered once, from fresh loopback 
 : >"$work/memory"
 
 need nginx nginx   # Debian's nginx package (start_nginx would otherwise install nginx-light)
+need python3 python3   # heap_rss_kb reads smaps with it; the busy-vs-idle part reads LoadTest's JSON
 NGINX_CONNECTIONS=$LIMIT NGINX_KEEPALIVE=600s start_nginx
 measure "nginx (1 worker)" "$NGINX_PID" "$NGINX_PORT" http
 stop "$NGINX_PID"
@@ -196,7 +197,6 @@ loadtest() {
 if e: print("[bench] LoadTest errors:", r["errors"], file=sys.stderr)
 print(r["rps"], r["latency_ms"]["p99"])' "$work/lt.json"
 }
-need python3 python3
 echo
 echo "# Busy vs idle: LoadTest -c 50 on /health for ${SECONDS_PER_RUN}s, with 0 and with $IDLE_BUSY idle keep-alive connections open,"
 echo "# alternating, 2 rounds each, median; load before: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -288,38 +288,48 @@ public final class IdleClient {
         return ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean u ? u.getMaxFileDescriptorCount() : -1;
     }
 
+    /** A command line it cannot run: one line on stderr, exit 2. */
+    private static void usageError(String what) {
+        System.err.println("Error: " + what + " (see --help)");
+        System.exit(2);
+    }
+
     public static void main(String[] args) throws Exception {
         int port = -1, n = 1000, first = 2, rounds = 0;
         var protocol = Protocol.http;
         for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "-p", "--port" -> port = Integer.parseInt(args[++i]);
-                case "-n", "--connections" -> n = Integer.parseInt(args[++i]);
-                case "--protocol" -> protocol = Protocol.valueOf(args[++i]);
-                case "--first-source" -> first = Integer.parseInt(args[++i]);
-                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
-                case "-h", "--help" -> {
-                    System.out.println("Usage: java compare/IdleClient.java -p PORT [-n 1000] [--protocol http|echo|prime] [--first-source 2] [--rounds R]");
-                    System.out.println("  --rounds R: do not hold; open -n connections, one request and answer on each, close them, R times, and exit");
-                    System.out.println("              (a warm-up: the server's JIT compiles its per-connection path; few at a time, so they die young)");
-                    return;
+            String option = args[i];
+            if (option.equals("-h") || option.equals("--help")) {
+                System.out.println("Usage: java compare/IdleClient.java -p PORT [-n 1000] [--protocol http|echo|prime] [--first-source 2] [--rounds R]");
+                System.out.println("  --rounds R: do not hold; open -n connections, one request and answer on each, close them, R times, and exit");
+                System.out.println("              (a warm-up: the server's JIT compiles its per-connection path; few at a time, so they die young)");
+                return;
+            }
+            if (!List.of("-p", "--port", "-n", "--connections", "--protocol", "--first-source", "--rounds").contains(option))
+                usageError("unknown argument: " + option);
+            if (++i == args.length) usageError(option + " needs a value");
+            String value = args[i];
+            try {
+                switch (option) {
+                    case "-p", "--port" -> port = Integer.parseInt(value);
+                    case "-n", "--connections" -> n = Integer.parseInt(value);
+                    case "--protocol" -> protocol = Protocol.valueOf(value);
+                    case "--first-source" -> first = Integer.parseInt(value);
+                    default -> rounds = Integer.parseInt(value);
                 }
-                default -> {
-                    System.err.println("Error: unknown argument: " + args[i] + " (see --help)");
-                    System.exit(2);
-                }
+            } catch (IllegalArgumentException e) {
+                usageError(option + " " + value + ": not " + (option.equals("--protocol") ? "http, echo or prime" : "a whole number"));
             }
         }
-        if (port < 1) {
-            System.err.println("Error: -p PORT is required (see --help)");
-            System.exit(2);
-        }
-        if (rounds < 0) {
-            System.err.println("Error: --rounds must not be negative: " + rounds);
-            System.exit(2);
-        }
+        if (port < 1) usageError("-p PORT is required");
+        if (rounds < 0) usageError("--rounds must not be negative: " + rounds);
         long start = System.nanoTime();
-        var config = new Config(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), n, protocol, first, Duration.ofSeconds(120));
+        Config config = null;
+        try {
+            config = new Config(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), n, protocol, first, Duration.ofSeconds(120));
+        } catch (IllegalArgumentException e) {
+            usageError(e.getMessage());
+        }
         Held held;
         try {
             if (rounds > 0) {

@@ -1349,6 +1349,21 @@ public class ThreadedHttpServerTest {
             }
         }
 
+        /** IdleClient as the bench runs it: a command line it cannot run is one Error: line and exit 2, no stack trace. */
+        @Test
+        void idleClientRefusesABadCommandLineInOneLine() throws Exception {
+            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            for (var args : List.of(List.of("--rounds", "x", "-p", "1"), List.of("-p"), List.of("-p", "1", "-n", "-5"), List.of("--protocol", "ftp"))) {
+                var command = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), "IdleClient"));
+                command.addAll(args);
+                var p = new ProcessBuilder(command).redirectErrorStream(true).start();
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertEquals(2, p.waitFor(), args + ": " + out);
+                assertEquals(1, out.lines().count(), args + ": " + out);
+                assertTrue(out.startsWith("Error: "), args + ": " + out);
+            }
+        }
+
         /** The benches' warm-up (IdleClient.warmUp): every short connection answered, and none left open behind it. */
         @Test
         void aWarmUpAnswersEveryShortConnectionAndLeavesNoneOpen() throws Exception {
