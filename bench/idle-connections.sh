@@ -11,7 +11,7 @@
 #     open and once with IDLE_BUSY (10,000) held open, alternating, for ThreadedHttpServer nio and virtual; it prints
 #     requests/s and p99 of both and their ratios (target: within 1.5x).
 #
-#   bench/idle-connections.sh [N=9000] [SECONDS=5] [IDLE_BUSY=10000]      (about 7 minutes)
+#   bench/idle-connections.sh [N=9000] [SECONDS=5] [IDLE_BUSY=10000]      (5 to 7 minutes)
 #   ONLY=REGEX bench/idle-connections.sh ...  only the memory rows whose "server mode" name matches REGEX (nginx, the
 #                                          baseline, always; busy vs idle only when a ThreadedHttpServer row matches)
 #   WARM_ROUNDS=0 bench/idle-connections.sh ...  no warm-up: a cold JVM (interpreted frames in every parked virtual
