@@ -89,7 +89,12 @@ record Counts(long requests, String syscallSource, Map<Counts.Kind, Long> syscal
         var x = new LinkedHashMap<String, Object>();
         x.put("requests", requests);
         var calls = new LinkedHashMap<String, Object>();
-        syscalls.forEach((k, n) -> calls.put(k.label, Map.of("total", n, "per_request", num(perRequest(k)))));
+        syscalls.forEach((k, n) -> {
+            var call = new LinkedHashMap<String, Object>();   // not Map.of: per_request is null when no request was answered
+            call.put("total", n);
+            call.put("per_request", num(perRequest(k)));
+            calls.put(k.label, call);
+        });
         x.put("syscalls", calls);
         x.put("syscall_source", syscallSource);
         var proc = new LinkedHashMap<String, Object>();

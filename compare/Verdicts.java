@@ -41,7 +41,7 @@ final class Verdicts {
      */
     record Figure(String name, String unit, double[] a, double[] b, int[] forks, double shownA, double shownB, String caveat) {
         /** Its name and unit, as a table row names it: "throughput (req/s)"; "threads (peak)" says its unit already. */
-        String label() { return name.startsWith(unit + " ") ? name : name + " (" + unit + ")"; }
+        String label() { return (" " + name.replaceFirst(" \\([^)]*\\)$", "")).endsWith(" " + unit) ? name : name + " (" + unit + ")"; }
 
         Figure(String name, String unit, double[] a, double[] b, int[] forks) { this(name, unit, a, b, forks, Double.NaN, Double.NaN, null); }
 

@@ -144,6 +144,23 @@ public class CountsTest {
         }
     }
 
+    /** A run that answered nothing (a side that starved every connection in one round) is written, not a crash. */
+    @Test void aCountOverNoAnsweredRequestIsNullPerRequestInTheJson() throws Exception {
+        var server = twoReadsServer();
+        try {
+            var counts = Counts.run(pid(server), () -> 0L);
+            var syscalls = (Map<?, ?>) counts.json().get("syscalls");
+            assertFalse(syscalls.isEmpty(), "system calls counted: " + counts.json());
+            for (var entry : syscalls.values()) {
+                var call = (Map<?, ?>) entry;
+                assertTrue(call.containsKey("per_request") && call.get("per_request") == null, "per request: null, not a number: " + syscalls);
+            }
+            assertTrue(Double.isNaN(counts.perRequest(Counts.Kind.READ)));
+        } finally {
+            server.stop();
+        }
+    }
+
     @Test void theReadyLineParserReadsHostsPortsAndIpv6() {
         assertEquals(new InetSocketAddress("127.0.0.1", 8080), ReadyLine.parse("Listening on http://127.0.0.1:8080/ mode=nio workers=5").orElseThrow());
         assertEquals(new InetSocketAddress("::1", 7878), ReadyLine.parse("Listening on tcp://[::1]:7878 mode=nio offload=on").orElseThrow());
