@@ -243,7 +243,7 @@ final class IdleConnections extends Experiment {
         private static final Pattern TOTAL = Pattern.compile("(?m)^Total\\s+\\d+\\s+(\\d+)");
 
         static Memory read(Processes.Proc proc, List<String> notes) {
-            var pids = ProcSampler.tree(proc).stream().map(ProcessHandle::pid).toList();
+            var pids = Counts.Proc.tree(proc.process.pid());   // listed once: listing the tree scans all of /proc
             long liveKb = 0, heapRssKb = 0;
             for (long pid : pids) {
                 if (!Counts.Jvm.isJvm(pid)) continue;
@@ -258,7 +258,7 @@ final class IdleConnections extends Experiment {
                     Counts.Jvm.note(notes, "JVM " + pid + "'s heap could not be read (" + e.getMessage() + "): its RSS is counted whole");
                 }
             }
-            long rss = ProcSampler.procSum(proc, "VmRSS:");
+            long rss = Math.max(0, ProcSampler.statusSum(pids, "VmRSS:"));
             return new Memory(rss, rss - heapRssKb + liveKb);
         }
 

@@ -553,6 +553,8 @@ public class LoadTestTest {
             assertEquals(List.of(200, 201, 202), printed.stream().map(LoadTest.BurstRequest::status).toList(),
                     "each was reported as it finished, in the server's order: " + printed);
             assertEquals(printed, r.requests(), "the result lists them in finishing order");
+            // An order of events, not a duration: request k's finish (System.nanoTime(), monotonic) is taken after the
+            // server answered it, which it did only once request k-1's finish had been reported.
             for (int k = 1; k < n; k++)
                 assertTrue(printed.get(k).ms() > printed.get(k - 1).ms(), "each waited for the one before it: " + printed);
             assertEquals(printed.getLast().ms(), r.totalMs(), 0.01, "the total runs to the last finish");
