@@ -305,9 +305,7 @@ final class Processes {
         }
 
         static void stopTree(ProcessHandle root) {
-            var tree = new ArrayList<ProcessHandle>();
-            tree.add(root);
-            root.descendants().forEach(tree::add);
+            var tree = ProcSampler.tree(root.pid());
             tree.forEach(ProcessHandle::destroy);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
             for (var h : tree) {
