@@ -120,7 +120,7 @@ final class IdleConnections extends Experiment {
                 var url = URI.create("http://127.0.0.1:" + port + "/health");
                 // Warm-up, unmeasured: 10,000 short connections, 10 at a time, so that the JIT has compiled what each
                 // new connection runs (a cold JVM parks interpreted frames: a parked virtual thread's stack is then
-                // twice as large or more); then a load as long as a measured one, so that the request path is
+                // twice as large or more); then a load 1 s longer than a measured one, so that the request path is
                 // compiled and the heap has grown to what serving the load needs before the baseline (N = 0) is read.
                 IdleClient.warmUp(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), IdleClient.Protocol.http, 10, 1000);
                 long settled = System.nanoTime() + Memory.SETTLE.toNanos();
@@ -183,7 +183,7 @@ final class IdleConnections extends Experiment {
                 + "live heap (after a full GC) plus the resident memory outside the Java heap, against the same server with "
                 + "none, per idle connection (a JVM's RSS alone moves with how much of its heap was touched before); meanwhile LoadTest drives /health with %d busy keep-alive connections for %s (closed loop, after 0.5 s "
                 + "of warm-up). Each server runs alone, in its own JVM (%s), warmed up first by 10,000 short connections and "
-                + "a load as long as a measured one.").formatted(loadConnections, load.toMillis() / 1000.0 + " s",
+                + "a load 1 s longer than a measured one.").formatted(loadConnections, load.toMillis() / 1000.0 + " s",
                 String.join(" ", Processes.Launch.DEFAULT_JVM_OPTIONS));
         var table = new TextTable("server", "idle N", "RSS MB", "KB per idle", "/health req/s", "p99 ms", "note");
         var memory = new ArrayList<Html.Svg.Series>();
